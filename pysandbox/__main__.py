@@ -1,0 +1,5 @@
+import sys
+
+from pysandbox.cli import main
+
+sys.exit(main())

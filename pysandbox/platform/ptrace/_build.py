@@ -1,0 +1,39 @@
+"""cffi (API mode) builder for the ptrace stop/resume loop in loop.c."""
+import os
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+ffibuilder = FFI()
+ffibuilder.cdef("""
+struct user_regs_struct {
+    unsigned long r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+    unsigned long rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss;
+    unsigned long fs_base, gs_base, ds, es, fs, gs;
+};
+int psb_register(int tid, struct user_regs_struct *regs);
+void psb_unregister(int tid);
+int psb_spawn_stub(int exe_fd, int cpu);
+int psb_getregs(int tid, struct user_regs_struct *regs);
+int psb_setregs(int tid, struct user_regs_struct *regs);
+int psb_getfpregs(int tid, void *buf512);
+int psb_setfpregs(int tid, void *buf512);
+long psb_geteventmsg(int tid);
+int psb_resume(int tid, struct user_regs_struct *regs, int sig);
+int psb_wait(int *status, int block);
+int psb_resume_wait(int tid, struct user_regs_struct *regs, int *status);
+int psb_sigchld_fd(void);
+int psb_wait_event(int epfd, int sigfd, int timeout_ms, int *status, int *ready_fds, int max_ready, int *n_ready);
+long psb_inject(int tid, unsigned long gadget, long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+int psb_wait_new_child(int tid);
+long psb_read_siginfo(int tid, void *buf128);
+int psb_kill_thread(int tgid, int tid, int sig);
+long psb_read_mem(int pid, unsigned long addr, void *buf, unsigned long n);
+""")
+
+with open(os.path.join(HERE, "loop.c")) as source:
+    ffibuilder.set_source("pysandbox.platform.ptrace._loop", source.read(), extra_compile_args=["-O2"])
+
+if __name__ == "__main__":
+    ffibuilder.compile(tmpdir=os.path.join(HERE, "..", "..", ".."), verbose=False)

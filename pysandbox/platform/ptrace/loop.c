@@ -1,0 +1,274 @@
+/* The ptrace stop/resume loop of pysandbox: the only C in the project.
+ * Semantics stay in Python; this file only moves registers and waits. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef PTRACE_SYSEMU
+#define PTRACE_SYSEMU 31
+#endif
+
+#define REG_SLOTS 8192
+
+struct reg_slot { int tid; struct user_regs_struct *regs; };
+static struct reg_slot slots[REG_SLOTS];
+
+static struct reg_slot *slot_for(int tid, int create)
+{
+    unsigned h = ((unsigned)tid * 2654435761u) % REG_SLOTS;
+    for (int i = 0; i < REG_SLOTS; i++) {
+        struct reg_slot *s = &slots[(h + i) % REG_SLOTS];
+        if (s->tid == tid) return s;
+        if (s->tid == 0) return create ? s : NULL;
+    }
+    return NULL;
+}
+
+/* Where the registers of `tid` are copied at each of its stops. */
+int psb_register(int tid, struct user_regs_struct *regs)
+{
+    struct reg_slot *s = slot_for(tid, 1);
+    if (!s) return -ENOSPC;
+    s->tid = tid;
+    s->regs = regs;
+    return 0;
+}
+
+void psb_unregister(int tid)
+{
+    struct reg_slot *s = slot_for(tid, 0);
+    if (!s) return;
+    /* Re-insert the rest of the probe chain so lookups keep working. */
+    s->tid = 0; s->regs = NULL;
+    unsigned idx = (unsigned)(s - slots);
+    for (unsigned i = 1; i < REG_SLOTS; i++) {
+        struct reg_slot *n = &slots[(idx + i) % REG_SLOTS];
+        if (n->tid == 0) break;
+        struct reg_slot moved = *n;
+        n->tid = 0; n->regs = NULL;
+        struct reg_slot *d = slot_for(moved.tid, 1);
+        *d = moved;
+    }
+}
+
+/* Fork a stub from the executable `exe_fd`: pinned, no other fds, dies with its tracer,
+ * traced from its first instruction. */
+int psb_spawn_stub(int exe_fd, int cpu)
+{
+    pid_t pid = fork();
+    if (pid < 0) return -errno;
+    if (pid == 0) {
+        if (cpu >= 0) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(cpu, &set);
+            sched_setaffinity(0, sizeof(set), &set);
+        }
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+        if (exe_fd > 3) syscall(SYS_close_range, 3, exe_fd - 1, 0);
+        syscall(SYS_close_range, exe_fd + 1, ~0U, 0);
+        close(0); close(1); close(2);
+        fcntl(exe_fd, F_SETFD, FD_CLOEXEC);
+        if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0) _exit(126);
+        char *argv[] = {"pysandbox-stub", NULL};
+        char *envp[] = {NULL};
+        fexecve(exe_fd, argv, envp);
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, __WALL) < 0) return -errno;
+    if (!WIFSTOPPED(status)) return -ECHILD;
+    long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
+                PTRACE_O_TRACEVFORK | PTRACE_O_EXITKILL;
+    if (ptrace(PTRACE_SETOPTIONS, pid, 0, opts) < 0) {
+        int err = errno;
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, __WALL);
+        return -err;
+    }
+    return pid;
+}
+
+int psb_getregs(int tid, struct user_regs_struct *regs)
+{
+    return ptrace(PTRACE_GETREGS, tid, 0, regs) < 0 ? -errno : 0;
+}
+
+int psb_setregs(int tid, struct user_regs_struct *regs)
+{
+    return ptrace(PTRACE_SETREGS, tid, 0, regs) < 0 ? -errno : 0;
+}
+
+int psb_getfpregs(int tid, void *buf512)
+{
+    return ptrace(PTRACE_GETFPREGS, tid, 0, buf512) < 0 ? -errno : 0;
+}
+
+int psb_setfpregs(int tid, void *buf512)
+{
+    return ptrace(PTRACE_SETFPREGS, tid, 0, buf512) < 0 ? -errno : 0;
+}
+
+long psb_geteventmsg(int tid)
+{
+    unsigned long msg = 0;
+    if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) < 0) return -errno;
+    return (long)msg;
+}
+
+/* Run `tid` with its registers until its next syscall (SYSEMU) or signal. */
+int psb_resume(int tid, struct user_regs_struct *regs, int sig)
+{
+    if (regs && ptrace(PTRACE_SETREGS, tid, 0, regs) < 0) return -errno;
+    return ptrace(PTRACE_SYSEMU, tid, 0, (long)sig) < 0 ? -errno : 0;
+}
+
+static int collect(int tid, int status)
+{
+    if (WIFSTOPPED(status)) {
+        struct reg_slot *s = slot_for(tid, 0);
+        if (s && ptrace(PTRACE_GETREGS, tid, 0, s->regs) < 0) return -errno;
+    }
+    return 0;
+}
+
+/* Wait for the next stop or exit of any tracee. Blocks when `block` is set. */
+int psb_wait(int *status, int block)
+{
+    for (;;) {
+        int tid = waitpid(-1, status, __WALL | (block ? 0 : WNOHANG));
+        if (tid < 0)
+            return -errno;      /* EINTR included: Python must get to run its signal handlers */
+        if (tid > 0) {
+            int err = collect(tid, *status);
+            if (err == -ESRCH) {       /* killed between the stop and GETREGS */
+                continue;
+            }
+        }
+        return tid;
+    }
+}
+
+/* Resume one tracee and wait for whichever stops next: the hot path. */
+int psb_resume_wait(int tid, struct user_regs_struct *regs, int *status)
+{
+    if (ptrace(PTRACE_SETREGS, tid, 0, regs) < 0) return -errno;
+    if (ptrace(PTRACE_SYSEMU, tid, 0, 0) < 0) return -errno;
+    return psb_wait(status, 1);
+}
+
+/* A signalfd that reports SIGCHLD, for an event loop that also waits on fds and timers. */
+int psb_sigchld_fd(void)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) return -errno;
+    int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+/* Wait for a tracee stop, or for one of the epoll fds, or the timeout.
+ * Returns a tid (>0), 0 when fds are ready or time ran out, or -errno. */
+int psb_wait_event(int epfd, int sigfd, int timeout_ms, int *status, int *ready_fds, int max_ready, int *n_ready)
+{
+    struct epoll_event events[64];
+    *n_ready = 0;
+    for (;;) {
+        int tid = psb_wait(status, 0);
+        if (tid != 0) return tid;
+        int n = epoll_wait(epfd, events, max_ready < 64 ? max_ready : 64, timeout_ms);
+        if (n < 0)
+            return -errno;
+        int saw_child = 0;
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.fd == sigfd) {
+                struct signalfd_siginfo si;
+                while (read(sigfd, &si, sizeof si) == sizeof si) {}
+                saw_child = 1;
+            } else {
+                ready_fds[(*n_ready)++] = events[i].data.fd;
+            }
+        }
+        if (*n_ready > 0 || n == 0) {
+            if (saw_child) {
+                tid = psb_wait(status, 0);
+                if (tid != 0) return tid;
+            }
+            return 0;
+        }
+    }
+}
+
+/* Make a stopped tracee run one host syscall through the stub's `syscall; int3` gadget.
+ * Registers are restored afterwards. Returns the syscall's result (or -errno of ptrace). */
+long psb_inject(int tid, unsigned long gadget, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    struct user_regs_struct saved, regs;
+    int status;
+    if (ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0) return -errno;
+    regs = saved;
+    regs.rax = nr; regs.orig_rax = -1;
+    regs.rdi = a0; regs.rsi = a1; regs.rdx = a2; regs.r10 = a3; regs.r8 = a4; regs.r9 = a5;
+    regs.rip = gadget;
+    if (ptrace(PTRACE_SETREGS, tid, 0, &regs) < 0) return -errno;
+    if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return -errno;
+    for (;;) {
+        if (waitpid(tid, &status, __WALL) < 0) return -errno;
+        if (!WIFSTOPPED(status)) return -ESRCH;
+        if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) break;
+        /* Fork/clone events: let the call finish; the caller collects the child. */
+        if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return -errno;
+    }
+    if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return -errno;
+    if (ptrace(PTRACE_SETREGS, tid, 0, &saved) < 0) return -errno;
+    return (long)regs.rax;
+}
+
+/* Wait for a specific new tracee's first stop (the SIGSTOP of an auto-attached child). */
+int psb_wait_new_child(int tid)
+{
+    int status;
+    for (;;) {
+        if (waitpid(tid, &status, __WALL) < 0) return -errno;
+        if (WIFSTOPPED(status)) return WSTOPSIG(status);
+        return -ESRCH;
+    }
+}
+
+long psb_read_siginfo(int tid, void *buf128)
+{
+    return ptrace(PTRACE_GETSIGINFO, tid, 0, buf128) < 0 ? -errno : 0;
+}
+
+int psb_kill_thread(int tgid, int tid, int sig)
+{
+    return syscall(SYS_tgkill, tgid, tid, sig) < 0 ? -errno : 0;
+}
+
+/* Read and write guest memory of a stopped tracee. */
+long psb_read_mem(int pid, unsigned long addr, void *buf, unsigned long n)
+{
+    struct iovec local = {buf, n}, remote = {(void *)addr, n};
+    long r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    return r < 0 ? -errno : r;
+}

@@ -1,0 +1,298 @@
+"""The ptrace platform: each address space is a stub process, each task a stub thread.
+
+Guest syscalls are caught with PTRACE_SYSEMU (they never run on the host).
+Memory is changed by making the stub run mmap/munmap/mprotect through its
+gadget, and read or written through /proc/PID/mem.
+"""
+import errno
+import os
+import re
+import select
+import signal
+
+from pysandbox.platform import INTERRUPTED, SYSCALL, Exited, Fault, Platform
+from pysandbox.platform.ptrace._loop import ffi, lib
+from pysandbox.platform.ptrace.stub import GADGET_ADDR, NAME_ADDR, STUB_BASE, stub_memfd
+from pysandbox.sentry.errors import SandboxError, SyscallError
+
+SYS_MMAP, SYS_MPROTECT, SYS_MUNMAP, SYS_CLONE, SYS_EXIT, SYS_PRCTL, SYS_MADVISE = 9, 10, 11, 56, 60, 157, 28
+MAP_PRIVATE, MAP_SHARED, MAP_FIXED, MAP_ANONYMOUS = 0x02, 0x01, 0x10, 0x20
+CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
+CLONE_PARENT, CLONE_THREAD, CLONE_SYSVSEM = 0x8000, 0x10000, 0x40000
+PR_SET_NAME = 15
+MADV_DONTNEED = 4
+SYSCALL_STOP = signal.SIGTRAP | 0x80
+FAULT_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP}
+_MAPS_LINE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ")
+
+
+class PtracePlatform(Platform):
+    name = "ptrace"
+
+    def __init__(self, cpu=0):
+        self.cpu = -1 if cpu is None else cpu
+        self._stub_fd = stub_memfd()
+        self.contexts = {}                      # host tid -> PtraceContext
+        self._status = ffi.new("int *")
+        self._n_ready = ffi.new("int *")
+        self._ready = ffi.new("int[64]")
+        self._sigchld_fd = lib.psb_sigchld_fd()
+        if self._sigchld_fd < 0:
+            raise SandboxError(f"ptrace: signalfd: {os.strerror(-self._sigchld_fd)}")
+        self._epoll = select.epoll()
+        self._epoll.register(self._sigchld_fd, select.EPOLLIN)
+        self._watched = set()
+
+    # -- processes -------------------------------------------------------
+    def new_process(self):
+        pid = lib.psb_spawn_stub(self._stub_fd, self.cpu)
+        if pid < 0:
+            raise SandboxError(f"ptrace: cannot start a stub: {os.strerror(-pid)}")
+        address_space = PtraceAddressSpace(self, pid)
+        context = PtraceContext(self, address_space, pid, pid)
+        address_space.inject(context, SYS_PRCTL, PR_SET_NAME, NAME_ADDR)
+        address_space.unmap_host_leftovers(context)
+        return context
+
+    # -- the event loop --------------------------------------------------
+    def watch_fd(self, fd, events):
+        if fd in self._watched:
+            self._epoll.modify(fd, events)
+        else:
+            self._epoll.register(fd, events)
+            self._watched.add(fd)
+
+    def unwatch_fd(self, fd):
+        if fd in self._watched:
+            self._watched.discard(fd)
+            try:
+                self._epoll.unregister(fd)
+            except OSError:
+                pass
+
+    def resume_and_wait(self, context):
+        """Hot path: resume one context and block until any context stops."""
+        context.stopped = False
+        tid = lib.psb_resume_wait(context.tid, context.regs, self._status)
+        if tid < 0:
+            if tid == -errno.EINTR:
+                return [], ()
+            if tid == -errno.ESRCH:
+                return self.wait(None)
+            raise SandboxError(f"ptrace: resume: {os.strerror(-tid)}")
+        return [self._event(tid, self._status[0])], ()
+
+    def wait(self, timeout):
+        """Wait for a stop, a watched fd, or `timeout` seconds (None: forever)."""
+        if timeout is None and not self._watched:
+            tid = lib.psb_wait(self._status, 1)
+            if tid < 0:
+                if tid in (-errno.ECHILD, -errno.EINTR):
+                    return [], ()
+                raise SandboxError(f"ptrace: wait: {os.strerror(-tid)}")
+            return [self._event(tid, self._status[0])], ()
+        timeout_ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
+        tid = lib.psb_wait_event(self._epoll.fileno(), self._sigchld_fd, timeout_ms,
+                                 self._status, self._ready, 64, self._n_ready)
+        if tid < 0:
+            if tid in (-errno.ECHILD, -errno.EINTR):
+                return [], [self._ready[i] for i in range(self._n_ready[0])]
+            raise SandboxError(f"ptrace: wait: {os.strerror(-tid)}")
+        ready = [self._ready[i] for i in range(self._n_ready[0])]
+        if tid == 0:
+            return [], ready
+        return [self._event(tid, self._status[0])], ready
+
+    def _event(self, tid, status):
+        context = self.contexts.get(tid)
+        if context is None:
+            return None, None                    # a host thread we already forgot
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            context._gone()
+            return context, Exited(status)
+        context.stopped = True
+        sig = os.WSTOPSIG(status)
+        if sig == SYSCALL_STOP:
+            return context, SYSCALL
+        if sig in FAULT_SIGNALS and (status >> 16) == 0:
+            return context, context._fault(sig)
+        return context, INTERRUPTED
+
+    def close(self):
+        for context in list(self.contexts.values()):
+            context.address_space.kill()
+        os.close(self._stub_fd)
+
+
+class PtraceAddressSpace:
+    """One stub process: the host-side mirror of one MemoryManager."""
+
+    def __init__(self, platform, pid):
+        self.platform = platform
+        self.pid = pid
+        self.contexts = set()
+        self._mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDWR | os.O_CLOEXEC)
+        self.released = False
+
+    def _stopped_context(self):
+        for context in self.contexts:
+            if context.stopped:
+                return context
+        raise SandboxError("ptrace: no stopped thread to change the address space")
+
+    def inject(self, context, nr, *args):
+        args = args + (0,) * (6 - len(args))
+        result = lib.psb_inject(context.tid, GADGET_ADDR, nr, *args)
+        return result
+
+    def _call(self, nr, *args):
+        result = self.inject(self._stopped_context(), nr, *args)
+        if -4096 < result < 0:
+            raise SyscallError(-result)
+        return result
+
+    def unmap_host_leftovers(self, context):
+        """Drop what the host exec left (stack, vdso): the guest gets everything below STUB_BASE."""
+        with open(f"/proc/{self.pid}/maps") as maps:
+            ranges = [tuple(int(x, 16) for x in m.groups()) for m in map(_MAPS_LINE.match, maps) if m]
+        for start, end in ranges:
+            if start != STUB_BASE and end <= 0x800000000000:
+                self.inject(context, SYS_MUNMAP, start, end - start)
+
+    def map(self, addr, length, prot, shared=False):
+        flags = MAP_FIXED | MAP_ANONYMOUS | (MAP_SHARED if shared else MAP_PRIVATE)
+        result = self._call(SYS_MMAP, addr, length, prot, flags, -1, 0)
+        if result != addr:
+            raise SyscallError(errno.ENOMEM)
+
+    def unmap(self, addr, length):
+        self._call(SYS_MUNMAP, addr, length)
+
+    def protect(self, addr, length, prot):
+        self._call(SYS_MPROTECT, addr, length, prot)
+
+    def discard(self, addr, length):
+        self._call(SYS_MADVISE, addr, length, MADV_DONTNEED)
+
+    def read(self, addr, n):
+        try:
+            data = os.pread(self._mem_fd, n, addr)
+        except OSError:
+            raise SyscallError(errno.EFAULT) from None
+        if len(data) != n:
+            raise SyscallError(errno.EFAULT)
+        return data
+
+    def write(self, addr, data):
+        try:
+            written = os.pwrite(self._mem_fd, data, addr)
+        except OSError:
+            raise SyscallError(errno.EFAULT) from None
+        if written != len(data):
+            raise SyscallError(errno.EFAULT)
+
+    def release(self):
+        """The MemoryManager is done with this address space."""
+        if not self.released:
+            self.released = True
+            for context in list(self.contexts):
+                context.kill_process()
+            os.close(self._mem_fd)
+
+
+class PtraceContext:
+    """One guest thread: a stub thread held in ptrace stops."""
+
+    def __init__(self, platform, address_space, pid, tid):
+        self.platform = platform
+        self.address_space = address_space
+        self.pid = pid                      # host process (thread group) of this thread
+        self.tid = tid
+        self.regs = ffi.new("struct user_regs_struct *")
+        self.stopped = True
+        self.task = None
+        lib.psb_register(tid, self.regs)
+        lib.psb_getregs(tid, self.regs)
+        platform.contexts[tid] = self
+        address_space.contexts.add(self)
+
+    def resume(self):
+        self.stopped = False
+        err = lib.psb_resume(self.tid, self.regs, 0)
+        if err < 0 and err != -errno.ESRCH:
+            raise SandboxError(f"ptrace: resume: {os.strerror(-err)}")
+
+    def interrupt(self):
+        if not self.stopped:
+            lib.psb_kill_thread(self.pid, self.tid, signal.SIGSTOP)
+
+    def get_fpstate(self):
+        buf = ffi.new("char[512]")
+        lib.psb_getfpregs(self.tid, buf)
+        return bytes(ffi.buffer(buf))
+
+    def set_fpstate(self, data):
+        buf = ffi.new("char[512]", bytes(data[:512]))
+        lib.psb_setfpregs(self.tid, buf)
+
+    def _new_child(self, flags):
+        """Make this stub thread run clone(flags); returns the new host tid, stopped."""
+        child = self.address_space.inject(self, SYS_CLONE, flags, 0, 0, 0, 0)
+        if child < 0:
+            raise SyscallError(-child if -child in (errno.EAGAIN, errno.ENOMEM) else errno.EAGAIN)
+        lib.psb_wait_new_child(child)
+        return child
+
+    def clone_thread(self):
+        """A new context in the same address space (a host thread of the stub)."""
+        tid = self._new_child(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM)
+        context = PtraceContext(self.platform, self.address_space, self.pid, tid)
+        self._copy_regs_to(context)
+        return context
+
+    def fork(self, share_memory=False):
+        """A new context in a copy-on-write copy of this address space (or the same memory, for vfork)."""
+        flags = CLONE_PARENT | signal.SIGCHLD | (CLONE_VM if share_memory else 0)
+        pid = self._new_child(flags)
+        address_space = self.address_space if share_memory else PtraceAddressSpace(self.platform, pid)
+        context = PtraceContext(self.platform, address_space, pid, pid)
+        self._copy_regs_to(context)
+        return context
+
+    def _copy_regs_to(self, context):
+        ffi.memmove(context.regs, self.regs, ffi.sizeof("struct user_regs_struct"))
+
+    def exit(self):
+        """End this stopped context's host thread; the last one ends its host process."""
+        if self.tid not in self.platform.contexts:
+            return
+        others = [c for c in self.address_space.contexts if c.pid == self.pid and c is not self]
+        if others and self.stopped:
+            self.address_space.inject(self, SYS_EXIT, 0)
+            self._gone()
+        else:
+            self.kill_process()
+
+    def kill_process(self):
+        """End the whole host process of this context, all its threads."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        for context in [c for c in self.address_space.contexts if c.pid == self.pid]:
+            context._gone()
+
+    def _gone(self):
+        if self.platform.contexts.get(self.tid) is self:
+            del self.platform.contexts[self.tid]
+            lib.psb_unregister(self.tid)
+        self.address_space.contexts.discard(self)
+        self.stopped = False
+
+    def _fault(self, sig):
+        info = ffi.new("char[128]")
+        lib.psb_read_siginfo(self.tid, info)
+        raw = bytes(ffi.buffer(info))
+        code = int.from_bytes(raw[8:12], "little", signed=True)
+        addr = int.from_bytes(raw[16:24], "little")
+        return Fault(sig, code, addr)

@@ -1,0 +1,109 @@
+"""`pysandbox do`: build a sandbox around one program, run it, and return its exit status."""
+import errno
+import os
+import signal
+import sys
+
+from pysandbox.platform import get_platform
+from pysandbox.sentry import signals
+from pysandbox.sentry.errors import SandboxError, SyscallError
+from pysandbox.sentry.fdtable import FDTable
+from pysandbox.sentry.kernel import Kernel
+from pysandbox.sentry.syscalls import sys_process
+from pysandbox.sentry.task import RLIMIT_NOFILE, Credentials, Task, ThreadGroup, default_rlimits
+from pysandbox.sentry.vfs import VFS
+from pysandbox.sentry.vfs.resolve import AT_FDCWD
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                     signal.SIGUSR2, signal.SIGWINCH)
+
+
+def exit_code(wait_status):
+    """The shell's view of a wait status: the exit code, or 128+N after signal N."""
+    if wait_status is None:
+        return 1
+    if os.WIFSIGNALED(wait_status):
+        return 128 + os.WTERMSIG(wait_status)
+    return os.WEXITSTATUS(wait_status)
+
+
+def _pin_cpu(pin):
+    if not pin:
+        return None
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return cpu
+
+
+def _resolve_program(vfs, task, program, env):
+    """Find PROGRAM like execvp(3): names without a slash are searched in the sandbox's PATH."""
+    if "/" in program:
+        return program
+    path_var = next((e.split("=", 1)[1] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
+    for directory in path_var.split(":"):
+        candidate = os.path.join(directory or ".", program)
+        try:
+            vfs.open_exec(task, candidate)
+            return candidate
+        except SyscallError:
+            continue
+    raise SandboxError(f"{program}: command not found", 127)
+
+
+def _describe_exec_error(program, error):
+    messages = {errno.ENOENT: (127, "no such file or directory"),
+                errno.ENOTDIR: (127, "not a directory"),
+                errno.EACCES: (126, "permission denied"),
+                errno.ENOEXEC: (126, "exec format error"),
+                errno.ELOOP: (126, "too many levels of symbolic links"),
+                errno.ELIBBAD: (126, "bad ELF interpreter"),
+                errno.E2BIG: (126, "argument list too long")}
+    status, text = messages.get(error.errno, (126, os.strerror(error.errno).lower()))
+    return SandboxError(f"{program}: {text}", status)
+
+
+def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None, strace=False,
+                pin=True, hostname="pysandbox"):
+    """Run argv inside a new sandbox; returns the exit status for the shell."""
+    cpu = _pin_cpu(pin)
+    platform = get_platform(platform_name, cpu=cpu)
+    vfs = VFS.for_rootfs(rootfs or "/", overlay=rootfs is None)
+    strace_sink = (lambda line: print(line, file=sys.stderr, flush=True)) if strace else None
+    kernel = Kernel(platform, vfs, hostname=hostname, strace=strace_sink)
+    env = list(env if env is not None else [f"{k}={v}" for k, v in os.environ.items()])
+
+    init_group = ThreadGroup(kernel, 1, None, signals.new_sighand(), default_rlimits(), 1, 1)
+    fds = FDTable(limit=lambda: init_group.rlimits[RLIMIT_NOFILE][0])
+    vfs.install_stdio(fds)
+    task = Task(kernel, 1, init_group, None, None, fds, vfs.new_fs_context(), Credentials())
+    try:
+        vfs.chdir(task, vfs.lookup(task, AT_FDCWD, os.fsencode(cwd)))
+    except SyscallError as error:
+        raise SandboxError(f"--cwd {cwd}: {os.strerror(error.errno).lower()}", 125) from None
+    program = _resolve_program(vfs, task, argv[0], env)
+    try:
+        context, mm, result = sys_process.load_new_image(task, program.encode(),
+                                                         [a.encode() for a in argv],
+                                                         [e.encode() for e in env])
+    except SyscallError as error:
+        raise _describe_exec_error(program, error) from None
+    sys_process.install_image(task, context, mm, result, program.encode(), env)
+    kernel.init = init_group
+    kernel.add_task(task)
+    kernel.make_runnable(task)
+    previous = {sig: signal.signal(sig, lambda signo, _f: _forward(kernel, signo)) for sig in FORWARDED_SIGNALS}
+    try:
+        status = kernel.run()
+    finally:
+        kernel.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        platform.close()
+    return exit_code(status)
+
+
+def _forward(kernel, signo):
+    """Signals sent to `pysandbox do` go to the sandbox's init, as runsc does."""
+    if kernel.init is not None and not kernel.init.zombie:
+        signals.send_signal(kernel.init, signals.SigInfo(signo, signals.SI_USER, forced=True))

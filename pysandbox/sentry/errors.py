@@ -1,0 +1,48 @@
+"""Errors and control-flow signals raised by syscall handlers."""
+import errno as _errno
+import os
+
+
+class SyscallError(Exception):
+    """A syscall failed: the guest sees -errno in rax."""
+
+    def __init__(self, err, message=None):
+        super().__init__(message or os.strerror(err))
+        self.errno = err
+
+    def __repr__(self):
+        return f"SyscallError({_errno.errorcode.get(self.errno, self.errno)})"
+
+
+# What a parked syscall does when a signal handler interrupts it (see signal(7)).
+RESTART_NEVER = 0      # always EINTR
+RESTART_SYS = 1        # restart if the handler has SA_RESTART (ERESTARTSYS)
+RESTART_ALWAYS = 2     # restart unless a handler runs (ERESTARTNOHAND)
+RESTART_BLOCK = 3      # restart through restart_syscall (ERESTART_RESTARTBLOCK)
+
+
+class WouldBlock(Exception):
+    """The handler must wait: park the task on `queues` until one fires or `deadline` passes."""
+
+    def __init__(self, *queues, deadline=None, restart=RESTART_SYS):
+        super().__init__()
+        self.queues = queues
+        self.deadline = deadline
+        self.restart = restart
+
+
+class _KeepRegs:
+    def __repr__(self):
+        return "KEEP_REGS"
+
+
+# A handler returns this when it has set the registers itself (execve, rt_sigreturn).
+KEEP_REGS = _KeepRegs()
+
+
+class SandboxError(Exception):
+    """An error to report to the user as one line (no traceback)."""
+
+    def __init__(self, message, exit_status=1):
+        super().__init__(message)
+        self.exit_status = exit_status

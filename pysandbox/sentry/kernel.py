@@ -1,0 +1,458 @@
+"""The Kernel: pid table, the event loop, syscall dispatch, exits and stops.
+
+One host thread runs everything. Tasks are in one of four places: running
+guest code on the platform, queued to be resumed (`_runnable`), parked on a
+WaitQueue (`task.parked`), or gone. Handlers run to completion inside the loop.
+"""
+import collections
+import errno
+import heapq
+import itertools
+import os
+import sys
+import time
+
+from pysandbox.platform import Exited, Fault, Interrupted, Syscall
+from pysandbox.sentry import signals
+from pysandbox.sentry.errors import (KEEP_REGS, RESTART_ALWAYS, RESTART_BLOCK, RESTART_NEVER,
+                                     RESTART_SYS, SandboxError, SyscallError, WouldBlock)
+from pysandbox.sentry.syscalls import table
+from pysandbox.sentry.waiter import WaitQueue
+
+PID_MAX = 4194304
+MASK64 = (1 << 64) - 1
+_RESTART_CODES = {
+    RESTART_NEVER: -errno.EINTR,
+    RESTART_SYS: -signals.ERESTARTSYS,
+    RESTART_ALWAYS: -signals.ERESTARTNOHAND,
+    RESTART_BLOCK: -signals.ERESTART_RESTARTBLOCK,
+}
+
+CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 5, 6
+
+
+class Kernel:
+    def __init__(self, platform, vfs=None, hostname="pysandbox", strace=None, log=None):
+        self.platform = platform
+        self.vfs = vfs
+        self.hostname = hostname
+        self.domainname = "(none)"
+        self.boot_time = time.monotonic()
+        self.tasks = {}                      # tid -> Task
+        self.thread_groups = {}              # tgid -> ThreadGroup
+        self.init = None
+        self.strace = strace                 # a callable(line) or None
+        self.log = log or (lambda message: print(f"pysandbox: {message}", file=sys.stderr))
+        self._last_pid = 0
+        self._runnable = collections.deque()
+        self._woken = collections.deque()
+        self._timers = []                    # heap of [deadline, seq, callback, alive]
+        self._timer_seq = itertools.count()
+        self._host_fd_queues = {}            # fd -> (events, WaitQueue)
+        self._unimplemented_reported = set()
+        self.exit_status = None
+
+    # -- time and timers -----------------------------------------------------
+    @staticmethod
+    def now():
+        return time.monotonic()
+
+    def add_timer(self, deadline, callback):
+        entry = [deadline, next(self._timer_seq), callback, True]
+        heapq.heappush(self._timers, entry)
+        return entry
+
+    @staticmethod
+    def cancel_timer(handle):
+        if handle is not None:
+            handle[3] = False
+
+    def _fire_timers(self):
+        now = time.monotonic()
+        while self._timers and (not self._timers[0][3] or self._timers[0][0] <= now):
+            entry = heapq.heappop(self._timers)
+            if entry[3]:
+                entry[3] = False
+                entry[2]()
+
+    def _next_timeout(self):
+        while self._timers and not self._timers[0][3]:
+            heapq.heappop(self._timers)
+        if not self._timers:
+            return None
+        return max(0.0, self._timers[0][0] - time.monotonic())
+
+    # -- host fds --------------------------------------------------------------
+    def host_fd_queue(self, fd, events):
+        """A WaitQueue notified once when host fd `fd` is ready for `events`."""
+        known = self._host_fd_queues.get(fd)
+        if known is not None:
+            old_events, queue = known
+            if old_events | events != old_events:
+                self._host_fd_queues[fd] = (old_events | events, queue)
+                self.platform.watch_fd(fd, old_events | events)
+            return queue
+        queue = WaitQueue()
+        self._host_fd_queues[fd] = (events, queue)
+        self.platform.watch_fd(fd, events)
+        return queue
+
+    def _host_fds_ready(self, fds):
+        for fd in fds:
+            known = self._host_fd_queues.pop(fd, None)
+            self.platform.unwatch_fd(fd)
+            if known is not None:
+                known[1].notify()
+
+    # -- pids ----------------------------------------------------------------------
+    def allocate_pid(self):
+        for _ in range(PID_MAX):
+            self._last_pid = self._last_pid + 1 if self._last_pid + 1 < PID_MAX else 300
+            if self._last_pid not in self.tasks and self._last_pid not in self.thread_groups:
+                return self._last_pid
+        raise SyscallError(errno.EAGAIN)
+
+    def add_task(self, task):
+        self.tasks[task.tid] = task
+        task.tg.tasks.append(task)
+        self.thread_groups.setdefault(task.tg.tgid, task.tg)
+
+    # -- the loop ------------------------------------------------------------------
+    def make_runnable(self, task):
+        self._runnable.append(task)
+
+    def run(self):
+        """Run until init exits; returns its wait status."""
+        platform = self.platform
+        while self.init is not None and not self.init.reaped_by_kernel:
+            self._fire_timers()
+            while self._woken:
+                self._rerun_parked(self._woken.popleft())
+            task = self._next_to_resume()
+            if task is not None and not self._runnable and not self._woken and not self._timers \
+                    and not self._host_fd_queues:
+                events, ready = platform.resume_and_wait(task.context)
+            else:
+                while task is not None:
+                    task.context.resume()
+                    task = self._next_to_resume()
+                if self._woken:
+                    continue
+                if self.init.reaped_by_kernel:
+                    break
+                timeout = self._next_timeout()
+                if timeout is None and not self._host_fd_queues and not self._any_running():
+                    timeout = 0.5            # all parked: only a signal from outside can help
+                events, ready = platform.wait(timeout)
+            if ready:
+                self._host_fds_ready(ready)
+            for context, event in events:
+                if context is not None and context.task is not None:
+                    self._handle_event(context.task, event)
+        return self.exit_status
+
+    def _any_running(self):
+        return any(not t.context.stopped for t in self.tasks.values())
+
+    def _next_to_resume(self):
+        """Pop the next task that should run guest code, delivering its signals first."""
+        while self._runnable:
+            task = self._runnable.popleft()
+            if not task.alive or task.parked is not None:
+                continue
+            signals.deliver_pending_signals(task)
+            if not task.alive or task.parked is not None:
+                continue
+            if task.tg.stopped:
+                continue
+            return task
+        return None
+
+    def _handle_event(self, task, event):
+        if isinstance(event, Syscall):
+            self._dispatch(task)
+        elif isinstance(event, Fault):
+            signals.force_signal(task, signals.SigInfo.fault(event.signo, event.code, event.addr))
+            self.make_runnable(task)
+        elif isinstance(event, Interrupted):
+            self.make_runnable(task)
+        elif isinstance(event, Exited):
+            if task.alive:
+                status = event.status
+                signo = os.WTERMSIG(status) if os.WIFSIGNALED(status) else signals.SIGKILL
+                self.log(f"host thread of task {task.tid} died unexpectedly (signal {signo})")
+                self.exit_thread_group(task.tg, wait_status=signo)
+
+    # -- syscalls ------------------------------------------------------------------
+    def _dispatch(self, task):
+        regs = task.context.regs
+        number = regs.orig_rax
+        entry = table.lookup(number)
+        if entry is None or entry.handler is None:
+            self._report_unimplemented(task, number, entry)
+            regs.rax = (-errno.ENOSYS) & MASK64
+            self.make_runnable(task)
+            return
+        args = table.decode_args(entry, (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9))
+        task.syscall_entry = entry
+        task.syscall_args = args
+        if self.strace:
+            from pysandbox.sentry import strace
+            task.syscall_started = time.perf_counter()
+            task.traced_call = strace.begin(task.tid, entry, args, task)
+        self._run_handler(task, entry, args)
+
+    def _run_handler(self, task, entry, args):
+        try:
+            result = entry.handler(task, *args)
+        except SyscallError as error:
+            result = -error.errno
+        except WouldBlock as block:
+            self._park(task, block)
+            return
+        except SandboxError:
+            raise
+        except Exception as exc:  # a sentry bug must not kill the sandbox
+            self._report_internal_error(task, entry, exc)
+            result = -errno.EINVAL
+        if not task.alive:
+            return
+        task.syscall_state.clear()
+        task.timed_out_flag = False
+        if result is not KEEP_REGS:
+            task.context.regs.rax = result & MASK64
+        if self.strace:
+            self._trace(task, entry, args, result)
+        self.make_runnable(task)
+
+    def _trace(self, task, entry, args, result):
+        elapsed = time.perf_counter() - task.syscall_started
+        value = task.context.regs.rax if result is KEEP_REGS else result
+        if value >= 1 << 63:
+            value -= 1 << 64
+        self.strace(task.traced_call.finish(value, elapsed))
+
+    def _report_unimplemented(self, task, number, entry):
+        name = entry.name if entry is not None else f"syscall_{number}"
+        if self.strace:
+            from pysandbox.sentry import strace
+            regs = task.context.regs
+            raw = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9)
+            self.strace(strace.format_unknown(task.tid, number, raw) if entry is None else
+                        strace.format_call(task.tid, entry, entry.decode(raw), -errno.ENOSYS, 0.0, task))
+        if name not in self._unimplemented_reported:
+            self._unimplemented_reported.add(name)
+            self.log(f"unimplemented syscall {name} ({number}) returns ENOSYS")
+
+    def _report_internal_error(self, task, entry, exc):
+        import traceback
+        key = (entry.name, type(exc).__name__)
+        if key not in self._unimplemented_reported:
+            self._unimplemented_reported.add(key)
+            detail = traceback.format_exc(limit=-3) if os.environ.get("PYSANDBOX_DEBUG") else repr(exc)
+            self.log(f"internal error in {entry.name}: {detail.strip()}")
+
+    # -- blocking --------------------------------------------------------------------
+    def _park(self, task, block):
+        task.parked = block
+        waker = task.syscall_state.get("_waker")
+        if waker is None:
+            waker = task.syscall_state["_waker"] = lambda: self._wake(task)
+        for queue in block.queues:
+            queue.add(waker)
+        if block.deadline is not None:
+            task.syscall_state["_timer"] = self.add_timer(block.deadline, lambda: self._wake(task, timed_out=True))
+        if signals.has_deliverable_signal(task):
+            self.wake_for_signal(task)
+
+    def _unpark(self, task):
+        block = task.parked
+        task.parked = None
+        waker = task.syscall_state.get("_waker")
+        for queue in block.queues:
+            queue.remove(waker)
+        self.cancel_timer(task.syscall_state.pop("_timer", None))
+        return block
+
+    def _wake(self, task, timed_out=False):
+        if task.parked is None or not task.alive:
+            return
+        self._unpark(task)
+        task.timed_out_flag = timed_out
+        self._woken.append(task)
+
+    def _rerun_parked(self, task):
+        if task.alive and task.parked is None:
+            self._run_handler(task, task.syscall_entry, task.syscall_args)
+
+    def wake_for_signal(self, task):
+        """A signal is pending for `task`: end its wait, or stop it running guest code."""
+        if not task.alive:
+            return
+        if task.parked is not None:
+            block = self._unpark(task)
+            cancel = task.syscall_state.get("on_cancel")
+            if cancel is not None:
+                cancel()
+            if block.restart == RESTART_BLOCK:
+                kept = {k: v for k, v in task.syscall_state.items() if k not in ("_waker", "_timer", "on_cancel")}
+                task.restart_block = (task.syscall_entry, task.syscall_args, kept)
+            task.syscall_state.clear()
+            task.context.regs.rax = _RESTART_CODES[block.restart] & MASK64
+            if self.strace:
+                self.strace(f"[pid {task.tid}] {task.syscall_entry.name}(...) = ? <interrupted by a signal>")
+            self.make_runnable(task)
+        elif not task.context.stopped:
+            task.context.interrupt()
+        elif task.tg.stopped:
+            pass
+        elif task not in self._runnable:
+            self.make_runnable(task)
+
+    # -- exits -------------------------------------------------------------------------
+    def exit_task(self, task, code):
+        """exit(2) of one thread; the last thread out ends the process with `code`."""
+        tg = task.tg
+        if len([t for t in tg.tasks if t.alive]) <= 1:
+            self.exit_thread_group(tg, wait_status=(code & 0xFF) << 8)
+            return
+        self._release_task(task, exit_context=True)
+
+    def exit_thread_group(self, tg, wait_status):
+        """The whole process exits with `wait_status` (as wait(2) reports it)."""
+        if tg.exiting:
+            return
+        tg.exiting = True
+        tg.wait_status = wait_status
+        tasks = [t for t in tg.tasks if t.alive]
+        if tasks:
+            tasks[0].context.kill_process()
+        for task in tasks:
+            self._release_task(task, exit_context=False)
+        self._become_zombie(tg)
+
+    def _release_task(self, task, exit_context):
+        if task.parked is not None:
+            self._unpark(task)
+            cancel = task.syscall_state.get("on_cancel")
+            if cancel is not None:
+                cancel()
+        task.alive = False
+        if task.clear_child_tid and task.mm.users > 1 or (task.clear_child_tid and exit_context):
+            try:
+                task.copy_out_u32(task.clear_child_tid, 0)
+                from pysandbox.sentry import futex
+                futex.wake_address(task, task.clear_child_tid, 1)
+            except SyscallError:
+                pass
+        if exit_context:
+            task.context.exit()
+        self._finish_vfork(task)
+        task.mm.release()
+        task.fds.release()
+        self.tasks.pop(task.tid, None)
+        if task in task.tg.tasks and task is not task.tg.tasks[0]:
+            task.tg.tasks.remove(task)
+
+    def _finish_vfork(self, task):
+        parent = task.vfork_parent
+        if parent is not None:
+            task.vfork_parent = None
+            task.tg.vfork_done.notify()
+
+    def _become_zombie(self, tg):
+        for child in list(tg.children):
+            self._reparent(child)
+        tg.children = [c for c in tg.children if c.parent is tg]
+        tg.zombie = True
+        if tg is self.init:
+            self._init_exited(tg)
+            return
+        parent = tg.parent
+        if parent is None:
+            return
+        if tg.exit_signal and self._parent_reaps_automatically(parent, tg):
+            self._reap(tg)
+            parent.child_events.notify()
+            return
+        if tg.exit_signal:
+            signals.send_signal(parent, signals.SigInfo.child(tg, self._cld_code(tg.wait_status), tg.wait_status))
+        parent.child_events.notify()
+
+    @staticmethod
+    def _cld_code(status):
+        if status & 0x7F == 0:
+            return CLD_EXITED
+        return CLD_DUMPED if status & 0x80 else CLD_KILLED
+
+    @staticmethod
+    def _parent_reaps_automatically(parent, tg):
+        action = parent.sighand[signals.SIGCHLD]
+        return action.handler == signals.SIG_IGN or action.flags & signals.SA_NOCLDWAIT
+
+    def _reparent(self, child):
+        new_parent = self.init if self.init is not None and not self.init.zombie else None
+        child.parent = new_parent
+        if new_parent is not None:
+            new_parent.children.append(child)
+            if child.zombie:
+                new_parent.child_events.notify()
+
+    def _reap(self, tg):
+        """Forget a zombie after wait(2) collected it."""
+        tg.reaped = True
+        if tg.parent is not None and tg in tg.parent.children:
+            tg.parent.children.remove(tg)
+        self.thread_groups.pop(tg.tgid, None)
+        for task in tg.tasks:
+            self.tasks.pop(task.tid, None)
+
+    reap = _reap
+
+    def _init_exited(self, init):
+        """Pid 1 is gone: like a pid namespace, everything else is killed."""
+        self.exit_status = init.wait_status
+        for tg in list(self.thread_groups.values()):
+            if tg is not init and not tg.zombie:
+                self.exit_thread_group(tg, wait_status=signals.SIGKILL)
+        init.reaped_by_kernel = True
+
+    # -- job control -------------------------------------------------------------
+    def group_stop(self, tg, signo):
+        if tg.stopped or tg.exiting:
+            return
+        tg.stopped = True
+        tg.stop_signal = signo
+        tg.stop_reported = False
+        for task in tg.tasks:
+            if task.alive and not task.context.stopped:
+                task.context.interrupt()
+        parent = tg.parent
+        if parent is not None:
+            action = parent.sighand[signals.SIGCHLD]
+            if not action.flags & signals.SA_NOCLDSTOP:
+                signals.send_signal(parent, signals.SigInfo.child(tg, CLD_STOPPED, signo))
+            parent.child_events.notify()
+
+    def group_continue(self, tg):
+        if not tg.stopped:
+            return
+        tg.stopped = False
+        tg.continue_reported = False
+        for task in tg.tasks:
+            if task.alive and task.parked is None and task.context.stopped:
+                self.make_runnable(task)
+        parent = tg.parent
+        if parent is not None:
+            action = parent.sighand[signals.SIGCHLD]
+            if not action.flags & signals.SA_NOCLDSTOP:
+                signals.send_signal(parent, signals.SigInfo.child(tg, CLD_CONTINUED, signals.SIGCONT))
+            parent.child_events.notify()
+
+    def shutdown(self):
+        """Kill every host process of the sandbox (on exit or on a fatal error)."""
+        for tg in list(self.thread_groups.values()):
+            for task in tg.tasks:
+                if task.alive:
+                    task.context.kill_process()
+                    task.alive = False

@@ -1,0 +1,358 @@
+"""Who and where the process is: uname(2), credentials (getuid(2), setresuid(2), ...),
+capget(2), getrandom(2) and sysinfo(2).
+
+Capabilities are not modelled: "privileged" means euid 0, and it stands for every
+capability a rule asks for (CAP_SETUID, CAP_SETGID, CAP_SYS_ADMIN). Credential changes
+install a changed copy of the Credentials, so tasks that shared the old object (as Linux
+shares struct cred) keep theirs.
+"""
+import errno
+import os
+import struct
+from typing import NamedTuple
+
+from ..errors import SyscallError
+from .sys_time import NSEC_PER_SEC, sandbox_monotonic_ns
+
+UTS_SYSNAME = "Linux"
+UTS_RELEASE = "4.4.0"
+UTS_VERSION = "#1 SMP pysandbox"
+UTS_MACHINE = "x86_64"
+UTS_FIELD_SIZE = 65                  # __NEW_UTS_LEN + 1
+UTS_NAME_MAX = UTS_FIELD_SIZE - 1
+
+NO_ID = 0xFFFFFFFF                   # (uid_t)-1: "leave unchanged", and never a valid id
+NGROUPS_MAX = 65536
+
+GRND_NONBLOCK = 0x1
+GRND_RANDOM = 0x2
+GRND_INSECURE = 0x4
+GETRANDOM_MAX = 32 << 20
+
+_LINUX_CAPABILITY_VERSION_1 = 0x19980330
+_LINUX_CAPABILITY_VERSION_2 = 0x20071026
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+_CAPABILITY_WORDS = {_LINUX_CAPABILITY_VERSION_1: 1, _LINUX_CAPABILITY_VERSION_2: 2, _LINUX_CAPABILITY_VERSION_3: 2}
+CAP_LAST_CAP = 40
+ALL_CAPABILITIES = (1 << (CAP_LAST_CAP + 1)) - 1
+
+_U32 = struct.Struct("<I")
+_CAP_HEADER = struct.Struct("<Ii")                   # version, pid
+_CAP_DATA = struct.Struct("<III")                    # effective, permitted, inheritable
+_SYSINFO = struct.Struct("<q3Q6QHH4xQQI4x")          # struct sysinfo, 112 bytes
+
+
+class _IdFields(NamedTuple):
+    """The names of the four ids of one kind in a Credentials object."""
+    real: str
+    effective: str
+    saved: str
+    fs: str
+
+
+_UIDS = _IdFields("uid", "euid", "suid", "fsuid")
+_GIDS = _IdFields("gid", "egid", "sgid", "fsgid")
+
+
+def privileged(creds):
+    """Whether creds hold the capabilities a permission rule asks for: euid 0 stands for all of them."""
+    return creds.euid == 0
+
+
+def _commit_creds(t, **changes):
+    new = t.creds.copy()
+    for name, value in changes.items():
+        setattr(new, name, value)
+    t.creds = new
+
+
+# uname(2), sethostname(2), setdomainname(2)
+
+def _uts_field(text):
+    return text.encode(errors="surrogateescape")[:UTS_NAME_MAX].ljust(UTS_FIELD_SIZE, b"\0")
+
+
+def uname(t, buf):
+    """uname(2)."""
+    fields = (UTS_SYSNAME, t.kernel.hostname, UTS_RELEASE, UTS_VERSION, UTS_MACHINE, t.kernel.domainname)
+    t.copy_out(buf, b"".join(_uts_field(field) for field in fields))
+    return 0
+
+
+def _set_uts_name(t, attribute, name, length):
+    if not privileged(t.creds):
+        raise SyscallError(errno.EPERM)
+    if not 0 <= length <= UTS_NAME_MAX:
+        raise SyscallError(errno.EINVAL)
+    setattr(t.kernel, attribute, t.copy_in(name, length).decode(errors="surrogateescape"))
+    return 0
+
+
+def sethostname(t, name, length):
+    """sethostname(2)."""
+    return _set_uts_name(t, "hostname", name, length)
+
+
+def setdomainname(t, name, length):
+    """setdomainname(2)."""
+    return _set_uts_name(t, "domainname", name, length)
+
+
+# getuid(2) and friends
+
+def getuid(t):
+    """getuid(2)."""
+    return t.creds.uid
+
+
+def geteuid(t):
+    """geteuid(2)."""
+    return t.creds.euid
+
+
+def getgid(t):
+    """getgid(2)."""
+    return t.creds.gid
+
+
+def getegid(t):
+    """getegid(2)."""
+    return t.creds.egid
+
+
+def _getres(t, fields, real_ptr, effective_ptr, saved_ptr):
+    creds = t.creds
+    for ptr, name in ((real_ptr, fields.real), (effective_ptr, fields.effective), (saved_ptr, fields.saved)):
+        t.copy_out(ptr, _U32.pack(getattr(creds, name)))
+    return 0
+
+
+def getresuid(t, ruid, euid, suid):
+    """getresuid(2)."""
+    return _getres(t, _UIDS, ruid, euid, suid)
+
+
+def getresgid(t, rgid, egid, sgid):
+    """getresgid(2)."""
+    return _getres(t, _GIDS, rgid, egid, sgid)
+
+
+# setuid(2) and friends: the same rules for user and group ids
+
+def _setid(t, fields, new_id):
+    if new_id == NO_ID:
+        raise SyscallError(errno.EINVAL)
+    creds = t.creds
+    if privileged(creds):
+        _commit_creds(t, **dict.fromkeys(fields, new_id))
+    elif new_id in (getattr(creds, fields.real), getattr(creds, fields.saved)):
+        _commit_creds(t, **{fields.effective: new_id, fields.fs: new_id})
+    else:
+        raise SyscallError(errno.EPERM)
+    return 0
+
+
+def _setreid(t, fields, real, effective):
+    creds = t.creds
+    old_real, old_effective, old_saved = (getattr(creds, name) for name in fields[:3])
+    allowed = privileged(creds)
+    if real != NO_ID and not (allowed or real in (old_real, old_effective)):
+        raise SyscallError(errno.EPERM)
+    if effective != NO_ID and not (allowed or effective in (old_real, old_effective, old_saved)):
+        raise SyscallError(errno.EPERM)
+    new_real = old_real if real == NO_ID else real
+    new_effective = old_effective if effective == NO_ID else effective
+    # The saved id follows the effective one when the real id is set, or when the
+    # effective id becomes something other than the old real id.
+    saved_follows = real != NO_ID or (effective != NO_ID and effective != old_real)
+    _commit_creds(t, **{fields.real: new_real, fields.effective: new_effective,
+                        fields.saved: new_effective if saved_follows else old_saved, fields.fs: new_effective})
+    return 0
+
+
+def _setresid(t, fields, real, effective, saved):
+    creds = t.creds
+    current = tuple(getattr(creds, name) for name in fields[:3])
+    requested = (real, effective, saved)
+    if not privileged(creds) and any(new not in (NO_ID, *current) for new in requested):
+        raise SyscallError(errno.EPERM)
+    new_real, new_effective, new_saved = (old if new == NO_ID else new for old, new in zip(current, requested))
+    _commit_creds(t, **{fields.real: new_real, fields.effective: new_effective,
+                        fields.saved: new_saved, fields.fs: new_effective})
+    return 0
+
+
+def _setfsid(t, fields, new_id):
+    creds = t.creds
+    old_fs_id = getattr(creds, fields.fs)
+    if new_id != NO_ID and (privileged(creds) or new_id in (getattr(creds, name) for name in fields)):
+        _commit_creds(t, **{fields.fs: new_id})
+    return old_fs_id
+
+
+def setuid(t, uid):
+    """setuid(2)."""
+    return _setid(t, _UIDS, uid)
+
+
+def setgid(t, gid):
+    """setgid(2)."""
+    return _setid(t, _GIDS, gid)
+
+
+def setreuid(t, ruid, euid):
+    """setreuid(2)."""
+    return _setreid(t, _UIDS, ruid, euid)
+
+
+def setregid(t, rgid, egid):
+    """setregid(2)."""
+    return _setreid(t, _GIDS, rgid, egid)
+
+
+def setresuid(t, ruid, euid, suid):
+    """setresuid(2)."""
+    return _setresid(t, _UIDS, ruid, euid, suid)
+
+
+def setresgid(t, rgid, egid, sgid):
+    """setresgid(2)."""
+    return _setresid(t, _GIDS, rgid, egid, sgid)
+
+
+def setfsuid(t, fsuid):
+    """setfsuid(2): returns the previous fsuid, whether or not the change was allowed."""
+    return _setfsid(t, _UIDS, fsuid)
+
+
+def setfsgid(t, fsgid):
+    """setfsgid(2): returns the previous fsgid, whether or not the change was allowed."""
+    return _setfsid(t, _GIDS, fsgid)
+
+
+# getgroups(2), setgroups(2)
+
+def getgroups(t, size, grouplist):
+    """getgroups(2)."""
+    groups = t.creds.groups
+    if size < 0:
+        raise SyscallError(errno.EINVAL)
+    if size:
+        if size < len(groups):
+            raise SyscallError(errno.EINVAL)
+        t.copy_out(grouplist, struct.pack(f"<{len(groups)}I", *groups))
+    return len(groups)
+
+
+def setgroups(t, size, grouplist):
+    """setgroups(2)."""
+    if not privileged(t.creds):
+        raise SyscallError(errno.EPERM)
+    if not 0 <= size <= NGROUPS_MAX:
+        raise SyscallError(errno.EINVAL)
+    groups = struct.unpack(f"<{size}I", t.copy_in(grouplist, 4 * size)) if size else ()
+    if NO_ID in groups:
+        raise SyscallError(errno.EINVAL)
+    _commit_creds(t, groups=sorted(groups))
+    return 0
+
+
+# capget(2), capset(2)
+
+def _capabilities(creds):
+    """(effective, permitted, inheritable) as derived from the euid."""
+    return (ALL_CAPABILITIES, ALL_CAPABILITIES, 0) if privileged(creds) else (0, 0, 0)
+
+
+def _capability_words(t, header):
+    """32-bit words per set for the header's version; None for an unknown version.
+
+    An unknown version is answered by writing the preferred one into the header, which
+    is how programs probe for it.
+    """
+    version = _U32.unpack(t.copy_in(header, _U32.size))[0]
+    words = _CAPABILITY_WORDS.get(version)
+    if words is None:
+        t.copy_out(header, _U32.pack(_LINUX_CAPABILITY_VERSION_3))
+    return words
+
+
+def _header_pid(t, header):
+    return _CAP_HEADER.unpack(t.copy_in(header, _CAP_HEADER.size))[1]
+
+
+def _pack_capabilities(sets, words):
+    return b"".join(_CAP_DATA.pack(*(bits >> (32 * word) & 0xFFFFFFFF for bits in sets)) for word in range(words))
+
+
+def _unpack_capabilities(raw, words):
+    sets = [0, 0, 0]
+    for word in range(words):
+        for index, bits in enumerate(_CAP_DATA.unpack_from(raw, word * _CAP_DATA.size)):
+            sets[index] |= bits << (32 * word)
+    return sets
+
+
+def capget(t, header, data):
+    """capget(2)."""
+    words = _capability_words(t, header)
+    if not data:
+        return 0
+    if words is None:
+        raise SyscallError(errno.EINVAL)
+    pid = _header_pid(t, header)
+    if pid < 0:
+        raise SyscallError(errno.EINVAL)
+    target = t if pid == 0 else t.kernel.tasks.get(pid)
+    if target is None:
+        raise SyscallError(errno.ESRCH)
+    t.copy_out(data, _pack_capabilities(_capabilities(target.creds), words))
+    return 0
+
+
+def capset(t, header, data):
+    """capset(2). Allowed changes are accepted but not kept: the sets stay derived from the euid."""
+    words = _capability_words(t, header)
+    if words is None:
+        raise SyscallError(errno.EINVAL)
+    if _header_pid(t, header) not in (0, t.tid):
+        raise SyscallError(errno.EPERM)
+    effective, permitted, inheritable = _unpack_capabilities(t.copy_in(data, words * _CAP_DATA.size), words)
+    _, old_permitted, old_inheritable = _capabilities(t.creds)
+    inheritable_limit = ALL_CAPABILITIES if privileged(t.creds) else old_inheritable | old_permitted
+    if inheritable & ~inheritable_limit or permitted & ~old_permitted or effective & ~permitted:
+        raise SyscallError(errno.EPERM)
+    return 0
+
+
+# getrandom(2)
+
+def getrandom(t, buf, buflen, flags):
+    """getrandom(2). The host's pool is always initialised, so GRND_NONBLOCK never matters."""
+    if flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE):
+        raise SyscallError(errno.EINVAL)
+    if flags & GRND_INSECURE and flags & GRND_RANDOM:
+        raise SyscallError(errno.EINVAL)
+    count = min(buflen, GETRANDOM_MAX)
+    if count:
+        t.copy_out(buf, os.urandom(count))
+    return count
+
+
+# sysinfo(2)
+
+def _host_memory():
+    """(total, free) bytes of RAM, read once: the sentry may not be allowed to ask again later."""
+    page_size = os.sysconf("SC_PAGE_SIZE")
+    return os.sysconf("SC_PHYS_PAGES") * page_size, os.sysconf("SC_AVPHYS_PAGES") * page_size
+
+
+_TOTAL_RAM, _FREE_RAM = _host_memory()
+
+
+def sysinfo(t, info):
+    """sysinfo(2)."""
+    uptime = -(-sandbox_monotonic_ns(t.kernel) // NSEC_PER_SEC)    # Linux rounds up
+    procs = min(len(t.kernel.tasks), 0xFFFF)
+    t.copy_out(info, _SYSINFO.pack(uptime, 0, 0, 0, _TOTAL_RAM, _FREE_RAM, 0, 0, 0, 0, procs, 0, 0, 0, 1))
+    return 0

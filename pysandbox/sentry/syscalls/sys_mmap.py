@@ -1,0 +1,97 @@
+"""Memory syscalls: brk(2), mmap(2), munmap(2), mprotect(2), mremap(2), madvise(2) and friends."""
+import errno
+import os
+
+from pysandbox.sentry.errors import SyscallError
+from pysandbox.sentry.mm import (MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE,
+                                 PROT_WRITE)
+from pysandbox.sentry.vma import PAGE_SIZE, page_round_up
+
+O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR = 3, 0, 1, 2
+MAP_KNOWN_FLAGS = 0x1FFFFFF | 0xFC000000
+MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
+MADV_KNOWN = {0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 100, 101}
+
+
+def brk(t, addr):
+    """brk(2): the raw syscall returns the new break, or the old one on failure."""
+    return t.mm.set_brk(addr)
+
+
+def mmap(t, addr, length, prot, flags, fd, offset):
+    """mmap(2)."""
+    if flags & MAP_ANONYMOUS:
+        return t.mm.mmap(addr, length, prot, flags)
+    if flags & MAP_TYPE not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
+        raise SyscallError(errno.EINVAL)
+    file = t.fds.get(fd)
+    access = file.flags & O_ACCMODE
+    if access == O_WRONLY:
+        raise SyscallError(errno.EACCES)
+    if flags & MAP_TYPE != MAP_PRIVATE and prot & PROT_WRITE and access != O_RDWR:
+        raise SyscallError(errno.EACCES)
+    if not hasattr(file, "pread") or not file.is_mappable():
+        raise SyscallError(errno.ENODEV)
+    return t.mm.mmap(addr, length, prot, flags, file=file, offset=offset, name=file.path)
+
+
+def munmap(t, addr, length):
+    """munmap(2)."""
+    t.mm.munmap(addr, length)
+    return 0
+
+
+def mprotect(t, addr, length, prot):
+    """mprotect(2)."""
+    t.mm.mprotect(addr, length, prot)
+    return 0
+
+
+def mremap(t, old_address, old_size, new_size, flags, new_address):
+    """mremap(2)."""
+    return t.mm.mremap(old_address, old_size, new_size, flags, new_address)
+
+
+def madvise(t, addr, length, advice):
+    """madvise(2): MADV_DONTNEED and MADV_FREE drop pages; other advice is accepted and ignored."""
+    if advice not in MADV_KNOWN:
+        raise SyscallError(errno.EINVAL)
+    t.mm.madvise(addr, length, advice)
+    return 0
+
+
+def msync(t, addr, length, flags):
+    """msync(2): shared file mappings are copies here, so there is nothing to write back."""
+    if addr % PAGE_SIZE or flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC):
+        raise SyscallError(errno.EINVAL)
+    if flags & MS_ASYNC and flags & MS_SYNC:
+        raise SyscallError(errno.EINVAL)
+    length = page_round_up(length)
+    if length and not t.mm.vmas.is_fully_mapped(addr, addr + length):
+        raise SyscallError(errno.ENOMEM)
+    return 0
+
+
+def mincore(t, addr, length, vec):
+    """mincore(2): every mapped page is reported resident."""
+    if addr % PAGE_SIZE:
+        raise SyscallError(errno.EINVAL)
+    length = page_round_up(length)
+    if not t.mm.vmas.is_fully_mapped(addr, addr + length):
+        raise SyscallError(errno.ENOMEM)
+    t.copy_out(vec, b"\x01" * (length // PAGE_SIZE))
+    return 0
+
+
+def mlock(t, addr, length):
+    """mlock(2): memory is never swapped out of the sandbox's view; only the range is checked."""
+    start = addr & ~(PAGE_SIZE - 1)
+    end = page_round_up(addr + length)
+    if end > start and not t.mm.vmas.is_fully_mapped(start, end):
+        raise SyscallError(errno.ENOMEM)
+    return 0
+
+
+def munlock(t, addr, length):
+    """munlock(2)."""
+    return mlock(t, addr, length)

@@ -1,0 +1,644 @@
+"""Process and thread lifecycle: clone(2), fork(2), vfork(2), execve(2), exit(2), wait4(2), waitid(2)."""
+import errno
+import os
+import struct
+
+from pysandbox.sentry import loader, signals
+from pysandbox.sentry.errors import KEEP_REGS, RESTART_SYS, SyscallError, WouldBlock
+from pysandbox.sentry.mm import MemoryManager
+from pysandbox.sentry.task import RLIMIT_NOFILE, RLIMIT_NPROC, Task, ThreadGroup
+
+CSIGNAL = 0x000000FF
+CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
+CLONE_PIDFD, CLONE_PTRACE, CLONE_VFORK, CLONE_PARENT = 0x1000, 0x2000, 0x4000, 0x8000
+CLONE_THREAD, CLONE_NEWNS, CLONE_SYSVSEM, CLONE_SETTLS = 0x10000, 0x20000, 0x40000, 0x80000
+CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID, CLONE_DETACHED = 0x100000, 0x200000, 0x400000
+CLONE_UNTRACED, CLONE_CHILD_SETTID, CLONE_NEWCGROUP = 0x800000, 0x1000000, 0x2000000
+CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET, CLONE_IO = (
+    0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000, 0x80000000)
+CLONE_CLEAR_SIGHAND, CLONE_INTO_CGROUP = 0x100000000, 0x200000000
+CLONE_NAMESPACES = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET
+SIGCHLD = 17
+
+WNOHANG, WUNTRACED, WSTOPPED, WEXITED, WCONTINUED, WNOWAIT = 1, 2, 2, 4, 8, 0x01000000
+WNOTHREAD, WALL, WCLONE = 0x20000000, 0x40000000, 0x80000000
+P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
+CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 5, 6
+
+AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW = 0x1000, 0x100
+AT_FDCWD = -100
+AT_HWCAP_X86 = 0x178BFBFF
+
+
+# -- clone ------------------------------------------------------------------------
+def _check_clone_flags(flags):
+    if flags & CLONE_SIGHAND and not flags & CLONE_VM:
+        raise SyscallError(errno.EINVAL)
+    if flags & CLONE_THREAD and not flags & CLONE_SIGHAND:
+        raise SyscallError(errno.EINVAL)
+    if flags & CLONE_FS and flags & CLONE_NEWNS:
+        raise SyscallError(errno.EINVAL)
+    if flags & CLONE_THREAD and flags & (CLONE_PARENT | CLONE_NEWPID | CLONE_NEWUSER):
+        raise SyscallError(errno.EINVAL)
+    if flags & CLONE_NAMESPACES:
+        raise SyscallError(errno.EPERM)
+    if flags & CLONE_PIDFD and flags & CLONE_DETACHED:
+        raise SyscallError(errno.EINVAL)
+
+
+def _count_user_processes(kernel, uid):
+    return sum(1 for tg in kernel.thread_groups.values() if not tg.zombie and tg.leader is not None
+               and tg.leader.creds.uid == uid)
+
+
+def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
+    """The common body of clone, clone3, fork and vfork; returns the child's tid."""
+    _check_clone_flags(flags)
+    kernel = t.kernel
+    if not flags & CLONE_THREAD:
+        soft = t.tg.rlimits[RLIMIT_NPROC][0]
+        if _count_user_processes(kernel, t.creds.uid) >= soft:
+            raise SyscallError(errno.EAGAIN)
+    if flags & CLONE_PIDFD:
+        raise SyscallError(errno.EINVAL)      # no pidfds yet
+    tid = kernel.allocate_pid()
+
+    if flags & CLONE_THREAD:
+        context = t.context.clone_thread()
+    else:
+        context = t.context.fork(share_memory=bool(flags & CLONE_VM))
+
+    if flags & CLONE_VM:
+        mm = t.mm
+        mm.users += 1
+    else:
+        mm = t.mm.fork(context.address_space)
+    fds = t.fds.share() if flags & CLONE_FILES else t.fds.fork()
+    fs = t.fs if flags & CLONE_FS else t.fs.fork()
+    creds = t.creds.copy()
+
+    if flags & CLONE_THREAD:
+        tg = t.tg
+    else:
+        sighand = t.tg.sighand if flags & CLONE_SIGHAND else signals.copy_sighand(t.tg.sighand)
+        if flags & CLONE_CLEAR_SIGHAND:
+            signals.reset_handlers(sighand)
+        parent = t.tg.parent if flags & CLONE_PARENT else t.tg
+        tg = ThreadGroup(kernel, tid, parent, sighand, {k: list(v) for k, v in t.tg.rlimits.items()},
+                         t.tg.pgid, t.tg.sid)
+        tg.exe, tg.argv, tg.envp = t.tg.exe, t.tg.argv, t.tg.envp
+        tg.exit_signal = exit_signal
+        if parent is not None:
+            parent.children.append(tg)
+
+    if not flags & CLONE_FILES:
+        fds.limit = lambda: tg.rlimits[RLIMIT_NOFILE][0]
+    child = Task(kernel, tid, tg, context, mm, fds, fs, creds)
+    child.comm = t.comm
+    child.sigmask = t.sigmask
+    if not flags & CLONE_THREAD:
+        child.sigaltstack = t.sigaltstack
+    regs = context.regs
+    regs.rax = 0
+    if stack:
+        regs.rsp = stack
+    if flags & CLONE_SETTLS:
+        regs.fs_base = tls
+    kernel.add_task(child)
+
+    if flags & CLONE_PARENT_SETTID:
+        t.copy_out_u32(parent_tid_ptr, tid)
+    if flags & CLONE_CHILD_SETTID:
+        child.copy_out_u32(child_tid_ptr, tid)
+    if flags & CLONE_CHILD_CLEARTID:
+        child.clear_child_tid = child_tid_ptr
+    kernel.make_runnable(child)
+
+    if flags & CLONE_VFORK:
+        child.vfork_parent = t
+        t.syscall_state["vfork_child"] = child
+    return tid
+
+
+def _finish_vfork_wait(t, tid):
+    """The vfork parent sleeps until the child execs or exits."""
+    child = t.syscall_state.get("vfork_child")
+    if child is not None and child.vfork_parent is t:
+        t.syscall_state["vfork_tid"] = tid
+        raise WouldBlock(child.tg.vfork_done, restart=RESTART_SYS)
+    return tid
+
+
+def _clone_or_wait(t, run):
+    if "vfork_tid" in t.syscall_state:
+        return _finish_vfork_wait(t, t.syscall_state["vfork_tid"])
+    return _finish_vfork_wait(t, run())
+
+
+def clone(t, flags, stack, parent_tid, child_tid, tls):
+    """clone(2) (x86_64 argument order: flags, stack, parent_tid, child_tid, tls)."""
+    return _clone_or_wait(t, lambda: do_clone(t, flags & ~CSIGNAL, stack, parent_tid, child_tid, tls,
+                                              flags & CSIGNAL))
+
+
+_CLONE_ARGS = struct.Struct("<QQQQQQQQQQQ")
+CLONE_ARGS_SIZE_VER0 = 64
+
+
+def clone3(t, uargs, size):
+    """clone3(2)."""
+    if "vfork_tid" in t.syscall_state:
+        return _finish_vfork_wait(t, t.syscall_state["vfork_tid"])
+    if size < CLONE_ARGS_SIZE_VER0 or size > 4096:
+        raise SyscallError(errno.EINVAL)
+    raw = t.copy_in(uargs, size)
+    if size > _CLONE_ARGS.size and any(raw[_CLONE_ARGS.size:]):
+        raise SyscallError(errno.E2BIG)
+    raw = raw[:_CLONE_ARGS.size].ljust(_CLONE_ARGS.size, b"\0")
+    (flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+     set_tid, set_tid_size, cgroup) = _CLONE_ARGS.unpack(raw)
+    if exit_signal > 64 or flags & CSIGNAL or set_tid_size or flags & CLONE_DETACHED:
+        raise SyscallError(errno.EINVAL)
+    if (stack == 0) != (stack_size == 0):
+        raise SyscallError(errno.EINVAL)
+    top = stack + stack_size if stack else 0
+    return _finish_vfork_wait(t, do_clone(t, flags, top, parent_tid, child_tid, tls, exit_signal))
+
+
+def fork(t):
+    """fork(2)."""
+    return do_clone(t, 0, 0, 0, 0, 0, SIGCHLD)
+
+
+def vfork(t):
+    """vfork(2)."""
+    return _clone_or_wait(t, lambda: do_clone(t, CLONE_VM | CLONE_VFORK, 0, 0, 0, 0, SIGCHLD))
+
+
+# -- execve ------------------------------------------------------------------------
+def load_new_image(t, path, argv, envp):
+    """Build a fresh address space holding `path`; returns (context, mm, load result).
+
+    Nothing about `t` changes here, so a failure leaves the old image intact."""
+    context = t.kernel.platform.new_process()
+    mm = MemoryManager(context.address_space)
+    try:
+        result = loader.load_executable(
+            mm, lambda p: t.kernel.vfs.open_exec(t, p)[0], path, argv, envp,
+            creds=t.creds, random_bytes=os.urandom(16), hwcap=AT_HWCAP_X86, stack_top=mm.stack_top)
+    except BaseException:
+        context.kill_process()
+        mm.release()
+        raise
+    return context, mm, result
+
+
+def execve(t, pathname, argv, envp):
+    """execve(2)."""
+    path = t.copy_in_str(pathname)
+    return _exec(t, path, t.copy_in_str_array(argv), t.copy_in_str_array(envp))
+
+
+def execveat(t, dirfd, pathname, argv, envp, flags):
+    """execveat(2)."""
+    if flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW):
+        raise SyscallError(errno.EINVAL)
+    path = t.copy_in_str(pathname)
+    if not path.startswith(b"/"):
+        if path == b"" and flags & AT_EMPTY_PATH:
+            path = t.kernel.vfs.fd_path(t, dirfd).encode()
+        elif dirfd != AT_FDCWD:
+            path = t.kernel.vfs.fd_path(t, dirfd).encode() + b"/" + path
+    return _exec(t, path, t.copy_in_str_array(argv), t.copy_in_str_array(envp))
+
+
+def _exec(t, path, argv, envp):
+    if not path:
+        raise SyscallError(errno.ENOENT)
+    context, mm, result = load_new_image(t, path, argv, envp)
+    _discard_old_image(t)
+    install_image(t, context, mm, result, path, envp)
+    return KEEP_REGS
+
+
+def _discard_old_image(t):
+    """The point of no return of execve: other threads die, the old address space goes."""
+    kernel, tg = t.kernel, t.tg
+    for other in list(tg.tasks):
+        if other is not t and other.alive:
+            kernel._release_task(other, exit_context=False)
+    tg.tasks[:] = [t]
+    t.context.kill_process()
+    t.mm.release()
+    if t.tid != tg.tgid:
+        kernel.tasks.pop(t.tid, None)
+        t.tid = tg.tgid
+        kernel.tasks[t.tid] = t
+    kernel._finish_vfork(t)
+    t.fds.unshare()
+    t.fds.close_on_exec()
+    signals.reset_for_exec(t)
+    t.sigaltstack = (0, 2, 0)
+    t.clear_child_tid = 0
+    t.robust_list = (0, 0)
+
+
+def install_image(t, context, mm, result, path, envp):
+    """Make `t` run the freshly loaded image from its entry point."""
+    t.context, t.mm = context, mm
+    context.task = t
+    tg = t.tg
+    tg.exe = os.fsdecode(result.exe_path)
+    tg.exe_file = result.exe_file
+    tg.argv, tg.envp, tg.auxv = result.argv, envp, result.auxv
+    t.comm = os.path.basename(os.fsdecode(path))[:15]
+    regs = context.regs
+    for field in ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11",
+                  "r12", "r13", "r14", "r15", "fs_base", "gs_base"):
+        setattr(regs, field, 0)
+    regs.rip = result.entry
+    regs.rsp = result.rsp
+    regs.eflags = 0x202
+
+
+# -- exit ------------------------------------------------------------------------------
+def exit(t, status):
+    """exit(2): ends the calling thread."""
+    t.kernel.exit_task(t, status)
+    return KEEP_REGS
+
+
+def exit_group(t, status):
+    """exit_group(2)."""
+    t.kernel.exit_thread_group(t.tg, wait_status=(status & 0xFF) << 8)
+    return KEEP_REGS
+
+
+# -- wait --------------------------------------------------------------------------------
+def _selects(t, child, idtype, ident, options):
+    if idtype == P_PID and child.tgid != ident:
+        return False
+    if idtype == P_PGID and child.pgid != ident:
+        return False
+    if options & WALL:
+        return True
+    clone_child = child.exit_signal != SIGCHLD
+    return clone_child == bool(options & WCLONE)
+
+
+def _wait_children(t, options):
+    if options & WNOTHREAD:
+        return list(t.tg.children)
+    return list(t.tg.children)
+
+
+def _find_waitable(t, idtype, ident, options):
+    """(child, kind) for the first child with something to report, or raise ECHILD."""
+    candidates = [c for c in _wait_children(t, options) if _selects(t, c, idtype, ident, options)]
+    if not candidates:
+        raise SyscallError(errno.ECHILD)
+    for child in candidates:
+        if child.zombie and not child.reaped and options & WEXITED:
+            return child, "exited"
+        if child.stopped and not child.stop_reported and options & WSTOPPED:
+            return child, "stopped"
+        if not child.continue_reported and options & WCONTINUED:
+            return child, "continued"
+    return None, None
+
+
+def _wait(t, idtype, ident, options, report):
+    child, kind = _find_waitable(t, idtype, ident, options)
+    if child is None:
+        if options & WNOHANG:
+            return None
+        raise WouldBlock(t.tg.child_events, restart=RESTART_SYS)
+    consume = not options & WNOWAIT
+    if kind == "exited":
+        status = child.wait_status
+        if consume:
+            t.tg.cutime = getattr(t.tg, "cutime", 0.0)
+            t.kernel.reap(child)
+    elif kind == "stopped":
+        status = (child.stop_signal << 8) | 0x7F
+        if consume:
+            child.stop_reported = True
+    else:
+        status = 0xFFFF
+        if consume:
+            child.continue_reported = True
+    report(child, kind, status)
+    return child.tgid
+
+
+def _wait4_target(t, pid):
+    if pid < -1:
+        return P_PGID, -pid
+    if pid == -1:
+        return P_ALL, 0
+    if pid == 0:
+        return P_PGID, t.tg.pgid
+    return P_PID, pid
+
+
+def wait4(t, pid, wstatus, options, rusage):
+    """wait4(2)."""
+    if options & ~(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE):
+        raise SyscallError(errno.EINVAL)
+    if pid == -(1 << 31):
+        raise SyscallError(errno.ESRCH)
+    idtype, ident = _wait4_target(t, pid)
+
+    def report(child, kind, status):
+        if wstatus:
+            t.copy_out_i32(wstatus, status)
+        if rusage:
+            t.copy_out(rusage, bytes(144))
+
+    result = _wait(t, idtype, ident, options | WEXITED, report)
+    return 0 if result is None else result
+
+
+def waitid(t, idtype, ident, infop, options, rusage):
+    """waitid(2)."""
+    if options & ~(WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | WNOTHREAD | WALL | WCLONE):
+        raise SyscallError(errno.EINVAL)
+    if not options & (WEXITED | WSTOPPED | WCONTINUED):
+        raise SyscallError(errno.EINVAL)
+    if idtype == P_PIDFD:
+        raise SyscallError(errno.EINVAL)
+    if idtype not in (P_ALL, P_PID, P_PGID):
+        raise SyscallError(errno.EINVAL)
+    if idtype == P_PGID and ident == 0:
+        ident = t.tg.pgid
+    if idtype in (P_PID, P_PGID) and ident <= 0:
+        raise SyscallError(errno.EINVAL)
+
+    def report(child, kind, status):
+        if kind == "exited":
+            if status & 0x7F == 0:
+                code, value = CLD_EXITED, (status >> 8) & 0xFF
+            else:
+                code, value = (CLD_DUMPED if status & 0x80 else CLD_KILLED), status & 0x7F
+        elif kind == "stopped":
+            code, value = CLD_STOPPED, child.stop_signal
+        else:
+            code, value = CLD_CONTINUED, signals.SIGCONT
+        if infop:
+            uid = child.leader.creds.uid if child.leader is not None else 0
+            info = struct.pack("<iiiiIi", SIGCHLD, 0, code, 0, child.tgid, uid) + struct.pack("<i", value)
+            t.copy_out(infop, info.ljust(128, b"\0"))
+        if rusage:
+            t.copy_out(rusage, bytes(144))
+
+    result = _wait(t, idtype, ident, options, report)
+    if result is None and infop:
+        t.copy_out(infop, bytes(128))
+    return 0
+
+
+# -- ids -----------------------------------------------------------------------------------
+def getpid(t):
+    """getpid(2)."""
+    return t.tg.tgid
+
+
+def gettid(t):
+    """gettid(2)."""
+    return t.tid
+
+
+def getppid(t):
+    """getppid(2): 0 for pid 1, as in a pid namespace."""
+    parent = t.tg.parent
+    return parent.tgid if parent is not None else 0
+
+
+def _thread_group(t, pid):
+    if pid == 0:
+        return t.tg
+    tg = t.kernel.thread_groups.get(pid)
+    if tg is None or tg.reaped:
+        raise SyscallError(errno.ESRCH)
+    return tg
+
+
+def getpgid(t, pid):
+    """getpgid(2)."""
+    return _thread_group(t, pid).pgid
+
+
+def getpgrp(t):
+    """getpgrp(2)."""
+    return t.tg.pgid
+
+
+def getsid(t, pid):
+    """getsid(2)."""
+    return _thread_group(t, pid).sid
+
+
+def setpgid(t, pid, pgid):
+    """setpgid(2)."""
+    if pgid < 0:
+        raise SyscallError(errno.EINVAL)
+    target = _thread_group(t, pid)
+    if target is not t.tg and target.parent is not t.tg:
+        raise SyscallError(errno.ESRCH)
+    if target.sid == target.tgid:
+        raise SyscallError(errno.EPERM)
+    if target.sid != t.tg.sid:
+        raise SyscallError(errno.EPERM)
+    pgid = pgid or target.tgid
+    if pgid != target.tgid and not any(tg.pgid == pgid and tg.sid == t.tg.sid
+                                       for tg in t.kernel.thread_groups.values()):
+        raise SyscallError(errno.EPERM)
+    target.pgid = pgid
+    return 0
+
+
+def setsid(t):
+    """setsid(2)."""
+    tg = t.tg
+    if any(other.pgid == tg.tgid for other in t.kernel.thread_groups.values()):
+        raise SyscallError(errno.EPERM)
+    tg.sid = tg.pgid = tg.tgid
+    return tg.sid
+
+
+def set_tid_address(t, tidptr):
+    """set_tid_address(2)."""
+    t.clear_child_tid = tidptr
+    return t.tid
+
+
+ROBUST_LIST_HEAD_SIZE = 24
+
+
+def set_robust_list(t, head, length):
+    """set_robust_list(2)."""
+    if length != ROBUST_LIST_HEAD_SIZE:
+        raise SyscallError(errno.EINVAL)
+    t.robust_list = (head, length)
+    return 0
+
+
+def get_robust_list(t, pid, head_ptr, len_ptr):
+    """get_robust_list(2)."""
+    target = t if pid == 0 else t.kernel.tasks.get(pid)
+    if target is None:
+        raise SyscallError(errno.ESRCH)
+    t.copy_out_u64(head_ptr, target.robust_list[0])
+    t.copy_out_u64(len_ptr, ROBUST_LIST_HEAD_SIZE)
+    return 0
+
+
+def restart_syscall(t):
+    """restart_syscall(2): continue a call that a signal handler interrupted."""
+    saved = t.restart_block
+    if saved is None:
+        raise SyscallError(errno.EINTR)
+    t.restart_block = None
+    entry, args, state = saved
+    t.syscall_entry, t.syscall_args = entry, args
+    t.syscall_state.update(state)
+    return entry.handler(t, *args)
+
+
+# -- process control ------------------------------------------------------------------------
+ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
+ARCH_GET_CPUID, ARCH_SET_CPUID = 0x1011, 0x1012
+TASK_SIZE = 0x7FFFFFFFF000
+
+
+def arch_prctl(t, code, addr):
+    """arch_prctl(2): FS/GS bases live in the saved registers."""
+    regs = t.regs
+    if code == ARCH_SET_FS:
+        if addr >= TASK_SIZE:
+            raise SyscallError(errno.EPERM)
+        regs.fs_base = addr
+    elif code == ARCH_SET_GS:
+        if addr >= TASK_SIZE:
+            raise SyscallError(errno.EPERM)
+        regs.gs_base = addr
+    elif code == ARCH_GET_FS:
+        t.copy_out_u64(addr, regs.fs_base)
+    elif code == ARCH_GET_GS:
+        t.copy_out_u64(addr, regs.gs_base)
+    elif code == ARCH_GET_CPUID:
+        return 1
+    elif code == ARCH_SET_CPUID:
+        raise SyscallError(errno.ENODEV)
+    else:
+        raise SyscallError(errno.EINVAL)
+    return 0
+
+
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 2, 3, 4
+PR_GET_KEEPCAPS, PR_SET_KEEPCAPS, PR_SET_NAME, PR_GET_NAME = 7, 8, 15, 16
+PR_GET_SECCOMP, PR_SET_SECCOMP, PR_CAPBSET_READ, PR_CAPBSET_DROP = 21, 22, 23, 24
+PR_GET_TIMERSLACK, PR_SET_TIMERSLACK = 30, 29
+PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
+PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS = 38, 39
+PR_SET_MM, PR_SET_VMA = 35, 0x53564D41
+PR_CAP_AMBIENT = 47
+CAP_LAST_CAP = 40
+
+
+def prctl(t, option, arg2, arg3, arg4, arg5):
+    """prctl(2) for the options programs commonly use."""
+    tg = t.tg
+    if option == PR_SET_NAME:
+        t.comm = t.copy_in_str(arg2, 16)[:15].decode("utf-8", "replace")
+        return 0
+    if option == PR_GET_NAME:
+        t.copy_out(arg2, t.comm.encode()[:15].ljust(16, b"\0"))
+        return 0
+    if option == PR_SET_PDEATHSIG:
+        if not 0 <= arg2 <= 64:
+            raise SyscallError(errno.EINVAL)
+        t.pdeathsig = arg2
+        return 0
+    if option == PR_GET_PDEATHSIG:
+        t.copy_out_i32(arg2, getattr(t, "pdeathsig", 0))
+        return 0
+    if option == PR_SET_DUMPABLE:
+        if arg2 not in (0, 1):
+            raise SyscallError(errno.EINVAL)
+        tg.dumpable = arg2
+        return 0
+    if option == PR_GET_DUMPABLE:
+        return getattr(tg, "dumpable", 1)
+    if option == PR_SET_NO_NEW_PRIVS:
+        if arg2 != 1 or arg3 or arg4 or arg5:
+            raise SyscallError(errno.EINVAL)
+        t.no_new_privs = True
+        return 0
+    if option == PR_GET_NO_NEW_PRIVS:
+        if arg2 or arg3 or arg4 or arg5:
+            raise SyscallError(errno.EINVAL)
+        return int(getattr(t, "no_new_privs", False))
+    if option == PR_SET_CHILD_SUBREAPER:
+        tg.subreaper = bool(arg2)
+        return 0
+    if option == PR_GET_CHILD_SUBREAPER:
+        t.copy_out_i32(arg2, int(getattr(tg, "subreaper", False)))
+        return 0
+    if option == PR_SET_KEEPCAPS:
+        if arg2 not in (0, 1):
+            raise SyscallError(errno.EINVAL)
+        t.keepcaps = arg2
+        return 0
+    if option == PR_GET_KEEPCAPS:
+        return getattr(t, "keepcaps", 0)
+    if option == PR_GET_SECCOMP:
+        return 0
+    if option == PR_CAPBSET_READ:
+        if arg2 > CAP_LAST_CAP:
+            raise SyscallError(errno.EINVAL)
+        return 1
+    if option == PR_GET_TIMERSLACK:
+        return 50000
+    if option == PR_SET_TIMERSLACK:
+        return 0
+    if option == PR_SET_VMA:
+        return 0
+    raise SyscallError(errno.EINVAL)
+
+
+def sched_yield(t):
+    """sched_yield(2): the task goes to the back of the run queue."""
+    return 0
+
+
+def _cpu_count():
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def sched_getaffinity(t, pid, cpusetsize, mask):
+    """sched_getaffinity(2): the raw syscall returns the number of bytes written."""
+    if pid and pid not in t.kernel.tasks:
+        raise SyscallError(errno.ESRCH)
+    if cpusetsize < 8 or cpusetsize % 8:
+        raise SyscallError(errno.EINVAL)
+    cpus = _cpu_count()
+    bits = (1 << cpus) - 1
+    size = 8
+    t.copy_out(mask, bits.to_bytes(size, "little"))
+    return size
+
+
+def sched_setaffinity(t, pid, cpusetsize, mask):
+    """sched_setaffinity(2): checked and remembered; the sentry does its own placement."""
+    if pid and pid not in t.kernel.tasks:
+        raise SyscallError(errno.ESRCH)
+    wanted = int.from_bytes(t.copy_in(mask, min(cpusetsize, 128)), "little")
+    if wanted & ((1 << _cpu_count()) - 1) == 0:
+        raise SyscallError(errno.EINVAL)
+    return 0
+
+
+def rseq(t, rseq_ptr, rseq_len, flags, sig):
+    """rseq(2): not offered; glibc carries on without it."""
+    raise SyscallError(errno.ENOSYS)

@@ -1,0 +1,158 @@
+"""read(2), write(2) and their positioned and vectored forms, lseek(2)."""
+import errno
+import struct
+
+from ..errors import SyscallError
+from ..vfs.file import SEEK_HOLE
+
+MAX_RW_COUNT = 0x7FFFF000  # Linux caps one transfer at this many bytes
+MAX_WRITE_CHUNK = 1 << 24  # what the sentry copies in at once; larger writes return short
+UIO_MAXIOV = 1024
+_IOVEC = struct.Struct("<QQ")
+RWF_SUPPORTED = 0x1F       # RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND
+
+
+def _readable(t, fd):
+    file = t.fds.get(fd)
+    if not file.readable:
+        raise SyscallError(errno.EBADF)
+    return file
+
+
+def _writable(t, fd):
+    file = t.fds.get(fd)
+    if not file.writable:
+        raise SyscallError(errno.EBADF)
+    return file
+
+
+def _read_iovecs(t, iov, iovcnt):
+    """[(base, length)] of a struct iovec array."""
+    if iovcnt < 0 or iovcnt > UIO_MAXIOV:
+        raise SyscallError(errno.EINVAL)
+    raw = t.copy_in(iov, iovcnt * _IOVEC.size) if iovcnt else b""
+    vectors = [_IOVEC.unpack_from(raw, i * _IOVEC.size) for i in range(iovcnt)]
+    total = 0
+    for _, length in vectors:
+        total += length
+        if length > MAX_RW_COUNT * 2 or total > 0x7FFFFFFFFFFFFFFF:
+            raise SyscallError(errno.EINVAL)
+    return vectors
+
+
+def _scatter(t, vectors, data):
+    """Copy `data` out across the buffers of `vectors`."""
+    position = 0
+    for base, length in vectors:
+        if position >= len(data):
+            break
+        piece = data[position:position + length]
+        t.copy_out(base, piece)
+        position += len(piece)
+    return len(data)
+
+
+def _gather(t, vectors):
+    chunks = []
+    total = 0
+    for base, length in vectors:
+        length = min(length, MAX_WRITE_CHUNK - total)
+        if length:
+            chunks.append(t.copy_in(base, length))
+            total += length
+    return b"".join(chunks)
+
+
+def _total(vectors):
+    return min(sum(length for _, length in vectors), MAX_RW_COUNT)
+
+
+def read(t, fd, buf, count):
+    """read(2)."""
+    file = _readable(t, fd)
+    data = file.read(t, min(count, MAX_RW_COUNT))
+    t.copy_out(buf, data)
+    return len(data)
+
+
+def write(t, fd, buf, count):
+    """write(2)."""
+    file = _writable(t, fd)
+    return file.write(t, t.copy_in(buf, min(count, MAX_WRITE_CHUNK)))
+
+
+def pread64(t, fd, buf, count, offset):
+    """pread(2)."""
+    if offset < 0:
+        raise SyscallError(errno.EINVAL)
+    file = _readable(t, fd)
+    data = file.pread(offset, min(count, MAX_RW_COUNT))
+    t.copy_out(buf, data)
+    return len(data)
+
+
+def pwrite64(t, fd, buf, count, offset):
+    """pwrite(2)."""
+    if offset < 0:
+        raise SyscallError(errno.EINVAL)
+    file = _writable(t, fd)
+    return file.pwrite(offset, t.copy_in(buf, min(count, MAX_WRITE_CHUNK)))
+
+
+def readv(t, fd, iov, iovcnt):
+    """readv(2)."""
+    file = _readable(t, fd)
+    vectors = _read_iovecs(t, iov, iovcnt)
+    return _scatter(t, vectors, file.read(t, _total(vectors)))
+
+
+def writev(t, fd, iov, iovcnt):
+    """writev(2): the buffers are written as one write, so pipe writes stay atomic."""
+    file = _writable(t, fd)
+    return file.write(t, _gather(t, _read_iovecs(t, iov, iovcnt)))
+
+
+def preadv(t, fd, iov, iovcnt, pos_l, pos_h):
+    """preadv(2)."""
+    return preadv2(t, fd, iov, iovcnt, pos_l, pos_h, 0)
+
+
+def pwritev(t, fd, iov, iovcnt, pos_l, pos_h):
+    """pwritev(2)."""
+    return pwritev2(t, fd, iov, iovcnt, pos_l, pos_h, 0)
+
+
+def preadv2(t, fd, iov, iovcnt, pos_l, pos_h, flags):
+    """preadv2(2): offset -1 reads at the file offset."""
+    offset = _signed64(pos_l)
+    if offset < -1 or flags & ~RWF_SUPPORTED:
+        raise SyscallError(errno.EOPNOTSUPP if flags & ~RWF_SUPPORTED else errno.EINVAL)
+    file = _readable(t, fd)
+    vectors = _read_iovecs(t, iov, iovcnt)
+    count = _total(vectors)
+    data = file.read(t, count) if offset == -1 else file.pread(offset, count)
+    return _scatter(t, vectors, data)
+
+
+def pwritev2(t, fd, iov, iovcnt, pos_l, pos_h, flags):
+    """pwritev2(2): offset -1 writes at the file offset."""
+    offset = _signed64(pos_l)
+    if offset < -1 or flags & ~RWF_SUPPORTED:
+        raise SyscallError(errno.EOPNOTSUPP if flags & ~RWF_SUPPORTED else errno.EINVAL)
+    file = _writable(t, fd)
+    data = _gather(t, _read_iovecs(t, iov, iovcnt))
+    return file.write(t, data) if offset == -1 else file.pwrite(offset, data)
+
+
+def lseek(t, fd, offset, whence):
+    """lseek(2)."""
+    file = t.fds.get(fd)
+    if file.is_path_only:
+        raise SyscallError(errno.EBADF)
+    if whence < 0 or whence > SEEK_HOLE:
+        raise SyscallError(errno.EINVAL)
+    return file.seek(offset, whence)
+
+
+def _signed64(value):
+    return value - (1 << 64) if value >= 1 << 63 else value

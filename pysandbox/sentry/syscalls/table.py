@@ -1,0 +1,105 @@
+"""The syscall table ready for use: lookup, fast argument decoding, handler resolution.
+
+The kernel's dispatch is
+
+    entry = SYSCALLS.get(nr)            # or lookup(nr); None: ENOSYS
+    if entry is None or entry.handler is None: ...ENOSYS...
+    result = entry.handler(t, *entry.decode(raw_args))
+
+where raw_args is the tuple (rdi, rsi, rdx, r10, r8, r9). Handlers are named by
+strings in linux64.py so that the table imports before every handler module exists;
+each entry imports its module on its first call and keeps the function from then on.
+Call resolve_all() at start-up to import them all at once (before the sentry's own
+seccomp filter, since imports open files).
+"""
+import functools
+import importlib
+
+from .linux64 import ARG_TYPES, S32, S64, TABLE, U32, U64
+
+# Registers arrive as unsigned 64-bit values, so U64 needs no work.
+_DECODE_EXPRESSIONS = {
+    S32: "((r[{i}] + 0x80000000) & 0xFFFFFFFF) - 0x80000000",
+    U32: "r[{i}] & 0xFFFFFFFF",
+    S64: "((r[{i}] + 0x8000000000000000) & 0xFFFFFFFFFFFFFFFF) - 0x8000000000000000",
+    U64: "r[{i}]",
+}
+
+
+@functools.cache
+def _decoder(arg_types):
+    """A function mapping the six raw registers to the decoded arguments, generated once per signature."""
+    values = "".join(_DECODE_EXPRESSIONS[ARG_TYPES[arg_type]].format(i=i) + ", "
+                     for i, arg_type in enumerate(arg_types))
+    return eval(f"lambda r: ({values})")  # the source is built only from the constants above
+
+
+def _parse_signature(spec):
+    """'fd:fd buf:buf_out' -> (('fd', 'fd'), ('buf', 'buf_out'))."""
+    args = tuple(tuple(pair.split(":")) for pair in spec.split())
+    unknown = [arg_type for _, arg_type in args if arg_type not in ARG_TYPES]
+    if unknown:
+        raise ValueError(f"unknown argument types {unknown} in {spec!r}")
+    return args
+
+
+class Entry:
+    """One syscall of the table, with its decoder and (once called) its handler function."""
+
+    __slots__ = ("nr", "name", "handler_path", "level", "note", "args", "ret", "decode", "handler")
+
+    def __init__(self, nr, syscall):
+        self.nr = nr
+        self.name = syscall.name
+        self.handler_path = syscall.handler
+        self.level = syscall.level
+        self.note = syscall.note
+        self.args = _parse_signature(syscall.args)
+        self.ret = syscall.ret
+        self.decode = _decoder(tuple(arg_type for _, arg_type in self.args))
+        self.handler = self._resolve_and_call if syscall.handler else None
+
+    def resolve(self):
+        """Import the handler's module and keep the function as `handler`; return it."""
+        module_name, function_name = self.handler_path.rsplit(".", 1)
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        self.handler = getattr(module, function_name)
+        return self.handler
+
+    def _resolve_and_call(self, t, *args):
+        return self.resolve()(t, *args)
+
+    def __repr__(self):
+        return f"<syscall {self.nr} {self.name}>"
+
+
+SYSCALLS = {nr: Entry(nr, syscall) for nr, syscall in sorted(TABLE.items())}
+
+
+def lookup(nr):
+    """The entry for syscall number nr, or None when x86_64 Linux has no such syscall."""
+    return SYSCALLS.get(nr)
+
+
+def decode_args(entry, raw_args):
+    """The handler's arguments, as a tuple, from the registers (rdi, rsi, rdx, r10, r8, r9) as
+    unsigned 64-bit values."""
+    return entry.decode(raw_args)
+
+
+def resolve_all():
+    """Resolve every handler now; return {handler_path: error} for those that failed."""
+    failures = {}
+    for entry in SYSCALLS.values():
+        if entry.handler_path is None:
+            continue
+        try:
+            entry.resolve()
+        except Exception as error:  # whatever importing raised: report every failure, not the first
+            failures[entry.handler_path] = error
+    return failures
+
+
+def rows():
+    """(number, name, level, note) for every syscall, by number."""
+    return [(entry.nr, entry.name, entry.level, entry.note) for entry in SYSCALLS.values()]

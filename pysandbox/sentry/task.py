@@ -1,0 +1,174 @@
+"""Task (one guest thread), ThreadGroup (a process) and Credentials."""
+import errno
+import struct
+
+from pysandbox.sentry.errors import SyscallError
+from pysandbox.sentry.waiter import WaitQueue
+
+PATH_MAX = 4096
+ARG_MAX_POINTERS = 0x7FFFFFFF
+
+RLIM_INFINITY = (1 << 64) - 1
+RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_DATA, RLIMIT_STACK, RLIMIT_CORE, RLIMIT_RSS = 0, 1, 2, 3, 4, 5
+RLIMIT_NPROC, RLIMIT_NOFILE, RLIMIT_MEMLOCK, RLIMIT_AS, RLIMIT_LOCKS = 6, 7, 8, 9, 10
+RLIMIT_SIGPENDING, RLIMIT_MSGQUEUE, RLIMIT_NICE, RLIMIT_RTPRIO, RLIMIT_RTTIME = 11, 12, 13, 14, 15
+
+
+def default_rlimits():
+    limits = {resource: [RLIM_INFINITY, RLIM_INFINITY] for resource in range(16)}
+    limits[RLIMIT_STACK] = [8 << 20, RLIM_INFINITY]
+    limits[RLIMIT_CORE] = [0, RLIM_INFINITY]
+    limits[RLIMIT_NOFILE] = [1024, 1048576]
+    limits[RLIMIT_NPROC] = [63448, 63448]
+    limits[RLIMIT_SIGPENDING] = [63448, 63448]
+    limits[RLIMIT_MEMLOCK] = [8 << 20, 8 << 20]
+    limits[RLIMIT_MSGQUEUE] = [819200, 819200]
+    limits[RLIMIT_NICE] = [0, 0]
+    limits[RLIMIT_RTPRIO] = [0, 0]
+    return limits
+
+
+class Credentials:
+    """Who a task is inside the sandbox (root by default)."""
+
+    __slots__ = ("uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid", "groups")
+
+    def __init__(self, uid=0, gid=0, groups=()):
+        self.uid = self.euid = self.suid = self.fsuid = uid
+        self.gid = self.egid = self.sgid = self.fsgid = gid
+        self.groups = list(groups)
+
+    def copy(self):
+        clone = Credentials()
+        for name in self.__slots__:
+            value = getattr(self, name)
+            setattr(clone, name, list(value) if name == "groups" else value)
+        return clone
+
+
+class ThreadGroup:
+    """A process: the threads sharing a pid, signal handlers and exit status."""
+
+    def __init__(self, kernel, tgid, parent, sighand, rlimits, pgid, sid):
+        from pysandbox.sentry import signals
+        self.kernel = kernel
+        self.tgid = tgid
+        self.parent = parent
+        self.children = []
+        self.tasks = []
+        self.sighand = sighand
+        self.pending = signals.SignalQueue()
+        self.rlimits = rlimits
+        self.pgid = pgid
+        self.sid = sid
+        self.exe = ""
+        self.argv = []
+        self.envp = []
+        self.exit_signal = 17                # SIGCHLD
+        self.exiting = False
+        self.zombie = False
+        self.reaped = False
+        self.reaped_by_kernel = False        # init only: the sandbox is over
+        self.wait_status = None              # wait(2) status once it exited
+        self.stopped = False
+        self.stop_signal = 0
+        self.stop_reported = True
+        self.continue_reported = True
+        self.child_events = WaitQueue()      # a child changed state (for wait4/waitid)
+        self.vfork_done = WaitQueue()
+        self.utime = self.stime = 0.0
+        self.start_time = kernel.now()
+        self.itimer_real = None              # kernel timer handle for alarm/ITIMER_REAL
+
+    @property
+    def leader(self):
+        return self.tasks[0] if self.tasks else None
+
+    def __repr__(self):
+        return f"<ThreadGroup {self.tgid} {self.exe}>"
+
+
+class Task:
+    """One guest thread."""
+
+    def __init__(self, kernel, tid, tg, context, mm, fds, fs, creds):
+        self.kernel = kernel
+        self.tid = tid
+        self.tg = tg
+        self.context = context
+        self.mm = mm
+        self.fds = fds
+        self.fs = fs
+        self.creds = creds
+        from pysandbox.sentry import signals
+        self.sigmask = 0
+        self.saved_sigmask = None            # restored after rt_sigsuspend's handler
+        self.pending = signals.SignalQueue()
+        self.sigaltstack = (0, 2, 0)         # SS_DISABLE
+        self.syscall_state = {}
+        self.comm = ""
+        self.clear_child_tid = 0
+        self.robust_list = (0, 0)
+        self.alive = True
+        self.parked = None                   # the WouldBlock this task waits on
+        self.timed_out_flag = False
+        self.restart_block = None
+        self.vfork_parent = None             # the task this vfork child holds parked
+        if context is not None:
+            context.task = self
+
+    @property
+    def regs(self):
+        return self.context.regs
+
+    def timed_out(self):
+        return self.timed_out_flag
+
+    # -- guest memory -------------------------------------------------------
+    def copy_in(self, addr, length):
+        return self.mm.copy_in(addr, length)
+
+    def copy_out(self, addr, data):
+        self.mm.copy_out(addr, data)
+        return len(data)
+
+    def copy_in_str(self, addr, limit=PATH_MAX):
+        return self.mm.copy_in_str(addr, limit)
+
+    def copy_in_u32(self, addr):
+        return struct.unpack("<I", self.mm.copy_in(addr, 4))[0]
+
+    def copy_in_u64(self, addr):
+        return struct.unpack("<Q", self.mm.copy_in(addr, 8))[0]
+
+    def copy_in_i32(self, addr):
+        return struct.unpack("<i", self.mm.copy_in(addr, 4))[0]
+
+    def copy_out_u32(self, addr, value):
+        self.mm.copy_out(addr, struct.pack("<I", value & 0xFFFFFFFF))
+
+    def copy_out_i32(self, addr, value):
+        self.mm.copy_out(addr, struct.pack("<i", value))
+
+    def copy_out_u64(self, addr, value):
+        self.mm.copy_out(addr, struct.pack("<Q", value & 0xFFFFFFFFFFFFFFFF))
+
+    def copy_in_ptr_array(self, addr, limit=ARG_MAX_POINTERS):
+        """A NULL-terminated array of pointers (argv, envp) as a list of ints."""
+        pointers = []
+        while True:
+            if len(pointers) >= limit:
+                raise SyscallError(errno.E2BIG)
+            pointer = self.copy_in_u64(addr)
+            if pointer == 0:
+                return pointers
+            pointers.append(pointer)
+            addr += 8
+
+    def copy_in_str_array(self, addr):
+        if addr == 0:
+            return []
+        return [self.copy_in_str(pointer, 1 << 17) for pointer in self.copy_in_ptr_array(addr, 1 << 16)]
+
+    def __repr__(self):
+        return f"<Task {self.tid} of {self.tg.tgid}>"

@@ -1,0 +1,191 @@
+"""Inode (one filesystem object) and Dentry (one name of it in the sandbox's tree)."""
+import collections
+import errno
+import itertools
+import stat as st
+import time
+import weakref
+from typing import NamedTuple
+
+from ..errors import SyscallError
+from .stat import dirent_type
+
+NAME_MAX = 255
+PATH_MAX = 4096
+
+_synthetic_dev_minors = itertools.count(0x20)
+
+
+def new_synthetic_dev():
+    """A fresh st_dev for a filesystem the sentry makes up (tmpfs, proc, pipes)."""
+    return next(_synthetic_dev_minors)
+
+
+def now_ns():
+    return time.time_ns()
+
+
+class DirEntry(NamedTuple):
+    name: bytes
+    ino: int
+    type: int  # DT_*
+
+
+class Inode:
+    """A file, directory, symlink or device of some filesystem.
+
+    Directory operations take single path components that path resolution
+    has already checked (never b"", b".", b".." nor containing b"/").
+    Operations a kind of inode does not support answer as Linux does.
+    """
+
+    mode = 0  # S_IFMT | permission bits; subclasses keep it current
+    # Whether a directory's children may be cached as dentries; not for generated ones (/proc).
+    cache_children = True
+
+    @property
+    def is_dir(self):
+        return st.S_ISDIR(self.mode)
+
+    @property
+    def is_symlink(self):
+        return st.S_ISLNK(self.mode)
+
+    @property
+    def is_regular(self):
+        return st.S_ISREG(self.mode)
+
+    def stat(self):
+        raise NotImplementedError
+
+    def open(self, t, dentry, flags):
+        """A new File for this inode (permission checks are the caller's)."""
+        raise SyscallError(errno.ENXIO)
+
+    def readlink(self, t):
+        raise SyscallError(errno.EINVAL)
+
+    def magic_link_target(self, t):
+        """For /proc/<pid>/fd/N-style links: the Dentry they jump to, else None."""
+        return None
+
+    def setattr(self, mode=None, uid=None, gid=None, size=None, atime_ns=None, mtime_ns=None):
+        raise SyscallError(errno.EPERM)
+
+    def statfs(self):
+        """(f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree, f_namelen, f_frsize, f_flags)."""
+        return (0x01021994, 4096, 0, 0, 0, 0, 0, NAME_MAX, 4096, 0)  # TMPFS_MAGIC
+
+    # --- directories ---
+
+    def _not_a_directory(self, *args, **kwargs):
+        raise SyscallError(errno.ENOTDIR)
+
+    lookup = list = create = mkdir = mknod = symlink = link = unlink = rmdir = _not_a_directory
+
+    def rename(self, name, child, new_dir, new_name, replaced):
+        """Move child `name` (inode `child`) to `new_dir`/`new_name`, replacing inode `replaced` if not None."""
+        raise SyscallError(errno.ENOTDIR)
+
+    def exchange(self, name, child, new_dir, new_name, other):
+        """RENAME_EXCHANGE of child `name` (inode `child`) and `new_dir`/`new_name` (inode `other`)."""
+        raise SyscallError(errno.EINVAL)
+
+    def moved_to(self, new_parent, new_name):
+        """Tell an inode that remembers its own name that it was renamed."""
+
+    @property
+    def read_only(self):
+        return False
+
+
+class Dentry:
+    """A name in the sandbox's directory tree.
+
+    Dentries are cached weakly per directory, so while anything holds one
+    (a cwd, an open file) every lookup of that path returns the same object.
+    `..` follows `parent`; a mount root's parent is the directory holding
+    the mount point, so `..` crosses mounts without a mount table walk.
+    """
+
+    __slots__ = ("inode", "parent", "name", "_children", "mounts", "__weakref__")
+
+    # Recently used dentries are kept alive so that their inodes (and host fds) are reused.
+    _recent = collections.deque(maxlen=256)
+
+    def __init__(self, inode, parent=None, name=b"/"):
+        self.inode = inode
+        self.parent = parent
+        self.name = name
+        self._children = None
+        self.mounts = {}
+
+    def lookup(self, name):
+        """The child named `name` (a mount root if something is mounted there)."""
+        mounted = self.mounts.get(name)
+        if mounted is not None:
+            return mounted
+        if not self.inode.cache_children:
+            return Dentry(self.inode.lookup(name), self, name)
+        child = self._children.get(name) if self._children is not None else None
+        if child is None:
+            child = Dentry(self.inode.lookup(name), self, name)
+            if self._children is None:
+                self._children = weakref.WeakValueDictionary()
+            self._children[name] = child
+        self._recent.append(child)
+        return child
+
+    def cached_child(self, name):
+        return self._children.get(name) if self._children is not None else None
+
+    def forget(self, name):
+        """Drop the cached child `name` after it was removed or replaced."""
+        if self._children is not None:
+            self._children.pop(name, None)
+
+    def move_to(self, new_parent, new_name):
+        """d_move: this dentry now lives at new_parent/new_name."""
+        self.parent.forget(self.name)
+        new_parent.forget(new_name)
+        self.parent, self.name = new_parent, new_name
+        if new_parent._children is None:
+            new_parent._children = weakref.WeakValueDictionary()
+        new_parent._children[new_name] = self
+
+    def mount(self, name, root_inode):
+        """Mount a filesystem whose root is `root_inode` on this directory's child `name`."""
+        root = Dentry(root_inode, self, name)
+        self.mounts[name] = root
+        return root
+
+    def list(self):
+        """The directory's entries, including mount points that hide nothing."""
+        entries = self.inode.list()
+        if self.mounts:
+            names = {entry.name for entry in entries}
+            for name, root in self.mounts.items():
+                if name not in names:
+                    entries.append(DirEntry(name, root.inode.stat().ino, dirent_type(root.inode.mode)))
+        return entries
+
+    def path(self, root=None):
+        """The absolute path of this dentry, as seen from `root` (the VFS root by default)."""
+        names = []
+        dentry = self
+        while dentry is not root and dentry.parent is not None:
+            names.append(dentry.name)
+            dentry = dentry.parent
+        if not names and dentry.name != b"/":
+            return dentry.name  # an anonymous object such as pipe:[N]
+        return b"/" + b"/".join(reversed(names))
+
+    def is_ancestor_of(self, other):
+        while other is not None:
+            if other is self:
+                return True
+            other = other.parent
+        return False
+
+    def __repr__(self):
+        return f"<Dentry {self.name!r} {type(self.inode).__name__}>"

@@ -1,0 +1,240 @@
+"""/proc: the sandbox's own processes and a few system files, generated when opened."""
+import errno
+import itertools
+import os
+import stat as st
+import time
+
+from ..errors import SyscallError
+from .dirfile import DirFile
+from .file import ContentFile
+from .inode import DirEntry, Inode, new_synthetic_dev
+from .stat import StatResult, dirent_type
+
+PROC_SUPER_MAGIC = 0x9FA0
+PROC_DEV = new_synthetic_dev()
+_proc_inode_numbers = itertools.count(4026531840)
+KERNEL_RELEASE = "6.1.0"
+_CPU_FLAGS = ("fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr "
+              "sse sse2 ht syscall nx lm constant_tsc rep_good nopl xtopology cpuid pni ssse3 cx16 "
+              "sse4_1 sse4_2 popcnt aes xsave avx hypervisor lahf_lm")
+
+
+class ProcInode(Inode):
+    def __init__(self, mode, owner=None):
+        self.mode = mode
+        self.ino = next(_proc_inode_numbers)
+        self.owner = owner  # the ThreadGroup whose credentials own it, or None for root
+
+    def stat(self):
+        uid = gid = 0
+        leader = self.owner.leader if self.owner is not None else None
+        if leader is not None:
+            uid, gid = leader.creds.euid, leader.creds.egid
+        now = time.time_ns()
+        return StatResult(dev=PROC_DEV, ino=self.ino, mode=self.mode, nlink=1, uid=uid, gid=gid,
+                          atime_ns=now, mtime_ns=now, ctime_ns=now)
+
+    def statfs(self):
+        return (PROC_SUPER_MAGIC, 4096, 0, 0, 0, 0, 0, 255, 4096, 0)
+
+
+class ProcFile(ProcInode):
+    """A read-only file whose text `generate(t)` makes at open time."""
+
+    def __init__(self, generate, owner=None, mode=0o444):
+        super().__init__(st.S_IFREG | mode, owner)
+        self.generate = generate
+
+    def open(self, t, dentry, flags):
+        content = self.generate(t)
+        return ContentFile(flags, dentry, b"", content.encode() if isinstance(content, str) else content)
+
+
+class ProcSymlink(ProcInode):
+    def __init__(self, target, owner=None, jump=None):
+        super().__init__(st.S_IFLNK | 0o777, owner)
+        self.target = target  # target(t) -> bytes
+        self.jump = jump      # jump(t) -> Dentry for magic links, or None
+
+    def readlink(self, t):
+        return self.target(t)
+
+    def magic_link_target(self, t):
+        return self.jump(t) if self.jump is not None else None
+
+
+class ProcDir(ProcInode):
+    """A directory whose children come from `children()`: name -> factory of the child inode."""
+
+    cache_children = False  # processes and descriptors come and go
+
+    def __init__(self, children, owner=None):
+        super().__init__(st.S_IFDIR | 0o555, owner)
+        self.children = children
+
+    def open(self, t, dentry, flags):
+        return DirFile(flags, dentry)
+
+    def lookup(self, name):
+        factory = self.children().get(name)
+        if factory is None:
+            raise SyscallError(errno.ENOENT)
+        return factory()
+
+    def list(self):
+        entries = []
+        for name, factory in self.children().items():
+            child = factory()
+            entries.append(DirEntry(name, child.ino, dirent_type(child.mode)))
+        return entries
+
+
+class ProcFS:
+    """Builds the /proc tree; `vfs.kernel` supplies the processes."""
+
+    def __init__(self, vfs):
+        self.vfs = vfs
+        self.root = ProcDir(self._root_children)
+
+    @property
+    def kernel(self):
+        return self.vfs.kernel
+
+    def _root_children(self):
+        children = {
+            b"self": lambda: ProcSymlink(lambda t: b"%d" % t.tg.tgid),
+            b"thread-self": lambda: ProcSymlink(lambda t: b"%d/task/%d" % (t.tg.tgid, t.tid)),
+            b"mounts": lambda: ProcSymlink(lambda t: b"self/mounts"),
+            b"cpuinfo": lambda: ProcFile(cpuinfo),
+            b"meminfo": lambda: ProcFile(meminfo),
+            b"stat": lambda: ProcFile(self._system_stat),
+            b"uptime": lambda: ProcFile(self._uptime),
+            b"loadavg": lambda: ProcFile(self._loadavg),
+            b"version": lambda: ProcFile(lambda t: f"Linux version {KERNEL_RELEASE} (pysandbox)\n"),
+            b"filesystems": lambda: ProcFile(lambda t: "nodev\tproc\nnodev\ttmpfs\nnodev\toverlay\n\text4\n"),
+            b"sys": lambda: ProcDir(self._sys_children),
+        }
+        kernel = self.kernel
+        if kernel is not None:
+            for tgid, tg in sorted(kernel.thread_groups.items()):
+                if not getattr(tg, "reaped", False):
+                    children[b"%d" % tgid] = lambda tg=tg: ProcDir(lambda: self._process_children(tg), tg)
+        return children
+
+    def _sys_children(self):
+        kernel_dir = {
+            b"hostname": lambda: ProcFile(lambda t: t.kernel.hostname + "\n", mode=0o644),
+            b"domainname": lambda: ProcFile(lambda t: t.kernel.domainname + "\n", mode=0o644),
+            b"osrelease": lambda: ProcFile(lambda t: KERNEL_RELEASE + "\n"),
+            b"ostype": lambda: ProcFile(lambda t: "Linux\n"),
+            b"pid_max": lambda: ProcFile(lambda t: "4194304\n"),
+            b"ngroups_max": lambda: ProcFile(lambda t: "65536\n"),
+        }
+        vm_dir = {b"overcommit_memory": lambda: ProcFile(lambda t: "0\n")}
+        return {b"kernel": lambda: ProcDir(lambda: kernel_dir), b"vm": lambda: ProcDir(lambda: vm_dir)}
+
+    def _process_children(self, tg):
+        def leader():
+            task = tg.leader
+            if task is None:
+                raise SyscallError(errno.ESRCH)
+            return task
+
+        def file(generate, mode=0o444):
+            return lambda: ProcFile(lambda t: generate(leader()), tg, mode)
+
+        return {
+            b"exe": lambda: ProcSymlink(lambda t: os.fsencode(tg.exe), tg),
+            b"cwd": lambda: ProcSymlink(lambda t: leader().fs.cwd.path(leader().fs.root), tg),
+            b"root": lambda: ProcSymlink(lambda t: b"/", tg),
+            b"fd": lambda: ProcDir(lambda: self._fd_children(leader(), tg), tg),
+            b"cmdline": file(lambda task: b"".join(_as_bytes(arg) + b"\0" for arg in tg.argv)),
+            b"environ": file(lambda task: b"".join(_as_bytes(var) + b"\0" for var in tg.envp), 0o400),
+            b"comm": file(lambda task: (task.comm or os.path.basename(tg.exe))[:15] + "\n", 0o644),
+            b"maps": file(lambda task: task.mm.render_maps()),
+            b"status": file(lambda task: process_status(task, tg)),
+            b"stat": file(lambda task: process_stat(task, tg, self.kernel)),
+            b"mounts": file(lambda task: self.vfs.render_mounts()),
+        }
+
+    @staticmethod
+    def _fd_children(task, tg):
+        def link(file):
+            return lambda: ProcSymlink(lambda t: os.fsencode(file.path), tg,
+                                       jump=lambda t: file.dentry)
+        return {b"%d" % fd: link(file) for fd, file in task.fds}
+
+    def _system_stat(self, t):
+        cpus = os.cpu_count() or 1
+        lines = ["cpu  0 0 0 0 0 0 0 0 0 0"]
+        lines += [f"cpu{n} 0 0 0 0 0 0 0 0 0 0" for n in range(cpus)]
+        boot = int(time.time() - (time.monotonic() - t.kernel.boot_time))
+        lines += ["intr 0", "ctxt 0", f"btime {boot}", f"processes {len(t.kernel.thread_groups)}",
+                  "procs_running 1", "procs_blocked 0"]
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _uptime(t):
+        up = time.monotonic() - t.kernel.boot_time
+        return f"{up:.2f} {up * (os.cpu_count() or 1):.2f}\n"
+
+    @staticmethod
+    def _loadavg(t):
+        return f"0.00 0.00 0.00 1/{len(t.kernel.tasks)} {max(t.kernel.tasks, default=1)}\n"
+
+
+def cpuinfo(t):
+    blocks = []
+    for n in range(os.cpu_count() or 1):
+        blocks.append(f"processor\t: {n}\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
+                      f"model name\t: pysandbox virtual CPU\nstepping\t: 7\ncpu MHz\t\t: 2000.000\n"
+                      f"cache size\t: 32768 KB\nphysical id\t: 0\nsiblings\t: {os.cpu_count() or 1}\n"
+                      f"core id\t\t: {n}\ncpu cores\t: {os.cpu_count() or 1}\napicid\t\t: {n}\n"
+                      f"fpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: 13\nwp\t\t: yes\n"
+                      f"flags\t\t: {_CPU_FLAGS}\nbogomips\t: 4000.00\nclflush size\t: 64\n"
+                      f"cache_alignment\t: 64\naddress sizes\t: 46 bits physical, 48 bits virtual\n"
+                      f"power management:\n")
+    return "\n".join(blocks) + "\n"
+
+
+def meminfo(t):
+    page = os.sysconf("SC_PAGE_SIZE")
+    total_kb = os.sysconf("SC_PHYS_PAGES") * page // 1024
+    free_kb = os.sysconf("SC_AVPHYS_PAGES") * page // 1024
+    rows = [("MemTotal", total_kb), ("MemFree", free_kb), ("MemAvailable", free_kb), ("Buffers", 0),
+            ("Cached", 0), ("SwapCached", 0), ("Active", 0), ("Inactive", 0), ("SwapTotal", 0),
+            ("SwapFree", 0), ("Shmem", 0), ("Slab", 0), ("CommitLimit", total_kb), ("Committed_AS", 0),
+            ("HugePages_Total", 0), ("HugePages_Free", 0), ("Hugepagesize", 2048)]
+    return "".join(f"{name + ':':<16}{value:>8} kB\n" if not name.startswith("HugePages_")
+                   else f"{name + ':':<16}{value:>8}\n" for name, value in rows)
+
+
+def process_status(task, tg):
+    creds = task.creds
+    parent = tg.parent.tgid if tg.parent is not None else 0
+    state = "T (stopped)" if tg.stopped else "S (sleeping)"
+    return (f"Name:\t{(task.comm or os.path.basename(tg.exe))[:15]}\nUmask:\t{task.fs.umask:04o}\n"
+            f"State:\t{state}\nTgid:\t{tg.tgid}\nNgid:\t0\nPid:\t{tg.tgid}\nPPid:\t{parent}\n"
+            f"TracerPid:\t0\n"
+            f"Uid:\t{creds.uid}\t{creds.euid}\t{creds.suid}\t{creds.fsuid}\n"
+            f"Gid:\t{creds.gid}\t{creds.egid}\t{creds.sgid}\t{creds.fsgid}\n"
+            f"FDSize:\t64\nGroups:\t{' '.join(map(str, creds.groups))}\n"
+            f"Threads:\t{len(tg.tasks)}\nSigBlk:\t{task.sigmask:016x}\n")
+
+
+def process_stat(task, tg, kernel):
+    """/proc/<pid>/stat: the 52 fields of proc(5), those the sandbox does not track as 0."""
+    parent = tg.parent.tgid if tg.parent is not None else 0
+    comm = (task.comm or os.path.basename(tg.exe))[:15]
+    state = "T" if tg.stopped else "S"
+    ticks = os.sysconf("SC_CLK_TCK")
+    start = int((tg.start_time - kernel.boot_time) * ticks) if kernel is not None else 0
+    fields = [tg.tgid, f"({comm})", state, parent, tg.pgid, tg.sid, 0, -1, 0, 0, 0, 0, 0,
+              int(tg.utime * ticks), int(tg.stime * ticks), 0, 0, 20, 0, len(tg.tasks), 0, start]
+    fields += [0] * (52 - len(fields))
+    return " ".join(map(str, fields)) + "\n"
+
+
+def _as_bytes(value):
+    return value if isinstance(value, bytes) else os.fsencode(value)

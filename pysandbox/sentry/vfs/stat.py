@@ -1,0 +1,134 @@
+"""File attributes: StatResult, the x86_64 `struct stat` / `struct statx` layouts, permission checks."""
+import errno
+import os
+import stat as st
+import struct
+from dataclasses import dataclass, replace
+
+from ..errors import SyscallError
+
+# x86_64 struct stat (144 bytes).
+_STAT = struct.Struct("<QQQIIIiQqqq" "qqqqqq" "24x")
+# struct statx (256 bytes): the header up to stx_dev_minor, then stx_mnt_id and padding.
+_STATX_HEAD = struct.Struct("<IIQIIIH2xQQQQ")
+_STATX_TIME = struct.Struct("<qIi")
+_STATX_DEVS = struct.Struct("<IIIIQ")
+STATX_SIZE = 256
+
+STATX_TYPE = 0x1
+STATX_MODE = 0x2
+STATX_NLINK = 0x4
+STATX_UID = 0x8
+STATX_GID = 0x10
+STATX_ATIME = 0x20
+STATX_MTIME = 0x40
+STATX_CTIME = 0x80
+STATX_INO = 0x100
+STATX_SIZE_MASK = 0x200
+STATX_BLOCKS = 0x400
+STATX_BASIC_STATS = 0x7FF
+STATX__RESERVED = 0x80000000
+
+# d_type values of linux_dirent64.
+DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
+
+_DT_BY_FORMAT = {
+    st.S_IFIFO: DT_FIFO, st.S_IFCHR: DT_CHR, st.S_IFDIR: DT_DIR, st.S_IFBLK: DT_BLK,
+    st.S_IFREG: DT_REG, st.S_IFLNK: DT_LNK, st.S_IFSOCK: DT_SOCK,
+}
+
+BLOCK_SIZE = 4096
+
+
+def dirent_type(mode):
+    return _DT_BY_FORMAT.get(st.S_IFMT(mode), DT_UNKNOWN)
+
+
+def makedev(major, minor):
+    return os.makedev(major, minor)
+
+
+@dataclass
+class StatResult:
+    """What stat(2) reports about one inode (times in nanoseconds)."""
+
+    dev: int
+    ino: int
+    mode: int
+    nlink: int = 1
+    uid: int = 0
+    gid: int = 0
+    rdev: int = 0
+    size: int = 0
+    blksize: int = BLOCK_SIZE
+    blocks: int = 0
+    atime_ns: int = 0
+    mtime_ns: int = 0
+    ctime_ns: int = 0
+
+    @classmethod
+    def from_host(cls, s):
+        return cls(dev=s.st_dev, ino=s.st_ino, mode=s.st_mode, nlink=s.st_nlink, uid=s.st_uid,
+                   gid=s.st_gid, rdev=s.st_rdev, size=s.st_size, blksize=s.st_blksize,
+                   blocks=s.st_blocks, atime_ns=s.st_atime_ns, mtime_ns=s.st_mtime_ns,
+                   ctime_ns=s.st_ctime_ns)
+
+    def copy(self, **changes):
+        return replace(self, **changes)
+
+    @property
+    def format(self):
+        return st.S_IFMT(self.mode)
+
+    def pack_stat(self):
+        """The 144-byte x86_64 `struct stat`."""
+        return _STAT.pack(
+            self.dev, self.ino, self.nlink, self.mode, self.uid, self.gid, 0, self.rdev,
+            self.size, self.blksize, self.blocks,
+            *_split_ns(self.atime_ns), *_split_ns(self.mtime_ns), *_split_ns(self.ctime_ns))
+
+    def pack_statx(self):
+        """The 256-byte `struct statx`, filling STATX_BASIC_STATS."""
+        head = _STATX_HEAD.pack(
+            STATX_BASIC_STATS, self.blksize, 0, self.nlink, self.uid, self.gid,
+            self.mode & 0xFFFF, self.ino, self.size, self.blocks, 0)
+        times = b"".join(_STATX_TIME.pack(*_split_ns(ns), 0) for ns in
+                         (self.atime_ns, 0, self.ctime_ns, self.mtime_ns))  # atime, btime, ctime, mtime
+        devs = _STATX_DEVS.pack(os.major(self.rdev), os.minor(self.rdev),
+                                os.major(self.dev), os.minor(self.dev), 0)
+        return (head + times + devs).ljust(STATX_SIZE, b"\0")
+
+
+def _split_ns(ns):
+    return divmod(ns, 1_000_000_000)
+
+
+def blocks_for(size):
+    """st_blocks (512-byte units) of a file of `size` bytes held in whole pages."""
+    return (size + BLOCK_SIZE - 1) // BLOCK_SIZE * (BLOCK_SIZE // 512)
+
+
+# Access bits, as in access(2).
+MAY_EXEC, MAY_WRITE, MAY_READ = 1, 2, 4
+
+
+def may_access(attrs, creds, mask, use_real_ids=False):
+    """Unix permission check of `mask` (MAY_*) on `attrs` for `creds`; raises EACCES.
+
+    uid 0 bypasses read and write checks, and execute checks when any execute
+    bit is set or the file is a directory (CAP_DAC_OVERRIDE).
+    """
+    uid = creds.uid if use_real_ids else creds.fsuid
+    gid = creds.gid if use_real_ids else creds.fsgid
+    if uid == 0:
+        if not mask & MAY_EXEC or attrs.format == st.S_IFDIR or attrs.mode & 0o111:
+            return
+        raise SyscallError(errno.EACCES)
+    if uid == attrs.uid:
+        granted = (attrs.mode >> 6) & 7
+    elif gid == attrs.gid or attrs.gid in creds.groups:
+        granted = (attrs.mode >> 3) & 7
+    else:
+        granted = attrs.mode & 7
+    if mask & ~granted:
+        raise SyscallError(errno.EACCES)

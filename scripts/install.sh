@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Install everything pysandbox, its tests and its benchmarks need, then the
+# package itself (pip install -e '.[test]', which builds the ptrace C loop).
+# Idempotent; run as root on Debian 12:  bash scripts/install.sh
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$(pwd)
+LOG=$(mktemp /tmp/pysandbox-install.XXXXXX.log)
+trap 'rm -f "$LOG"' EXIT
+
+say()  { printf 'install: %s\n' "$*"; }
+fail() {
+    printf 'install: FAILED: %s\n' "$1" >&2
+    if [ -s "$LOG" ]; then
+        printf 'install: last lines of the log:\n' >&2
+        tail -n 25 "$LOG" | sed 's/^/    /' >&2
+    fi
+    exit 1
+}
+
+# Debian packages:
+#   busybox-static      static busybox for the tests' workloads
+#   gcc libc6-dev       tests and benchmarks compile C programs (also -static)
+#   python3 python3-dev Debian's /usr/bin/python3 + stdlib: the tests copy them
+#                       into a rootfs; headers for building the cffi module
+#   strace sqlite3      peers/workloads used by tests and for comparison
+#   runsc               gVisor, the benchmarks' reference
+#   bash coreutils util-linux (taskset, unshare) procps
+PACKAGES=(busybox-static gcc libc6-dev python3 python3-dev python3-pip strace sqlite3
+          runsc bash coreutils util-linux procps)
+
+if [ "$(id -u)" -ne 0 ]; then
+    fail "run me as root (apt-get install needs it): sudo bash scripts/install.sh"
+fi
+command -v apt-get >/dev/null || fail "apt-get not found: this script is for Debian 12"
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' \
+        || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    say "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >"$LOG" 2>&1; then
+        say "apt-get update (package lists look stale)"
+        apt-get update -q >"$LOG" 2>&1 || fail "apt-get update"
+        apt-get install -y -q --no-install-recommends "${missing[@]}" >"$LOG" 2>&1 \
+            || fail "apt-get install ${missing[*]}"
+    fi
+else
+    say "system packages already installed"
+fi
+
+for f in /bin/busybox /usr/bin/python3 /usr/bin/gcc /usr/bin/runsc; do
+    [ -x "$f" ] || fail "$f is missing after apt-get install"
+done
+
+PYTHON=${PYTHON:-python3}
+command -v "$PYTHON" >/dev/null || fail "$PYTHON not found"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || fail "$PYTHON is $("$PYTHON" -V 2>&1); pysandbox needs Python 3.11 or newer"
+[ -f "$REPO/pyproject.toml" ] || fail "$REPO/pyproject.toml is missing"
+
+# Debian's own python3 refuses pip installs (PEP 668) unless told otherwise;
+# a pyenv or venv python (the usual case here) doesn't need the flag.
+PIP_FLAGS=(-q --disable-pip-version-check --root-user-action=ignore)
+if "$PYTHON" -c 'import os, sys, sysconfig
+sys.exit(not (sys.prefix == sys.base_prefix and
+              os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))))'
+then
+    PIP_FLAGS+=(--break-system-packages)
+fi
+
+say "$PYTHON -m pip install -e '.[test]'  ($("$PYTHON" -V 2>&1) at $(command -v "$PYTHON"))"
+"$PYTHON" -m pip install "${PIP_FLAGS[@]}" -e "$REPO[test]" >"$LOG" 2>&1 \
+    || fail "pip install -e '.[test]'"
+
+# The package must import from outside the repo (not only via the cwd).
+(cd / && "$PYTHON" -c 'import pysandbox') >"$LOG" 2>&1 \
+    || fail "pysandbox does not import after pip install"
+
+say "done: try  bash scripts/demo.sh"

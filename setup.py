@@ -1,0 +1,3 @@
+from setuptools import setup
+
+setup(cffi_modules=["pysandbox/platform/ptrace/_build.py:ffibuilder"])
