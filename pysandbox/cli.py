@@ -31,7 +31,8 @@ def build_parser():
     do.add_argument("--platform", default="ptrace", help="ptrace (default) or kvm")
     do.add_argument("--rootfs", metavar="DIR", help="directory to use as / (default: the host's /, read-only, "
                                                      "with writes kept in memory)")
-    do.add_argument("--strace", action="store_true", help="log every syscall to stderr")
+    do.add_argument("--strace", action="store_true", help="log every syscall (to the log)")
+    do.add_argument("--log", metavar="FILE", help="where the sandbox's own messages go (default: stderr)")
     do.add_argument("--cwd", default="/", metavar="DIR", help="working directory inside the sandbox")
     do.add_argument("--env", action="append", default=[], type=_env_pair, metavar="KEY=VALUE",
                     help="set an environment variable (repeatable)")
@@ -59,7 +60,7 @@ def _run_do(args):
     overrides = {item.split("=", 1)[0] for item in args.env}
     env = [item for item in env if item.split("=", 1)[0] not in overrides] + args.env
     return run_program(program, platform_name=args.platform, rootfs=args.rootfs, cwd=args.cwd, env=env,
-                       strace=args.strace, pin=args.pin, hostname=args.hostname)
+                       strace=args.strace, pin=args.pin, hostname=args.hostname, log_path=args.log)
 
 
 def _run_platforms(_args):
@@ -80,7 +81,7 @@ def main(argv=None):
             return cli_syscalls.run(args)
         if args.command == "platforms":
             return _run_platforms(args)
-        parser.print_help(sys.stderr)
+        print("pysandbox: missing COMMAND (do, syscalls, platforms; see 'pysandbox --help')", file=sys.stderr)
         return USAGE_ERROR
     except SandboxError as error:
         print(f"pysandbox: {error}", file=sys.stderr)

@@ -64,13 +64,15 @@ def _describe_exec_error(program, error):
 
 
 def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None, strace=False,
-                pin=True, hostname="pysandbox"):
+                pin=True, hostname="pysandbox", log_path=None):
     """Run argv inside a new sandbox; returns the exit status for the shell."""
     cpu = _pin_cpu(pin)
     platform = get_platform(platform_name, cpu=cpu)
     vfs = VFS.for_rootfs(rootfs or "/", overlay=rootfs is None)
-    strace_sink = (lambda line: print(line, file=sys.stderr, flush=True)) if strace else None
-    kernel = Kernel(platform, vfs, hostname=hostname, strace=strace_sink)
+    log_file = _open_log(log_path)
+    log = lambda line: print(line, file=log_file, flush=True)  # noqa: E731
+    kernel = Kernel(platform, vfs, hostname=hostname, strace=log if strace else None, protect_init=False,
+                    log=lambda message: log(f"pysandbox: {message}"))
     env = list(env if env is not None else [f"{k}={v}" for k, v in os.environ.items()])
 
     init_group = ThreadGroup(kernel, 1, None, signals.new_sighand(), default_rlimits(), 1, 1)
@@ -101,6 +103,15 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
             signal.signal(sig, handler)
         platform.close()
     return exit_code(status)
+
+
+def _open_log(path):
+    if path is None:
+        return sys.stderr
+    try:
+        return open(path, "a", buffering=1)
+    except OSError as error:
+        raise SandboxError(f"--log {path}: {error.strerror.lower()}", 2) from None
 
 
 def _forward(kernel, signo):

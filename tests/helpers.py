@@ -27,6 +27,7 @@ import ctypes
 import os
 import signal
 import subprocess
+import tempfile
 import sys
 import time
 from typing import NamedTuple, Sequence
@@ -49,6 +50,7 @@ class Result(NamedTuple):
     status: int
     out: str
     err: str
+    log: str = ""          # the sandbox's own messages (`do --log`), kept apart from the workload's stderr
 
     def __str__(self) -> str:
         return (f"exit status {self.status}\n--- stdout ---\n{self.out}"
@@ -248,13 +250,15 @@ def run_sandbox(argv: Sequence[str], *, rootfs: str | None = None,
     flags:  extra `do` flags, e.g. ["--strace"].
     """
     workload_env = dict(TEST_ENV if env is None else env)
-    cmd = sandbox_argv(argv, rootfs=rootfs, env=workload_env, cwd=cwd,
-                       flags=flags, platform=platform)
-    before = set(descendants())
-    # pysandbox runs from / with the workload's environment, as run_native
-    # does, so the two see the same whether or not `do` passes its own
-    # environment through.
-    result = _run(cmd, stdin=stdin, timeout=timeout, env=workload_env, cwd="/")
+    with tempfile.NamedTemporaryFile("r", prefix="pysandbox-log-") as log:
+        cmd = sandbox_argv(argv, rootfs=rootfs, env=workload_env, cwd=cwd,
+                           flags=["--log", log.name, *flags], platform=platform)
+        before = set(descendants())
+        # pysandbox runs from / with the workload's environment, as run_native
+        # does, so the two see the same whether or not `do` passes its own
+        # environment through.
+        result = _run(cmd, stdin=stdin, timeout=timeout, env=workload_env, cwd="/")
+        result = result._replace(log=log.read())
     if check_strays:
         strays = collect_strays(before)
         if strays:

@@ -5,6 +5,7 @@ import struct
 
 import pytest
 
+from pysandbox.sentry import signals
 from pysandbox.sentry.errors import SyscallError, WouldBlock
 from pysandbox.sentry.fdtable import FDTable
 from pysandbox.sentry.syscalls import (sys_fd, sys_file, sys_ioctl, sys_pipe, sys_poll, sys_read_write,
@@ -194,11 +195,13 @@ def test_pipe_wakes_waiting_reader(t):
     assert woken == [True]
 
 
-def test_pipe_without_readers_is_epipe_and_sigpipe(t):
+def test_pipe_without_readers_is_epipe_and_sigpipe(t, monkeypatch):
+    sent = []
+    monkeypatch.setattr(signals, "send_signal", lambda target, info: sent.append((target, info)))
     r, w = make_pipe(t)
     sys_file.close(t, r)
     assert errno_of(write_bytes, t, w, b"x") == errno.EPIPE
-    assert t.kernel.signals_sent == [(t, SIGPIPE)]
+    assert [(target, info.signo, info.pid) for target, info in sent] == [(t, SIGPIPE, t.tg.tgid)]
 
 
 def test_pipe_nonblocking_and_capacity(t):

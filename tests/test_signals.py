@@ -4,10 +4,13 @@ Real Task and ThreadGroup objects run against a fake kernel that records what
 the signal code asks of it, a fake platform context and a sparse guest memory.
 """
 import errno
+import shutil
 import struct
+import subprocess
 import types
 
 import pytest
+from helpers import assert_same, run_native, run_sandbox
 
 from pysandbox.sentry import sigframe, signals
 from pysandbox.sentry.errors import KEEP_REGS, RESTART_ALWAYS, RESTART_NEVER, SyscallError, WouldBlock
@@ -38,7 +41,8 @@ class FakeKernel:
         self.tasks = {}
         self.thread_groups = {}
         self.init = None
-        self.calls = []
+        self.calls = []                  # exits, stops and continues
+        self.woken = []
         self.clock = 1000.0
         self.timers = []
 
@@ -77,7 +81,7 @@ class FakeKernel:
             tg.stopped = False
 
     def wake_for_signal(self, task):
-        self.calls.append(("wake", task.tid))
+        self.woken.append(task.tid)
 
 
 class FakeMemory:
@@ -107,7 +111,9 @@ class FakeContext:
         self.regs = types.SimpleNamespace(**{name: 0 for name in names})
         self.regs.cs, self.regs.ss, self.regs.eflags = 0x33, 0x2B, 0x246
         self.regs.rip, self.regs.rsp, self.regs.orig_rax = SYSCALL_RIP, STACK_TOP - 0x1000, MASK64
-        self.fpstate = bytes(range(256)) * 2
+        image = bytearray(range(256)) * 2
+        image[24:28] = (0x1F80).to_bytes(4, "little")           # a valid MXCSR
+        self.fpstate = bytes(image)
         self.task = None
 
     def get_fpstate(self):
@@ -254,14 +260,14 @@ def test_group_signal_wakes_a_thread_that_does_not_block_it(t, kernel):
     t.sigmask = sigbit(SIGUSR1)
     signals.send_signal(t.tg, SigInfo(SIGUSR1))
     assert t.tg.pending.signals == sigbit(SIGUSR1)
-    assert kernel.calls == [("wake", second.tid)]
+    assert kernel.woken == [second.tid]
 
 
 def test_no_wake_when_every_thread_blocks_it(t, kernel):
     t.sigmask = sigbit(SIGUSR1)
     signals.send_signal(t.tg, SigInfo(SIGUSR1))
     signals.send_signal(t, SigInfo(SIGUSR1))
-    assert kernel.calls == []
+    assert kernel.woken == []
     assert signals.blocked_pending_signals(t) == sigbit(SIGUSR1)
     assert not signals.has_deliverable_signal(t)
 
@@ -315,10 +321,10 @@ def test_masking_a_group_signal_hands_it_to_another_thread(t, kernel):
     second = new_thread(kernel, t.tg, 101)
     t.sigmask = sigbit(SIGUSR2)
     signals.send_signal(t.tg, SigInfo(SIGUSR1))
-    kernel.calls.clear()
+    kernel.woken.clear()
     signals.set_sigmask(t, sigset(SIGUSR1, SIGKILL, SIGSTOP))
     assert t.sigmask == sigbit(SIGUSR1)
-    assert kernel.calls == [("wake", second.tid)]
+    assert kernel.woken == [second.tid]
 
 
 # -- default actions -----------------------------------------------------------------------------------------
@@ -395,7 +401,9 @@ def test_sigreturn_restores_everything(t):
     signals.deliver_pending_signals(t)
     t.regs.rbx, t.regs.eflags = 0x55, 0x202 | signals.EFLAGS_DF
 
+    t.restart_block = ("nanosleep", (), {})
     assert handler_returns(t) is KEEP_REGS
+    assert t.restart_block is None
     for name in sigframe.SIGCONTEXT_REGS:
         assert getattr(t.regs, name) == before[name], name
     assert t.regs.orig_rax == MASK64
@@ -540,16 +548,12 @@ def test_no_restart_outside_a_syscall(t):
     assert (t.regs.rax, t.regs.rip) == (neg(signals.ERESTARTSYS), SYSCALL_RIP)
 
 
-def test_a_stop_leaves_the_restart_for_after_sigcont(t, kernel):
-    install(t, SIGCONT)
+def test_a_syscall_interrupted_by_a_stop_restarts_when_continued(t, kernel):
     in_syscall(t, 0, -signals.ERESTARTSYS)
     signals.send_signal(t, SigInfo(SIGTSTP))
     signals.deliver_pending_signals(t)
-    assert kernel.calls[-1] == ("stop", 100, SIGTSTP)
-    assert t.regs.rax == neg(signals.ERESTARTSYS)
-    signals.send_signal(t.tg, SigInfo(SIGCONT))
-    assert signals.deliver_pending_signals(t) is True
-    assert saved_context(t).regs["rax"] == EINTR
+    assert kernel.calls == [("stop", 100, SIGTSTP)]
+    assert (t.regs.rax, t.regs.rip) == (0, SYSCALL_RIP - 2)
 
 
 # -- the syscalls ---------------------------------------------------------------------------------------------------
@@ -643,8 +647,6 @@ def test_rt_sigsuspend_restarts_with_the_old_mask_when_no_handler_runs(t, kernel
         sys_signal.rt_sigsuspend(t, DATA, 8)
     signals.send_signal(t, SigInfo(SIGTSTP))
     in_syscall(t, 130, -signals.ERESTARTNOHAND)
-    signals.deliver_pending_signals(t)
-    signals.send_signal(t.tg, SigInfo(SIGCONT))
     assert signals.deliver_pending_signals(t) is False
     assert (t.regs.rax, t.regs.rip) == (130, SYSCALL_RIP - 2)
     assert t.sigmask == sigbit(SIGHUP) and t.saved_sigmask is None
@@ -783,7 +785,9 @@ def test_kill_needs_a_matching_uid_unless_root(kernel):
     assert failure.value.errno == errno.EPERM
     assert sys_signal.kill(user, 200, SIGCONT) == 0                  # same session
     assert sys_signal.kill(user, 300, SIGUSR1) == 0
-    assert sys_signal.kill(other_user, 100, 0) == 0 if other_user.creds.euid == 0 else True
+    with pytest.raises(SyscallError) as failure:
+        sys_signal.kill(other_user, 100, 0)                          # existence and permission
+    assert failure.value.errno == errno.EPERM
     assert sys_signal.kill(user, -1, SIGUSR1) == 0                   # EPERM from some is no failure
     assert kernel.tasks[300].tg.pending.signals == sigbit(SIGUSR1)
 
@@ -844,8 +848,7 @@ def test_exec_resets_handlers_but_keeps_ignored_signals_mask_and_pending(t):
     shared = t.tg.sighand
     install(t, SIGUSR1)
     install(t, SIGUSR2, handler=SIG_IGN)
-    t.sigmask = sigbit(SIGINT)
-    t.sigmask |= sigbit(SIGTERM)
+    t.sigmask = sigset(SIGINT, SIGTERM)
     signals.send_signal(t, SigInfo(SIGTERM))
     t.sigaltstack = (ALTSTACK_BASE, signals.SS_AUTODISARM, ALTSTACK_SIZE)
     signals.reset_for_exec(t)
@@ -862,3 +865,317 @@ def test_fork_copies_the_actions(t):
     child = signals.copy_sighand(t.tg.sighand)
     install(t, SIGUSR1, handler=OTHER_HANDLER)
     assert child[SIGUSR1].handler == HANDLER and len(child) == signals.NSIG + 1
+
+
+# -- real programs, natively and in the sandbox ---------------------------------------------------------------------
+SIGNALS_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fenv.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t hits;
+static volatile int last_code, last_pid_is_me, mask_had_self, mask_had_extra, round_in_handler;
+static sigjmp_buf recover;
+static char altstack[65536];
+static volatile int on_altstack, altstack_flags_inside;
+static volatile pid_t handler_tid;
+static volatile int *volatile bad_pointer = (int *)16;
+
+static void note(int sig, siginfo_t *info, void *uc)
+{
+    sigset_t now;
+    (void)uc;
+    hits++;
+    last_code = info->si_code;
+    last_pid_is_me = info->si_pid == getpid();
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    mask_had_self = sigismember(&now, sig);
+    mask_had_extra = sigismember(&now, SIGWINCH);
+    round_in_handler = fegetround() == FE_TONEAREST;
+    handler_tid = (pid_t)syscall(SYS_gettid);
+}
+
+static void on_alt(int sig)
+{
+    char local;
+    stack_t current;
+    (void)sig;
+    on_altstack = (uintptr_t)&local > (uintptr_t)altstack && (uintptr_t)&local < (uintptr_t)altstack + sizeof altstack;
+    sigaltstack(NULL, &current);
+    altstack_flags_inside = current.ss_flags;
+}
+
+static void segv(int sig)
+{
+    (void)sig;
+    siglongjmp(recover, 1);
+}
+
+static void nested(int sig)
+{
+    if (hits++ == 0)
+        raise(sig);
+}
+
+static void install(int sig, void (*handler)(int, siginfo_t *, void *), int flags)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = handler;
+    sa.sa_flags = SA_SIGINFO | flags;
+    sigaddset(&sa.sa_mask, SIGWINCH);
+    if (sigaction(sig, &sa, NULL))
+        perror("sigaction");
+}
+
+static void install_plain(int sig, void (*handler)(int), int flags)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = flags;
+    sigaction(sig, &sa, NULL);
+}
+
+static int blocked(int sig)
+{
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    return sigismember(&now, sig);
+}
+
+static void read_interrupted_by_child(int flags)
+{
+    int fds[2];
+    char c = 0;
+    pipe(fds);
+    install(SIGUSR2, note, flags);
+    hits = 0;
+    pid_t child = fork();
+    if (child == 0) {
+        struct timespec pause = { 0, 100 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+        kill(getppid(), SIGUSR2);
+        nanosleep(&pause, NULL);
+        write(fds[1], "x", 1);
+        _exit(0);
+    }
+    ssize_t n = read(fds[0], &c, 1);
+    int saved = errno;
+    waitpid(child, NULL, 0);
+    printf("read %s: n=%zd errno=%s c=%c hits=%d\n", flags & SA_RESTART ? "SA_RESTART" : "no SA_RESTART",
+           n, n < 0 ? strerror(saved) : "-", n > 0 ? c : '-', hits);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static void *blocked_thread(void *arg)
+{
+    (void)arg;
+    pause();
+    return NULL;
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    struct sigaction query;
+
+    int r = sigaction(SIGKILL, &(struct sigaction){ 0 }, NULL);
+    printf("sigaction(SIGKILL): %d %s\n", r, strerror(errno));
+    sigaction(SIGKILL, NULL, &query);
+    printf("query SIGKILL handler is default: %d\n", query.sa_handler == SIG_DFL);
+
+    install(SIGUSR1, note, 0);
+    fesetround(FE_DOWNWARD);
+    raise(SIGUSR1);
+    printf("raise: hits=%d code=%d pid_is_me=%d self_blocked=%d sa_mask_applied=%d handler_round_default=%d\n",
+           hits, last_code, last_pid_is_me, mask_had_self, mask_had_extra, round_in_handler);
+    printf("after handler: round still downward=%d usr1 blocked=%d\n", fegetround() == FE_DOWNWARD, blocked(SIGUSR1));
+    fesetround(FE_TONEAREST);
+
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    hits = 0;
+    kill(getpid(), SIGUSR1);
+    kill(getpid(), SIGUSR1);
+    sigpending(&pending);
+    printf("blocked: hits=%d pending=%d\n", hits, sigismember(&pending, SIGUSR1));
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    printf("unblocked: hits=%d code=%d\n", hits, last_code);
+
+    read_interrupted_by_child(SA_RESTART);
+    read_interrupted_by_child(0);
+
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    hits = 0;
+    pid_t child = fork();
+    if (child == 0) {
+        kill(getppid(), SIGUSR1);
+        _exit(0);
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    r = sigsuspend(&empty);
+    printf("sigsuspend: r=%d errno=%s hits=%d usr1 blocked again=%d\n", r, strerror(errno), hits, blocked(SIGUSR1));
+    waitpid(child, NULL, 0);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+
+    stack_t ss = { .ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0 };
+    sigaltstack(&ss, NULL);
+    install_plain(SIGHUP, on_alt, SA_ONSTACK);
+    raise(SIGHUP);
+    stack_t after;
+    sigaltstack(NULL, &after);
+    printf("altstack: handler on it=%d flags inside=%d flags after=%d\n", on_altstack, altstack_flags_inside,
+           after.ss_flags);
+
+    install_plain(SIGSEGV, segv, 0);
+    for (int round = 0; round < 2; round++) {
+        if (sigsetjmp(recover, 1) == 0)
+            *bad_pointer = 1;
+        else
+            printf("recovered from SIGSEGV %d\n", round);
+    }
+
+    sigset_t rt;
+    sigemptyset(&rt);
+    sigaddset(&rt, SIGRTMIN + 1);
+    sigprocmask(SIG_BLOCK, &rt, NULL);
+    sigqueue(getpid(), SIGRTMIN + 1, (union sigval){ .sival_int = 42 });
+    sigqueue(getpid(), SIGRTMIN + 1, (union sigval){ .sival_int = 43 });
+    siginfo_t info;
+    struct timespec zero = { 0, 0 };
+    int first = sigtimedwait(&rt, &info, &zero);
+    int first_value = info.si_value.sival_int;
+    int second = sigtimedwait(&rt, &info, &zero);
+    printf("sigtimedwait: %d %d value %d %d code %d\n", first - SIGRTMIN, second - SIGRTMIN, first_value,
+           info.si_value.sival_int, info.si_code);
+    r = sigtimedwait(&rt, &info, &zero);
+    printf("sigtimedwait empty: %d %s\n", r, strerror(errno));
+
+    hits = 0;
+    install_plain(SIGUSR2, nested, SA_NODEFER);
+    raise(SIGUSR2);
+    printf("nodefer: hits=%d\n", hits);
+
+    int status;
+    child = fork();
+    if (child == 0) {
+        pause();
+        _exit(1);
+    }
+    kill(child, SIGSTOP);
+    waitpid(child, &status, WUNTRACED);
+    printf("child stopped=%d by %d\n", WIFSTOPPED(status), WSTOPSIG(status));
+    kill(child, SIGCONT);
+    waitpid(child, &status, WCONTINUED);
+    printf("child continued=%d\n", WIFCONTINUED(status));
+    kill(child, SIGTERM);
+    waitpid(child, &status, 0);
+    printf("child signaled=%d by %d\n", WIFSIGNALED(status), WTERMSIG(status));
+
+    pthread_t thread;
+    install(SIGUSR1, note, 0);
+    pthread_create(&thread, NULL, blocked_thread, NULL);
+    struct timespec settle = { 0, 50 * 1000 * 1000 };
+    nanosleep(&settle, NULL);
+    handler_tid = 0;
+    pthread_kill(thread, SIGUSR1);
+    pthread_join(thread, NULL);
+    printf("pthread_kill: ran in the other thread=%d\n", handler_tid != 0 && handler_tid != getpid());
+
+    install(SIGALRM, note, 0);
+    printf("alarm: %u\n", alarm(1));
+    r = pause();
+    printf("pause: r=%d errno=%s code=%d\n", r, strerror(errno), last_code);
+
+    child = fork();
+    if (child == 0) {
+        raise(SIGTERM);
+        _exit(1);
+    }
+    waitpid(child, &status, 0);
+    printf("raise(SIGTERM): signaled=%d by %d\n", WIFSIGNALED(status), WTERMSIG(status));
+    child = fork();
+    if (child == 0) {
+        install_plain(SIGSEGV, SIG_DFL, 0);
+        *bad_pointer = 1;
+        _exit(1);
+    }
+    waitpid(child, &status, 0);
+    printf("SIGSEGV: signaled=%d by %d core=%d\n", WIFSIGNALED(status), WTERMSIG(status), WCOREDUMP(status));
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module", params=["dynamic", "static"])
+def signals_program(request, tmp_path_factory):
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.fail("gcc is missing: run scripts/install.sh", pytrace=False)
+    directory = tmp_path_factory.mktemp("signals-c")
+    (directory / "signals.c").write_text(SIGNALS_C)
+    binary = directory / f"signals-{request.param}"
+    static = ["-static"] if request.param == "static" else []
+    subprocess.run([gcc, *static, "-O2", "-pthread", "-Wall", "-o", str(binary), str(directory / "signals.c"), "-lm"],
+                   check=True)
+    return str(binary)
+
+
+def test_c_program_signals_match_native(signals_program):
+    native = run_native([signals_program])
+    assert native.status == 0 and "recovered from SIGSEGV 1" in native.out, native
+    assert_same(native, run_sandbox([signals_program]))
+
+
+def test_python_signal_handlers_match_native(tmp_path):
+    script = tmp_path / "signals.py"
+    script.write_text(PYTHON_SIGNALS)
+    native = run_native(["/usr/bin/python3", str(script)])
+    assert native.out == ("got [10, 14]\npending {<Signals.SIGUSR2: 12>}\nwaited 12\nKeyboardInterrupt\n"), native
+    assert_same(native, run_sandbox(["/usr/bin/python3", str(script)]))
+
+
+PYTHON_SIGNALS = """
+import os, signal, threading, time
+got = []
+signal.signal(signal.SIGUSR1, lambda signo, frame: got.append(signo))
+os.kill(os.getpid(), signal.SIGUSR1)
+signal.signal(signal.SIGALRM, lambda signo, frame: got.append(signo))
+signal.alarm(1)
+time.sleep(1.5)
+print("got", got)
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])
+os.kill(os.getpid(), signal.SIGUSR2)
+print("pending", signal.sigpending())
+print("waited", signal.sigwait([signal.SIGUSR2]))
+def interrupt():
+    time.sleep(0.2)
+    os.kill(os.getpid(), signal.SIGINT)
+threading.Thread(target=interrupt).start()
+try:
+    time.sleep(5)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+"""
+
+
+def test_the_sandboxs_pid_1_ignores_signals_it_does_not_handle():
+    """Like a container's init: SIGTERM and even SIGKILL from inside do nothing to it."""
+    result = run_sandbox(["/bin/sh", "-c", "kill -TERM $$; kill -KILL $$; echo alive $$"])
+    assert (result.status, result.out) == (0, "alive 1\n"), result

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from pysandbox.sentry.errors import SyscallError
+from pysandbox.sentry.errors import SyscallError, WouldBlock
 from pysandbox.sentry.syscalls import sys_file, sys_getdents, sys_read_write, sys_stat
 from pysandbox.sentry.vfs import VFS
 from pysandbox.sentry.vfs.testing import FakeTask
@@ -496,3 +496,36 @@ def test_statfs(direct, overlay):
     assert struct.unpack_from("<q", overlay.copy_in(buf, 8))[0] == 0x794C7630
     sys_file.statfs(direct, direct.cstr("/proc"), buf)
     assert struct.unpack_from("<q", direct.copy_in(buf, 8))[0] == 0x9FA0
+
+
+def test_named_pipes_in_memory(overlay):
+    t = overlay
+    sys_file.mknod(t, t.cstr("/tmp-fifo"), stat.S_IFIFO | 0o644, 0)
+    assert stat.S_ISFIFO(stat_of(t, "/tmp-fifo")[3])
+    assert errno_of(open_path, t, "/tmp-fifo", os.O_WRONLY | os.O_NONBLOCK) == errno.ENXIO
+    with pytest.raises(WouldBlock):
+        open_path(t, "/tmp-fifo", os.O_RDONLY)
+    t.syscall_state.clear()
+    reader = open_path(t, "/tmp-fifo", os.O_RDONLY | os.O_NONBLOCK)
+    writer = open_path(t, "/tmp-fifo", os.O_WRONLY)
+    sys_read_write.write(t, writer, t.alloc(b"fifo"), 4)
+    assert read_all_available(t, reader) == b"fifo"
+    buf = t.alloc(144)
+    sys_stat.fstat(t, reader, buf)
+    assert stat.S_ISFIFO(struct.unpack_from("<I", t.copy_in(buf, 144), 24)[0])
+
+
+def read_all_available(t, fd):
+    buf = t.alloc(64)
+    return t.copy_in(buf, sys_read_write.read(t, fd, buf, 64))
+
+
+def test_extended_attributes_are_absent(direct):
+    t = direct
+    buf = t.alloc(64)
+    name = t.cstr("user.test")
+    assert errno_of(sys_file.getxattr, t, t.cstr("/etc/hosts"), name, buf, 64) == errno.ENODATA
+    assert errno_of(sys_file.lgetxattr, t, t.cstr("/missing"), name, buf, 64) == errno.ENOENT
+    assert sys_file.listxattr(t, t.cstr("/etc"), buf, 64) == 0
+    assert errno_of(sys_file.setxattr, t, t.cstr("/etc/hosts"), name, buf, 1, 0) == errno.EOPNOTSUPP
+    assert errno_of(sys_file.getxattr, t, t.cstr("/etc/hosts"), t.cstr(""), buf, 64) == errno.ERANGE

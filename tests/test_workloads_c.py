@@ -47,6 +47,8 @@ def test_unknown_syscall_is_enosys(build):
     r = compare(build("enosys"))
     assert r.status == 0
     assert r.out == "syscall(1000) = -1 errno 38 (ENOSYS)\n"
+    # The sandbox reports an unimplemented syscall once per name, in its log.
+    assert r.log.count("unimplemented syscall syscall_1000 (1000)") == 1
 
 
 def test_fork_bomb_under_rlimit_nproc(build):

@@ -20,6 +20,7 @@ from pysandbox.sentry.syscalls import table
 from pysandbox.sentry.waiter import WaitQueue
 
 PID_MAX = 4194304
+SYSCALL_STOP_STATUS = ((0x80 | 5) << 8) | 0x7F     # WIFSTOPPED with SIGTRAP|0x80 (PTRACE_O_TRACESYSGOOD)
 MASK64 = (1 << 64) - 1
 _RESTART_CODES = {
     RESTART_NEVER: -errno.EINTR,
@@ -32,7 +33,7 @@ CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 5, 6
 
 
 class Kernel:
-    def __init__(self, platform, vfs=None, hostname="pysandbox", strace=None, log=None):
+    def __init__(self, platform, vfs=None, hostname="pysandbox", strace=None, log=None, protect_init=True):
         self.platform = platform
         self.vfs = vfs
         self.hostname = hostname
@@ -41,6 +42,9 @@ class Kernel:
         self.tasks = {}                      # tid -> Task
         self.thread_groups = {}              # tgid -> ThreadGroup
         self.init = None
+        # Like a pid namespace, pid 1 ignores signals it has no handler for (except SIGKILL/SIGSTOP
+        # from outside). `pysandbox do` turns this off so that pid 1 behaves as the program would natively.
+        self.protect_init = protect_init
         self.strace = strace                 # a callable(line) or None
         self.log = log or (lambda message: print(f"pysandbox: {message}", file=sys.stderr))
         self._last_pid = 0
@@ -129,9 +133,8 @@ class Kernel:
             while self._woken:
                 self._rerun_parked(self._woken.popleft())
             task = self._next_to_resume()
-            if task is not None and not self._runnable and not self._woken and not self._timers \
-                    and not self._host_fd_queues:
-                events, ready = platform.resume_and_wait(task.context)
+            if task is not None and self._alone():
+                events, ready = self._run_alone(task), ()
             else:
                 while task is not None:
                     task.context.resume()
@@ -151,6 +154,28 @@ class Kernel:
                     self._handle_event(context.task, event)
         return self.exit_status
 
+    def _alone(self):
+        """Nothing but the one task about to run needs attention."""
+        return not (self._runnable or self._woken or self._timers or self._host_fd_queues)
+
+    def _run_alone(self, task):
+        """The hot path: with one task to run and nothing else to watch, syscalls that complete
+        at once are answered here, without a trip round the general loop. Returns the
+        (context, event) pairs the general loop must handle."""
+        platform = self.platform
+        context = task.context
+        tid = context.tid
+        while True:
+            stopped_tid, status = platform.resume_and_wait_raw(context)
+            if stopped_tid != tid or status != SYSCALL_STOP_STATUS:
+                return [platform.event_for(stopped_tid, status)] if stopped_tid > 0 else []
+            if not self._dispatch_inline(task):
+                return []
+            if (task.interrupted or signals.has_deliverable_signal(task) or not self._alone()
+                    or task.context is not context):          # execve gave it a new one
+                self.make_runnable(task)
+                return []
+
     def _any_running(self):
         return any(not t.context.stopped for t in self.tasks.values())
 
@@ -160,9 +185,11 @@ class Kernel:
             task = self._runnable.popleft()
             if not task.alive or task.parked is not None:
                 continue
-            signals.deliver_pending_signals(task)
-            if not task.alive or task.parked is not None:
-                continue
+            if task.interrupted or signals.has_deliverable_signal(task) or task.saved_sigmask is not None:
+                task.interrupted = False
+                signals.deliver_pending_signals(task)
+                if not task.alive or task.parked is not None:
+                    continue
             if task.tg.stopped:
                 continue
             return task
@@ -185,45 +212,55 @@ class Kernel:
 
     # -- syscalls ------------------------------------------------------------------
     def _dispatch(self, task):
+        if self._dispatch_inline(task):
+            self.make_runnable(task)
+
+    def _dispatch_inline(self, task):
+        """Run the syscall `task` stopped at; True when it completed and the task may resume."""
         regs = task.context.regs
         number = regs.orig_rax
         entry = table.lookup(number)
         if entry is None or entry.handler is None:
             self._report_unimplemented(task, number, entry)
             regs.rax = (-errno.ENOSYS) & MASK64
-            self.make_runnable(task)
-            return
-        args = table.decode_args(entry, (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9))
+            return True
+        args = entry.decode_regs(regs)
         task.syscall_entry = entry
         task.syscall_args = args
         if self.strace:
             from pysandbox.sentry import strace
             task.syscall_started = time.perf_counter()
             task.traced_call = strace.begin(task.tid, entry, args, task)
-        self._run_handler(task, entry, args)
+        return self._complete(task, entry, args)
 
     def _run_handler(self, task, entry, args):
+        if self._complete(task, entry, args):
+            self.make_runnable(task)
+
+    def _complete(self, task, entry, args):
+        """Run a handler; True when the syscall completed and the task may resume."""
         try:
             result = entry.handler(task, *args)
         except SyscallError as error:
             result = -error.errno
         except WouldBlock as block:
             self._park(task, block)
-            return
+            return False
         except SandboxError:
             raise
         except Exception as exc:  # a sentry bug must not kill the sandbox
             self._report_internal_error(task, entry, exc)
             result = -errno.EINVAL
         if not task.alive:
-            return
-        task.syscall_state.clear()
+            return False
+        if task.syscall_state:
+            task.syscall_state.clear()
         task.timed_out_flag = False
         if result is not KEEP_REGS:
             task.context.regs.rax = result & MASK64
         if self.strace:
             self._trace(task, entry, args, result)
-        self.make_runnable(task)
+        return not task.tg.stopped
 
     def _trace(self, task, entry, args, result):
         elapsed = time.perf_counter() - task.syscall_started
@@ -299,6 +336,7 @@ class Kernel:
                 task.restart_block = (task.syscall_entry, task.syscall_args, kept)
             task.syscall_state.clear()
             task.context.regs.rax = _RESTART_CODES[block.restart] & MASK64
+            task.interrupted = True
             if self.strace:
                 self.strace(f"[pid {task.tid}] {task.syscall_entry.name}(...) = ? <interrupted by a signal>")
             self.make_runnable(task)
@@ -403,6 +441,8 @@ class Kernel:
         tg.reaped = True
         if tg.parent is not None and tg in tg.parent.children:
             tg.parent.children.remove(tg)
+            tg.parent.cutime += tg.utime + tg.cutime
+            tg.parent.cstime += tg.stime + tg.cstime
         self.thread_groups.pop(tg.tgid, None)
         for task in tg.tasks:
             self.tasks.pop(task.tid, None)

@@ -7,10 +7,10 @@ kernel/signal.c and arch/x86/kernel/signal.c do.
 
 What the kernel calls:
 
-  deliver_pending_signals(t)   before t returns to user mode (after a syscall,
-                               a fault, an interruption, or when a stopped group
-                               continues). Runs handlers, default actions and the
-                               restart of an interrupted syscall.
+  deliver_pending_signals(t)   before t returns to user mode with a signal
+                               deliverable, a syscall interrupted or a temporary
+                               mask to restore. Runs handlers, default actions and
+                               the restart of an interrupted syscall.
   send_signal(target, info)    target: a Task (thread-directed) or ThreadGroup.
   force_signal(t, info)        a fault of t's own: can't be blocked or ignored.
   has_deliverable_signal(t)    whether a parked wait must end.
@@ -490,7 +490,8 @@ def _ignored_when_sent(tg, thread, info):
 
 
 def _is_init(tg):
-    return tg is tg.kernel.init
+    """Whether tg gets a pid namespace init's protection (the kernel's protect_init setting)."""
+    return tg is tg.kernel.init and tg.kernel.protect_init
 
 
 def _group_receiver(tg, signo):
@@ -557,22 +558,20 @@ def deliver_pending_signals(t):
     Linux's get_signal and arch_do_signal_or_restart: each signal is ignored,
     given its default action, or gets a handler frame; frames stack, so the
     handler of the last signal taken runs first. An interrupted syscall (rax
-    holding -ERESTART*) returns -EINTR or restarts. When t's group stops, this
-    returns at once and leaves any restart code in rax: the kernel must call it
-    again when the group continues, before t runs. Returns True if a handler
-    frame was set up.
+    holding -ERESTART*) returns -EINTR or restarts. A stop or exit ends the
+    pass; a syscall interrupted by a stop is set to restart when the group
+    continues (Linux would give -EINTR instead if a SIGCONT handler without
+    SA_RESTART ran first). Returns True if a handler frame was set up.
     """
     ran_handler = False
-    while True:
+    while has_deliverable_signal(t):
         info = dequeue_signal(t, t.sigmask)
-        if info is None:
-            break
         action = t.tg.sighand[info.signo]
         if action.handler == SIG_IGN:
             continue
         if action.handler == SIG_DFL:
             if _take_default_action(t, info):
-                return ran_handler
+                break
             continue
         if action.flags & SA_RESETHAND:
             t.tg.sighand[info.signo] = dataclasses.replace(action, handler=SIG_DFL)
@@ -668,6 +667,7 @@ def restore_from_frame(t, saved, fpstate):
             value = (regs.eflags & ~RESTORABLE_EFLAGS) | (value & RESTORABLE_EFLAGS)
         setattr(regs, name, value)
     regs.orig_rax = MASK64                # -1: no syscall to restart in the restored rax
+    t.restart_block = None                # a pending restart_syscall(2) now gives EINTR
     t.context.set_fpstate(sigframe.fxsave_from_frame(fpstate))
     try:
         set_altstack(t, *saved.altstack, sp=regs.rsp)
@@ -676,16 +676,14 @@ def restore_from_frame(t, saved, fpstate):
 
 
 # -- restarting interrupted syscalls ------------------------------------------------------------------------
-def _signed(value):
-    return value - (1 << 64) if value >= 1 << 63 else value
+_RESTART_RAX = {-code & MASK64: code for code in RESTART_ERRORS}
 
 
 def _restart_error(regs):
     """The ERESTART* code an interrupted syscall left in rax, or 0."""
-    if _signed(regs.orig_rax) < 0:
-        return 0
-    error = -_signed(regs.rax)
-    return error if error in RESTART_ERRORS else 0
+    error = _RESTART_RAX.get(regs.rax, 0)
+    in_syscall = regs.orig_rax < 1 << 63           # orig_rax is -1 outside a syscall
+    return error if in_syscall else 0
 
 
 def _restart_with_handler(regs, action):

@@ -77,6 +77,7 @@ class ThreadGroup:
         self.child_events = WaitQueue()      # a child changed state (for wait4/waitid)
         self.vfork_done = WaitQueue()
         self.utime = self.stime = 0.0
+        self.cutime = self.cstime = 0.0      # CPU time of reaped children (times(2), RUSAGE_CHILDREN)
         self.start_time = kernel.now()
         self.itimer_real = None              # kernel timer handle for alarm/ITIMER_REAL
 
@@ -112,6 +113,7 @@ class Task:
         self.alive = True
         self.parked = None                   # the WouldBlock this task waits on
         self.timed_out_flag = False
+        self.interrupted = False             # a signal ended a parked syscall: rax holds -ERESTART*
         self.restart_block = None
         self.vfork_parent = None             # the task this vfork child holds parked
         if context is not None:

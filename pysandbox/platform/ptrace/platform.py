@@ -82,6 +82,20 @@ class PtracePlatform(Platform):
             raise SandboxError(f"ptrace: resume: {os.strerror(-tid)}")
         return [self._event(tid, self._status[0])], ()
 
+    def resume_and_wait_raw(self, context):
+        """The hottest path: (tid, wait status) of the next stop after resuming `context`;
+        tid <= 0 when the wait was interrupted. event_for() turns the pair into an event."""
+        context.stopped = False
+        tid = lib.psb_resume_wait(context.tid, context.regs, self._status)
+        if tid == context.tid:
+            context.stopped = True
+        elif tid < 0 and tid not in (-errno.EINTR, -errno.ESRCH):
+            raise SandboxError(f"ptrace: resume: {os.strerror(-tid)}")
+        return tid, self._status[0]
+
+    def event_for(self, tid, status):
+        return self._event(tid, status)
+
     def wait(self, timeout):
         """Wait for a stop, a watched fd, or `timeout` seconds (None: forever)."""
         if timeout is None and not self._watched:

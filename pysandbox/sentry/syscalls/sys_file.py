@@ -414,3 +414,92 @@ def _copy_out_statfs(t, buf, dentry):
     t.copy_out(buf, _STATFS.pack(fs_type, block_size, blocks, free, available, files, free_files,
                                  0, 0, name_max, fragment_size, flags))
 
+# --- extended attributes: no filesystem of the sandbox stores any ---
+
+XATTR_NAME_MAX = 255
+
+
+def getxattr(t, path, name, value, size):
+    """getxattr(2): every name is absent (ENODATA)."""
+    return _get_xattr(t, _xattr_target(t, path, follow=True), name)
+
+
+def lgetxattr(t, path, name, value, size):
+    """lgetxattr(2)."""
+    return _get_xattr(t, _xattr_target(t, path, follow=False), name)
+
+
+def fgetxattr(t, fd, name, value, size):
+    """fgetxattr(2)."""
+    return _get_xattr(t, _dentry_of_fd(t, fd), name)
+
+
+def listxattr(t, path, list, size):
+    """listxattr(2): the list is empty."""
+    _xattr_target(t, path, follow=True)
+    return 0
+
+
+def llistxattr(t, path, list, size):
+    """llistxattr(2)."""
+    _xattr_target(t, path, follow=False)
+    return 0
+
+
+def flistxattr(t, fd, list, size):
+    """flistxattr(2)."""
+    _dentry_of_fd(t, fd)
+    return 0
+
+
+def setxattr(t, path, name, value, size, flags):
+    """setxattr(2): refused as by a filesystem without xattr support (EOPNOTSUPP)."""
+    return _change_xattr(t, _xattr_target(t, path, follow=True), name)
+
+
+def lsetxattr(t, path, name, value, size, flags):
+    """lsetxattr(2)."""
+    return _change_xattr(t, _xattr_target(t, path, follow=False), name)
+
+
+def fsetxattr(t, fd, name, value, size, flags):
+    """fsetxattr(2)."""
+    return _change_xattr(t, _dentry_of_fd(t, fd), name)
+
+
+def removexattr(t, path, name):
+    """removexattr(2)."""
+    return _change_xattr(t, _xattr_target(t, path, follow=True), name)
+
+
+def lremovexattr(t, path, name):
+    """lremovexattr(2)."""
+    return _change_xattr(t, _xattr_target(t, path, follow=False), name)
+
+
+def fremovexattr(t, fd, name):
+    """fremovexattr(2)."""
+    return _change_xattr(t, _dentry_of_fd(t, fd), name)
+
+
+def _xattr_target(t, path, follow):
+    return _vfs(t).lookup(t, AT_FDCWD, _path(t, path), follow=follow)
+
+
+def _xattr_name(t, name):
+    text = t.copy_in_str(name, XATTR_NAME_MAX + 1)
+    if not text or len(text) > XATTR_NAME_MAX:
+        raise SyscallError(errno.ERANGE)
+    return text
+
+
+def _get_xattr(t, dentry, name):
+    _xattr_name(t, name)
+    raise SyscallError(errno.ENODATA)
+
+
+def _change_xattr(t, dentry, name):
+    _xattr_name(t, name)
+    if dentry.inode.read_only:
+        raise SyscallError(errno.EROFS)
+    raise SyscallError(errno.EOPNOTSUPP)

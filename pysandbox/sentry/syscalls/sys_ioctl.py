@@ -24,8 +24,6 @@ def ioctl(t, fd, cmd, arg):
         _set_status_flag(file, os.O_ASYNC, t.copy_in_u32(arg))
         return 0
     if cmd == FIONREAD:
-        if file.dentry is not None and file.dentry.inode.is_dir:
-            raise SyscallError(errno.ENOTTY)
         t.copy_out_u32(arg, file.bytes_available())
         return 0
     return file.ioctl(t, cmd, arg)

@@ -8,6 +8,7 @@ import errno
 import struct
 import time
 
+from .. import signals
 from ..errors import RESTART_ALWAYS, SyscallError, WouldBlock
 from ..vfs.file import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM
 
@@ -167,23 +168,15 @@ def _split(seconds, units_per_second):
 
 
 def _apply_temporary_sigmask(t, sigmask, sigsetsize):
-    """ppoll/pselect: block `sigmask` while waiting; the old mask comes back when the call ends
-    (or after the signal handler runs, through t.saved_sigmask, as for sigsuspend)."""
+    """ppoll/pselect: block `sigmask` while waiting (see signals.set_temporary_sigmask)."""
     if not sigmask:
         return
     if sigsetsize != SIGSET_SIZE:
         raise SyscallError(errno.EINVAL)
-    mask = struct.unpack("<Q", t.copy_in(sigmask, SIGSET_SIZE))[0]
-    if "saved_sigmask" not in t.syscall_state:
-        t.syscall_state["saved_sigmask"] = t.sigmask
-        t.saved_sigmask = t.sigmask
-    t.sigmask = mask & ~((1 << 8) | (1 << 18))  # SIGKILL and SIGSTOP cannot be blocked
+    signals.set_temporary_sigmask(t, struct.unpack("<Q", t.copy_in(sigmask, SIGSET_SIZE))[0])
 
 
 def _finish(t, ready):
-    """The call completed without a signal: restore the caller's signal mask."""
-    saved = t.syscall_state.get("saved_sigmask")
-    if saved is not None:
-        t.sigmask = saved
-        t.saved_sigmask = None
+    """The call completed without a signal: the caller's signal mask comes back."""
+    signals.restore_temporary_sigmask(t)
     return ready

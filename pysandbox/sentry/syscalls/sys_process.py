@@ -317,7 +317,6 @@ def _wait(t, idtype, ident, options, report):
     if kind == "exited":
         status = child.wait_status
         if consume:
-            t.tg.cutime = getattr(t.tg, "cutime", 0.0)
             t.kernel.reap(child)
     elif kind == "stopped":
         status = (child.stop_signal << 8) | 0x7F

@@ -34,6 +34,17 @@ def _decoder(arg_types):
     return eval(f"lambda r: ({values})")  # the source is built only from the constants above
 
 
+_REGISTERS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
+
+
+@functools.cache
+def _register_decoder(arg_types):
+    """Like _decoder, but reading just the registers the signature uses from the register struct."""
+    values = "".join(_DECODE_EXPRESSIONS[ARG_TYPES[arg_type]].replace("r[{i}]", "regs." + _REGISTERS[i])
+                     .format() + ", " for i, arg_type in enumerate(arg_types))
+    return eval(f"lambda regs: ({values})")  # the source is built only from the constants above
+
+
 def _parse_signature(spec):
     """'fd:fd buf:buf_out' -> (('fd', 'fd'), ('buf', 'buf_out'))."""
     args = tuple(tuple(pair.split(":")) for pair in spec.split())
@@ -46,7 +57,8 @@ def _parse_signature(spec):
 class Entry:
     """One syscall of the table, with its decoder and (once called) its handler function."""
 
-    __slots__ = ("nr", "name", "handler_path", "level", "note", "args", "ret", "decode", "handler")
+    __slots__ = ("nr", "name", "handler_path", "level", "note", "args", "ret", "decode", "decode_regs",
+                 "handler")
 
     def __init__(self, nr, syscall):
         self.nr = nr
@@ -57,6 +69,7 @@ class Entry:
         self.args = _parse_signature(syscall.args)
         self.ret = syscall.ret
         self.decode = _decoder(tuple(arg_type for _, arg_type in self.args))
+        self.decode_regs = _register_decoder(tuple(arg_type for _, arg_type in self.args))
         self.handler = self._resolve_and_call if syscall.handler else None
 
     def resolve(self):

@@ -3,14 +3,19 @@ import errno
 import os
 import select
 
+from .. import signals
 from ..errors import SyscallError
 from ..waiter import WaitQueue
+from .inode import new_synthetic_dev
+from .stat import StatResult
 
 O_ACCMODE = os.O_ACCMODE
 # Flags F_SETFL may change (fcntl(2)); O_DIRECT and O_NOATIME are accepted and ignored.
 SETFL_FLAGS = os.O_APPEND | os.O_NONBLOCK | os.O_ASYNC | os.O_DIRECT | os.O_NOATIME
 # Flags an open file description keeps (the creation-only ones are dropped).
 _CREATION_FLAGS = os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
+
+ANON_DEV = new_synthetic_dev()  # st_dev of files that belong to no filesystem
 
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 POLLRDNORM, POLLRDBAND, POLLWRNORM, POLLWRBAND = 0x40, 0x80, 0x100, 0x200
@@ -127,6 +132,8 @@ class File:
         return self.stat().size
 
     def stat(self):
+        if self.dentry is None:
+            return StatResult(dev=ANON_DEV, ino=id(self) & 0xFFFFFFFF, mode=0o600)
         return self.dentry.inode.stat()
 
     # --- readiness (poll, select, epoll) ---
@@ -224,9 +231,7 @@ def host_fd_ready(host_fd, events):
 
 def on_broken_pipe(t):
     """A write found no reader: the writer gets SIGPIPE and EPIPE (pipe(7))."""
-    send = getattr(t.kernel, "send_signal_to_task", None)
-    if send is not None:
-        send(t, 13)  # SIGPIPE
+    signals.send_signal(t, signals.SigInfo.user(signals.SIGPIPE, t))
     raise SyscallError(errno.EPIPE)
 
 

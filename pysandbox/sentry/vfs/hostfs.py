@@ -117,6 +117,8 @@ class HostInode(Inode):
     # --- directories ---
 
     def lookup(self, name):
+        if name in (b".", b"..") or b"/" in name:
+            raise SyscallError(errno.ENOENT)  # path resolution never asks this; the host must not see it
         with host_errors():
             fd = os.open(name, _OPEN_PATH, dir_fd=self.fd)
         try:

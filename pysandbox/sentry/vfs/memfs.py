@@ -8,12 +8,16 @@ from ..errors import SyscallError
 from .dirfile import DirFile
 from .file import SeekableFile
 from .inode import DirEntry, Inode, new_synthetic_dev, now_ns
+from .pipe import Pipe
 from .stat import StatResult, blocks_for, dirent_type
 
 # In an overlay's upper directory, a name mapped to WHITEOUT hides the lower layer's entry.
 WHITEOUT = object()
 
 _inode_numbers = itertools.count(2)
+# Files in memory are not sparse: bigger sizes are refused (ENOSPC, as a full tmpfs) so that a
+# guest's truncate or far-off write cannot make the sentry allocate without bound.
+MAX_MEM_FILE_SIZE = 1 << 32
 
 
 class MemInode(Inode):
@@ -78,6 +82,8 @@ class MemFile(MemInode):
         return len(self.data)
 
     def truncate(self, size):
+        if size > MAX_MEM_FILE_SIZE:
+            raise SyscallError(errno.ENOSPC)
         if size < len(self.data):
             del self.data[size:]
         else:
@@ -99,6 +105,8 @@ class MemFileDescription(SeekableFile):
         return bytes(self.node.data[offset:offset + n])
 
     def pwrite(self, offset, data):
+        if offset + len(data) > MAX_MEM_FILE_SIZE:
+            raise SyscallError(errno.ENOSPC)
         contents = self.node.data
         if offset > len(contents):
             contents.extend(bytes(offset - len(contents)))
@@ -117,6 +125,17 @@ class MemFileDescription(SeekableFile):
 
     def stat(self):
         return self.node.stat()
+
+
+class MemFifo(MemInode):
+    """A named pipe (mkfifo(3)): its pipe lives as long as the inode."""
+
+    def __init__(self, mode, uid=0, gid=0):
+        super().__init__(st.S_IFIFO | (mode & 0o7777), uid, gid)
+        self.pipe = Pipe()
+
+    def open(self, t, dentry, flags):
+        return self.pipe.open_fifo(t, dentry, flags)
 
 
 class MemSymlink(MemInode):
@@ -177,6 +196,8 @@ class MemDir(MemInode):
         return self.add(name, MemSymlink(target, uid, gid))
 
     def mknod(self, name, mode, rdev, uid, gid):
+        if st.S_ISFIFO(mode):
+            return self.add(name, MemFifo(mode, uid, gid))
         if not st.S_ISREG(mode):
             raise SyscallError(errno.EPERM)
         return self.create(name, mode, uid, gid)

@@ -9,7 +9,6 @@ redirect_dir; mv(1) then copies.
 """
 import errno
 import os
-import stat as st
 
 from ..errors import SyscallError
 from .dirfile import DirFile

@@ -17,22 +17,42 @@ _pipe_numbers = itertools.count(1000)
 
 
 class Pipe:
-    def __init__(self):
+    def __init__(self, dentry=None):
         self.buffer = bytearray()
         self.readers = 0
         self.writers = 0
+        self.reader_opens = 0     # how many times each end was ever opened, so that a FIFO
+        self.writer_opens = 0     # opener that waited sees a partner that came and went
         self.queue = WaitQueue()  # notified on every change, for both ends
         self.inode = PipeInode(self)
-        self.dentry = Dentry(self.inode, None, b"pipe:[%d]" % self.inode.ino)
+        self.dentry = dentry or Dentry(self.inode, None, b"pipe:[%d]" % self.inode.ino)
 
-    def open_end(self, flags):
+    def open_end(self, flags, dentry=None):
         """A new file description on this pipe with access mode `flags & O_ACCMODE`."""
-        end = PipeFile(self, flags)
+        end = PipeFile(self, flags, dentry)
         if end.readable:
             self.readers += 1
+            self.reader_opens += 1
         if end.writable:
             self.writers += 1
+            self.writer_opens += 1
+        self.queue.notify()
         return end
+
+    def open_fifo(self, t, dentry, flags):
+        """open(2) of a named pipe: one end waits for the other unless O_NONBLOCK or O_RDWR (fifo(7))."""
+        access = flags & os.O_ACCMODE
+        if access == os.O_RDWR:
+            return self.open_end(flags, dentry)
+        reading = access == os.O_RDONLY
+        partners, partner_opens = ((self.writers, self.writer_opens) if reading
+                                   else (self.readers, self.reader_opens))
+        if partners == 0 and flags & os.O_NONBLOCK and not reading:
+            raise SyscallError(errno.ENXIO)
+        first_seen = t.syscall_state.setdefault("fifo_partner_opens", partner_opens)
+        if partners == 0 and partner_opens == first_seen and not flags & os.O_NONBLOCK:
+            raise WouldBlock(self.queue)
+        return self.open_end(flags, dentry)
 
     @property
     def free_space(self):
@@ -59,17 +79,20 @@ class PipeInode(Inode):
 class PipeFile(File):
     """One end of a pipe (an O_RDWR reopen through /proc is both ends)."""
 
-    def __init__(self, pipe, flags):
-        super().__init__(flags, pipe.dentry)
+    def __init__(self, pipe, flags, dentry=None):
+        super().__init__(flags, dentry or pipe.dentry)
         self.pipe = pipe
         self.wait_queue = pipe.queue
 
     def release(self):
+        pipe = self.pipe
         if self.readable:
-            self.pipe.readers -= 1
+            pipe.readers -= 1
         if self.writable:
-            self.pipe.writers -= 1
-        self.pipe.queue.notify()
+            pipe.writers -= 1
+        if pipe.readers == pipe.writers == 0:
+            pipe.buffer.clear()  # a FIFO's data does not outlive its last opener
+        pipe.queue.notify()
 
     def read(self, t, n):
         pipe = self.pipe
@@ -118,9 +141,6 @@ class PipeFile(File):
 
     def bytes_available(self):
         return len(self.pipe.buffer)
-
-    def stat(self):
-        return self.pipe.inode.stat()
 
     def size(self):
         return 0

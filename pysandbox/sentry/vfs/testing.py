@@ -5,6 +5,7 @@ import time
 
 from ..errors import SyscallError
 from ..fdtable import FDTable
+from ..signals import SignalQueue
 from ..waiter import WaitQueue
 
 
@@ -24,13 +25,9 @@ class FakeKernel:
         self.tasks = {}
         self.thread_groups = {}
         self.host_fd_queues = {}
-        self.signals_sent = []
 
     def host_fd_queue(self, fd, events):
         return self.host_fd_queues.setdefault(fd, WaitQueue())
-
-    def send_signal_to_task(self, task, signo):
-        self.signals_sent.append((task, signo))
 
 
 class FakeThreadGroup:
@@ -47,6 +44,7 @@ class FakeThreadGroup:
         self.reaped = False
         self.start_time = kernel.boot_time
         self.utime = self.stime = 0.0
+        self.pending = SignalQueue()
 
     @property
     def leader(self):
@@ -77,6 +75,7 @@ class FakeTask:
         self.saved_sigmask = None
         self.syscall_state = {}
         self.timed_out_flag = False
+        self.alive = True
         self.base = base
         self.memory = bytearray(size)
         self._next = base

@@ -410,7 +410,7 @@ class VFS:
             return
         self._check_owner(t, attrs)
         atime, mtime = (None if nsec == UTIME_OMIT else now if nsec == UTIME_NOW
-                        else sec * 1_000_000_000 + nsec for sec, nsec in times)
+                        else _clamp_ns(sec * 1_000_000_000 + nsec) for sec, nsec in times)
         inode.setattr(atime_ns=atime, mtime_ns=mtime)
 
     def truncate(self, t, dentry, size):
@@ -438,6 +438,11 @@ class VFS:
         if t.creds.fsuid != 0:
             may_access(dentry.inode.stat(), t.creds, MAY_EXEC)
         t.fs.cwd = dentry
+
+
+def _clamp_ns(ns):
+    """Timestamps beyond what 64-bit nanoseconds hold are clamped, as filesystems clamp to their range."""
+    return max(-(1 << 63), min(ns, (1 << 63) - 1))
 
 
 def _same_inode(a, b):
