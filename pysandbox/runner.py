@@ -3,6 +3,7 @@ import errno
 import os
 import signal
 import sys
+import termios
 
 from pysandbox.platform import get_platform
 from pysandbox.sentry import signals
@@ -95,6 +96,7 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
     kernel.add_task(task)
     kernel.make_runnable(task)
     previous = {sig: signal.signal(sig, lambda signo, _f: _forward(kernel, signo)) for sig in FORWARDED_SIGNALS}
+    terminal = _save_terminal()
     try:
         status = kernel.run()
     finally:
@@ -102,7 +104,27 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         platform.close()
+        _restore_terminal(terminal)
     return exit_code(status)
+
+
+def _save_terminal():
+    """The host terminal's settings, which the workload may change through its stdio."""
+    for fd in (0, 1, 2):
+        try:
+            return fd, termios.tcgetattr(fd)
+        except (termios.error, OSError):
+            continue
+    return None
+
+
+def _restore_terminal(saved):
+    if saved is not None:
+        fd, settings = saved
+        try:
+            termios.tcsetattr(fd, termios.TCSADRAIN, settings)
+        except (termios.error, OSError):
+            pass
 
 
 def _open_log(path):

@@ -5,7 +5,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PYTHON=${PYTHON:-python3}
+PYTHON=${PYTHON:-$(pwd)/.venv/bin/python}     # made by scripts/install.sh
+[ -x "$PYTHON" ] || PYTHON=$(command -v python3)
 SANDBOX=("$PYTHON" -m pysandbox do)
 
 run() {

@@ -5,7 +5,9 @@
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PYTHON=${PYTHON:-python3}
+PYTHON=${PYTHON:-.venv/bin/python}     # made by scripts/install.sh
+[ -x "$PYTHON" ] || PYTHON=$(command -v python3)
+PYTHON=$(realpath -s "$PYTHON")
 
 # A hard bound well under CI's 90 minutes, so a hang fails with a message.
 LIMIT=${PYSANDBOX_TEST_LIMIT:-3600}

@@ -86,7 +86,7 @@ _NOT_IN_LINUX = "Not implemented by Linux either: ENOSYS."
 _SYSV_IPC = "System V IPC is not implemented: ENOSYS."
 _SOCKETS = "Sockets are not implemented yet: ENOSYS."
 _EPOLL = "epoll is not implemented yet: ENOSYS."
-_XATTR = "Extended attributes are not supported: ENOSYS."
+_XATTR = "No extended attributes are stored: reads give ENODATA, changes EOPNOTSUPP."
 _AIO = "Linux AIO is not implemented: ENOSYS."
 _IO_URING = "io_uring is not implemented: ENOSYS."
 _MQUEUE = "POSIX message queues are not implemented: ENOSYS."
@@ -344,20 +344,20 @@ TABLE = {
     186: Syscall("gettid", "sys_process.gettid", FULL, ""),
     187: Syscall("readahead", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
                  "fd:fd offset:long count:size"),
-    188: Syscall("setxattr", None, UNIMPLEMENTED, _XATTR,
+    188: Syscall("setxattr", "sys_file.setxattr", PARTIAL, _XATTR,
                  "path:path name:str value:buf_in size:size flags:flags"),
-    189: Syscall("lsetxattr", None, UNIMPLEMENTED, _XATTR,
+    189: Syscall("lsetxattr", "sys_file.lsetxattr", PARTIAL, _XATTR,
                  "path:path name:str value:buf_in size:size flags:flags"),
-    190: Syscall("fsetxattr", None, UNIMPLEMENTED, _XATTR, "fd:fd name:str value:buf_in size:size flags:flags"),
-    191: Syscall("getxattr", None, UNIMPLEMENTED, _XATTR, "path:path name:str value:buf_out size:size"),
-    192: Syscall("lgetxattr", None, UNIMPLEMENTED, _XATTR, "path:path name:str value:buf_out size:size"),
-    193: Syscall("fgetxattr", None, UNIMPLEMENTED, _XATTR, "fd:fd name:str value:buf_out size:size"),
-    194: Syscall("listxattr", None, UNIMPLEMENTED, _XATTR, "path:path list:buf_out size:size"),
-    195: Syscall("llistxattr", None, UNIMPLEMENTED, _XATTR, "path:path list:buf_out size:size"),
-    196: Syscall("flistxattr", None, UNIMPLEMENTED, _XATTR, "fd:fd list:buf_out size:size"),
-    197: Syscall("removexattr", None, UNIMPLEMENTED, _XATTR, "path:path name:str"),
-    198: Syscall("lremovexattr", None, UNIMPLEMENTED, _XATTR, "path:path name:str"),
-    199: Syscall("fremovexattr", None, UNIMPLEMENTED, _XATTR, "fd:fd name:str"),
+    190: Syscall("fsetxattr", "sys_file.fsetxattr", PARTIAL, _XATTR, "fd:fd name:str value:buf_in size:size flags:flags"),
+    191: Syscall("getxattr", "sys_file.getxattr", PARTIAL, _XATTR, "path:path name:str value:buf_out size:size"),
+    192: Syscall("lgetxattr", "sys_file.lgetxattr", PARTIAL, _XATTR, "path:path name:str value:buf_out size:size"),
+    193: Syscall("fgetxattr", "sys_file.fgetxattr", PARTIAL, _XATTR, "fd:fd name:str value:buf_out size:size"),
+    194: Syscall("listxattr", "sys_file.listxattr", PARTIAL, _XATTR, "path:path list:buf_out size:size"),
+    195: Syscall("llistxattr", "sys_file.llistxattr", PARTIAL, _XATTR, "path:path list:buf_out size:size"),
+    196: Syscall("flistxattr", "sys_file.flistxattr", PARTIAL, _XATTR, "fd:fd list:buf_out size:size"),
+    197: Syscall("removexattr", "sys_file.removexattr", PARTIAL, _XATTR, "path:path name:str"),
+    198: Syscall("lremovexattr", "sys_file.lremovexattr", PARTIAL, _XATTR, "path:path name:str"),
+    199: Syscall("fremovexattr", "sys_file.fremovexattr", PARTIAL, _XATTR, "fd:fd name:str"),
     200: Syscall("tkill", "sys_signal.tkill", FULL, "", "tid:pid sig:sig"),
     201: Syscall("time", "sys_time.time", FULL, "", "tloc:ptr"),
     202: Syscall("futex", "sys_futex.futex", PARTIAL, "Priority-inheritance operations give ENOSYS.",

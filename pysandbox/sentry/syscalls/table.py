@@ -68,9 +68,21 @@ class Entry:
         self.note = syscall.note
         self.args = _parse_signature(syscall.args)
         self.ret = syscall.ret
-        self.decode = _decoder(tuple(arg_type for _, arg_type in self.args))
-        self.decode_regs = _register_decoder(tuple(arg_type for _, arg_type in self.args))
+        self.decode = self._make_decoder
+        self.decode_regs = self._make_register_decoder
         self.handler = self._resolve_and_call if syscall.handler else None
+
+    def _signature(self):
+        return tuple(arg_type for _, arg_type in self.args)
+
+    # Decoders are generated on first use, keeping start-up short.
+    def _make_decoder(self, raw_args):
+        self.decode = _decoder(self._signature())
+        return self.decode(raw_args)
+
+    def _make_register_decoder(self, regs):
+        self.decode_regs = _register_decoder(self._signature())
+        return self.decode_regs(regs)
 
     def resolve(self):
         """Import the handler's module and keep the function as `handler`; return it."""
