@@ -41,6 +41,7 @@ class FakeKernel:
         self.tasks = {}
         self.thread_groups = {}
         self.init = None
+        self.protect_init = True
         self.calls = []                  # exits, stops and continues
         self.woken = []
         self.clock = 1000.0
@@ -306,6 +307,12 @@ def test_init_only_gets_signals_it_handles(kernel, t):
     assert init.tg.pending.signals == sigbit(SIGTERM)
     signals.send_signal(init.tg, SigInfo(SIGKILL, forced=True))      # from outside the sandbox
     assert kernel.calls[-1] == ("exit", 1, SIGKILL)
+
+
+def test_init_without_protection_is_an_ordinary_process(kernel, t):
+    kernel.protect_init = False
+    signals.send_signal(kernel.init, SigInfo(SIGKILL))
+    assert kernel.calls == [("exit", 1, SIGKILL)]
 
 
 def test_force_signal_unblocks_and_resets_an_ignored_signal(t):
@@ -1174,8 +1181,3 @@ except KeyboardInterrupt:
     print("KeyboardInterrupt")
 """
 
-
-def test_the_sandboxs_pid_1_ignores_signals_it_does_not_handle():
-    """Like a container's init: SIGTERM and even SIGKILL from inside do nothing to it."""
-    result = run_sandbox(["/bin/sh", "-c", "kill -TERM $$; kill -KILL $$; echo alive $$"])
-    assert (result.status, result.out) == (0, "alive 1\n"), result

@@ -123,7 +123,9 @@ class Kernel:
 
     # -- the loop ------------------------------------------------------------------
     def make_runnable(self, task):
-        self._runnable.append(task)
+        if not task.queued:
+            task.queued = True
+            self._runnable.append(task)
 
     def run(self):
         """Run until init exits; returns its wait status."""
@@ -183,6 +185,7 @@ class Kernel:
         """Pop the next task that should run guest code, delivering its signals first."""
         while self._runnable:
             task = self._runnable.popleft()
+            task.queued = False
             if not task.alive or task.parked is not None:
                 continue
             if task.interrupted or signals.has_deliverable_signal(task) or task.saved_sigmask is not None:
@@ -199,7 +202,8 @@ class Kernel:
         if isinstance(event, Syscall):
             self._dispatch(task)
         elif isinstance(event, Fault):
-            signals.force_signal(task, signals.SigInfo.fault(event.signo, event.code, event.addr))
+            signals.force_signal(task, signals.SigInfo.fault(event.signo, event.code, event.addr,
+                                                             event.trapno, event.error_code))
             self.make_runnable(task)
         elif isinstance(event, Interrupted):
             self.make_runnable(task)
@@ -292,6 +296,8 @@ class Kernel:
     # -- blocking --------------------------------------------------------------------
     def _park(self, task, block):
         task.parked = block
+        if self.strace and not task.traced_call.shown_unfinished:
+            self.strace(task.traced_call.unfinished())
         waker = task.syscall_state.get("_waker")
         if waker is None:
             waker = task.syscall_state["_waker"] = lambda: self._wake(task)
@@ -338,13 +344,12 @@ class Kernel:
             task.context.regs.rax = _RESTART_CODES[block.restart] & MASK64
             task.interrupted = True
             if self.strace:
-                self.strace(f"[pid {task.tid}] {task.syscall_entry.name}(...) = ? <interrupted by a signal>")
+                self.strace(task.traced_call.finish(_RESTART_CODES[block.restart],
+                                                    time.perf_counter() - task.syscall_started))
             self.make_runnable(task)
         elif not task.context.stopped:
             task.context.interrupt()
-        elif task.tg.stopped:
-            pass
-        elif task not in self._runnable:
+        elif not task.tg.stopped:
             self.make_runnable(task)
 
     # -- exits -------------------------------------------------------------------------
@@ -376,6 +381,7 @@ class Kernel:
             if cancel is not None:
                 cancel()
         task.alive = False
+        self._orphan_forked_children(task)
         if task.clear_child_tid and task.mm.users > 1 or (task.clear_child_tid and exit_context):
             try:
                 task.copy_out_u32(task.clear_child_tid, 0)
@@ -398,23 +404,46 @@ class Kernel:
             task.vfork_parent = None
             task.tg.vfork_done.notify()
 
+    def _orphan_forked_children(self, task):
+        """`task` is exiting: the children it forked pass to another thread of its process (or,
+        when the whole process goes, are reparented with it), and each thread of theirs that
+        asked for PR_SET_PDEATHSIG gets its signal, as Linux's forget_original_parent does."""
+        heir = None if task.tg.exiting else _live_thread(task.tg)
+        for child in task.tg.children:
+            if child.forked_by is not task:
+                continue
+            child.forked_by = heir
+            for thread in child.tasks:
+                if thread.alive and thread.pdeathsig:
+                    signals.send_signal(child, signals.SigInfo.user(thread.pdeathsig, task))
+
     def _become_zombie(self, tg):
+        reaper = self._new_reaper(tg)
         for child in list(tg.children):
-            self._reparent(child)
+            self._reparent(child, reaper)
         tg.children = [c for c in tg.children if c.parent is tg]
         tg.zombie = True
         if tg is self.init:
             self._init_exited(tg)
             return
+        self._notify_parent(tg)
+
+    def _notify_parent(self, tg):
+        """`tg` is a zombie now (do_notify_parent): its exit signal goes to the parent, whose
+        wait(2) wakes up; a parent that ignores SIGCHLD or set SA_NOCLDWAIT reaps it at once,
+        and only SIG_IGN suppresses the signal."""
         parent = tg.parent
         if parent is None:
             return
-        if tg.exit_signal and self._parent_reaps_automatically(parent, tg):
+        action = parent.sighand[signals.SIGCHLD]
+        ignored = action.handler == signals.SIG_IGN
+        reaps_automatically = tg.exit_signal == signals.SIGCHLD and (ignored or action.flags & signals.SA_NOCLDWAIT)
+        if tg.exit_signal and not (reaps_automatically and ignored):
+            info = signals.SigInfo.child(tg, self._cld_code(tg.wait_status), tg.wait_status)
+            info.signo = tg.exit_signal
+            signals.send_signal(parent, info)
+        if reaps_automatically:
             self._reap(tg)
-            parent.child_events.notify()
-            return
-        if tg.exit_signal:
-            signals.send_signal(parent, signals.SigInfo.child(tg, self._cld_code(tg.wait_status), tg.wait_status))
         parent.child_events.notify()
 
     @staticmethod
@@ -423,18 +452,24 @@ class Kernel:
             return CLD_EXITED
         return CLD_DUMPED if status & 0x80 else CLD_KILLED
 
-    @staticmethod
-    def _parent_reaps_automatically(parent, tg):
-        action = parent.sighand[signals.SIGCHLD]
-        return action.handler == signals.SIG_IGN or action.flags & signals.SA_NOCLDWAIT
+    def _new_reaper(self, tg):
+        """Who adopts the children of exiting `tg`: its nearest living PR_SET_CHILD_SUBREAPER
+        ancestor, else init (None once init itself is going)."""
+        ancestor = tg.parent
+        while ancestor is not None:
+            if ancestor.subreaper and not ancestor.exiting:
+                return ancestor
+            ancestor = ancestor.parent
+        return self.init if self.init is not None and not self.init.exiting else None
 
-    def _reparent(self, child):
-        new_parent = self.init if self.init is not None and not self.init.zombie else None
-        child.parent = new_parent
-        if new_parent is not None:
-            new_parent.children.append(child)
+    def _reparent(self, child, reaper):
+        child.parent = reaper
+        child.forked_by = _live_thread(reaper) if reaper is not None else None
+        child.exit_signal = signals.SIGCHLD        # whatever it was, the adopter gets SIGCHLD
+        if reaper is not None:
+            reaper.children.append(child)
             if child.zombie:
-                new_parent.child_events.notify()
+                self._notify_parent(child)
 
     def _reap(self, tg):
         """Forget a zombie after wait(2) collected it."""
@@ -496,3 +531,7 @@ class Kernel:
                 if task.alive:
                     task.context.kill_process()
                     task.alive = False
+
+
+def _live_thread(tg):
+    return next((task for task in tg.tasks if task.alive), None)

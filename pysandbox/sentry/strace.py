@@ -192,9 +192,20 @@ def _memory_arg(arg_type, addr, length, memory):
         return hex(addr)
 
 
+# The kernel-internal codes of a call a signal interrupted, as strace names them.
+_RESTART_CODES = {
+    512: "ERESTARTSYS (To be restarted if SA_RESTART is set)",
+    513: "ERESTARTNOINTR (To be restarted)",
+    514: "ERESTARTNOHAND (To be restarted if no handler)",
+    516: "ERESTART_RESTARTBLOCK (Interrupted by signal)",
+}
+
+
 def _result(ret, result):
     if result is None:
         return "?"
+    if -result in _RESTART_CODES:
+        return f"? {_RESTART_CODES[-result]}"
     if -_MAX_ERRNO <= result < 0:
         return f"-1 {errno.errorcode.get(-result, str(-result))} ({os.strerror(-result)})"
     return hex(result) if ret == "ptr" else str(result)
@@ -235,6 +246,10 @@ class TracedCall:
         """The arguments known before the call completes, and those shown after."""
         first_output = self._outputs[0][0] if self._outputs else len(self._texts)
         return self._texts[:first_output], self._texts[first_output:]
+
+    @property
+    def shown_unfinished(self):
+        return self._shown_unfinished
 
     def unfinished(self):
         """The line shown when the call blocks: its name and input arguments."""

@@ -65,6 +65,8 @@ class ThreadGroup:
         self.argv = []
         self.envp = []
         self.exit_signal = 17                # SIGCHLD
+        self.forked_by = None                # the parent's thread that created it (PR_SET_PDEATHSIG)
+        self.subreaper = False               # PR_SET_CHILD_SUBREAPER
         self.exiting = False
         self.zombie = False
         self.reaped = False
@@ -105,15 +107,17 @@ class Task:
         self.sigmask = 0
         self.saved_sigmask = None            # restored after rt_sigsuspend's handler
         self.pending = signals.SignalQueue()
-        self.sigaltstack = (0, 2, 0)         # SS_DISABLE
+        self.sigaltstack = (0, 0, 0)         # (ss_sp, raw ss_flags, ss_size): none set up
         self.syscall_state = {}
         self.comm = ""
         self.clear_child_tid = 0
         self.robust_list = (0, 0)
+        self.pdeathsig = 0                   # signal to get when the parent thread exits (prctl)
         self.alive = True
         self.parked = None                   # the WouldBlock this task waits on
         self.timed_out_flag = False
-        self.interrupted = False             # a signal ended a parked syscall: rax holds -ERESTART*
+        self.interrupted = False
+        self.queued = False                  # in the kernel's run queue             # a signal ended a parked syscall: rax holds -ERESTART*
         self.restart_block = None
         self.vfork_parent = None             # the task this vfork child holds parked
         if context is not None:

@@ -9,13 +9,15 @@ import os
 import re
 import select
 import signal
+import time
 
 from pysandbox.platform import INTERRUPTED, SYSCALL, Exited, Fault, Platform
 from pysandbox.platform.ptrace._loop import ffi, lib
-from pysandbox.platform.ptrace.stub import GADGET_ADDR, NAME_ADDR, STUB_BASE, stub_memfd
+from pysandbox.platform.ptrace.stub import GADGET_ADDR, NAME_ADDR, SECCOMP_FPROG_ADDR, STUB_BASE, stub_memfd
 from pysandbox.sentry.errors import SandboxError, SyscallError
 
 SYS_MMAP, SYS_MPROTECT, SYS_MUNMAP, SYS_CLONE, SYS_EXIT, SYS_PRCTL, SYS_MADVISE = 9, 10, 11, 56, 60, 157, 28
+SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, PR_SET_NO_NEW_PRIVS = 317, 1, 38
 MAP_PRIVATE, MAP_SHARED, MAP_FIXED, MAP_ANONYMOUS = 0x02, 0x01, 0x10, 0x20
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
 CLONE_PARENT, CLONE_THREAD, CLONE_SYSVSEM = 0x8000, 0x10000, 0x40000
@@ -23,6 +25,7 @@ PR_SET_NAME = 15
 MADV_DONTNEED = 4
 SYSCALL_STOP = signal.SIGTRAP | 0x80
 FAULT_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP}
+WALL = 0x40000000
 _MAPS_LINE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ")
 
 
@@ -52,7 +55,17 @@ class PtracePlatform(Platform):
         context = PtraceContext(self, address_space, pid, pid)
         address_space.inject(context, SYS_PRCTL, PR_SET_NAME, NAME_ADDR)
         address_space.unmap_host_leftovers(context)
+        self._confine(address_space, context)
         return context
+
+    @staticmethod
+    def _confine(address_space, context):
+        """Install the stub's seccomp filter: from now on it can make only the injected calls."""
+        if address_space.inject(context, SYS_PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise SandboxError("ptrace: cannot set no_new_privs on a stub")
+        result = address_space.inject(context, SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, 0, SECCOMP_FPROG_ADDR)
+        if result != 0:
+            raise SandboxError(f"ptrace: cannot install the stub's seccomp filter: {os.strerror(-result)}")
 
     # -- the event loop --------------------------------------------------
     def watch_fd(self, fd, events):
@@ -133,9 +146,24 @@ class PtracePlatform(Platform):
         return context, INTERRUPTED
 
     def close(self):
+        """Kill every stub left and reap it, so nothing of the sandbox outlives this call."""
+        left = set(self.contexts)
         for context in list(self.contexts.values()):
-            context.address_space.kill()
+            context.kill_process()
+        # A thread group leader is reported only after its other threads, so reap in any order.
+        deadline = time.monotonic() + 5
+        while left and time.monotonic() < deadline:
+            for tid in list(left):
+                try:
+                    if os.waitpid(tid, WALL | os.WNOHANG)[0] == tid:
+                        left.discard(tid)
+                except ChildProcessError:
+                    left.discard(tid)
+            if left:
+                time.sleep(0.001)
         os.close(self._stub_fd)
+        os.close(self._sigchld_fd)
+        self._epoll.close()
 
 
 class PtraceAddressSpace:
@@ -281,11 +309,14 @@ class PtraceContext:
         if self.tid not in self.platform.contexts:
             return
         others = [c for c in self.address_space.contexts if c.pid == self.pid and c is not self]
-        if others and self.stopped:
-            self.address_space.inject(self, SYS_EXIT, 0)
-            self._gone()
-        else:
+        if not others or not self.stopped:
             self.kill_process()
+            return
+        # A leader thread that exits first stays a zombie that waitpid can't collect until the
+        # other threads are gone; it is simply left stopped, and dies with its process.
+        if self.tid != self.pid:
+            self.address_space.inject(self, SYS_EXIT, 0)
+        self._gone()
 
     def kill_process(self):
         """End the whole host process of this context, all its threads."""

@@ -2,7 +2,9 @@
 
 It never runs code of its own. The sentry points it at the `syscall; int3`
 gadget to make host syscalls (mmap, munmap, mprotect, clone) on its behalf;
-the workload's own syscalls are caught by PTRACE_SYSEMU before they run.
+the workload's own syscalls are caught by PTRACE_SYSEMU before they run, so
+they never reach the host. The image also carries the seccomp filter the
+sentry installs in every stub: anything but the injected calls kills it.
 """
 import os
 import struct
@@ -10,24 +12,79 @@ import struct
 STUB_BASE = 0x7FF000000000          # the guest may use addresses below this
 GUEST_ADDRESS_LIMIT = STUB_BASE
 
+# The host syscalls a stub may make: only those the sentry injects.
+STUB_SYSCALLS = {
+    "mmap": 9, "mprotect": 10, "munmap": 11, "mremap": 25, "madvise": 28,
+    "clone": 56, "exit": 60, "exit_group": 231,
+}
+
+AUDIT_ARCH_X86_64 = 0xC000003E
+X32_SYSCALL_BIT = 0x40000000
+SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ALLOW = 0x80000000, 0x7FFF0000
+_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
+_SECCOMP_DATA_NR, _SECCOMP_DATA_ARCH = 0, 4
+
 _EHDR_SIZE = 64
 _PHDR_SIZE = 56
-_CODE_OFFSET = _EHDR_SIZE + _PHDR_SIZE
 _GADGET = bytes([0x0F, 0x05, 0xCC])   # syscall; int3
 _NAME = b"pysandbox-stub\0"
 
-GADGET_ADDR = STUB_BASE + _CODE_OFFSET
-NAME_ADDR = GADGET_ADDR + len(_GADGET)
+
+def _insn(code, k, jt=0, jf=0):
+    return struct.pack("<HBBI", code, jt, jf, k)
+
+
+def seccomp_filter(allowed=STUB_SYSCALLS.values()):
+    """A classic BPF program: allow `allowed` x86_64 syscalls, kill the process on anything else."""
+    allowed = sorted(allowed)
+    # Jump offsets count from the next instruction. Layout: 4 header instructions,
+    # one comparison per allowed syscall, then KILL, then ALLOW.
+    kill = 4 + len(allowed)
+    allow = kill + 1
+    program = [
+        _insn(_BPF_LD_W_ABS, _SECCOMP_DATA_ARCH),
+        _insn(_BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, kill - 2),
+        _insn(_BPF_LD_W_ABS, _SECCOMP_DATA_NR),
+        _insn(_BPF_JGE_K, X32_SYSCALL_BIT, kill - 4, 0),
+    ]
+    for index, number in enumerate(allowed):
+        position = 4 + index
+        program.append(_insn(_BPF_JEQ_K, number, allow - position - 1, 0))
+    program.append(_insn(_BPF_RET_K, SECCOMP_RET_KILL_PROCESS))
+    program.append(_insn(_BPF_RET_K, SECCOMP_RET_ALLOW))
+    return b"".join(program)
+
+
+def _layout():
+    gadget = _EHDR_SIZE + _PHDR_SIZE
+    name = gadget + len(_GADGET)
+    fprog = (name + len(_NAME) + 7) & ~7
+    filter_ = fprog + 16
+    return gadget, name, fprog, filter_
+
+
+_GADGET_OFFSET, _NAME_OFFSET, _FPROG_OFFSET, _FILTER_OFFSET = _layout()
+GADGET_ADDR = STUB_BASE + _GADGET_OFFSET
+NAME_ADDR = STUB_BASE + _NAME_OFFSET
+SECCOMP_FPROG_ADDR = STUB_BASE + _FPROG_OFFSET
 
 
 def stub_elf_bytes():
-    size = _CODE_OFFSET + len(_GADGET) + len(_NAME)
+    program = seccomp_filter()
+    fprog = struct.pack("<HxxxxxxQ", len(program) // 8, STUB_BASE + _FILTER_OFFSET)
+    body = bytearray(_FILTER_OFFSET + len(program))
+    body[_GADGET_OFFSET:_GADGET_OFFSET + len(_GADGET)] = _GADGET
+    body[_NAME_OFFSET:_NAME_OFFSET + len(_NAME)] = _NAME
+    body[_FPROG_OFFSET:_FPROG_OFFSET + len(fprog)] = fprog
+    body[_FILTER_OFFSET:] = program
+    size = len(body)
     entry = GADGET_ADDR + 2            # the int3: never reached, the tracer holds it at exec
     ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
-    ehdr = ident + struct.pack("<HHIQQQIHHHHHH", 2, 0x3E, 1, entry, _EHDR_SIZE, 0, 0,
-                               _EHDR_SIZE, _PHDR_SIZE, 1, 0, 0, 0)
-    phdr = struct.pack("<IIQQQQQQ", 1, 5, 0, STUB_BASE, STUB_BASE, size, size, 0x1000)
-    return ehdr + phdr + _GADGET + _NAME
+    body[:_EHDR_SIZE] = ident + struct.pack("<HHIQQQIHHHHHH", 2, 0x3E, 1, entry, _EHDR_SIZE, 0, 0,
+                                            _EHDR_SIZE, _PHDR_SIZE, 1, 0, 0, 0)
+    body[_EHDR_SIZE:_EHDR_SIZE + _PHDR_SIZE] = struct.pack("<IIQQQQQQ", 1, 5, 0, STUB_BASE, STUB_BASE,
+                                                           size, size, 0x1000)
+    return bytes(body)
 
 
 def stub_memfd():

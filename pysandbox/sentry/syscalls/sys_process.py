@@ -88,6 +88,7 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
                          t.tg.pgid, t.tg.sid)
         tg.exe, tg.argv, tg.envp = t.tg.exe, t.tg.argv, t.tg.envp
         tg.exit_signal = exit_signal
+        tg.forked_by = t.tg.forked_by if flags & CLONE_PARENT else t
         if parent is not None:
             parent.children.append(tg)
 
@@ -96,7 +97,7 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
     child = Task(kernel, tid, tg, context, mm, fds, fs, creds)
     child.comm = t.comm
     child.sigmask = t.sigmask
-    if not flags & CLONE_THREAD:
+    if not flags & CLONE_VM or flags & CLONE_VFORK:
         child.sigaltstack = t.sigaltstack
     regs = context.regs
     regs.rax = 0
@@ -238,7 +239,6 @@ def _discard_old_image(t):
     t.fds.unshare()
     t.fds.close_on_exec()
     signals.reset_for_exec(t)
-    t.sigaltstack = (0, 2, 0)
     t.clear_child_tid = 0
     t.robust_list = (0, 0)
 
@@ -560,7 +560,7 @@ def prctl(t, option, arg2, arg3, arg4, arg5):
         t.pdeathsig = arg2
         return 0
     if option == PR_GET_PDEATHSIG:
-        t.copy_out_i32(arg2, getattr(t, "pdeathsig", 0))
+        t.copy_out_i32(arg2, t.pdeathsig)
         return 0
     if option == PR_SET_DUMPABLE:
         if arg2 not in (0, 1):
@@ -582,7 +582,7 @@ def prctl(t, option, arg2, arg3, arg4, arg5):
         tg.subreaper = bool(arg2)
         return 0
     if option == PR_GET_CHILD_SUBREAPER:
-        t.copy_out_i32(arg2, int(getattr(tg, "subreaper", False)))
+        t.copy_out_i32(arg2, int(tg.subreaper))
         return 0
     if option == PR_SET_KEEPCAPS:
         if arg2 not in (0, 1):
