@@ -202,8 +202,9 @@ class Kernel:
         if isinstance(event, Syscall):
             self._dispatch(task)
         elif isinstance(event, Fault):
-            signals.force_signal(task, signals.SigInfo.fault(event.signo, event.code, event.addr,
-                                                             event.trapno, event.error_code))
+            signo, code = task.mm.classify_fault(event.signo, event.code, event.addr)
+            signals.force_signal(task, signals.SigInfo.fault(signo, code, event.addr, event.trapno,
+                                                             event.error_code))
             self.make_runnable(task)
         elif isinstance(event, Interrupted):
             self.make_runnable(task)

@@ -23,6 +23,7 @@ MAP_SYNC, MAP_FIXED_NOREPLACE, MAP_UNINITIALIZED = 0x80000, 0x100000, 0x4000000
 MAP_32BIT = 0x40
 MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
 MADV_DONTNEED, MADV_FREE = 4, 8
+SIGBUS, SIGSEGV, BUS_ADRERR = 7, 11, 2
 
 MIN_ADDRESS = 0x10000                      # vm.mmap_min_addr
 STACK_TOP = GUEST_ADDRESS_LIMIT - 0x1000000
@@ -128,6 +129,7 @@ class MemoryManager:
         if flags & MAP_ANONYMOUS:
             file = None
         vma = Vma(addr, addr + length, prot, shared=shared, file=file,
+                  file_size=file.size() if file is not None else 0,
                   offset=offset if file is not None else 0,
                   name=name or (getattr(file, "path", "") if file is not None else ""),
                   anon_shared_id=next(_shared_ids) if shared and file is None else None)
@@ -139,13 +141,37 @@ class MemoryManager:
         self.vmas.insert(vma)
         if vma.file is not None:
             self._fill_from_file(vma)
+            self._fence_beyond_eof(vma)
+
+    @staticmethod
+    def _end_of_file_pages(vma):
+        """The first address of `vma` whose page lies wholly past the end of its file."""
+        return min(vma.end, vma.start + max(0, page_round_up(vma.file_size - vma.offset)))
+
+    def _fence_beyond_eof(self, vma):
+        """Pages past a file's end are inaccessible on the host, so touching them faults and
+        classify_fault() can turn the fault into SIGBUS, as Linux does."""
+        end = self._end_of_file_pages(vma)
+        if end < vma.end and vma.prot:
+            self.space.protect(end, vma.end - end, 0)
+
+    def classify_fault(self, signo, code, addr):
+        """(signo, code) for a host fault at `addr`: an access the VMA allows to a page past
+        the end of its file is SIGBUS/BUS_ADRERR; anything else stays as the CPU reported it."""
+        vma = self.vmas.find(addr)
+        if (signo == SIGSEGV and vma is not None and vma.file is not None and vma.prot
+                and addr >= self._end_of_file_pages(vma)):
+            return SIGBUS, BUS_ADRERR
+        return signo, code
 
     def _fill_from_file(self, vma):
-        size = vma.file.size()
-        wanted = max(0, min(vma.length, size - vma.offset))
+        wanted = max(0, min(vma.length, vma.file_size - vma.offset))
         position = 0
         while position < wanted:
-            chunk = vma.file.pread(vma.offset + position, min(wanted - position, 1 << 20))
+            try:
+                chunk = vma.file.pread(vma.offset + position, min(wanted - position, 1 << 20))
+            except (SyscallError, OSError):
+                break           # the file was closed since it was mapped: VMAs hold no reference yet
             if not chunk:
                 break
             self.space.write(vma.start + position, chunk)
@@ -172,6 +198,9 @@ class MemoryManager:
         prot &= PROT_MASK
         self.space.protect(addr, length, prot)
         self.vmas.protect(addr, addr + length, prot)
+        for vma in self.vmas.overlapping(addr, addr + length):
+            if vma.file is not None:
+                self._fence_beyond_eof(vma)
 
     def mremap(self, old_addr, old_length, new_length, flags, new_addr):
         if flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) or old_addr % PAGE_SIZE:

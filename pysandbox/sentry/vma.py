@@ -39,6 +39,7 @@ class Vma:
     offset: int = 0                # file offset that `start` maps
     name: str = ""                 # '[heap]', '[stack]', a path, or '' when anonymous
     anon_shared_id: int | None = None  # identifies a shared anonymous region
+    file_size: int = 0             # the file's size when it was mapped (pages past it give SIGBUS)
 
     @property
     def length(self) -> int:
