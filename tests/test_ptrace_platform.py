@@ -8,7 +8,8 @@ import pytest
 from pysandbox.platform import Exited, Fault, Syscall
 from pysandbox.platform.ptrace import _loop
 from pysandbox.platform.ptrace.platform import PtracePlatform
-from pysandbox.platform.ptrace.stub import GADGET_ADDR, STUB_BASE, STUB_SYSCALLS, seccomp_filter
+from pysandbox.platform.ptrace.stub import (GADGET_ADDR, SCRATCH_ADDR, STUB_BASE, STUB_END, STUB_SYSCALLS,
+                                            seccomp_filter)
 
 CODE_ADDR = 0x400000
 PROT_RWX = 7
@@ -41,7 +42,7 @@ def _maps(pid):
 def test_a_new_stub_holds_only_its_own_page(platform):
     context = platform.new_process()
     regions = [line.split()[0] for line in _maps(context.pid).splitlines() if "vsyscall" not in line]
-    assert regions == [f"{STUB_BASE:x}-{STUB_BASE + 0x1000:x}"]
+    assert regions == [f"{STUB_BASE:x}-{STUB_BASE + 0x1000:x}", f"{SCRATCH_ADDR:x}-{STUB_END:x}"]
     with open(f"/proc/{context.pid}/comm") as comm:
         assert comm.read().strip() == "pysandbox-stub"
     with open(f"/proc/{context.pid}/status") as status:
@@ -87,6 +88,23 @@ def test_fork_copies_memory_and_threads_share_it(platform):
     assert thread.pid == context.pid and thread.tid != context.tid
     context.address_space.write(CODE_ADDR + 0x200, b"shared")
     assert thread.address_space.read(CODE_ADDR + 0x200, 6) == b"shared"
+
+
+def test_a_stub_maps_a_host_file_it_receives(platform, tmp_path):
+    path = tmp_path / "data"
+    path.write_bytes(b"A" * 4096 + b"B" * 4096)
+    context = platform.new_process()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        context.address_space.map_file(CODE_ADDR, 0x2000, 1, fd, 0x1000)
+        context.address_space.map_file(CODE_ADDR + 0x2000, 0x1000, 1, fd, 0)
+    finally:
+        os.close(fd)
+    assert context.address_space.read(CODE_ADDR, 4) == b"BBBB"
+    assert context.address_space.read(CODE_ADDR + 0x2000, 4) == b"AAAA"
+    with open(f"/proc/{context.pid}/maps") as maps:
+        assert str(path) in maps.read()
+    assert sorted(os.listdir(f"/proc/{context.pid}/fd")) == ["0"]     # only its channel
 
 
 def test_a_stub_making_a_forbidden_syscall_is_killed(platform):

@@ -26,6 +26,9 @@ MADV_DONTNEED, MADV_FREE = 4, 8
 SIGBUS, SIGSEGV, BUS_ADRERR = 7, 11, 2
 
 MIN_ADDRESS = 0x10000                      # vm.mmap_min_addr
+# Host files at least this large are mapped by the platform from their fd (the host shares
+# their pages and does copy-on-write); smaller ones are cheaper to copy in.
+MAP_FROM_FD_MIN = 64 * 1024
 STACK_TOP = GUEST_ADDRESS_LIMIT - 0x1000000
 MMAP_BASE = STACK_TOP - 0x8000000          # 8 MiB stack + a gap, like Linux's mmap_base
 
@@ -137,6 +140,11 @@ class MemoryManager:
         return addr
 
     def _install(self, vma):
+        host_fd = getattr(vma.file, "host_fd", None)
+        if host_fd is not None and (vma.length >= MAP_FROM_FD_MIN or vma.shared):
+            self.space.map_file(vma.start, vma.length, vma.prot, host_fd, vma.offset, shared=vma.shared)
+            self.vmas.insert(vma)
+            return
         self.space.map(vma.start, vma.length, vma.prot, shared=vma.shared and vma.file is None)
         self.vmas.insert(vma)
         if vma.file is not None:

@@ -14,7 +14,7 @@ struct user_regs_struct {
 };
 int psb_register(int tid, struct user_regs_struct *regs);
 void psb_unregister(int tid);
-int psb_spawn_stub(int exe_fd, int cpu);
+int psb_spawn_stub(int exe_fd, int channel_fd, int cpu);
 int psb_getregs(int tid, struct user_regs_struct *regs);
 int psb_setregs(int tid, struct user_regs_struct *regs);
 int psb_getfpregs(int tid, void *buf512);

@@ -66,9 +66,9 @@ void psb_unregister(int tid)
     }
 }
 
-/* Fork a stub from the executable `exe_fd`: pinned, no other fds, dies with its tracer,
- * traced from its first instruction. */
-int psb_spawn_stub(int exe_fd, int cpu)
+/* Fork a stub from the executable `exe_fd`: pinned, dies with its tracer, traced from its
+ * first instruction, holding one fd: `channel_fd` as fd 0 (how the sentry passes it files). */
+int psb_spawn_stub(int exe_fd, int channel_fd, int cpu)
 {
     pid_t pid = fork();
     if (pid < 0) return -errno;
@@ -84,9 +84,13 @@ int psb_spawn_stub(int exe_fd, int cpu)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
-        if (exe_fd > 3) syscall(SYS_close_range, 3, exe_fd - 1, 0);
-        syscall(SYS_close_range, exe_fd + 1, ~0U, 0);
-        close(0); close(1); close(2);
+        if (exe_fd < 3 || channel_fd < 3 || dup2(channel_fd, 0) < 0) _exit(125);
+        for (int fd = 1; fd < 3; fd++) close(fd);
+        int low = exe_fd < channel_fd ? exe_fd : channel_fd, high = exe_fd ^ channel_fd ^ low;
+        syscall(SYS_close_range, 3, low - 1, 0);
+        if (high > low + 1) syscall(SYS_close_range, low + 1, high - 1, 0);
+        syscall(SYS_close_range, high + 1, ~0U, 0);
+        close(channel_fd);
         fcntl(exe_fd, F_SETFD, FD_CLOEXEC);
         if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0) _exit(126);
         char *argv[] = {"pysandbox-stub", NULL};

@@ -8,16 +8,22 @@ import errno
 import os
 import re
 import select
+import itertools
 import signal
+import socket
 import time
 
 from pysandbox.platform import INTERRUPTED, SYSCALL, Exited, Fault, Platform
 from pysandbox.platform.ptrace._loop import ffi, lib
-from pysandbox.platform.ptrace.stub import GADGET_ADDR, NAME_ADDR, SECCOMP_FPROG_ADDR, STUB_BASE, stub_memfd
+from pysandbox.platform.ptrace.stub import (CHANNEL_FD, CMSG_ADDR, CMSG_FD_OFFSET, GADGET_ADDR, MSGHDR_ADDR,
+                                            NAME_ADDR, SCRATCH_ADDR, SECCOMP_FPROG_ADDR, STUB_BASE, STUB_END,
+                                            TAG_ADDR, scratch_page_init, stub_memfd)
 from pysandbox.sentry.errors import SandboxError, SyscallError
 
 SYS_MMAP, SYS_MPROTECT, SYS_MUNMAP, SYS_CLONE, SYS_EXIT, SYS_PRCTL, SYS_MADVISE = 9, 10, 11, 56, 60, 157, 28
 SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, PR_SET_NO_NEW_PRIVS = 317, 1, 38
+SYS_CLOSE, SYS_RECVMSG = 3, 47
+MSG_DONTWAIT, MSG_CMSG_CLOEXEC = 0x40, 0x40000000
 MAP_PRIVATE, MAP_SHARED, MAP_FIXED, MAP_ANONYMOUS = 0x02, 0x01, 0x10, 0x20
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
 CLONE_PARENT, CLONE_THREAD, CLONE_SYSVSEM = 0x8000, 0x10000, 0x40000
@@ -35,6 +41,9 @@ class PtracePlatform(Platform):
     def __init__(self, cpu=0):
         self.cpu = -1 if cpu is None else cpu
         self._stub_fd = stub_memfd()
+        # Files reach stubs over this channel (SCM_RIGHTS), so that they map them themselves.
+        self._channel, self._stub_channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._file_tags = itertools.count(1)
         self.contexts = {}                      # host tid -> PtraceContext
         self._status = ffi.new("int *")
         self._n_ready = ffi.new("int *")
@@ -48,13 +57,14 @@ class PtracePlatform(Platform):
 
     # -- processes -------------------------------------------------------
     def new_process(self):
-        pid = lib.psb_spawn_stub(self._stub_fd, self.cpu)
+        pid = lib.psb_spawn_stub(self._stub_fd, self._stub_channel.fileno(), self.cpu)
         if pid < 0:
             raise SandboxError(f"ptrace: cannot start a stub: {os.strerror(-pid)}")
         address_space = PtraceAddressSpace(self, pid)
         context = PtraceContext(self, address_space, pid, pid)
         address_space.inject(context, SYS_PRCTL, PR_SET_NAME, NAME_ADDR)
         address_space.unmap_host_leftovers(context)
+        address_space.write(SCRATCH_ADDR, scratch_page_init())
         self._confine(address_space, context)
         return context
 
@@ -162,6 +172,8 @@ class PtracePlatform(Platform):
             if left:
                 time.sleep(0.001)
         os.close(self._stub_fd)
+        self._channel.close()
+        self._stub_channel.close()
         os.close(self._sigchld_fd)
         self._epoll.close()
 
@@ -198,7 +210,7 @@ class PtraceAddressSpace:
         with open(f"/proc/{self.pid}/maps") as maps:
             ranges = [tuple(int(x, 16) for x in m.groups()) for m in map(_MAPS_LINE.match, maps) if m]
         for start, end in ranges:
-            if start != STUB_BASE and end <= 0x800000000000:
+            if not STUB_BASE <= start < STUB_END and end <= 0x800000000000:
                 self.inject(context, SYS_MUNMAP, start, end - start)
 
     def map(self, addr, length, prot, shared=False):
@@ -206,6 +218,33 @@ class PtraceAddressSpace:
         result = self._call(SYS_MMAP, addr, length, prot, flags, -1, 0)
         if result != addr:
             raise SyscallError(errno.ENOMEM)
+
+    def map_file(self, addr, length, prot, host_fd, offset, shared=False):
+        """Map host file `host_fd` at `addr` (MAP_FIXED): the stub receives the fd over its
+        channel, maps it and closes it again."""
+        context = self._stopped_context()
+        fd = self._receive_fd(context, host_fd)
+        try:
+            flags = MAP_FIXED | (MAP_SHARED if shared else MAP_PRIVATE)
+            result = self.inject(context, SYS_MMAP, addr, length, prot, flags, fd, offset)
+        finally:
+            self.inject(context, SYS_CLOSE, fd)
+        if -4096 < result < 0:
+            raise SyscallError(-result)
+        if result != addr:
+            raise SyscallError(errno.ENOMEM)
+
+    def _receive_fd(self, context, host_fd):
+        tag = next(self.platform._file_tags)
+        socket.send_fds(self.platform._channel, [tag.to_bytes(8, "little")], [host_fd])
+        while True:
+            result = self.inject(context, SYS_RECVMSG, CHANNEL_FD, MSGHDR_ADDR, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)
+            if -4096 < result < 0:
+                raise SandboxError(f"ptrace: a stub could not receive a file: {os.strerror(-result)}")
+            fd = int.from_bytes(self.read(CMSG_ADDR + CMSG_FD_OFFSET, 4), "little")
+            if int.from_bytes(self.read(TAG_ADDR, 8), "little") == tag:
+                return fd
+            self.inject(context, SYS_CLOSE, fd)      # left over from a stub that died mid-way
 
     def unmap(self, addr, length):
         self._call(SYS_MUNMAP, addr, length)

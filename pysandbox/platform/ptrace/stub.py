@@ -14,9 +14,28 @@ GUEST_ADDRESS_LIMIT = STUB_BASE
 
 # The host syscalls a stub may make: only those the sentry injects.
 STUB_SYSCALLS = {
-    "mmap": 9, "mprotect": 10, "munmap": 11, "mremap": 25, "madvise": 28,
-    "clone": 56, "exit": 60, "exit_group": 231,
+    "close": 3, "mmap": 9, "mprotect": 10, "munmap": 11, "madvise": 28,
+    "clone": 56, "recvmsg": 47, "exit": 60,
 }
+
+# A writable page after the code page: the recvmsg(2) arguments with which a stub takes a
+# file the sentry sends over its channel (fd 0), so that it can map the file itself.
+SCRATCH_ADDR = STUB_BASE + 0x1000
+STUB_END = SCRATCH_ADDR + 0x1000
+CHANNEL_FD = 0
+MSGHDR_ADDR = SCRATCH_ADDR
+_IOVEC_ADDR = SCRATCH_ADDR + 64
+CMSG_ADDR = SCRATCH_ADDR + 96
+CMSG_SPACE_ONE_FD = 24
+TAG_ADDR = SCRATCH_ADDR + 128           # the 8-byte tag that travels with each fd
+CMSG_FD_OFFSET = 16
+
+
+def scratch_page_init():
+    """The msghdr, iovec and control buffer a stub's injected recvmsg uses (written once)."""
+    msghdr = struct.pack("<QIxxxxQQQQixxxx", 0, 0, _IOVEC_ADDR, 1, CMSG_ADDR, CMSG_SPACE_ONE_FD, 0)
+    iovec = struct.pack("<QQ", TAG_ADDR, 8)
+    return msghdr.ljust(64, b"\0") + iovec
 
 AUDIT_ARCH_X86_64 = 0xC000003E
 X32_SYSCALL_BIT = 0x40000000
@@ -56,7 +75,7 @@ def seccomp_filter(allowed=STUB_SYSCALLS.values()):
 
 
 def _layout():
-    gadget = _EHDR_SIZE + _PHDR_SIZE
+    gadget = _EHDR_SIZE + 2 * _PHDR_SIZE
     name = gadget + len(_GADGET)
     fprog = (name + len(_NAME) + 7) & ~7
     filter_ = fprog + 16
@@ -81,10 +100,10 @@ def stub_elf_bytes():
     entry = GADGET_ADDR + 2            # the int3: never reached, the tracer holds it at exec
     ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
     body[:_EHDR_SIZE] = ident + struct.pack("<HHIQQQIHHHHHH", 2, 0x3E, 1, entry, _EHDR_SIZE, 0, 0,
-                                            _EHDR_SIZE, _PHDR_SIZE, 1, 0, 0, 0)
-    body[_EHDR_SIZE:_EHDR_SIZE + _PHDR_SIZE] = struct.pack("<IIQQQQQQ", 1, 5, 0, STUB_BASE, STUB_BASE,
-                                                           size, size, 0x1000)
-    return bytes(body)
+                                            _EHDR_SIZE, _PHDR_SIZE, 2, 0, 0, 0)
+    code = struct.pack("<IIQQQQQQ", 1, 5, 0, STUB_BASE, STUB_BASE, size, size, 0x1000)
+    scratch = struct.pack("<IIQQQQQQ", 1, 6, 0, SCRATCH_ADDR, SCRATCH_ADDR, 0, 0x1000, 0x1000)
+    return bytes(body[:_EHDR_SIZE]) + code + scratch + bytes(body[_EHDR_SIZE + 2 * _PHDR_SIZE:])
 
 
 def stub_memfd():
