@@ -42,6 +42,7 @@ class FakeKernel:
         self.thread_groups = {}
         self.init = None
         self.protect_init = True
+        self.strace = None               # --strace off
         self.calls = []                  # exits, stops and continues
         self.woken = []
         self.clock = 1000.0

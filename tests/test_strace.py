@@ -164,3 +164,17 @@ def test_every_argument_type_of_the_table_can_be_shown(memory):
         line = strace.format_call(1, entry, entry.decode((BASE,) * 6), 0, None, memory)
         assert line.startswith(f"[pid 1] {entry.name}(") and line.endswith((") = 0", ") = 0x0"))
     assert set(ARG_TYPES) - set(strace._VALUE_FORMATTERS) == {"path", "str", "buf_in", "buf_out", "argv"}
+
+
+def test_strace_of_a_real_run_shows_calls_signals_and_exits(tmp_path):
+    """`do --strace` end to end: decoded calls, a blocking call, a signal, the exit line."""
+    from helpers import run_sandbox
+    log = tmp_path / "strace.log"
+    r = run_sandbox(["/bin/busybox", "sh", "-c", "sleep 0.1 & wait; echo done"],
+                    flags=["--strace", "--log", str(log)])
+    assert (r.status, r.out) == (0, "done\n"), r
+    text = log.read_text()
+    assert "wait4(-1, " in text and 'write(1, "done\\n", 5) = 5' in text
+    assert "<unfinished ...>" in text and "resumed>" in text
+    assert "--- SIGCHLD {si_signo=SIGCHLD, si_code=1" in text
+    assert "+++ exited with 0 +++" in text

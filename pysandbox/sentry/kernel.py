@@ -368,6 +368,11 @@ class Kernel:
             return
         tg.exiting = True
         tg.wait_status = wait_status
+        if self.strace:
+            outcome = (f"exited with {os.WEXITSTATUS(wait_status)}" if os.WIFEXITED(wait_status) else
+                       f"killed by {signals.signal_name(os.WTERMSIG(wait_status))}"
+                       + (" (core dumped)" if wait_status & 0x80 else ""))
+            self.strace(f"[pid {tg.tgid}] +++ {outcome} +++")
         tasks = [t for t in tg.tasks if t.alive]
         if tasks:
             tasks[0].context.kill_process()

@@ -21,11 +21,13 @@ MAP_GROWSDOWN, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_LOCKED = 0x100, 0x800, 0x1000,
 MAP_NORESERVE, MAP_POPULATE, MAP_NONBLOCK, MAP_STACK, MAP_HUGETLB = 0x4000, 0x8000, 0x10000, 0x20000, 0x40000
 MAP_SYNC, MAP_FIXED_NOREPLACE, MAP_UNINITIALIZED = 0x80000, 0x100000, 0x4000000
 MAP_32BIT = 0x40
+PROT_SEM = 0x8
 MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
 MADV_DONTNEED, MADV_FREE = 4, 8
 SIGBUS, SIGSEGV, BUS_ADRERR = 7, 11, 2
 
 MIN_ADDRESS = 0x10000                      # vm.mmap_min_addr
+USER_ADDRESS_END = 0x7FFFFFFFF000          # Linux's TASK_SIZE: the bound its argument checks use
 # Host files at least this large are mapped by the platform from their fd (the host shares
 # their pages and does copy-on-write); smaller ones are cheaper to copy in.
 MAP_FROM_FD_MIN = 64 * 1024
@@ -118,19 +120,20 @@ class MemoryManager:
 
     def mmap(self, addr, length, prot, flags, file=None, offset=0, name=""):
         """mmap(2) without the fd lookup: returns the address of the new mapping."""
-        kind = flags & MAP_TYPE
-        if length == 0 or kind not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
-            raise SyscallError(errno.EINVAL)
-        if offset % PAGE_SIZE or offset < 0:
+        if length == 0 or offset % PAGE_SIZE or offset < 0:
             raise SyscallError(errno.EINVAL)
         length = page_round_up(length)
         if length == 0 or length > GUEST_ADDRESS_LIMIT:
             raise SyscallError(errno.ENOMEM)
-        shared = kind != MAP_PRIVATE
-        prot &= PROT_MASK
         addr = self._pick_address(addr, length, flags)
         if flags & MAP_ANONYMOUS:
             file = None
+        kind = flags & MAP_TYPE
+        # MAP_SHARED_VALIDATE asks a file to check the flags; anonymous memory knows only these two.
+        if kind not in ((MAP_SHARED, MAP_PRIVATE) if file is None else (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE)):
+            raise SyscallError(errno.EINVAL)
+        shared = kind != MAP_PRIVATE
+        prot &= PROT_MASK
         vma = Vma(addr, addr + length, prot, shared=shared, file=file,
                   file_size=file.size() if file is not None else 0,
                   offset=offset if file is not None else 0,
@@ -186,95 +189,201 @@ class MemoryManager:
             position += len(chunk)
 
     def munmap(self, addr, length):
-        if addr % PAGE_SIZE or length == 0:
+        """munmap(2): unmapping a range with nothing in it is not an error."""
+        if addr % PAGE_SIZE or addr > USER_ADDRESS_END or length > USER_ADDRESS_END - addr:
             raise SyscallError(errno.EINVAL)
-        length = page_round_up(length)
-        if addr + length > GUEST_ADDRESS_LIMIT or addr + length < addr:
+        end = addr + page_round_up(length)
+        if end == addr:
             raise SyscallError(errno.EINVAL)
-        if self.vmas.overlapping(addr, addr + length):
-            self.vmas.remove(addr, addr + length)
-            self.space.unmap(addr, length)
+        removed = self.vmas.remove(addr, end)
+        if removed:
+            # Only where the guest had mappings: the stub's own pages lie above them.
+            self.space.unmap(removed[0].start, removed[-1].end - removed[0].start)
+
+    def _mapped_until(self, start, end):
+        """Where the run of mapped pages from `start` stops (at most `end`)."""
+        position = start
+        for vma in self.vmas.overlapping(start, end):
+            if vma.start > position:
+                break
+            position = vma.end
+        return min(position, end)
 
     def mprotect(self, addr, length, prot):
-        if addr % PAGE_SIZE or prot & ~(PROT_MASK | PROT_GROWSDOWN | PROT_GROWSUP):
+        """mprotect(2). As in Linux, the mapped pages before the first hole change before ENOMEM."""
+        if addr % PAGE_SIZE:
             raise SyscallError(errno.EINVAL)
-        length = page_round_up(length)
         if length == 0:
             return
-        if addr + length > GUEST_ADDRESS_LIMIT or not self.vmas.is_fully_mapped(addr, addr + length):
+        end = addr + page_round_up(length)
+        if end <= addr:
             raise SyscallError(errno.ENOMEM)
+        growth = prot & (PROT_GROWSDOWN | PROT_GROWSUP)
+        if prot & ~(PROT_MASK | PROT_SEM | growth) or growth == PROT_GROWSDOWN | PROT_GROWSUP:
+            raise SyscallError(errno.EINVAL)
         prot &= PROT_MASK
-        self.space.protect(addr, length, prot)
-        self.vmas.protect(addr, addr + length, prot)
-        for vma in self.vmas.overlapping(addr, addr + length):
-            if vma.file is not None:
-                self._fence_beyond_eof(vma)
+        changed_end = self._mapped_until(addr, end)
+        if changed_end > addr:
+            self.space.protect(addr, changed_end - addr, prot)
+            self.vmas.protect(addr, changed_end, prot)
+            for vma in self.vmas.overlapping(addr, changed_end):
+                if vma.file is not None:
+                    self._fence_beyond_eof(vma)
+        if changed_end < end:
+            raise SyscallError(errno.ENOMEM)
+
+    def _mapping_end(self, vma):
+        """The end of the one mapping Linux would see `vma` as part of: the VmaSet never merges
+        neighbours, Linux does."""
+        last = vma
+        for following in self.vmas.overlapping(vma.end, GUEST_ADDRESS_LIMIT):
+            if not _mergeable(last, following):
+                break
+            last = following
+        return last.end
 
     def mremap(self, old_addr, old_length, new_length, flags, new_addr):
-        if flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) or old_addr % PAGE_SIZE:
+        """mremap(2), with the checks in Linux's order."""
+        if flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
             raise SyscallError(errno.EINVAL)
         if flags & MREMAP_FIXED and not flags & MREMAP_MAYMOVE:
+            raise SyscallError(errno.EINVAL)
+        # MREMAP_DONTUNMAP is always a move and does not resize.
+        if flags & MREMAP_DONTUNMAP and (not flags & MREMAP_MAYMOVE or old_length != new_length):
+            raise SyscallError(errno.EINVAL)
+        if old_addr % PAGE_SIZE:
             raise SyscallError(errno.EINVAL)
         old_length, new_length = page_round_up(old_length), page_round_up(new_length)
         if new_length == 0:
             raise SyscallError(errno.EINVAL)
+        if self.vmas.find(old_addr) is None:
+            raise SyscallError(errno.EFAULT)
+        if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP):
+            return self._remap_to(old_addr, old_length, new_length, new_addr, flags)
+        if old_length >= new_length:
+            if old_length > new_length:
+                self.munmap(old_addr + new_length, old_length - new_length)
+            return old_addr
+        vma = self._resizable(old_addr, old_length)
+        old_end, new_end = old_addr + old_length, old_addr + new_length
+        if (old_end == self._mapping_end(vma) and new_end <= GUEST_ADDRESS_LIMIT
+                and not self.vmas.overlapping(old_end, new_end)):
+            self._grow_in_place(old_end, new_end)
+            return old_addr
+        if not flags & MREMAP_MAYMOVE:
+            raise SyscallError(errno.ENOMEM)
+        return self._move(old_addr, old_length, new_length, self._pick_address(0, new_length, 0))
+
+    def _remap_to(self, old_addr, old_length, new_length, new_addr, flags):
+        """mremap with MREMAP_FIXED or MREMAP_DONTUNMAP: always a move (Linux's mremap_to)."""
+        if flags & MREMAP_FIXED:
+            if new_addr % PAGE_SIZE:
+                raise SyscallError(errno.EINVAL)
+            if new_length > USER_ADDRESS_END or new_addr > USER_ADDRESS_END - new_length:
+                raise SyscallError(errno.EINVAL)
+            if old_addr + old_length > new_addr and new_addr + new_length > old_addr:
+                raise SyscallError(errno.EINVAL)
+            self._pick_address(new_addr, new_length, MAP_FIXED)
+            self.munmap(new_addr, new_length)
+        if old_length > new_length:
+            self.munmap(old_addr + new_length, old_length - new_length)
+            old_length = new_length
+        self._resizable(old_addr, old_length)
+        destination = new_addr if flags & MREMAP_FIXED else self._pick_address(new_addr, new_length, 0)
+        return self._move(old_addr, old_length, new_length, destination,
+                          keep_old=bool(flags & MREMAP_DONTUNMAP))
+
+    def _resizable(self, old_addr, old_length):
+        """The VMA at `old_addr` if [old_addr, old_addr + old_length) may be resized or moved
+        (Linux's vma_to_resize): EFAULT across mappings, EINVAL for copying a private one."""
         vma = self.vmas.find(old_addr)
-        if vma is None or old_length and old_addr + old_length > vma.end:
+        if vma is None:
             raise SyscallError(errno.EFAULT)
         if old_length == 0 and not vma.shared:
             raise SyscallError(errno.EINVAL)
-        if not flags & MREMAP_FIXED:
-            if new_length <= old_length:
-                if new_length < old_length:
-                    self.munmap(old_addr + new_length, old_length - new_length)
-                return old_addr
-            tail = old_addr + old_length
-            if (old_addr + new_length <= GUEST_ADDRESS_LIMIT
-                    and not self.vmas.overlapping(tail, old_addr + new_length)
-                    and old_addr + old_length == vma.end):
-                grown = vma.slice(vma.start, vma.end)
-                extra = dataclasses.replace(grown, start=tail, end=old_addr + new_length,
-                                            offset=grown.offset + (tail - grown.start) if grown.file else 0)
-                self._install(extra)
-                return old_addr
-            if not flags & MREMAP_MAYMOVE:
-                raise SyscallError(errno.ENOMEM)
-            new_addr = self._pick_address(0, new_length, 0)
-        else:
-            if new_addr % PAGE_SIZE:
-                raise SyscallError(errno.EINVAL)
-            if new_addr < old_addr + max(old_length, 1) and old_addr < new_addr + new_length:
-                raise SyscallError(errno.EINVAL)
-            new_addr = self._pick_address(new_addr, new_length, MAP_FIXED)
-        return self._move(vma, old_addr, old_length or new_length, new_length, new_addr)
+        if old_addr + old_length > self._mapping_end(vma):
+            raise SyscallError(errno.EFAULT)
+        return vma
 
-    def _move(self, vma, old_addr, old_length, new_length, new_addr):
-        keep = min(old_length, new_length)
-        data = self.space.read(old_addr, keep)
-        piece = vma.slice(old_addr, old_addr + keep)
-        moved = dataclasses.replace(piece, start=new_addr, end=new_addr + new_length, file=None,
-                                    offset=0) if vma.file is None else dataclasses.replace(
-                                        piece, start=new_addr, end=new_addr + new_length)
-        if self.vmas.overlapping(new_addr, new_addr + new_length):
-            self.munmap(new_addr, new_length)
-        self.space.map(new_addr, new_length, moved.prot, shared=moved.shared and moved.file is None)
-        self.vmas.insert(moved)
-        self.space.write(new_addr, data)
-        self.munmap(old_addr, old_length)
+    def _grow_in_place(self, old_end, new_end):
+        last = self.vmas.find(old_end - 1)
+        grown = dataclasses.replace(last, end=new_end)
+        if last.file is None:
+            self.space.remap(last.start, last.length, grown.length)
+        else:
+            self.space.map(old_end, new_end - old_end, last.prot)
+            self._fill_from_file(grown.slice(old_end, new_end))
+        self.vmas.insert(grown)
+        if grown.file is not None:
+            self._fence_beyond_eof(grown)
+
+    def _move(self, old_addr, old_length, new_length, new_addr, keep_old=False):
+        """Move the pages of [old_addr, old_addr + old_length) to new_addr, the last piece growing
+        to make new_length. Anonymous memory moves on the host, so shared memory stays shared; the
+        sandbox's file mappings are private copies, copied again. keep_old: MREMAP_DONTUNMAP."""
+        if old_length == 0:
+            return self._duplicate_shared(old_addr, new_length, new_addr)
+        end = old_addr + old_length
+        pieces = [vma.slice(max(vma.start, old_addr), min(vma.end, end)) for vma in self.vmas.overlapping(old_addr, end)]
+        for piece in pieces:
+            destination = new_addr + (piece.start - old_addr)
+            growth = new_length - old_length if piece is pieces[-1] else 0
+            moved = dataclasses.replace(piece, start=destination, end=destination + piece.length + growth)
+            if piece.file is None:
+                self.space.remap(piece.start, piece.length, moved.length, destination, keep_old=keep_old)
+                self.vmas.insert(moved)
+                continue
+            self.space.map(destination, moved.length, piece.prot)
+            self.space.write(destination, self.space.read(piece.start, piece.length))
+            if growth:
+                self._fill_from_file(moved.slice(destination + piece.length, moved.end))
+            if keep_old:
+                self._drop_pages(piece)
+            else:
+                self.space.unmap(piece.start, piece.length)
+            self.vmas.insert(moved)
+            self._fence_beyond_eof(moved)
+        if not keep_old:
+            self.vmas.remove(old_addr, end)
+        return new_addr
+
+    def _duplicate_shared(self, old_addr, new_length, new_addr):
+        """mremap with old_size 0: a second mapping of the same shared memory."""
+        vma = self.vmas.find(old_addr)
+        copy = dataclasses.replace(vma.slice(old_addr, vma.end), start=new_addr, end=new_addr + new_length)
+        if vma.file is not None:
+            self._install(copy)
+            return new_addr
+        self.space.remap(old_addr, 0, new_length, new_addr)
+        self.vmas.insert(copy)
         return new_addr
 
     def madvise(self, addr, length, advice):
+        """madvise(2): MADV_DONTNEED and MADV_FREE drop pages, other advice changes nothing here.
+        As in Linux, the mapped parts of a range with holes are acted on before ENOMEM."""
         if addr % PAGE_SIZE:
             raise SyscallError(errno.EINVAL)
-        length = page_round_up(length)
-        if length and not self.vmas.is_fully_mapped(addr, addr + length):
+        end = addr + page_round_up(length)
+        if end < addr or (length and end == addr):
+            raise SyscallError(errno.EINVAL)
+        if end == addr:
+            return
+        for vma in self.vmas.overlapping(addr, end):
+            if advice == MADV_FREE and (vma.shared or vma.file is not None):
+                raise SyscallError(errno.EINVAL)       # only private anonymous memory can be freed
+            if advice in (MADV_DONTNEED, MADV_FREE):
+                self._drop_pages(vma.slice(max(vma.start, addr), min(vma.end, end)))
+        if not self.vmas.is_fully_mapped(addr, end):
             raise SyscallError(errno.ENOMEM)
-        if advice in (MADV_DONTNEED, MADV_FREE) and length:
-            for vma in self.vmas.overlapping(addr, addr + length):
-                start, end = max(vma.start, addr), min(vma.end, addr + length)
-                self.space.discard(start, end - start)
-                if vma.file is not None and not vma.shared:
-                    self._fill_from_file(vma.slice(start, end))
+
+    def _drop_pages(self, piece):
+        """MADV_DONTNEED: private pages start over (zero, or the file's content); shared ones keep
+        their memory, which the sandbox's shared file mappings are the only copy of."""
+        if piece.shared and piece.file is not None:
+            return
+        self.space.discard(piece.start, piece.length)
+        if piece.file is not None:
+            self._fill_from_file(piece)
 
     def set_brk(self, new_brk):
         """brk(2): returns the new break, or the old one when it cannot move."""
@@ -282,7 +391,8 @@ class MemoryManager:
             return self.brk
         old_top, new_top = page_round_up(self.brk), page_round_up(new_brk)
         if new_top > old_top:
-            if new_top > self.mmap_base or self.vmas.overlapping(old_top, new_top):
+            # Linux keeps a page free between the heap and the next mapping.
+            if new_top > self.mmap_base or self.vmas.overlapping(old_top, new_top + PAGE_SIZE):
                 return self.brk
             self._install(Vma(old_top, new_top, PROT_READ | PROT_WRITE, name="[heap]"))
         elif new_top < old_top:
@@ -306,8 +416,15 @@ class MemoryManager:
             self.space.release()
 
     def render_maps(self):
-        lines = []
+        """/proc/PID/maps, with neighbours Linux would have merged shown as one line."""
+        runs = []
         for vma in self.vmas:
+            if runs and _mergeable(runs[-1], vma):
+                runs[-1] = dataclasses.replace(runs[-1], end=vma.end)
+            else:
+                runs.append(vma)
+        lines = []
+        for vma in runs:
             perms = "".join(flag if vma.prot & bit else "-" for flag, bit in
                             (("r", PROT_READ), ("w", PROT_WRITE), ("x", PROT_EXEC)))
             perms += "s" if vma.shared else "p"
@@ -317,3 +434,11 @@ class MemoryManager:
             line = f"{vma.start:08x}-{vma.end:08x} {perms} {vma.offset:08x} {device} {inode}"
             lines.append(f"{line:<72} {name}".rstrip() if name else line)
         return "\n".join(lines) + "\n"
+
+
+def _mergeable(a, b):
+    """Whether Linux would keep neighbours `a` and `b` as one mapping: same kind of memory, same
+    protection, and for a file the next offset."""
+    return (a.end == b.start and a.prot == b.prot and a.shared == b.shared and a.name == b.name
+            and a.file is b.file and a.anon_shared_id == b.anon_shared_id
+            and (a.file is None or b.offset == a.offset + a.length))

@@ -300,6 +300,14 @@ class SigInfo:
         return cls(SIGCHLD, code, pid=tg.tgid, uid=uid, status=status,
                    utime=int(tg.utime * USER_HZ), stime=int(tg.stime * USER_HZ))
 
+    def describe(self):
+        """The siginfo as strace shows it: {si_signo=SIGCHLD, si_code=1, si_pid=2, ...}."""
+        layout, names = _SIGINFO_UNIONS[self.layout]
+        fields = [f"si_signo={signal_name(self.signo)}", f"si_code={self.code}"]
+        fields += [f"si_{name}={getattr(self, name):#x}" if name == "addr" else f"si_{name}={getattr(self, name)}"
+                   for name in names]
+        return "{" + ", ".join(fields) + "}"
+
     @property
     def fault_address_register(self):
         """cr2 for the frame: the address of a page fault."""
@@ -566,6 +574,8 @@ def deliver_pending_signals(t):
     ran_handler = False
     while has_deliverable_signal(t):
         info = dequeue_signal(t, t.sigmask)
+        if t.kernel.strace:
+            t.kernel.strace(f"[pid {t.tid}] --- {signal_name(info.signo)} {info.describe()} ---")
         action = t.tg.sighand[info.signo]
         if action.handler == SIG_IGN:
             continue

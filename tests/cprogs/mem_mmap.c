@@ -31,23 +31,30 @@ static void on_fault(int signo, siginfo_t *info, void *context)
 
 static const char *code_name(int code)
 {
-    return code == SEGV_MAPERR ? "SEGV_MAPERR" : code == SEGV_ACCERR ? "SEGV_ACCERR" : "other";
+    return code == SEGV_MAPERR ? "SEGV_MAPERR" : code == SEGV_ACCERR ? "SEGV_ACCERR/BUS_ADRERR" : "other";
 }
 
-/* Touch `addr` (read or write) and say what happened. */
+/* Touch `addr` (read or write) and say what happened. Faults anywhere else stay fatal. */
 static void probe(const char *what, volatile char *addr, int write)
 {
-    int signo = sigsetjmp(fault_jump, 1);
+    struct sigaction catch = {.sa_sigaction = on_fault, .sa_flags = SA_SIGINFO | SA_NODEFER};
+    int signo;
+
+    sigaction(SIGSEGV, &catch, NULL);
+    sigaction(SIGBUS, &catch, NULL);
+    signo = sigsetjmp(fault_jump, 1);
     if (signo == 0) {
         if (write)
             *addr = 1;
         else
             (void)*addr;
         printf("%s: no fault\n", what);
-        return;
+    } else {
+        printf("%s: signal %d %s si_addr is the address: %s\n", what, signo, code_name(fault_code),
+               fault_addr == (void *)addr ? "yes" : "no");
     }
-    printf("%s: signal %d %s si_addr is the address: %s\n", what, signo, code_name(fault_code),
-           fault_addr == (void *)addr ? "yes" : "no");
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
 }
 
 static int is_mapped(void *addr)
@@ -96,8 +103,12 @@ static void mmap_errors(int fd)
     show_map("bad fd", mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, 12345, 0));
     show_map("MAP_FIXED at an unaligned address", mmap((void *)0x10000123, PAGE, PROT_READ,
                                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
-    show_map("MAP_SHARED_VALIDATE with an unknown flag",
-             mmap(NULL, PAGE, PROT_READ, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | 0x800000, -1, 0));
+    show_map("anonymous MAP_SHARED_VALIDATE", mmap(NULL, PAGE, PROT_READ, MAP_SHARED_VALIDATE | MAP_ANONYMOUS, -1, 0));
+    show_map("file MAP_SHARED_VALIDATE", mmap(NULL, PAGE, PROT_READ, MAP_SHARED_VALIDATE, fd, 0));
+    show_map("file MAP_SHARED_VALIDATE with an unknown flag",
+             mmap(NULL, PAGE, PROT_READ, MAP_SHARED_VALIDATE | 0x800000, fd, 0));
+    show_map("file MAP_SHARED with an unknown flag", mmap(NULL, PAGE, PROT_READ, MAP_SHARED | 0x800000, fd, 0));
+    show_map("munmap beyond the address space", (void *)(long)munmap((void *)0x7ffffffff000, PAGE));
     int wronly = open(file_path, O_WRONLY);
     show_map("file opened O_WRONLY", mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, wronly, 0));
     close(wronly);
@@ -213,6 +224,11 @@ static void unmap_and_protect(void)
     printf("content survived the protection changes: %s\n", map[0] == 'a' ? "yes" : "no");
     show_errno("mprotect of an unmapped range", mprotect(map + PAGE, PAGE, PROT_READ));
     show_errno("mprotect of a range with a hole", mprotect(map, 3 * PAGE, PROT_READ));
+    probe("  write to the page before the hole", map + 8, 1);
+    probe("  write to the page after the hole", map + 2 * PAGE + 8, 1);
+    mprotect(map, PAGE, PROT_READ | PROT_WRITE);
+    show_errno("mprotect with PROT_SEM", mprotect(map, PAGE, PROT_READ | PROT_WRITE | 0x8));
+    show_errno("mprotect of length 0 with a bad prot", mprotect(map, 0, 0x10));
     show_errno("mprotect at an unaligned address", mprotect(map + 1, PAGE, PROT_READ));
     show_errno("mprotect with an unknown bit", mprotect(map, PAGE, 0x10));
     munmap(map, 3 * PAGE);
@@ -253,14 +269,24 @@ static void remap(void)
     munmap(moved + 2 * PAGE, 6 * PAGE);
 }
 
+static char *shared_page(void)
+{
+    return mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+}
+
 static void dontneed(void)
 {
-    char *map = anon(2 * PAGE, PROT_READ | PROT_WRITE);
+    char *map = anon(3 * PAGE, PROT_READ | PROT_WRITE);
+    munmap(map + 2 * PAGE, PAGE);
     memset(map, 'd', 2 * PAGE);
     show_errno("madvise MADV_DONTNEED", madvise(map, PAGE, MADV_DONTNEED));
     printf("private anonymous page zeroed %s, the next one kept %s\n", map[0] == 0 && map[PAGE - 1] == 0 ? "yes" : "no",
            map[PAGE] == 'd' ? "yes" : "no");
     show_errno("madvise on an unmapped range", madvise(map + 2 * PAGE, PAGE, MADV_DONTNEED));
+    map[0] = 'd';
+    show_errno("madvise MADV_DONTNEED over a hole", madvise(map, 3 * PAGE, MADV_DONTNEED));
+    printf("  the mapped part was dropped anyway: %s\n", map[0] == 0 && map[PAGE] == 0 ? "yes" : "no");
+    show_errno("madvise MADV_FREE on shared memory", madvise(shared_page(), PAGE, MADV_FREE));
     show_errno("madvise with an unknown advice", madvise(map, PAGE, 12345));
     show_errno("madvise at an unaligned address", madvise(map + 1, PAGE, MADV_DONTNEED));
     munmap(map, 2 * PAGE);
@@ -289,13 +315,11 @@ static void program_break(void)
 
 int main(int argc, char **argv)
 {
-    struct sigaction sa = {.sa_sigaction = on_fault, .sa_flags = SA_SIGINFO | SA_NODEFER};
     char path[] = "/tmp/mem_mmap.XXXXXX";
 
     (void)argc;
     (void)argv;
     setvbuf(stdout, NULL, _IONBF, 0);
-    sigaction(SIGSEGV, &sa, NULL);
     close(mkstemp(path));
     file_path = path;
     int fd = make_file();

@@ -21,6 +21,7 @@ from pysandbox.platform.ptrace.stub import (CHANNEL_FD, CMSG_ADDR, CMSG_FD_OFFSE
 from pysandbox.sentry.errors import SandboxError, SyscallError
 
 SYS_MMAP, SYS_MPROTECT, SYS_MUNMAP, SYS_CLONE, SYS_EXIT, SYS_PRCTL, SYS_MADVISE = 9, 10, 11, 56, 60, 157, 28
+SYS_MREMAP, MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 25, 1, 2, 4
 SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, PR_SET_NO_NEW_PRIVS = 317, 1, 38
 SYS_CLOSE, SYS_RECVMSG = 3, 47
 MSG_DONTWAIT, MSG_CMSG_CLOEXEC = 0x40, 0x40000000
@@ -254,6 +255,16 @@ class PtraceAddressSpace:
 
     def discard(self, addr, length):
         self._call(SYS_MADVISE, addr, length, MADV_DONTNEED)
+
+    def remap(self, addr, length, new_length, new_addr=None, keep_old=False):
+        """Resize [addr, addr + length) in place, or move it to new_addr (replacing what is
+        there), pages and all; keep_old leaves the old range mapped but empty (MREMAP_DONTUNMAP)."""
+        if new_addr is None:
+            flags, expected = 0, addr
+        else:
+            flags, expected = MREMAP_MAYMOVE | MREMAP_FIXED | (MREMAP_DONTUNMAP if keep_old else 0), new_addr
+        if self._call(SYS_MREMAP, addr, length, new_length, flags, new_addr or 0) != expected:
+            raise SyscallError(errno.ENOMEM)
 
     def read(self, addr, n):
         try:

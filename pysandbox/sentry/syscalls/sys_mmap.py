@@ -3,12 +3,19 @@ import errno
 import os
 
 from pysandbox.sentry.errors import SyscallError
-from pysandbox.sentry.mm import (MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE,
-                                 PROT_WRITE)
+from pysandbox.sentry.mm import (MAP_32BIT, MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED,
+                                 MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE,
+                                 MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_STACK,
+                                 MAP_TYPE, MAP_UNINITIALIZED, PROT_WRITE)
 from pysandbox.sentry.vma import PAGE_SIZE, page_round_up
 
 O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR = 3, 0, 1, 2
-MAP_KNOWN_FLAGS = 0x1FFFFFF | 0xFC000000
+MAP_ABOVE4G, MAP_HUGE_2MB, MAP_HUGE_1GB = 0x80, 21 << 26, 30 << 26
+# The flags MAP_SHARED_VALIDATE accepts for a file that supports nothing more (LEGACY_MAP_MASK).
+MAP_LEGACY_FLAGS = (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE
+                    | MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE
+                    | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_32BIT | MAP_ABOVE4G | MAP_HUGE_2MB
+                    | MAP_HUGE_1GB)
 MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
 MADV_KNOWN = {0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 100, 101}
 
@@ -19,16 +26,23 @@ def brk(t, addr):
 
 
 def mmap(t, addr, length, prot, flags, fd, offset):
-    """mmap(2)."""
+    """mmap(2). The file checks come in Linux's order, after the offset and the fd."""
+    if offset % PAGE_SIZE:
+        raise SyscallError(errno.EINVAL)
     if flags & MAP_ANONYMOUS:
         return t.mm.mmap(addr, length, prot, flags)
-    if flags & MAP_TYPE not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
-        raise SyscallError(errno.EINVAL)
     file = t.fds.get(fd)
+    if length == 0:
+        raise SyscallError(errno.EINVAL)
+    kind = flags & MAP_TYPE
+    if kind not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
+        raise SyscallError(errno.EINVAL)
+    if kind == MAP_SHARED_VALIDATE and flags & ~MAP_LEGACY_FLAGS:
+        raise SyscallError(errno.EOPNOTSUPP)
     access = file.flags & O_ACCMODE
-    if access == O_WRONLY:
+    if kind != MAP_PRIVATE and prot & PROT_WRITE and access != O_RDWR:
         raise SyscallError(errno.EACCES)
-    if flags & MAP_TYPE != MAP_PRIVATE and prot & PROT_WRITE and access != O_RDWR:
+    if access == O_WRONLY:
         raise SyscallError(errno.EACCES)
     if not hasattr(file, "pread") or not file.is_mappable():
         raise SyscallError(errno.ENODEV)
