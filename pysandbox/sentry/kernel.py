@@ -374,6 +374,7 @@ class Kernel:
                        + (" (core dumped)" if wait_status & 0x80 else ""))
             self.strace(f"[pid {tg.tgid}] +++ {outcome} +++")
         tasks = [t for t in tg.tasks if t.alive]
+        tg.settle_cpu_time()
         if tasks:
             tasks[0].context.kill_process()
         for task in tasks:

@@ -1,5 +1,6 @@
 """Task (one guest thread), ThreadGroup (a process) and Credentials."""
 import errno
+import os
 import struct
 
 from pysandbox.sentry.errors import SyscallError
@@ -26,6 +27,19 @@ def default_rlimits():
     limits[RLIMIT_NICE] = [0, 0]
     limits[RLIMIT_RTPRIO] = [0, 0]
     return limits
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def host_cpu_times(pid):
+    """(user, system) CPU seconds of host process `pid`, from /proc/PID/stat."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    return int(fields[11]) / _CLOCK_TICKS, int(fields[12]) / _CLOCK_TICKS
 
 
 class Credentials:
@@ -78,7 +92,7 @@ class ThreadGroup:
         self.continue_reported = True
         self.child_events = WaitQueue()      # a child changed state (for wait4/waitid)
         self.vfork_done = WaitQueue()
-        self.utime = self.stime = 0.0
+        self._past_cpu = (0.0, 0.0)          # user and system seconds of host processes gone by exec
         self.cutime = self.cstime = 0.0      # CPU time of reaped children (times(2), RUSAGE_CHILDREN)
         self.start_time = kernel.now()
         self.itimer_real = None              # kernel timer handle for alarm/ITIMER_REAL
@@ -86,6 +100,26 @@ class ThreadGroup:
     @property
     def leader(self):
         return self.tasks[0] if self.tasks else None
+
+    def _live_cpu(self):
+        leader = self.leader
+        if leader is None or not leader.alive or leader.context is None:
+            return 0.0, 0.0
+        return host_cpu_times(leader.context.pid)
+
+    @property
+    def utime(self):
+        """User CPU seconds: the time its stubs ran guest code (the sentry's own work is not counted)."""
+        return self._past_cpu[0] + self._live_cpu()[0]
+
+    @property
+    def stime(self):
+        return self._past_cpu[1] + self._live_cpu()[1]
+
+    def settle_cpu_time(self):
+        """Keep the CPU time of the current host process before it goes (exec, exit)."""
+        user, system = self._live_cpu()
+        self._past_cpu = (self._past_cpu[0] + user, self._past_cpu[1] + system)
 
     def __repr__(self):
         return f"<ThreadGroup {self.tgid} {self.exe}>"

@@ -229,6 +229,7 @@ def _discard_old_image(t):
         if other is not t and other.alive:
             kernel._release_task(other, exit_context=False)
     tg.tasks[:] = [t]
+    tg.settle_cpu_time()
     t.context.kill_process()
     t.mm.release()
     if t.tid != tg.tgid:
