@@ -109,6 +109,7 @@ class FakeMemory:
 
 class FakeContext:
     def __init__(self):
+        self.pid = None                  # no host process: CPU times read 0
         names = sigframe.SIGCONTEXT_REGS + ("orig_rax", "cs", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs")
         self.regs = types.SimpleNamespace(**{name: 0 for name in names})
         self.regs.cs, self.regs.ss, self.regs.eflags = 0x33, 0x2B, 0x246

@@ -90,13 +90,29 @@ class SavedContext:
     uc_flags: int
 
 
-def frame_addresses(sp):
+# An XSAVE image in a frame is marked as Linux marks it (struct _fpx_sw_bytes in the FXSAVE
+# area's software-reserved bytes, and a second magic word after the image).
+FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2 = 0x46505853, 0x46505845
+FP_XSTATE_MAGIC2_SIZE = 4
+_SW_BYTES = struct.Struct("<IIQI")            # magic1, extended_size, xfeatures, xstate_size
+# ptrace's XSAVE image carries the XCR0 value (the enabled features) where the frame's
+# software bytes go.
+_PTRACE_XCR0 = slice(464, 472)
+MAX_XSTATE_SIZE = 1 << 14
+
+
+def fpstate_area_size(fpstate):
+    """Bytes the FPU state takes in a frame: the image, plus the trailing magic for XSAVE."""
+    return len(fpstate) + (FP_XSTATE_MAGIC2_SIZE if len(fpstate) > FXSAVE_SIZE else 0)
+
+
+def frame_addresses(sp, fpstate_size=FXSAVE_SIZE):
     """(frame, fpstate) addresses below the stack top `sp` (Linux's get_sigframe).
 
     The fpstate is carved out first, 64-byte aligned; the frame goes below it,
     placed so that rsp + 8 is 16-byte aligned at handler entry, as after a call.
     """
-    fpstate_addr = (sp - FXSAVE_SIZE) & -FPSTATE_ALIGN
+    fpstate_addr = (sp - fpstate_size) & -FPSTATE_ALIGN
     frame_addr = ((fpstate_addr - RT_SIGFRAME_SIZE + 8) & -16) - 8
     return frame_addr, fpstate_addr
 
@@ -110,10 +126,12 @@ def build_rt_sigframe(sp, regs, fpstate, siginfo, saved_mask, altstack, restorer
     `saved_mask` the signal mask sigreturn restores, `altstack` the task's
     (ss_sp, ss_flags, ss_size) and `restorer` the handler's return address.
     """
-    frame_addr, fpstate_addr = frame_addresses(sp)
+    fpstate = bytes(fpstate)
+    extended = len(fpstate) > FXSAVE_SIZE
+    frame_addr, fpstate_addr = frame_addresses(sp, fpstate_area_size(fpstate))
     frame = _RT_SIGFRAME.pack(
         restorer & MASK64,
-        UC_FLAGS, 0,
+        UC_FLAGS | (UC_FP_XSTATE if extended else 0), 0,
         altstack[0] & MASK64, altstack[1] & 0xFFFFFFFF, altstack[2] & MASK64,
         *(getattr(regs, name) & MASK64 for name in SIGCONTEXT_REGS),
         regs.cs & 0xFFFF, 0, 0, regs.ss & 0xFFFF,
@@ -122,7 +140,37 @@ def build_rt_sigframe(sp, regs, fpstate, siginfo, saved_mask, altstack, restorer
         saved_mask & MASK64,
         bytes(siginfo))
     padding = bytes(fpstate_addr - frame_addr - RT_SIGFRAME_SIZE)
-    return SignalFrame(frame_addr, frame + padding + fxsave_for_frame(fpstate), fpstate_addr)
+    image = xsave_for_frame(fpstate) if extended else fxsave_for_frame(fpstate)
+    return SignalFrame(frame_addr, frame + padding + image, fpstate_addr)
+
+
+def xsave_for_frame(xstate):
+    """A ptrace XSAVE image as a frame holds it: software bytes filled in, magic at the end."""
+    image = bytearray(xstate)
+    xfeatures = int.from_bytes(xstate[_PTRACE_XCR0], "little")
+    sw_bytes = _SW_BYTES.pack(FP_XSTATE_MAGIC1, len(image) + FP_XSTATE_MAGIC2_SIZE, xfeatures, len(image))
+    image[_FXSAVE_SW_RESERVED] = sw_bytes.ljust(_FXSAVE_SW_RESERVED.stop - _FXSAVE_SW_RESERVED.start, b"\0")
+    return bytes(image) + FP_XSTATE_MAGIC2.to_bytes(FP_XSTATE_MAGIC2_SIZE, "little")
+
+
+def xstate_size_in_frame(fxsave_area):
+    """The XSAVE image size a frame's FXSAVE area announces, or 0 for a plain FXSAVE frame."""
+    magic1, extended_size, _xfeatures, xstate_size = _SW_BYTES.unpack_from(fxsave_area, _FXSAVE_SW_RESERVED.start)
+    if (magic1 != FP_XSTATE_MAGIC1 or not FXSAVE_SIZE < xstate_size <= MAX_XSTATE_SIZE
+            or extended_size != xstate_size + FP_XSTATE_MAGIC2_SIZE):
+        return 0
+    return xstate_size
+
+
+def xstate_from_frame(image, xfeatures_of_cpu):
+    """The XSAVE image of a frame as ptrace takes it back: MXCSR made safe, XCR0 where ptrace wants it,
+    or None when the trailing magic is missing."""
+    xstate_size = len(image) - FP_XSTATE_MAGIC2_SIZE
+    if int.from_bytes(image[xstate_size:], "little") != FP_XSTATE_MAGIC2:
+        return None
+    restored = bytearray(fxsave_from_frame(image[:FXSAVE_SIZE]) + bytes(image[FXSAVE_SIZE:xstate_size]))
+    restored[_FXSAVE_SW_RESERVED] = xfeatures_of_cpu.to_bytes(8, "little").ljust(48, b"\0")
+    return bytes(restored)
 
 
 def fxsave_for_frame(fpstate):

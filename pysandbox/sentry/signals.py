@@ -678,7 +678,11 @@ def restore_from_frame(t, saved, fpstate):
         setattr(regs, name, value)
     regs.orig_rax = MASK64                # -1: no syscall to restart in the restored rax
     t.restart_block = None                # a pending restart_syscall(2) now gives EINTR
-    t.context.set_fpstate(sigframe.fxsave_from_frame(fpstate))
+    if len(fpstate) > sigframe.FXSAVE_SIZE:
+        if not t.context.set_fpstate(fpstate):      # the CPU refused the image
+            t.context.set_fpstate(sigframe.fxsave_from_frame(fpstate[:sigframe.FXSAVE_SIZE]))
+    else:
+        t.context.set_fpstate(sigframe.fxsave_from_frame(fpstate))
     try:
         set_altstack(t, *saved.altstack, sp=regs.rsp)
     except SyscallError:

@@ -20,6 +20,8 @@ int psb_setregs(int tid, struct user_regs_struct *regs);
 int psb_getfpregs(int tid, void *buf512);
 int psb_setfpregs(int tid, void *buf512);
 long psb_geteventmsg(int tid);
+long psb_getxstate(int tid, void *buf, unsigned long size);
+long psb_setxstate(int tid, void *buf, unsigned long size);
 int psb_resume(int tid, struct user_regs_struct *regs, int sig);
 int psb_wait(int *status, int block);
 int psb_resume_wait(int tid, struct user_regs_struct *regs, int *status);

@@ -132,6 +132,24 @@ int psb_setfpregs(int tid, void *buf512)
     return ptrace(PTRACE_SETFPREGS, tid, 0, buf512) < 0 ? -errno : 0;
 }
 
+#ifndef NT_X86_XSTATE
+#define NT_X86_XSTATE 0x202
+#endif
+
+/* The full XSAVE image (x87, SSE, AVX, ...); returns its length or -errno. */
+long psb_getxstate(int tid, void *buf, unsigned long size)
+{
+    struct iovec iov = {buf, size};
+    if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) < 0) return -errno;
+    return (long)iov.iov_len;
+}
+
+long psb_setxstate(int tid, void *buf, unsigned long size)
+{
+    struct iovec iov = {buf, size};
+    return ptrace(PTRACE_SETREGSET, tid, (void *)NT_X86_XSTATE, &iov) < 0 ? -errno : 0;
+}
+
 long psb_geteventmsg(int tid)
 {
     unsigned long msg = 0;

@@ -33,6 +33,8 @@ MADV_DONTNEED = 4
 SYSCALL_STOP = signal.SIGTRAP | 0x80
 FAULT_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP}
 WALL = 0x40000000
+FXSAVE_SIZE = 512
+XSTATE_BUFFER_SIZE = 16384
 _MAPS_LINE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ")
 
 
@@ -319,13 +321,21 @@ class PtraceContext:
             lib.psb_kill_thread(self.pid, self.tid, signal.SIGSTOP)
 
     def get_fpstate(self):
-        buf = ffi.new("char[512]")
-        lib.psb_getfpregs(self.tid, buf)
-        return bytes(ffi.buffer(buf))
+        """The thread's whole XSAVE image (its first 512 bytes are the FXSAVE area)."""
+        buf = ffi.new("char[]", XSTATE_BUFFER_SIZE)
+        length = lib.psb_getxstate(self.tid, buf, XSTATE_BUFFER_SIZE)
+        if length < 0:
+            lib.psb_getfpregs(self.tid, buf)
+            length = FXSAVE_SIZE
+        return bytes(ffi.buffer(buf, length))
 
     def set_fpstate(self, data):
-        buf = ffi.new("char[512]", bytes(data[:512]))
-        lib.psb_setfpregs(self.tid, buf)
+        """Load an XSAVE image, or a bare 512-byte FXSAVE image; False if the CPU refuses it."""
+        data = bytes(data)
+        buf = ffi.new("char[]", data)
+        if len(data) > FXSAVE_SIZE:
+            return lib.psb_setxstate(self.tid, buf, len(data)) == 0
+        return lib.psb_setfpregs(self.tid, buf) == 0
 
     def _new_child(self, flags):
         """Make this stub thread run clone(flags); returns the new host tid, stopped."""

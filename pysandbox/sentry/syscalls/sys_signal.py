@@ -94,15 +94,28 @@ def rt_sigreturn(t):
     frame_addr = (t.regs.rsp - sigframe.UCONTEXT_OFFSET) & sigframe.MASK64
     try:
         saved = sigframe.parse_rt_sigframe(t.copy_in(frame_addr, sigframe.RT_SIGFRAME_SIZE))
-        if saved.fpstate_addr:
-            fpstate = t.copy_in(saved.fpstate_addr, sigframe.FXSAVE_SIZE)
-        else:
-            fpstate = sigframe.INIT_FPSTATE
+        fpstate = _fpstate_from_frame(t, saved)
     except SyscallError:
+        fpstate = None
+    if fpstate is None:
         signals.force_signal(t, SigInfo.kernel(SIGSEGV))
         return 0
     signals.restore_from_frame(t, saved, fpstate)
     return KEEP_REGS
+
+
+def _fpstate_from_frame(t, saved):
+    """The FPU state a frame holds: a whole XSAVE image when it is marked as one (UC_FP_XSTATE),
+    its FXSAVE part otherwise; None when the XSAVE marking is broken."""
+    if not saved.fpstate_addr:
+        return sigframe.INIT_FPSTATE
+    fxsave_area = t.copy_in(saved.fpstate_addr, sigframe.FXSAVE_SIZE)
+    xstate_size = sigframe.xstate_size_in_frame(fxsave_area) if saved.uc_flags & sigframe.UC_FP_XSTATE else 0
+    if not xstate_size:
+        return fxsave_area
+    image = t.copy_in(saved.fpstate_addr, xstate_size + sigframe.FP_XSTATE_MAGIC2_SIZE)
+    cpu_xfeatures = int.from_bytes(t.context.get_fpstate()[464:472], "little")
+    return sigframe.xstate_from_frame(image, cpu_xfeatures)
 
 
 # -- waiting for signals -------------------------------------------------------------------
