@@ -115,8 +115,11 @@ class Pysandbox(Runner):
         self.extra = extra
 
     def prefix(self):
-        return [self.python, "-m", "pysandbox", "do", "--platform=ptrace",
-                *self.extra, "--"]
+        # The `pysandbox` command installed beside the interpreter, as users run it;
+        # `python -m pysandbox` would add runpy's start-up to every figure.
+        script = os.path.join(os.path.dirname(self.python), "pysandbox")
+        command = [script] if os.access(script, os.X_OK) else [self.python, "-m", "pysandbox"]
+        return [*command, "do", "--platform=ptrace", *self.extra, "--"]
 
 
 class Runsc(Runner):
@@ -286,7 +289,8 @@ def main(argv=None) -> int:
                     help="benchmarks to run: getppid openread start forkexec")
     ap.add_argument("--runners", nargs="+", default=RUNNERS, choices=RUNNERS)
     ap.add_argument("--python", default=sys.executable,
-                    help="interpreter that runs `-m pysandbox` (default: this one)")
+                    help="interpreter whose `pysandbox` command (or `-m pysandbox`) is measured "
+                         "(default: this one)")
     ap.add_argument("--pysandbox-flag", action="append", default=[], metavar="FLAG",
                     help="extra flag for `pysandbox do` (repeatable), e.g. --pysandbox-flag=--no-pin")
     ap.add_argument("--runsc-flag", action="append", default=[], metavar="FLAG",

@@ -8,8 +8,17 @@ from pysandbox.sentry.errors import SandboxError
 USAGE_ERROR = 2
 
 
+def _formatter(prog):
+    # A fixed width spares argparse importing shutil (and locale) at every start.
+    return argparse.HelpFormatter(prog, width=min(100, int(os.environ.get("COLUMNS", "80") or 80)))
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad command line gets one line and exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         print(f"pysandbox: {message} (see '{self.prog} --help')", file=sys.stderr)

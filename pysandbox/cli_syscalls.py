@@ -1,7 +1,4 @@
 """`pysandbox syscalls`: print the syscall table with each syscall's support level."""
-import csv
-import io
-import json
 from collections import Counter
 
 from .sentry.syscalls.linux64 import LEVELS
@@ -26,6 +23,7 @@ def run(args):
 
 def render(output_format):
     """The whole table as text in one of FORMATS."""
+    import json
     table = rows()
     if output_format == "csv":
         return _csv(table)
@@ -37,6 +35,8 @@ def render(output_format):
 
 
 def _csv(table):
+    import csv
+    import io
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(COLUMNS)

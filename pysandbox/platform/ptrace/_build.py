@@ -32,6 +32,8 @@ int psb_wait_new_child(int tid);
 long psb_read_siginfo(int tid, void *buf128);
 int psb_kill_thread(int tgid, int tid, int sig);
 long psb_read_mem(int pid, unsigned long addr, void *buf, unsigned long n);
+int psb_channel(int *fds);
+int psb_send_fd(int channel, int fd, unsigned long tag);
 """)
 
 with open(os.path.join(HERE, "loop.c")) as source:

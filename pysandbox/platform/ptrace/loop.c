@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -285,6 +286,30 @@ long psb_read_siginfo(int tid, void *buf128)
 int psb_kill_thread(int tgid, int tid, int sig)
 {
     return syscall(SYS_tgkill, tgid, tid, sig) < 0 ? -errno : 0;
+}
+
+/* The channel files reach stubs through: a SOCK_SEQPACKET pair, close-on-exec. */
+int psb_channel(int *fds)
+{
+    return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0 ? -errno : 0;
+}
+
+/* Send `fd` with an 8-byte `tag` over the channel (SCM_RIGHTS). */
+int psb_send_fd(int channel, int fd, unsigned long tag)
+{
+    union { struct cmsghdr header; char space[CMSG_SPACE(sizeof(int))]; } control;
+    struct iovec iov = {&tag, sizeof tag};
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.space;
+    msg.msg_controllen = sizeof control.space;
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+    return sendmsg(channel, &msg, MSG_DONTWAIT) < 0 ? -errno : 0;
 }
 
 /* Read and write guest memory of a stopped tracee. */

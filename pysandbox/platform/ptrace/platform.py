@@ -10,7 +10,6 @@ import re
 import select
 import itertools
 import signal
-import socket
 import time
 
 from pysandbox.platform import INTERRUPTED, SYSCALL, Exited, Fault, Platform
@@ -45,7 +44,10 @@ class PtracePlatform(Platform):
         self.cpu = -1 if cpu is None else cpu
         self._stub_fd = stub_memfd()
         # Files reach stubs over this channel (SCM_RIGHTS), so that they map them themselves.
-        self._channel, self._stub_channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        channel = ffi.new("int[2]")
+        if lib.psb_channel(channel) < 0:
+            raise SandboxError("ptrace: cannot create the stubs' file channel")
+        self._channel, self._stub_channel = channel[0], channel[1]
         self._file_tags = itertools.count(1)
         self.contexts = {}                      # host tid -> PtraceContext
         self._status = ffi.new("int *")
@@ -60,7 +62,7 @@ class PtracePlatform(Platform):
 
     # -- processes -------------------------------------------------------
     def new_process(self):
-        pid = lib.psb_spawn_stub(self._stub_fd, self._stub_channel.fileno(), self.cpu)
+        pid = lib.psb_spawn_stub(self._stub_fd, self._stub_channel, self.cpu)
         if pid < 0:
             raise SandboxError(f"ptrace: cannot start a stub: {os.strerror(-pid)}")
         address_space = PtraceAddressSpace(self, pid)
@@ -175,8 +177,8 @@ class PtracePlatform(Platform):
             if left:
                 time.sleep(0.001)
         os.close(self._stub_fd)
-        self._channel.close()
-        self._stub_channel.close()
+        os.close(self._channel)
+        os.close(self._stub_channel)
         os.close(self._sigchld_fd)
         self._epoll.close()
 
@@ -239,7 +241,9 @@ class PtraceAddressSpace:
 
     def _receive_fd(self, context, host_fd):
         tag = next(self.platform._file_tags)
-        socket.send_fds(self.platform._channel, [tag.to_bytes(8, "little")], [host_fd])
+        sent = lib.psb_send_fd(self.platform._channel, host_fd, tag)
+        if sent < 0:
+            raise SandboxError(f"ptrace: cannot pass a file to a stub: {os.strerror(-sent)}")
         while True:
             result = self.inject(context, SYS_RECVMSG, CHANNEL_FD, MSGHDR_ADDR, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)
             if -4096 < result < 0:

@@ -5,7 +5,6 @@ fd this module holds, with O_NOFOLLOW: symlinks are read, never followed by
 the host, and `..` is resolved by the sentry. So nothing outside the rootfs
 directory can be reached, whatever the guest's paths or symlinks say.
 """
-import ctypes
 import errno
 import os
 import stat as st
@@ -196,7 +195,8 @@ class HostInode(Inode):
     def exchange(self, name, child, new_dir, new_name, other):
         self._check_writable()
         self._check_same_fs(new_dir)
-        if _libc.renameat2(self.fd, name, new_dir.fd, new_name, RENAME_EXCHANGE) != 0:
+        if _renameat2(self.fd, name, new_dir.fd, new_name, RENAME_EXCHANGE) != 0:
+            import ctypes
             raise SyscallError(ctypes.get_errno())
 
     def _check_same_fs(self, other):
@@ -225,4 +225,7 @@ def _chown_best_effort(chown):
         pass
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
+def _renameat2(*args):
+    """renameat2(2), which the os module lacks; ctypes is loaded only when it is needed."""
+    import ctypes
+    return ctypes.CDLL(None, use_errno=True).renameat2(*args)
