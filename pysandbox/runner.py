@@ -17,7 +17,7 @@ from pysandbox.sentry.vfs.resolve import AT_FDCWD
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-                     signal.SIGUSR2, signal.SIGWINCH)
+                     signal.SIGUSR2, signal.SIGWINCH, signal.SIGTSTP)
 
 
 def exit_code(wait_status):
@@ -105,7 +105,8 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
     kernel.init = init_group
     kernel.add_task(task)
     kernel.make_runnable(task)
-    previous = {sig: signal.signal(sig, lambda signo, _f: _forward(kernel, signo)) for sig in FORWARDED_SIGNALS}
+    previous = {sig: signal.signal(sig, lambda signo, _f: _forward(kernel, vfs.terminal, signo))
+                for sig in FORWARDED_SIGNALS}
     terminal = _save_terminal()
     try:
         status = kernel.run()
@@ -146,7 +147,20 @@ def _open_log(path):
         raise SandboxError(f"--log {path}: {error.strerror.lower()}", 2) from None
 
 
-def _forward(kernel, signo):
-    """Signals sent to `pysandbox do` go to the sandbox's init, as runsc does."""
-    if kernel.init is not None and not kernel.init.zombie:
-        signals.send_signal(kernel.init, signals.SigInfo(signo, signals.SI_USER, forced=True))
+# What a terminal itself sends (^C, ^\\, ^Z, a resize): for the sandbox's foreground process group.
+TERMINAL_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGWINCH)
+
+
+def _forward(kernel, terminal, signo):
+    """Signals sent to `pysandbox do` go to the sandbox's init, as runsc does; those a host
+    terminal generates go to the foreground process group the sandbox set on it."""
+    if kernel.init is None or kernel.init.zombie:
+        return
+    targets = [kernel.init]
+    if terminal is not None and signo in TERMINAL_SIGNALS:
+        group = [tg for tg in kernel.thread_groups.values()
+                 if tg.pgid == terminal.foreground_pgrp and not tg.zombie]
+        targets = group or targets
+    for tg in targets:
+        signals.send_signal(tg, signals.SigInfo(signo, signals.SI_KERNEL if terminal else signals.SI_USER,
+                                                forced=True))
