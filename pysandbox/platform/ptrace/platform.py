@@ -49,6 +49,7 @@ class PtracePlatform(Platform):
             raise SandboxError("ptrace: cannot create the stubs' file channel")
         self._channel, self._stub_channel = channel[0], channel[1]
         self._file_tags = itertools.count(1)
+        self._template = None                   # the stub new address spaces are forked from
         self.contexts = {}                      # host tid -> PtraceContext
         self._status = ffi.new("int *")
         self._n_ready = ffi.new("int *")
@@ -62,6 +63,21 @@ class PtracePlatform(Platform):
 
     # -- processes -------------------------------------------------------
     def new_process(self):
+        """A fresh, empty address space: a fork of the template stub, which is started and
+        confined once per sandbox (forking it is much cheaper than starting a stub)."""
+        for attempt in range(2):
+            if self._template is None:
+                self._template = self._start_stub()
+            try:
+                pid = self._template._new_child(CLONE_PARENT | signal.SIGCHLD)
+                break
+            except SyscallError:
+                if attempt or self._template.tid in self.contexts:
+                    raise
+                self._template = None            # it died: start another
+        return PtraceContext(self, PtraceAddressSpace(self, pid), pid, pid)
+
+    def _start_stub(self):
         pid = lib.psb_spawn_stub(self._stub_fd, self._stub_channel, self.cpu)
         if pid < 0:
             raise SandboxError(f"ptrace: cannot start a stub: {os.strerror(-pid)}")
