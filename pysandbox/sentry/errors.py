@@ -22,13 +22,17 @@ RESTART_BLOCK = 3      # restart through restart_syscall (ERESTART_RESTARTBLOCK)
 
 
 class WouldBlock(Exception):
-    """The handler must wait: park the task on `queues` until one fires or `deadline` passes."""
+    """The handler must wait: park the task on `queues` until one fires or `deadline` passes.
 
-    def __init__(self, *queues, deadline=None, restart=RESTART_SYS):
+    An uninterruptible wait (Linux's TASK_KILLABLE) isn't ended by signals: they stay pending
+    until it is over, and only dying ends it early."""
+
+    def __init__(self, *queues, deadline=None, restart=RESTART_SYS, interruptible=True):
         super().__init__()
         self.queues = queues
         self.deadline = deadline
         self.restart = restart
+        self.interruptible = interruptible
 
 
 class _KeepRegs:

@@ -334,6 +334,8 @@ class Kernel:
         if not task.alive:
             return
         if task.parked is not None:
+            if not task.parked.interruptible:
+                return
             block = self._unpark(task)
             cancel = task.syscall_state.get("on_cancel")
             if cancel is not None:

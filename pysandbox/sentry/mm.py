@@ -65,6 +65,19 @@ class MemoryManager:
                 raise SyscallError(errno.EFAULT)
             position = vma.end
 
+    def accessible_length(self, addr, length, prot):
+        """How many bytes from `addr` on (at most `length`) the guest may access with `prot`:
+        where a copy into or out of a buffer stops when the buffer runs into a page it can't use."""
+        if addr < MIN_ADDRESS:
+            return 0
+        end = min(addr + length, GUEST_ADDRESS_LIMIT)
+        position = addr
+        for vma in self.vmas.overlapping(addr, end):
+            if vma.start > position or vma.prot & prot != prot:
+                break
+            position = vma.end
+        return max(0, min(position, end) - addr)
+
     def copy_in(self, addr, length):
         self._check_access(addr, length, PROT_READ)
         return self.space.read(addr, length) if length else b""
@@ -142,10 +155,14 @@ class MemoryManager:
         self._install(vma)
         return addr
 
+    @staticmethod
+    def _maps_from_fd(vma):
+        """Whether the host maps `vma`'s file itself (sharing its pages) rather than a copy."""
+        return getattr(vma.file, "host_fd", None) is not None and (vma.length >= MAP_FROM_FD_MIN or vma.shared)
+
     def _install(self, vma):
-        host_fd = getattr(vma.file, "host_fd", None)
-        if host_fd is not None and (vma.length >= MAP_FROM_FD_MIN or vma.shared):
-            self.space.map_file(vma.start, vma.length, vma.prot, host_fd, vma.offset, shared=vma.shared)
+        if self._maps_from_fd(vma):
+            self.space.map_file(vma.start, vma.length, vma.prot, vma.file.host_fd, vma.offset, shared=vma.shared)
             self.vmas.insert(vma)
             return
         self.space.map(vma.start, vma.length, vma.prot, shared=vma.shared and vma.file is None)
@@ -275,14 +292,15 @@ class MemoryManager:
         return self._move(old_addr, old_length, new_length, self._pick_address(0, new_length, 0))
 
     def _remap_to(self, old_addr, old_length, new_length, new_addr, flags):
-        """mremap with MREMAP_FIXED or MREMAP_DONTUNMAP: always a move (Linux's mremap_to)."""
+        """mremap with MREMAP_FIXED or MREMAP_DONTUNMAP: always a move (Linux's mremap_to).
+        Without MREMAP_FIXED, new_addr is a hint, but it is checked all the same."""
+        if new_addr % PAGE_SIZE:
+            raise SyscallError(errno.EINVAL)
+        if new_length > USER_ADDRESS_END or new_addr > USER_ADDRESS_END - new_length:
+            raise SyscallError(errno.EINVAL)
+        if old_addr + old_length > new_addr and new_addr + new_length > old_addr:
+            raise SyscallError(errno.EINVAL)
         if flags & MREMAP_FIXED:
-            if new_addr % PAGE_SIZE:
-                raise SyscallError(errno.EINVAL)
-            if new_length > USER_ADDRESS_END or new_addr > USER_ADDRESS_END - new_length:
-                raise SyscallError(errno.EINVAL)
-            if old_addr + old_length > new_addr and new_addr + new_length > old_addr:
-                raise SyscallError(errno.EINVAL)
             self._pick_address(new_addr, new_length, MAP_FIXED)
             self.munmap(new_addr, new_length)
         if old_length > new_length:
@@ -311,16 +329,13 @@ class MemoryManager:
         if last.file is None:
             self.space.remap(last.start, last.length, grown.length)
         else:
-            self.space.map(old_end, new_end - old_end, last.prot)
-            self._fill_from_file(grown.slice(old_end, new_end))
+            self._install(grown.slice(old_end, new_end))
         self.vmas.insert(grown)
-        if grown.file is not None:
-            self._fence_beyond_eof(grown)
 
     def _move(self, old_addr, old_length, new_length, new_addr, keep_old=False):
         """Move the pages of [old_addr, old_addr + old_length) to new_addr, the last piece growing
-        to make new_length. Anonymous memory moves on the host, so shared memory stays shared; the
-        sandbox's file mappings are private copies, copied again. keep_old: MREMAP_DONTUNMAP."""
+        to make new_length; keep_old: MREMAP_DONTUNMAP. Anonymous memory moves on the host, so
+        shared memory stays shared; file mappings are mapped again at the new place."""
         if old_length == 0:
             return self._duplicate_shared(old_addr, new_length, new_addr)
         end = old_addr + old_length
@@ -332,20 +347,24 @@ class MemoryManager:
             if piece.file is None:
                 self.space.remap(piece.start, piece.length, moved.length, destination, keep_old=keep_old)
                 self.vmas.insert(moved)
-                continue
-            self.space.map(destination, moved.length, piece.prot)
-            self.space.write(destination, self.space.read(piece.start, piece.length))
-            if growth:
-                self._fill_from_file(moved.slice(destination + piece.length, moved.end))
-            if keep_old:
-                self._drop_pages(piece)
             else:
-                self.space.unmap(piece.start, piece.length)
-            self.vmas.insert(moved)
-            self._fence_beyond_eof(moved)
+                self._move_file_piece(piece, moved, keep_old)
         if not keep_old:
             self.vmas.remove(old_addr, end)
         return new_addr
+
+    def _move_file_piece(self, piece, moved, keep_old):
+        # Private pages (and the sandbox's own copy of a shared file) carry what the guest wrote.
+        carried = b""
+        if not (piece.shared and self._maps_from_fd(piece)):
+            carried = self.space.read(piece.start, self._end_of_file_pages(piece) - piece.start)
+        self._install(moved)
+        if carried:
+            self.space.write(moved.start, carried)
+        if keep_old:
+            self._drop_pages(piece)
+        else:
+            self.space.unmap(piece.start, piece.length)
 
     def _duplicate_shared(self, old_addr, new_length, new_addr):
         """mremap with old_size 0: a second mapping of the same shared memory."""
@@ -353,9 +372,9 @@ class MemoryManager:
         copy = dataclasses.replace(vma.slice(old_addr, vma.end), start=new_addr, end=new_addr + new_length)
         if vma.file is not None:
             self._install(copy)
-            return new_addr
-        self.space.remap(old_addr, 0, new_length, new_addr)
-        self.vmas.insert(copy)
+        else:
+            self.space.remap(old_addr, 0, new_length, new_addr)
+            self.vmas.insert(copy)
         return new_addr
 
     def madvise(self, addr, length, advice):
@@ -377,12 +396,12 @@ class MemoryManager:
             raise SyscallError(errno.ENOMEM)
 
     def _drop_pages(self, piece):
-        """MADV_DONTNEED: private pages start over (zero, or the file's content); shared ones keep
-        their memory, which the sandbox's shared file mappings are the only copy of."""
+        """MADV_DONTNEED: private pages start over (zero, or the file's content); shared file
+        pages stay, as the file holds them (and a sandbox copy is the only one there is)."""
         if piece.shared and piece.file is not None:
             return
         self.space.discard(piece.start, piece.length)
-        if piece.file is not None:
+        if piece.file is not None and not self._maps_from_fd(piece):
             self._fill_from_file(piece)
 
     def set_brk(self, new_brk):

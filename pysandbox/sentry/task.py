@@ -81,6 +81,7 @@ class ThreadGroup:
         self.exit_signal = 17                # SIGCHLD
         self.forked_by = None                # the parent's thread that created it (PR_SET_PDEATHSIG)
         self.subreaper = False               # PR_SET_CHILD_SUBREAPER
+        self.did_exec = False                # its parent may no longer change its process group
         self.exiting = False
         self.zombie = False
         self.reaped = False
@@ -167,6 +168,10 @@ class Task:
     # -- guest memory -------------------------------------------------------
     def copy_in(self, addr, length):
         return self.mm.copy_in(addr, length)
+
+    def accessible_length(self, addr, length, prot):
+        """How much of a buffer of `length` bytes at `addr` the guest may access with `prot`."""
+        return self.mm.accessible_length(addr, length, prot)
 
     def copy_out(self, addr, data):
         self.mm.copy_out(addr, data)

@@ -108,7 +108,7 @@ static void mmap_errors(int fd)
     show_map("file MAP_SHARED_VALIDATE with an unknown flag",
              mmap(NULL, PAGE, PROT_READ, MAP_SHARED_VALIDATE | 0x800000, fd, 0));
     show_map("file MAP_SHARED with an unknown flag", mmap(NULL, PAGE, PROT_READ, MAP_SHARED | 0x800000, fd, 0));
-    show_map("munmap beyond the address space", (void *)(long)munmap((void *)0x7ffffffff000, PAGE));
+    show_errno("munmap beyond the address space", munmap((void *)0x7ffffffff000, PAGE));
     int wronly = open(file_path, O_WRONLY);
     show_map("file opened O_WRONLY", mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, wronly, 0));
     close(wronly);
@@ -170,6 +170,27 @@ static void file_mappings(int fd)
     map = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, PAGE);
     printf("offset one page: '%.11s'\n", map);
     munmap(map, PAGE);
+
+    map = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    map[0] = 'm';
+    char *target = anon(2 * PAGE, PROT_NONE);
+    char *moved = mremap(map, PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    printf("mremap of a private file mapping, moved and grown: own write kept %s, next page from the file '%.11s'\n",
+           moved == target && moved[0] == 'm' && moved[1] == 'f' ? "yes" : "no", moved + PAGE);
+    munmap(moved, 2 * PAGE);
+
+    /* A large file the host can map itself. */
+    int big = open("/lib/x86_64-linux-gnu/libc.so.6", O_RDONLY);
+    char expected[64], *libc = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, big, 0);
+    pread(big, expected, sizeof expected, 20 * PAGE);
+    libc[0] = 'L';
+    target = anon(32 * PAGE, PROT_NONE);
+    moved = mremap(libc, 16 * PAGE, 32 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    printf("mremap of a large private file mapping: own write kept %s, grown part from the file %s\n",
+           moved == target && moved[0] == 'L' && moved[1] == 'E' ? "yes" : "no",
+           memcmp(moved + 20 * PAGE, expected, sizeof expected) == 0 ? "yes" : "no");
+    munmap(moved, 32 * PAGE);
+    close(big);
 }
 
 static void shared_anonymous(void)
@@ -265,6 +286,33 @@ static void remap(void)
     show_errno("mremap MREMAP_FIXED without MREMAP_MAYMOVE", (long)mremap(shrunk, PAGE, PAGE, MREMAP_FIXED, target));
     show_errno("mremap of an unmapped address", (long)mremap(base, PAGE, 2 * PAGE, MREMAP_MAYMOVE));
     show_errno("mremap to new size 0", (long)mremap(shrunk, PAGE, 0, MREMAP_MAYMOVE));
+
+    char *source = anon(PAGE, PROT_READ | PROT_WRITE);
+    source[0] = 'k';
+    show_errno("mremap MREMAP_DONTUNMAP to an unaligned hint",
+               (long)mremap(source, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, source + 4 * PAGE + 1));
+    char *kept = mremap(source, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+    printf("mremap MREMAP_DONTUNMAP: moved with content %s, old range still mapped and empty %s\n",
+           kept != MAP_FAILED && kept != source && kept[0] == 'k' ? "yes" : "no",
+           is_mapped(source) && source[0] == 0 ? "yes" : "no");
+    show_errno("mremap MREMAP_DONTUNMAP with a size change",
+               (long)mremap(kept, PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL));
+    munmap(source, PAGE);
+    munmap(kept, PAGE);
+
+    char *shared = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    char *alias = mremap(shared, 0, PAGE, MREMAP_MAYMOVE);
+    shared[1] = 's';
+    printf("mremap old_size 0 of shared memory: a second view of it %s\n",
+           alias != MAP_FAILED && alias != shared && alias[1] == 's' ? "yes" : "no");
+    show_errno("mremap old_size 0 of private memory", (long)mremap(source = anon(PAGE, PROT_READ), 0, PAGE, MREMAP_MAYMOVE));
+    munmap(source, PAGE);
+    munmap(alias, PAGE);
+
+    char *grow_shared = mremap(shared, PAGE, 3 * PAGE, MREMAP_MAYMOVE);
+    printf("mremap growing shared memory: content kept %s\n", grow_shared[1] == 's' ? "yes" : "no");
+    probe("  past the end of the shared object", grow_shared + 2 * PAGE, 0);
+    munmap(grow_shared, 3 * PAGE);
     munmap(shrunk, PAGE);
     munmap(moved + 2 * PAGE, 6 * PAGE);
 }

@@ -55,6 +55,38 @@ static void vfork_shares_memory_and_suspends_parent(const char *self)
     printf("vfork+execve: child exit status %d\n", WEXITSTATUS(status));
 }
 
+static volatile sig_atomic_t usr1_handled;
+
+static void on_usr1(int signo)
+{
+    (void)signo;
+    usr1_handled++;
+}
+
+/* A signal for the suspended parent waits until the child is done with its stack. */
+static void vfork_parent_signalled_meanwhile(void)
+{
+    struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
+    volatile int children = 0;
+    pid_t parent = getpid();
+    int status;
+
+    sigaction(SIGUSR1, &sa, NULL);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        children++;
+        kill(parent, SIGUSR1);
+        sleep_ms(30);
+        _exit(4);
+    }
+    int handled_when_resumed = usr1_handled;
+    waitpid(pid, &status, 0);
+    printf("vfork, signal for the parent meanwhile: one child %s, handler ran once after vfork returned %s, "
+           "child exit %d\n", children == 1 && waitpid(-1, NULL, WNOHANG) < 0 ? "yes" : "no",
+           usr1_handled == 1 && handled_when_resumed == 1 ? "yes" : "no", WEXITSTATUS(status));
+    signal(SIGUSR1, SIG_DFL);
+}
+
 static int child_opens_and_chdirs(void *arg)
 {
     (void)arg;
@@ -223,6 +255,7 @@ int main(int argc, char **argv)
         return atoi(argv[2]);
     setvbuf(stdout, NULL, _IONBF, 0);
     vfork_shares_memory_and_suspends_parent(argv[0]);
+    vfork_parent_signalled_meanwhile();
     clone_sharing("CLONE_VM|CLONE_FS|CLONE_FILES", CLONE_VM | CLONE_FS | CLONE_FILES);
     clone_sharing("CLONE_VM only", CLONE_VM);
     clone_sharing("no sharing", 0);

@@ -134,6 +134,22 @@ static void thread_exit_keeps_process(void)
     exit(0);
 }
 
+static void *exit_last_with_5(void *arg)
+{
+    (void)arg;
+    sleep_ms(30);
+    syscall(SYS_exit, 5);
+    return NULL;
+}
+
+/* Every thread ends with SYS_exit: the process's status is the last one's code. */
+static void every_thread_exits_alone(void)
+{
+    pthread_t thread;
+    pthread_create(&thread, NULL, exit_last_with_5, NULL);
+    syscall(SYS_exit, 3);
+}
+
 static void *exec_from_thread(void *arg)
 {
     char pid_text[32];
@@ -190,6 +206,7 @@ int main(int argc, char **argv)
     run_in_child("pthread_exit in main", main_pthread_exit);
     run_in_child("exit_group from a thread", exit_group_from_thread);
     run_in_child("SYS_exit in a thread", thread_exit_keeps_process);
+    run_in_child("SYS_exit in every thread, main first", every_thread_exits_alone);
     run_in_child("execve from a thread", execve_from_thread);
     return 0;
 }

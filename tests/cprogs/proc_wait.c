@@ -3,12 +3,14 @@
  * argument selects, WNOHANG, ECHILD, stopped/continued children, and the
  * status macros. Prints pid-independent facts only. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void report(const char *what, pid_t child, pid_t got, int status)
@@ -65,6 +67,67 @@ static pid_t child_dying_of(int signo)
         _exit(100);
     }
     return pid;
+}
+
+/* The CPU time of a child that spun for ~100ms shows in wait4's rusage. */
+static void rusage_of_a_busy_child(void)
+{
+    struct rusage usage;
+    int status;
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct timespec start, now;
+        volatile unsigned long spins = 0;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        do {
+            for (int i = 0; i < 1000000; i++)
+                spins++;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+        } while ((now.tv_sec - start.tv_sec) * 1000000000L + now.tv_nsec - start.tv_nsec < 100000000L);
+        _exit(0);
+    }
+    memset(&usage, 0, sizeof usage);
+    wait4(pid, &status, 0, &usage);
+    long cpu_us = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000L + usage.ru_utime.tv_usec
+                  + usage.ru_stime.tv_usec;
+    printf("wait4 rusage of a child that spun 100ms: at least 30ms of CPU %s\n", cpu_us >= 30000 ? "yes" : "no");
+}
+
+struct forking_thread {
+    pid_t child;
+    int done_fd;
+};
+
+static void *fork_and_linger(void *arg)
+{
+    struct forking_thread *thread = arg;
+    char c;
+    thread->child = fork();
+    if (thread->child == 0)
+        _exit(8);
+    read(thread->done_fd, &c, 1);
+    return NULL;
+}
+
+/* __WNOTHREAD: only children of the calling thread (while the thread that forked lives). */
+static void wait_for_another_threads_child(void)
+{
+    pthread_t thread;
+    int done[2], status;
+    struct forking_thread forker = {0, 0};
+
+    pipe(done);
+    forker.done_fd = done[0];
+    pthread_create(&thread, NULL, fork_and_linger, &forker);
+    while (forker.child == 0)
+        usleep(1000);
+    pid_t got = waitpid(forker.child, &status, __WNOTHREAD);
+    report("__WNOTHREAD, child of another thread", forker.child, got, status);
+    got = waitpid(forker.child, &status, 0);
+    report("same child without __WNOTHREAD", forker.child, got, status);
+    close(done[1]);
+    pthread_join(thread, NULL);
+    close(done[0]);
 }
 
 int main(void)
@@ -166,5 +229,8 @@ int main(void)
     report("unknown option bit", pid, got, status);
     got = waitpid(pid, NULL, 0);
     report("NULL status pointer", pid, got, 0);
+
+    rusage_of_a_busy_child();
+    wait_for_another_threads_child();
     return 0;
 }

@@ -14,7 +14,7 @@ GUEST_ADDRESS_LIMIT = STUB_BASE
 
 # The host syscalls a stub may make: only those the sentry injects.
 STUB_SYSCALLS = {
-    "close": 3, "mmap": 9, "mprotect": 10, "munmap": 11, "madvise": 28,
+    "close": 3, "mmap": 9, "mprotect": 10, "munmap": 11, "mremap": 25, "madvise": 28,
     "clone": 56, "recvmsg": 47, "exit": 60,
 }
 

@@ -81,10 +81,17 @@ class Syscall(NamedTuple):
     ret: str = "long"
 
 
-# Notes that many unimplemented entries share.
+# Notes that many entries share.
 _NOT_IN_LINUX = "Not implemented by Linux either: ENOSYS."
 _SYSV_IPC = "System V IPC is not implemented: ENOSYS."
-_SOCKETS = "Sockets are not implemented yet: ENOSYS."
+_UNIX_SOCKETS = "AF_UNIX only, kept inside the sentry; other families give EAFNOSUPPORT."
+_ON_UNIX_SOCKETS = "AF_UNIX sockets only; inherited host sockets are ENOTSOCK."
+_UNIX_SEND = ("AF_UNIX only; no MSG_OOB. A stream send that would wait after queueing some bytes "
+              "returns the short count.")
+_UNIX_RECEIVE = ("AF_UNIX only; no MSG_OOB or SO_PEEK_OFF. MSG_WAITALL settles for less when the "
+                 "writer's buffer is full.")
+_UNIX_OPTIONS = "SOL_SOCKET options of AF_UNIX sockets; no SO_PEEK_OFF, SO_PEERGROUPS or socket filters."
+_UNIX_BATCH = "AF_UNIX only; only the first message may wait."
 _EPOLL = "epoll is not implemented yet: ENOSYS."
 _XATTR = "No extended attributes are stored: reads give ENODATA, changes EOPNOTSUPP."
 _AIO = "Linux AIO is not implemented: ENOSYS."
@@ -162,50 +169,27 @@ TABLE = {
                 "which:int new_value:ptr old_value:ptr"),
     39: Syscall("getpid", "sys_process.getpid", FULL, ""),
     40: Syscall("sendfile", "sys_sendfile.sendfile", FULL, "", "out_fd:fd in_fd:fd offset:ptr count:size"),
-    41: Syscall("socket", "sys_socket.socket", PARTIAL,
-                "No socket families yet (AF_UNIX, AF_INET, AF_INET6, AF_NETLINK...): EAFNOSUPPORT.",
-                "domain:int type:int protocol:int"),
-    42: Syscall("connect", "sys_socket.connect", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
-                "sockfd:fd addr:ptr addrlen:int"),
-    43: Syscall("accept", "sys_socket.accept", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
-                "sockfd:fd addr:ptr addrlen:ptr"),
-    44: Syscall("sendto", "sys_socket.sendto", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
+    41: Syscall("socket", "sys_socket.socket", PARTIAL, _UNIX_SOCKETS, "domain:int type:int protocol:int"),
+    42: Syscall("connect", "sys_socket.connect", PARTIAL, _ON_UNIX_SOCKETS, "sockfd:fd addr:ptr addrlen:int"),
+    43: Syscall("accept", "sys_socket.accept", PARTIAL, _ON_UNIX_SOCKETS, "sockfd:fd addr:ptr addrlen:ptr"),
+    44: Syscall("sendto", "sys_socket.sendto", PARTIAL, _UNIX_SEND,
                 "sockfd:fd buf:buf_in len:size flags:flags dest_addr:ptr addrlen:int"),
-    45: Syscall("recvfrom", "sys_socket.recvfrom", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
+    45: Syscall("recvfrom", "sys_socket.recvfrom", PARTIAL, _UNIX_RECEIVE,
                 "sockfd:fd buf:buf_out len:size flags:flags src_addr:ptr addrlen:ptr"),
-    46: Syscall("sendmsg", "sys_socket.sendmsg", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
-                "sockfd:fd msg:ptr flags:flags"),
-    47: Syscall("recvmsg", "sys_socket.recvmsg", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
-                "sockfd:fd msg:ptr flags:flags"),
-    48: Syscall("shutdown", "sys_socket.shutdown", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
-                "sockfd:fd how:int"),
-    49: Syscall("bind", "sys_socket.bind", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
-                "sockfd:fd addr:ptr addrlen:int"),
-    50: Syscall("listen", "sys_socket.listen", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
-                "sockfd:fd backlog:int"),
-    51: Syscall("getsockname", "sys_socket.getsockname", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
+    46: Syscall("sendmsg", "sys_socket.sendmsg", PARTIAL, _UNIX_SEND, "sockfd:fd msg:ptr flags:flags"),
+    47: Syscall("recvmsg", "sys_socket.recvmsg", PARTIAL, _UNIX_RECEIVE, "sockfd:fd msg:ptr flags:flags"),
+    48: Syscall("shutdown", "sys_socket.shutdown", PARTIAL, _ON_UNIX_SOCKETS, "sockfd:fd how:int"),
+    49: Syscall("bind", "sys_socket.bind", PARTIAL, _ON_UNIX_SOCKETS, "sockfd:fd addr:ptr addrlen:int"),
+    50: Syscall("listen", "sys_socket.listen", PARTIAL, _ON_UNIX_SOCKETS, "sockfd:fd backlog:int"),
+    51: Syscall("getsockname", "sys_socket.getsockname", PARTIAL, _ON_UNIX_SOCKETS,
                 "sockfd:fd addr:ptr addrlen:ptr"),
-    52: Syscall("getpeername", "sys_socket.getpeername", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
+    52: Syscall("getpeername", "sys_socket.getpeername", PARTIAL, _ON_UNIX_SOCKETS,
                 "sockfd:fd addr:ptr addrlen:ptr"),
-    53: Syscall("socketpair", "sys_socket.socketpair", PARTIAL,
-                "No socket families yet (AF_UNIX, AF_INET, AF_INET6, AF_NETLINK...): EAFNOSUPPORT.",
+    53: Syscall("socketpair", "sys_socket.socketpair", PARTIAL, _UNIX_SOCKETS,
                 "domain:int type:int protocol:int sv:ptr"),
-    54: Syscall("setsockopt", "sys_socket.setsockopt", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
+    54: Syscall("setsockopt", "sys_socket.setsockopt", PARTIAL, _UNIX_OPTIONS,
                 "sockfd:fd level:int optname:int optval:ptr optlen:int"),
-    55: Syscall("getsockopt", "sys_socket.getsockopt", PARTIAL,
-                "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
+    55: Syscall("getsockopt", "sys_socket.getsockopt", PARTIAL, _UNIX_OPTIONS,
                 "sockfd:fd level:int optname:int optval:ptr optlen:ptr"),
     56: Syscall("clone", "sys_process.clone", PARTIAL, "CLONE_NEW* namespace flags give EPERM.",
                 "flags:flags_clone stack:ptr parent_tid:ptr child_tid:ptr tls:ptr"),
@@ -523,9 +507,8 @@ TABLE = {
                  "The alarm clocks act as their plain clocks; TFD_TIMER_CANCEL_ON_SET never cancels.",
                  "fd:fd flags:flags new_value:ptr old_value:ptr"),
     287: Syscall("timerfd_gettime", "sys_timerfd.timerfd_gettime", FULL, "", "fd:fd curr_value:ptr"),
-    288: Syscall("accept4", "sys_socket.accept4", PARTIAL,
-                 "No socket families yet: every descriptor is ENOTSOCK (EBADF if closed).",
-                 "sockfd:fd addr:ptr addrlen:ptr flags:flags"),
+    288: Syscall("accept4", "sys_socket.accept4", PARTIAL, _ON_UNIX_SOCKETS,
+                "sockfd:fd addr:ptr addrlen:ptr flags:flags"),
     289: Syscall("signalfd4", "sys_signalfd.signalfd4", PARTIAL,
                  "poll and epoll see the signals of the task that last read or waited on it.",
                  "fd:fd mask:ptr sizemask:size flags:flags"),
@@ -543,7 +526,7 @@ TABLE = {
                  "tgid:pid tid:pid sig:sig info:ptr"),
     298: Syscall("perf_event_open", None, UNIMPLEMENTED, "Performance counters are not exposed: ENOSYS.",
                  "attr:ptr pid:pid cpu:int group_fd:fd flags:ulong"),
-    299: Syscall("recvmmsg", None, UNIMPLEMENTED, _SOCKETS,
+    299: Syscall("recvmmsg", "sys_socket.recvmmsg", PARTIAL, _UNIX_BATCH,
                  "sockfd:fd msgvec:ptr vlen:uint flags:flags timeout:ptr"),
     300: Syscall("fanotify_init", None, UNIMPLEMENTED, "fanotify is not supported: ENOSYS.",
                  "flags:flags event_f_flags:flags_open"),
@@ -558,7 +541,8 @@ TABLE = {
     305: Syscall("clock_adjtime", None, UNIMPLEMENTED, "Clock tuning is not supported: ENOSYS.",
                  "clockid:clockid buf:ptr"),
     306: Syscall("syncfs", "sys_file.syncfs", FULL, "", "fd:fd"),
-    307: Syscall("sendmmsg", None, UNIMPLEMENTED, _SOCKETS, "sockfd:fd msgvec:ptr vlen:uint flags:flags"),
+    307: Syscall("sendmmsg", "sys_socket.sendmmsg", PARTIAL, _UNIX_BATCH,
+                 "sockfd:fd msgvec:ptr vlen:uint flags:flags"),
     308: Syscall("setns", None, UNIMPLEMENTED, _NAMESPACES, "fd:fd nstype:flags"),
     309: Syscall("getcpu", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.", "cpu:ptr node:ptr tcache:ptr"),
     310: Syscall("process_vm_readv", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",

@@ -1,6 +1,5 @@
 """Memory syscalls: brk(2), mmap(2), munmap(2), mprotect(2), mremap(2), madvise(2) and friends."""
 import errno
-import os
 
 from pysandbox.sentry.errors import SyscallError
 from pysandbox.sentry.mm import (MAP_32BIT, MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED,

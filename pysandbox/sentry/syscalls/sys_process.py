@@ -6,6 +6,7 @@ import struct
 from pysandbox.sentry import loader, signals
 from pysandbox.sentry.errors import KEEP_REGS, RESTART_SYS, SyscallError, WouldBlock
 from pysandbox.sentry.mm import MemoryManager
+from pysandbox.sentry.syscalls.sys_time import seconds_to_ns, timeval_bytes
 from pysandbox.sentry.task import RLIMIT_NOFILE, RLIMIT_NPROC, Task, ThreadGroup
 
 CSIGNAL = 0x000000FF
@@ -23,6 +24,7 @@ SIGCHLD = 17
 WNOHANG, WUNTRACED, WSTOPPED, WEXITED, WCONTINUED, WNOWAIT = 1, 2, 2, 4, 8, 0x01000000
 WNOTHREAD, WALL, WCLONE = 0x20000000, 0x40000000, 0x80000000
 P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
+RUSAGE_SIZE = 144
 CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 5, 6
 
 AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW = 0x1000, 0x100
@@ -122,11 +124,12 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
 
 
 def _finish_vfork_wait(t, tid):
-    """The vfork parent sleeps until the child execs or exits."""
+    """The vfork parent sleeps until the child execs or exits. Signals wait too: the child runs
+    on the parent's stack, so no handler may run there meanwhile."""
     child = t.syscall_state.get("vfork_child")
     if child is not None and child.vfork_parent is t:
         t.syscall_state["vfork_tid"] = tid
-        raise WouldBlock(child.tg.vfork_done, restart=RESTART_SYS)
+        raise WouldBlock(child.tg.vfork_done, interruptible=False)
     return tid
 
 
@@ -219,6 +222,7 @@ def _exec(t, path, argv, envp):
     context, mm, result = load_new_image(t, path, argv, envp)
     _discard_old_image(t)
     install_image(t, context, mm, result, path, envp)
+    t.tg.did_exec = True
     return KEEP_REGS
 
 
@@ -277,9 +281,13 @@ def exit_group(t, status):
 
 # -- wait --------------------------------------------------------------------------------
 def _selects(t, child, idtype, ident, options):
+    """Whether a wait by `t` may report `child` (Linux's eligible_child): it matches the id, was
+    forked by `t` itself under __WNOTHREAD, and sends SIGCHLD unless __WCLONE or __WALL say."""
     if idtype == P_PID and child.tgid != ident:
         return False
     if idtype == P_PGID and child.pgid != ident:
+        return False
+    if options & WNOTHREAD and child.forked_by is not t:
         return False
     if options & WALL:
         return True
@@ -287,15 +295,9 @@ def _selects(t, child, idtype, ident, options):
     return clone_child == bool(options & WCLONE)
 
 
-def _wait_children(t, options):
-    if options & WNOTHREAD:
-        return list(t.tg.children)
-    return list(t.tg.children)
-
-
 def _find_waitable(t, idtype, ident, options):
     """(child, kind) for the first child with something to report, or raise ECHILD."""
-    candidates = [c for c in _wait_children(t, options) if _selects(t, c, idtype, ident, options)]
+    candidates = [c for c in t.tg.children if _selects(t, c, idtype, ident, options)]
     if not candidates:
         raise SyscallError(errno.ECHILD)
     for child in candidates:
@@ -331,6 +333,14 @@ def _wait(t, idtype, ident, options, report):
     return child.tgid
 
 
+def _child_rusage(child):
+    """struct rusage of a waited-for child: its CPU time and that of the children it reaped
+    (RUSAGE_BOTH); the sandbox counts nothing else."""
+    user = seconds_to_ns(child.utime + child.cutime)
+    system = seconds_to_ns(child.stime + child.cstime)
+    return (timeval_bytes(user) + timeval_bytes(system)).ljust(RUSAGE_SIZE, b"\0")
+
+
 def _wait4_target(t, pid):
     if pid < -1:
         return P_PGID, -pid
@@ -353,7 +363,7 @@ def wait4(t, pid, wstatus, options, rusage):
         if wstatus:
             t.copy_out_i32(wstatus, status)
         if rusage:
-            t.copy_out(rusage, bytes(144))
+            t.copy_out(rusage, _child_rusage(child))
 
     result = _wait(t, idtype, ident, options | WEXITED, report)
     return 0 if result is None else result
@@ -389,7 +399,7 @@ def waitid(t, idtype, ident, infop, options, rusage):
             info = struct.pack("<iiiiIi", SIGCHLD, 0, code, 0, child.tgid, uid) + struct.pack("<i", value)
             t.copy_out(infop, info.ljust(128, b"\0"))
         if rusage:
-            t.copy_out(rusage, bytes(144))
+            t.copy_out(rusage, _child_rusage(child))
 
     result = _wait(t, idtype, ident, options, report)
     if result is None and infop:
@@ -415,9 +425,12 @@ def getppid(t):
 
 
 def _thread_group(t, pid):
+    """The process `pid` names (0: the caller's; a thread's id names its process), or ESRCH."""
     if pid == 0:
         return t.tg
     tg = t.kernel.thread_groups.get(pid)
+    if tg is None and pid in t.kernel.tasks:
+        tg = t.kernel.tasks[pid].tg
     if tg is None or tg.reaped:
         raise SyscallError(errno.ESRCH)
     return tg
@@ -439,17 +452,23 @@ def getsid(t, pid):
 
 
 def setpgid(t, pid, pgid):
-    """setpgid(2)."""
+    """setpgid(2), with the checks in Linux's order."""
+    pid = pid or t.tg.tgid
+    pgid = pgid or pid
     if pgid < 0:
         raise SyscallError(errno.EINVAL)
     target = _thread_group(t, pid)
-    if target is not t.tg and target.parent is not t.tg:
+    if target.tgid != pid:
+        raise SyscallError(errno.EINVAL)           # a thread, not a process
+    if target.parent is t.tg:
+        if target.sid != t.tg.sid:
+            raise SyscallError(errno.EPERM)
+        if target.did_exec:
+            raise SyscallError(errno.EACCES)
+    elif target is not t.tg:
         raise SyscallError(errno.ESRCH)
     if target.sid == target.tgid:
-        raise SyscallError(errno.EPERM)
-    if target.sid != t.tg.sid:
-        raise SyscallError(errno.EPERM)
-    pgid = pgid or target.tgid
+        raise SyscallError(errno.EPERM)            # a session leader stays in its group
     if pgid != target.tgid and not any(tg.pgid == pgid and tg.sid == t.tg.sid
                                        for tg in t.kernel.thread_groups.values()):
         raise SyscallError(errno.EPERM)

@@ -3,6 +3,7 @@ import errno
 import struct
 
 from ..errors import SyscallError
+from ..mm import PROT_READ, PROT_WRITE
 from ..vfs.file import SEEK_HOLE
 
 MAX_RW_COUNT = 0x7FFFF000  # Linux caps one transfer at this many bytes
@@ -40,6 +41,47 @@ def _read_iovecs(t, iov, iovcnt):
     return vectors
 
 
+def _accessible_vectors(t, vectors, prot):
+    """The leading buffers of an iovec array, cut at the first page the call can't use."""
+    usable = []
+    for base, length in vectors:
+        accessible = t.accessible_length(base, length, prot)
+        if accessible:
+            usable.append((base, accessible))
+        if accessible < length:
+            break
+    return usable
+
+
+def _read_vectors(t, file, vectors, consumes=True):
+    """The buffers a read fills. As Linux's copies do, the transfer stops at the first page the
+    guest can't write. When not one byte fits, a file with data ready fails with EFAULT without
+    losing it; otherwise the file is asked for everything, so that EOF, EAGAIN or blocking come
+    first and the copy faults only once there is data. `consumes`: reading moves the offset."""
+    usable = _accessible_vectors(t, vectors, PROT_WRITE)
+    if usable or not _total(vectors):
+        return usable
+    if consumes and _has_data_ready(file):
+        raise SyscallError(errno.EFAULT)
+    return vectors
+
+
+def _has_data_ready(file):
+    try:
+        return file.bytes_available() > 0
+    except SyscallError:
+        return False
+
+
+def _write_vectors(t, vectors):
+    """The buffers a write takes: up to the first page the guest can't read, EFAULT when that
+    is none of them."""
+    usable = _accessible_vectors(t, vectors, PROT_READ)
+    if _total(vectors) and not usable:
+        raise SyscallError(errno.EFAULT)
+    return usable
+
+
 def _scatter(t, vectors, data):
     """Copy `data` out across the buffers of `vectors`."""
     position = 0
@@ -70,7 +112,7 @@ def _total(vectors):
 def read(t, fd, buf, count):
     """read(2)."""
     file = _readable(t, fd)
-    data = file.read(t, min(count, MAX_RW_COUNT))
+    data = file.read(t, _total(_read_vectors(t, file, [(buf, count)])))
     t.copy_out(buf, data)
     return len(data)
 
@@ -78,7 +120,7 @@ def read(t, fd, buf, count):
 def write(t, fd, buf, count):
     """write(2)."""
     file = _writable(t, fd)
-    return file.write(t, t.copy_in(buf, min(count, MAX_WRITE_CHUNK)))
+    return file.write(t, _gather(t, _write_vectors(t, [(buf, count)])))
 
 
 def pread64(t, fd, buf, count, offset):
@@ -86,7 +128,7 @@ def pread64(t, fd, buf, count, offset):
     if offset < 0:
         raise SyscallError(errno.EINVAL)
     file = _readable(t, fd)
-    data = file.pread(offset, min(count, MAX_RW_COUNT))
+    data = file.pread(offset, _total(_read_vectors(t, file, [(buf, count)], consumes=False)))
     t.copy_out(buf, data)
     return len(data)
 
@@ -96,20 +138,20 @@ def pwrite64(t, fd, buf, count, offset):
     if offset < 0:
         raise SyscallError(errno.EINVAL)
     file = _writable(t, fd)
-    return file.pwrite(offset, t.copy_in(buf, min(count, MAX_WRITE_CHUNK)))
+    return file.pwrite(offset, _gather(t, _write_vectors(t, [(buf, count)])))
 
 
 def readv(t, fd, iov, iovcnt):
     """readv(2)."""
     file = _readable(t, fd)
-    vectors = _read_iovecs(t, iov, iovcnt)
+    vectors = _read_vectors(t, file, _read_iovecs(t, iov, iovcnt))
     return _scatter(t, vectors, file.read(t, _total(vectors)))
 
 
 def writev(t, fd, iov, iovcnt):
     """writev(2): the buffers are written as one write, so pipe writes stay atomic."""
     file = _writable(t, fd)
-    return file.write(t, _gather(t, _read_iovecs(t, iov, iovcnt)))
+    return file.write(t, _gather(t, _write_vectors(t, _read_iovecs(t, iov, iovcnt))))
 
 
 def preadv(t, fd, iov, iovcnt, pos_l, pos_h):
@@ -128,7 +170,7 @@ def preadv2(t, fd, iov, iovcnt, pos_l, pos_h, flags):
     if offset < -1 or flags & ~RWF_SUPPORTED:
         raise SyscallError(errno.EOPNOTSUPP if flags & ~RWF_SUPPORTED else errno.EINVAL)
     file = _readable(t, fd)
-    vectors = _read_iovecs(t, iov, iovcnt)
+    vectors = _read_vectors(t, file, _read_iovecs(t, iov, iovcnt), consumes=offset == -1)
     count = _total(vectors)
     data = file.read(t, count) if offset == -1 else file.pread(offset, count)
     return _scatter(t, vectors, data)
@@ -140,7 +182,7 @@ def pwritev2(t, fd, iov, iovcnt, pos_l, pos_h, flags):
     if offset < -1 or flags & ~RWF_SUPPORTED:
         raise SyscallError(errno.EOPNOTSUPP if flags & ~RWF_SUPPORTED else errno.EINVAL)
     file = _writable(t, fd)
-    data = _gather(t, _read_iovecs(t, iov, iovcnt))
+    data = _gather(t, _write_vectors(t, _read_iovecs(t, iov, iovcnt)))
     return file.write(t, data) if offset == -1 else file.pwrite(offset, data)
 
 

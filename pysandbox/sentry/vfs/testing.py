@@ -99,6 +99,11 @@ class FakeTask:
             raise SyscallError(errno.EFAULT)
         return start
 
+    def accessible_length(self, address, n, prot):
+        if address < self.base:
+            return 0
+        return max(0, min(address + n, self.base + len(self.memory)) - address)
+
     def copy_in(self, address, n):
         start = self._range(address, n)
         return bytes(self.memory[start:start + n])
