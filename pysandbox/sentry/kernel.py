@@ -188,6 +188,9 @@ class Kernel:
             task.queued = False
             if not task.alive or task.parked is not None:
                 continue
+            if task.context.exited:
+                self._context_lost(task)
+                continue
             if task.interrupted or signals.has_deliverable_signal(task) or task.saved_sigmask is not None:
                 task.interrupted = False
                 signals.deliver_pending_signals(task)
@@ -258,6 +261,9 @@ class Kernel:
             result = -errno.EINVAL
         if not task.alive:
             return False
+        if task.context.exited:
+            self._context_lost(task)
+            return False
         if task.syscall_state:
             task.syscall_state.clear()
         task.timed_out_flag = False
@@ -273,6 +279,12 @@ class Kernel:
         if value >= 1 << 63:
             value -= 1 << 64
         self.strace(task.traced_call.finish(value, elapsed))
+
+    def _context_lost(self, task):
+        """The host side of a task vanished under the sentry: its process dies as if SIGKILLed."""
+        self.log(f"the host process of task {task.tid} died (a stub making a forbidden host syscall "
+                 f"is killed by its seccomp filter); ending process {task.tg.tgid}")
+        self.exit_thread_group(task.tg, wait_status=signals.SIGKILL)
 
     def _report_unimplemented(self, task, number, entry):
         name = entry.name if entry is not None else f"syscall_{number}"

@@ -32,6 +32,9 @@ MADV_DONTNEED = 4
 SYSCALL_STOP = signal.SIGTRAP | 0x80
 FAULT_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP}
 WALL = 0x40000000
+# Test-only: a syscall number every stub makes (and dies of) before its first mapping, to show
+# that the seccomp filter holds and that the sandbox reports it and cleans up.
+_TEST_FORBIDDEN_SYSCALL = os.environ.get("PYSANDBOX_TEST_STUB_SYSCALL")
 FXSAVE_SIZE = 512
 XSTATE_BUFFER_SIZE = 16384
 _MAPS_LINE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ")
@@ -217,14 +220,24 @@ class PtraceAddressSpace:
 
     def inject(self, context, nr, *args):
         args = args + (0,) * (6 - len(args))
-        result = lib.psb_inject(context.tid, GADGET_ADDR, nr, *args)
-        return result
+        return lib.psb_inject(context.tid, GADGET_ADDR, nr, *args)
 
     def _call(self, nr, *args):
-        result = self.inject(self._stopped_context(), nr, *args)
+        context = self._stopped_context()
+        result = self.inject(context, nr, *args)
+        if result == -errno.ESRCH:
+            self._died_under_call(context, nr)
         if -4096 < result < 0:
             raise SyscallError(-result)
         return result
+
+    @staticmethod
+    def _died_under_call(context, nr):
+        """A stub died making a host syscall for the sentry: its seccomp filter killed it, or
+        something outside did. The sandbox can't trust its state any more: it ends."""
+        context.kill_process()
+        raise SandboxError(f"a stub process died making host syscall {nr} for the sentry "
+                           f"(killed by its seccomp filter, or from outside the sandbox)", 125)
 
     def unmap_host_leftovers(self, context):
         """Drop what the host exec left (stack, vdso): the guest gets everything below STUB_BASE."""
@@ -235,6 +248,8 @@ class PtraceAddressSpace:
                 self.inject(context, SYS_MUNMAP, start, end - start)
 
     def map(self, addr, length, prot, shared=False):
+        if _TEST_FORBIDDEN_SYSCALL is not None:
+            self._call(int(_TEST_FORBIDDEN_SYSCALL))
         flags = MAP_FIXED | MAP_ANONYMOUS | (MAP_SHARED if shared else MAP_PRIVATE)
         result = self._call(SYS_MMAP, addr, length, prot, flags, -1, 0)
         if result != addr:
@@ -324,6 +339,7 @@ class PtraceContext:
         self.tid = tid
         self.regs = ffi.new("struct user_regs_struct *")
         self.stopped = True
+        self.exited = False
         self.task = None
         lib.psb_register(tid, self.regs)
         lib.psb_getregs(tid, self.regs)
@@ -408,6 +424,7 @@ class PtraceContext:
             context._gone()
 
     def _gone(self):
+        self.exited = True
         if self.platform.contexts.get(self.tid) is self:
             del self.platform.contexts[self.tid]
             lib.psb_unregister(self.tid)
