@@ -81,20 +81,19 @@ static void stream_server(void)
     close(second);
     SHOW(listen(server, 5));
     printf("acceptconn %d\n", ({ int v; socklen_t l = sizeof v; getsockopt(server, SOL_SOCKET, SO_ACCEPTCONN, &v, &l); v; }));
-    int ready[2];
-    pipe(ready);
     pid_t child = fork();
     if (child == 0) {
+        /* The child prints only once the parent waits for it. */
         int client = socket(AF_UNIX, SOCK_STREAM, 0);
         if (connect_to(client, "server.sock") < 0)
             _exit(1);
-        show_peer("client", client, 0);
-        show_name("client's peer", client, 1);
-        show_name("client's name", client, 0);
         write(client, "ping", 4);
         char buf[16] = "";
         read(client, buf, sizeof buf);
         printf("client got %s\n", buf);
+        show_peer("client", client, 0);
+        show_name("client's peer", client, 1);
+        show_name("client's name", client, 0);
         _exit(0);
     }
     struct sockaddr_un peer;
@@ -108,14 +107,12 @@ static void stream_server(void)
     char buf[16] = "";
     SHOW(read(connection, buf, sizeof buf));
     printf("server got %s\n", buf);
-    SHOW(write(connection, "pong", 5));
+    write(connection, "pong", 5);
     int status;
     waitpid(child, &status, 0);
     printf("child exited %d\n", WEXITSTATUS(status));
     SHOW(read(connection, buf, sizeof buf));
     close(connection);
-    close(ready[0]);
-    close(ready[1]);
 
     section("backlog");
     SHOW(listen(server, 1));
@@ -127,7 +124,6 @@ static void stream_server(void)
     }
     SHOW(write(clients[0], "early", 5));
     SHOW(connect_to(clients[0], "server.sock"));
-    SHOW(connect_to(server, "server.sock"));
     connection = SHOW(accept4(server, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
     SHOW(fcntl(connection, F_GETFD));
     SHOW(fcntl(connection, F_GETFL) & O_NONBLOCK);
@@ -137,6 +133,8 @@ static void stream_server(void)
     SHOW(accept4(server, NULL, NULL, 0x100));
     connection = SHOW(accept(server, NULL, NULL));
     close(connection);
+    SHOW(connect_to(server, "server.sock"));
+    SHOW(connect_to(clients[0], "server.sock"));
     fcntl(server, F_SETFL, O_NONBLOCK);
     SHOW(accept(server, NULL, NULL));
     for (int i = 0; i < 4; i++)

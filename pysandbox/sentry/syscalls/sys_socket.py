@@ -13,8 +13,8 @@ import time
 from ..errors import SyscallError
 from ..vfs.socket import (AF_UNIX, MSG_CMSG_CLOEXEC, MSG_CMSG_COMPAT, MSG_CTRUNC, MSG_DONTWAIT,
                           MSG_WAITFORONE, SCM_CREDENTIALS, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_NONBLOCK,
-                          SOCK_TYPE_MASK, SOL_SOCKET, UCRED, SocketFile, privileged)
-from ..vfs.unix import SOMAXCONN, Control, new_socket, new_socketpair
+                          SOCK_TYPE_MASK, SOL_SOCKET, SOMAXCONN, UCRED, Control, SocketFile, privileged)
+from ..vfs.unix import new_socket, new_socketpair
 from .sys_read_write import MAX_RW_COUNT, MAX_WRITE_CHUNK, UIO_MAXIOV, _gather, _read_iovecs, _scatter, _total
 from .sys_time import NSEC_PER_SEC, _copy_in_timespec_ns, _timespec_bytes
 
@@ -250,7 +250,8 @@ def recvmmsg(t, sockfd, msgvec, vlen, flags, timeout):
     received = 0
     for entry in range(msgvec, msgvec + min(vlen, UIO_MAXIOV) * _MMSGHDR_SIZE, _MMSGHDR_SIZE):
         try:
-            count = _receive_message(t, sock, entry, (flags & ~MSG_WAITFORONE) | (MSG_DONTWAIT if received else 0))
+            once_received = MSG_DONTWAIT if received else 0
+            count = _receive_message(t, sock, entry, (flags & ~MSG_WAITFORONE) | once_received)
             t.copy_out_u32(entry + _MMSG_LEN_OFFSET, count)
         except SyscallError as error:
             if not received:
@@ -298,7 +299,11 @@ def _send_message(t, sock, msg, flags):
 def _receive_message(t, sock, msg, flags):
     name, _, vectors, control_address, control_length = _copy_in_msghdr(t, msg)
     received = sock.receive(t, _total(vectors), flags | sock.default_flags())
-    _scatter(t, vectors, received.data)
+    try:
+        _scatter(t, vectors, received.data)
+    except SyscallError:
+        _close_all(received.files)
+        raise
     used, truncated = _copy_out_control(t, received, control_address, control_length,
                                         cloexec=bool(flags & MSG_CMSG_CLOEXEC))
     if name:
@@ -380,13 +385,17 @@ def _checked_credentials(t, pid, uid, gid):
 def _copy_out_control(t, received, address, capacity, cloexec):
     """scm_recv(): SCM_CREDENTIALS (with SO_PASSCRED), then SCM_RIGHTS with the files installed
     as new descriptors. Returns (bytes used, whether something did not fit: MSG_CTRUNC)."""
-    files = received.files
+    files, received.files = received.files, []
     if not address:
         _close_all(files)
         return 0, received.credentials is not None or bool(files)
     writer = _ControlWriter(t, address, capacity)
     if received.credentials is not None:
-        writer.put(SCM_CREDENTIALS, UCRED.pack(*received.credentials))
+        try:
+            writer.put(SCM_CREDENTIALS, UCRED.pack(*received.credentials))
+        except SyscallError:
+            _close_all(files)
+            raise
     if files:
         writer.put_files(files, cloexec)
     return writer.used, writer.truncated

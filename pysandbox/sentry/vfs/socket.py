@@ -22,7 +22,7 @@ from .inode import Dentry, Inode, new_synthetic_dev, now_ns
 from .stat import StatResult
 
 AF_UNSPEC, AF_UNIX = 0, 1
-SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET = 1, 2, 3, 4, 5
+SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET = 1, 2, 3, 5
 SOCK_TYPE_MASK = 0xF
 SOCK_NONBLOCK = os.O_NONBLOCK
 SOCK_CLOEXEC = os.O_CLOEXEC
@@ -31,9 +31,8 @@ SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
 RCV_SHUTDOWN, SEND_SHUTDOWN = 1, 2
 SHUTDOWN_MASK = RCV_SHUTDOWN | SEND_SHUTDOWN
 
-MSG_OOB, MSG_PEEK, MSG_DONTROUTE, MSG_CTRUNC = 0x1, 0x2, 0x4, 0x8
-MSG_TRUNC, MSG_DONTWAIT, MSG_EOR, MSG_WAITALL = 0x20, 0x40, 0x80, 0x100
-MSG_NOSIGNAL, MSG_MORE, MSG_WAITFORONE = 0x4000, 0x8000, 0x10000
+MSG_OOB, MSG_PEEK, MSG_CTRUNC, MSG_TRUNC, MSG_DONTWAIT, MSG_WAITALL = 0x1, 0x2, 0x8, 0x20, 0x40, 0x100
+MSG_NOSIGNAL, MSG_WAITFORONE = 0x4000, 0x10000
 MSG_CMSG_CLOEXEC, MSG_CMSG_COMPAT = 0x40000000, 0x80000000
 
 SOL_SOCKET = 1
@@ -51,6 +50,7 @@ DEFAULT_BUFFER = 212992
 MAX_BUFFER = 212992
 MIN_SEND_BUFFER = 4608
 MIN_RECEIVE_BUFFER = 2304
+SOMAXCONN = 4096                          # net.core.somaxconn: listen(2)'s cap on the backlog
 INT_MAX = 0x7FFFFFFF
 HZ = 250
 MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1
@@ -58,7 +58,6 @@ MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1
 # Options that are stored and reported but change nothing here; SO_DEBUG needs privilege.
 _SWITCHES = (SO_DEBUG, SO_REUSEADDR, SO_DONTROUTE, SO_BROADCAST, SO_KEEPALIVE, SO_OOBINLINE,
              SO_NO_CHECK, SO_PASSSEC)
-_READ_ONLY_OPTIONS = (SO_TYPE, SO_PROTOCOL, SO_DOMAIN, SO_ERROR, SO_ACCEPTCONN, SO_PEERCRED, SO_PEERNAME)
 _RECEIVE_TIMEOUTS = (SO_RCVTIMEO_OLD, SO_RCVTIMEO_NEW)
 _SEND_TIMEOUTS = (SO_SNDTIMEO_OLD, SO_SNDTIMEO_NEW)
 
@@ -80,6 +79,44 @@ def credentials_of(t):
 def privileged(creds):
     """CAP_NET_ADMIN and the like: euid 0 stands for every capability in the sandbox."""
     return creds.euid == 0
+
+
+class Control:
+    """What a send passes besides bytes: files (SCM_RIGHTS, the caller's references) and
+    credentials (SCM_CREDENTIALS: pid, uid, gid, already checked)."""
+
+    def __init__(self, files=(), credentials=None):
+        self.files = list(files)
+        self.credentials = credentials
+
+    def release(self):
+        for file in self.files:
+            file.decref()
+        self.files = []
+
+
+NO_CONTROL = Control()
+
+
+class Received:
+    """What one receive took: data, and for recvmsg(2) the rest.
+
+    length: what the call returns (the whole datagram's size with MSG_TRUNC);
+    flags: MSG_TRUNC when a datagram was cut short;
+    address: the sender's sockaddr bytes, None when it has no name (msg_namelen 0);
+    files: files passed with SCM_RIGHTS, references that now belong to the caller;
+    credentials: (pid, uid, gid) for SCM_CREDENTIALS, when the receiver has SO_PASSCRED.
+    """
+
+    __slots__ = ("data", "length", "flags", "address", "files", "credentials")
+
+    def __init__(self, data, length=None, flags=0, address=None, files=(), credentials=None):
+        self.data = data
+        self.length = len(data) if length is None else length
+        self.flags = flags
+        self.address = address
+        self.files = list(files)
+        self.credentials = credentials
 
 
 class SocketInode(Inode):
@@ -135,7 +172,7 @@ class SocketFile(File):
     def shutdown(self, how):
         raise SyscallError(errno.EOPNOTSUPP)
 
-    def send(self, t, data, flags, address=None, control=None):
+    def send(self, t, data, flags, address=None, control=NO_CONTROL):
         """sendmsg: the bytes sent. `control` holds the files and credentials to pass."""
         raise SyscallError(errno.EOPNOTSUPP)
 
@@ -163,7 +200,10 @@ class SocketFile(File):
     def read(self, t, n):
         if n == 0:
             return b""
-        return self.receive(t, n, self.default_flags()).data
+        received = self.receive(t, n, self.default_flags())
+        for file in received.files:             # nowhere to put them: they are closed
+            file.decref()
+        return received.data
 
     def write(self, t, data):
         return self.send(t, data, self.default_flags())
@@ -218,27 +258,10 @@ class SocketFile(File):
             return UCRED.pack(*(self.peer_credentials() or (0, -1, -1)))
         if name == SO_PEERNAME:
             return self._peer_name_option(length)
-        value = self._integer_option(name)
-        if value is None:
+        option = _INTEGER_OPTIONS.get(name)
+        if option is None:
             raise SyscallError(errno.ENOPROTOOPT)
-        return _INT.pack(value)
-
-    def _integer_option(self, name):
-        return {
-            SO_TYPE: lambda: self.type,
-            SO_PROTOCOL: lambda: self.protocol,
-            SO_DOMAIN: lambda: self.family,
-            SO_ERROR: self.take_error,
-            SO_ACCEPTCONN: lambda: int(self.listening),
-            SO_SNDBUF: lambda: self.send_buffer,
-            SO_RCVBUF: lambda: self.receive_buffer,
-            SO_PASSCRED: lambda: int(self.pass_credentials),
-            SO_RCVLOWAT: lambda: self.receive_lowat,
-            SO_SNDLOWAT: lambda: 1,
-            SO_PRIORITY: lambda: self.priority,
-            SO_REUSEPORT: lambda: 0,
-            SO_BSDCOMPAT: lambda: 0,
-        }.get(name, lambda: None)()
+        return _INT.pack(option(self))
 
     def _peer_name_option(self, length):
         try:
@@ -309,6 +332,24 @@ class SocketFile(File):
     # -- the file ----------------------------------------------------------------------------------
     def stat(self):
         return self.dentry.inode.stat()
+
+
+# The SOL_SOCKET options getsockopt(2) reports as an int.
+_INTEGER_OPTIONS = {
+    SO_TYPE: lambda sock: sock.type,
+    SO_PROTOCOL: lambda sock: sock.protocol,
+    SO_DOMAIN: lambda sock: sock.family,
+    SO_ERROR: lambda sock: sock.take_error(),
+    SO_ACCEPTCONN: lambda sock: int(sock.listening),
+    SO_SNDBUF: lambda sock: sock.send_buffer,
+    SO_RCVBUF: lambda sock: sock.receive_buffer,
+    SO_PASSCRED: lambda sock: int(sock.pass_credentials),
+    SO_RCVLOWAT: lambda sock: sock.receive_lowat,
+    SO_SNDLOWAT: lambda sock: 1,
+    SO_PRIORITY: lambda sock: sock.priority,
+    SO_REUSEPORT: lambda sock: 0,
+    SO_BSDCOMPAT: lambda sock: 0,
+}
 
 
 def _doubled(request, floor):

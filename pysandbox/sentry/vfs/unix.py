@@ -18,7 +18,9 @@ Nothing here reaches the host. The model follows Linux's net/unix/af_unix.c:
 
 Blocking calls park the task on a socket's wait queue. Every socket's queue is notified when
 anything that its poll_events() or a parked call looks at changes: data or a connection
-arriving, its own data being read, its peer closing or shutting down.
+arriving, its own data being read, its peer closing or shutting down. Only connect() waits
+elsewhere, for room in a listener's backlog (its `connectors` queue), so that accepting does
+not look like news to the listener's pollers.
 """
 import collections
 import errno
@@ -28,61 +30,24 @@ import stat as st
 import struct
 
 from ..errors import SyscallError
+from ..waiter import WaitQueue
 from .file import (POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRBAND, POLLWRNORM,
                    on_broken_pipe)
 from .resolve import AT_FDCWD
 from .socket import (AF_UNIX, AF_UNSPEC, MSG_OOB, MSG_PEEK, MSG_NOSIGNAL, MSG_TRUNC,
                      MSG_WAITALL, OVERFLOW_ID, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUT_RD, SHUT_RDWR, SHUTDOWN_MASK,
-                     SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM, SocketFile, credentials_of)
+                     SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM, NO_CONTROL, Received, SocketFile,
+                     credentials_of)
 from .stat import MAY_WRITE, may_access
 
 SUN_PATH_OFFSET = 2                 # offsetof(struct sockaddr_un, sun_path)
 SOCKADDR_UN_SIZE = 110
 UNNAMED = struct.pack("<H", AF_UNIX)   # what getsockname(2) gives for a socket with no name
 MAX_DGRAM_QLEN = 10                 # net.unix.max_dgram_qlen
-SOMAXCONN = 4096                    # net.core.somaxconn: listen(2)'s cap on the backlog
 SIOCOUTQ, SIOCATMARK = 0x5411, 0x8905
 CONNECTION_TYPES = (SOCK_STREAM, SOCK_SEQPACKET)
 
 CLOSE, LISTEN, ESTABLISHED = "close", "listen", "established"
-
-
-class Control:
-    """What a send passes besides bytes: files (SCM_RIGHTS, the caller's references) and
-    credentials (SCM_CREDENTIALS: pid, uid, gid, already checked)."""
-
-    def __init__(self, files=(), credentials=None):
-        self.files = list(files)
-        self.credentials = credentials
-
-    def release(self):
-        for file in self.files:
-            file.decref()
-        self.files = []
-
-
-NO_CONTROL = Control()
-
-
-class Received:
-    """What one receive took: data, and for recvmsg(2) the rest.
-
-    length: what the call returns (the whole datagram's size with MSG_TRUNC);
-    flags: MSG_TRUNC when a datagram was cut short;
-    address: the sender's sockaddr bytes, None when it has no name (msg_namelen 0);
-    files: files passed with SCM_RIGHTS, references that now belong to the caller;
-    credentials: (pid, uid, gid) for SCM_CREDENTIALS, when the receiver has SO_PASSCRED.
-    """
-
-    __slots__ = ("data", "length", "flags", "address", "files", "credentials")
-
-    def __init__(self, data, length=None, flags=0, address=None, files=(), credentials=None):
-        self.data = data
-        self.length = len(data) if length is None else length
-        self.flags = flags
-        self.address = address
-        self.files = list(files)
-        self.credentials = credentials
 
 
 # -- what a queued buffer costs its sender (x86_64, 4 KiB pages) ------------------------------
@@ -118,7 +83,9 @@ def _stream_chunk(remaining, send_buffer):
 
 def _datagram_truesize(length):
     """unix_dgram_sendmsg: past SKB_MAX_ALLOC, the rest of a datagram goes into pages."""
-    paged = _page_align(min(length - SKB_MAX_ALLOC, MAX_SKB_FRAGS * PAGE_SIZE)) if length > SKB_MAX_ALLOC else 0
+    paged = 0
+    if length > SKB_MAX_ALLOC:
+        paged = _page_align(min(length - SKB_MAX_ALLOC, MAX_SKB_FRAGS * PAGE_SIZE))
     return _truesize(length - paged, paged)
 
 
@@ -265,6 +232,7 @@ class UnixSocket(SocketFile):
         self.write_allocation = 0           # truesize of this socket's segments not yet read
         self.peer_creds = None              # (pid, uid, gid) for SO_PEERCRED
         self.blocked_writers = set()        # datagram senders waiting for room here
+        self.connectors = WaitQueue()       # connect() callers waiting for room in the backlog
         self.accepted = accepted            # False for an embryo still on its listener's queue
         self.dead = False
 
@@ -342,7 +310,7 @@ class UnixSocket(SocketFile):
         if self.address is None or self.state not in (CLOSE, LISTEN):
             raise SyscallError(errno.EINVAL)
         if backlog > self.backlog:
-            self.wait_queue.notify()              # connectors waiting for room
+            self.connectors.notify()
         self.backlog = backlog
         self.state = LISTEN
         self.peer_creds = credentials_of(t)       # what connecting clients will see
@@ -359,7 +327,7 @@ class UnixSocket(SocketFile):
                 raise SyscallError(errno.EINVAL)
             self.wait(t, self.timeout(self.default_flags(), self.receive_timeout), self.wait_queue)
         server_end = self.receive_queue.popleft()
-        self.wait_queue.notify()                  # connectors waiting for room
+        self.connectors.notify()
         server_end.accepted = True
         server_end.flags = os.O_RDWR | (flags & os.O_NONBLOCK)
         server_end.pass_credentials |= self.pass_credentials
@@ -381,7 +349,7 @@ class UnixSocket(SocketFile):
         if listener.state != LISTEN or listener.shutdown_mask & RCV_SHUTDOWN:
             raise SyscallError(errno.ECONNREFUSED)
         if listener.queue_full:
-            self.wait(t, timeout, listener.wait_queue)
+            self.wait(t, timeout, listener.connectors)
         if self.state != CLOSE:
             raise SyscallError(errno.EISCONN if self.state == ESTABLISHED else errno.EINVAL)
         server_end = UnixSocket(self.type, 0, t.creds, accepted=False)
@@ -437,6 +405,7 @@ class UnixSocket(SocketFile):
         mode = how + 1                            # SHUT_RD -> RCV_SHUTDOWN, SHUT_WR -> SEND_SHUTDOWN
         self.shutdown_mask |= mode
         self.wait_queue.notify()
+        self.connectors.notify()
         self._wake_blocked_writers()
         peer = self.peer
         if peer is not None and self.type in CONNECTION_TYPES:
@@ -469,6 +438,7 @@ class UnixSocket(SocketFile):
                 self.receive_queue.popleft()._close(embryo=True)
         self._purge_queue()
         self.wait_queue.notify()
+        self.connectors.notify()
 
     def _purge_queue(self):
         while self.receive_queue:
