@@ -176,8 +176,11 @@ def _status(returncode: int) -> int:
 
 
 def _limit_core():
+    """Children start with no core files and an empty signal mask (this process may have
+    SIGCHLD blocked, after in-process platform tests, and a mask is inherited)."""
     import resource
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
 def _run(argv: Sequence[str], *, stdin: bytes | str | None, timeout: float,

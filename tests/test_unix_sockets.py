@@ -367,3 +367,14 @@ def test_waitall_takes_what_there_is_when_the_writer_cannot_add_more(t):
     with pytest.raises(WouldBlock):
         sys_socket.recvfrom(t, b, buf, 2, MSG_WAITALL, 0, 0)
     assert sys_socket.recvfrom(t, b, buf, 2, 0, 0, 0) == 1
+
+
+def test_bind_makes_a_socket_node_in_a_host_rootfs(cprog, tmp_path):
+    import shutil
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "data").mkdir(parents=True)
+    (rootfs / "bin").mkdir()
+    shutil.copy(cprog("unix_bind_path", static=True), rootfs / "bin" / "bind")
+    r = run_sandbox(["/bin/bind"], rootfs=str(rootfs))
+    assert (r.status, r.out) == (0, "bind 0 socket-node 1\n"), r
+    assert os.listdir(rootfs / "data") == []

@@ -150,9 +150,18 @@ class HostInode(Inode):
         return self.lookup(name)
 
     def mknod(self, name, mode, rdev, uid, gid):
-        if not st.S_ISREG(mode):
+        """Regular files and socket nodes (bind(2) of an AF_UNIX socket); the sentry makes no
+        device or FIFO nodes on the host."""
+        if st.S_ISREG(mode):
+            return self.create(name, mode, uid, gid)
+        if not st.S_ISSOCK(mode):
             raise SyscallError(errno.EPERM)
-        return self.create(name, mode, uid, gid)
+        self._check_writable()
+        with host_errors():
+            os.mknod(name, st.S_IFSOCK | (mode & 0o7777), dir_fd=self.fd)
+            os.chmod(name, mode & 0o7777, dir_fd=self.fd, follow_symlinks=False)
+            _chown_best_effort(lambda: os.chown(name, uid, gid, dir_fd=self.fd, follow_symlinks=False))
+        return self.lookup(name)
 
     def mkdir(self, name, mode, uid, gid):
         self._check_writable()
