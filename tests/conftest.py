@@ -117,3 +117,9 @@ def cprog(tmp_path_factory):
         return out
 
     return build
+
+
+@pytest.fixture(params=["dynamic", "static"])
+def build(request, cprog):
+    """build(name) -> tests/cprogs/NAME.c compiled, once dynamic and once static."""
+    return lambda name: cprog(name, static=request.param == "static")

@@ -300,3 +300,12 @@ def assert_same(native: Result, sandboxed: Result, what: str = "") -> None:
 def no_traceback(result: Result) -> None:
     assert "Traceback (most recent call last)" not in result.err, (
         f"a Python traceback reached the user:\n{result}")
+
+
+def compare_with_native(argv: Sequence[str], **kw) -> Result:
+    """Run argv natively and in the sandbox with the same options; the two must match.
+    Returns the sandboxed result."""
+    native = run_native(argv, **kw)
+    sandboxed = run_sandbox(argv, **kw)
+    assert_same(native, sandboxed)
+    return sandboxed

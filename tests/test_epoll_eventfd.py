@@ -34,11 +34,6 @@ C_PROGRAMS = ["epoll_pipes", "epoll_wait", "eventfd_counter", "timerfd_expiratio
 
 # -- real programs, natively and sandboxed ------------------------------------------------------
 
-@pytest.fixture(params=["dynamic", "static"])
-def build(request, cprog):
-    return lambda name: cprog(name, static=request.param == "static")
-
-
 @pytest.mark.parametrize("name", C_PROGRAMS)
 def test_c_program_matches_native(build, name):
     path = build(name)

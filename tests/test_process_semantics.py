@@ -8,21 +8,12 @@ the tests say what Linux does and keep saying it if both runs drifted.
 
 from __future__ import annotations
 
-import pytest
 
-from helpers import assert_same, run_native, run_sandbox
-
-
-@pytest.fixture(params=["dynamic", "static"])
-def build(request, cprog):
-    static = request.param == "static"
-    return lambda name: cprog(name, static=static)
+from helpers import compare_with_native
 
 
 def compare(path):
-    native = run_native([path])
-    sandboxed = run_sandbox([path])
-    assert_same(native, sandboxed)
+    sandboxed = compare_with_native([path])
     assert sandboxed.status == 0, sandboxed
     return sandboxed.out
 

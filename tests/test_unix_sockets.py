@@ -45,11 +45,6 @@ def compare(argv, tmp_path, with_directory=False):
     return native, sandboxed
 
 
-@pytest.fixture(params=["dynamic", "static"])
-def build(request, cprog):
-    return lambda name: cprog(name, static=request.param == "static")
-
-
 @pytest.mark.parametrize("name, with_directory, status", [
     ("unix_socketpair", False, 0),
     ("unix_server", True, 0),

@@ -7,22 +7,12 @@ find the host's libc and loader.
 
 from __future__ import annotations
 
-import pytest
 
-from helpers import assert_same, run_native, run_sandbox
-
-
-@pytest.fixture(params=["dynamic", "static"])
-def build(request, cprog):
-    static = request.param == "static"
-    return lambda name: cprog(name, static=static)
+from helpers import compare_with_native
 
 
 def compare(path, **kw):
-    native = run_native([path], **kw)
-    sandboxed = run_sandbox([path], **kw)
-    assert_same(native, sandboxed)
-    return sandboxed
+    return compare_with_native([path], **kw)
 
 
 def test_pthreads_mutex_condvar_sum(build):
