@@ -1,5 +1,6 @@
 """FDTable: a task's file descriptors, each naming a shared open file description (File)."""
 import errno
+import struct
 
 from .errors import SyscallError
 
@@ -154,3 +155,24 @@ class FDTable:
         for file, _ in entries.values():
             file.incref()
         return _Descriptors(dict(entries))
+
+
+def install_pair(t, first, second, cloexec, addr):
+    """Install two new files (pipe ends, a socket pair) and write their fds to `addr` as int[2],
+    as pipe2(2) and socketpair(2) do; on any failure neither stays installed."""
+    try:
+        first_fd = t.fds.install(first, cloexec)
+    except SyscallError:
+        second.decref()
+        raise
+    try:
+        second_fd = t.fds.install(second, cloexec)
+    except SyscallError:
+        t.fds.close(first_fd)
+        raise
+    try:
+        t.copy_out(addr, struct.pack("<ii", first_fd, second_fd))
+    except SyscallError:
+        t.fds.close(first_fd)
+        t.fds.close(second_fd)
+        raise

@@ -11,6 +11,7 @@ import struct
 import time
 
 from ..errors import SyscallError
+from ..fdtable import install_pair
 from ..vfs.socket import (AF_UNIX, MSG_CMSG_CLOEXEC, MSG_CMSG_COMPAT, MSG_CTRUNC, MSG_DONTWAIT,
                           MSG_WAITFORONE, SCM_CREDENTIALS, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_NONBLOCK,
                           SOCK_TYPE_MASK, SOL_SOCKET, SOMAXCONN, UCRED, Control, SocketFile, privileged)
@@ -53,23 +54,7 @@ def socketpair(t, domain, socket_type, protocol, sv):
     """socketpair(2)."""
     _, create_pair = _family(domain, socket_type)
     first, second = create_pair(t, socket_type & SOCK_TYPE_MASK, protocol, socket_type)
-    cloexec = bool(socket_type & SOCK_CLOEXEC)
-    try:
-        first_fd = t.fds.install(first, cloexec)
-    except SyscallError:
-        second.decref()
-        raise
-    try:
-        second_fd = t.fds.install(second, cloexec)
-    except SyscallError:
-        t.fds.close(first_fd)
-        raise
-    try:
-        t.copy_out(sv, struct.pack("<ii", first_fd, second_fd))
-    except SyscallError:
-        t.fds.close(first_fd)
-        t.fds.close(second_fd)
-        raise
+    install_pair(t, first, second, bool(socket_type & SOCK_CLOEXEC), sv)
     return 0
 
 
