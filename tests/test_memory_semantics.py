@@ -67,3 +67,12 @@ def test_proc_maps_and_io_into_a_protected_page(build):
         "  the data stays in the pipe: 50",
     ]:
         assert line + "\n" in out
+
+
+def test_shared_file_mappings_are_shared_across_fork(build, tmp_path):
+    # In the sandbox the file lives in the in-memory overlay over the host's /.
+    program = build("mem_shared_file")
+    sandboxed = compare_with_native([program, str(tmp_path)])
+    assert sandboxed.out == ("parent's shared mapping: written by the child\n"
+                             "the file: written by the child\n"
+                             "private write kept out of the file: yes\n"), sandboxed

@@ -157,9 +157,9 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="multiprocessing.Queue's lock is a POSIX semaphore in a MAP_SHARED "
-                                       "mapping of /dev/shm, which the sandbox copies per process")
 def test_multiprocessing_queue_matches_native(tmp_path):
+    # Its lock is a POSIX semaphore in a MAP_SHARED mapping of /dev/shm: the processes must
+    # share the in-memory file's pages.
     script = tmp_path / "mp_queue.py"
     script.write_text(QUEUE_SCRIPT)
     compare([PYTHON3, str(script)], tmp_path)

@@ -3,10 +3,11 @@ import errno
 import itertools
 import os
 import stat as st
+import weakref
 
 from ..errors import SyscallError
 from .dirfile import DirFile
-from .file import SeekableFile
+from .file import SeekableFile, host_errors
 from .inode import DirEntry, Inode, new_synthetic_dev, now_ns
 from .pipe import Pipe
 from .stat import StatResult, blocks_for, dirent_type
@@ -74,20 +75,35 @@ MEM_DEV = new_synthetic_dev()
 
 
 class MemFile(MemInode):
+    """A regular file in memory. Its bytes live in a host memfd, so that processes of the
+    sandbox can map it MAP_SHARED through their stubs and see each other's writes."""
+
     def __init__(self, mode, uid=0, gid=0, data=b""):
         super().__init__(st.S_IFREG | (mode & 0o7777), uid, gid)
-        self.data = bytearray(data)
+        self.host_fd = os.memfd_create("pysandbox-tmpfs", os.MFD_CLOEXEC)
+        weakref.finalize(self, os.close, self.host_fd)
+        if data:
+            os.pwrite(self.host_fd, data, 0)
 
     def content_size(self):
-        return len(self.data)
+        return os.fstat(self.host_fd).st_size
+
+    def read(self, offset, n):
+        return os.pread(self.host_fd, n, offset)
+
+    def write(self, offset, data):
+        if offset + len(data) > MAX_MEM_FILE_SIZE:
+            raise SyscallError(errno.ENOSPC)
+        with host_errors():
+            written = os.pwrite(self.host_fd, data, offset)
+        self.touch()
+        return written
 
     def truncate(self, size):
         if size > MAX_MEM_FILE_SIZE:
             raise SyscallError(errno.ENOSPC)
-        if size < len(self.data):
-            del self.data[size:]
-        else:
-            self.data.extend(bytes(size - len(self.data)))
+        with host_errors():
+            os.ftruncate(self.host_fd, size)
         self.touch()
 
     def open(self, t, dentry, flags):
@@ -101,21 +117,19 @@ class MemFileDescription(SeekableFile):
         super().__init__(flags, dentry)
         self.node = inode
 
+    @property
+    def host_fd(self):
+        """The memfd holding the file, for the platform to map."""
+        return self.node.host_fd
+
     def pread(self, offset, n):
-        return bytes(self.node.data[offset:offset + n])
+        return self.node.read(offset, n)
 
     def pwrite(self, offset, data):
-        if offset + len(data) > MAX_MEM_FILE_SIZE:
-            raise SyscallError(errno.ENOSPC)
-        contents = self.node.data
-        if offset > len(contents):
-            contents.extend(bytes(offset - len(contents)))
-        contents[offset:offset + len(data)] = data
-        self.node.touch()
-        return len(data)
+        return self.node.write(offset, data)
 
     def size(self):
-        return len(self.node.data)
+        return self.node.content_size()
 
     def is_mappable(self):
         return True
