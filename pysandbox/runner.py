@@ -42,6 +42,15 @@ def _pin_cpu(pin):
     return cpu
 
 
+def _raise_fd_limit():
+    """The sentry holds host fds for the workload's open host files and each in-memory file:
+    let it use as many as the host allows (the workload's own limit is the sandbox's)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def _current_cpu():
     with open("/proc/self/stat", "rb") as stat:
         return int(stat.read().rsplit(b")", 1)[1].split()[36])
@@ -78,6 +87,7 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
                 pin=True, hostname="pysandbox", log_path=None):
     """Run argv inside a new sandbox; returns the exit status for the shell."""
     cpu = _pin_cpu(pin)
+    _raise_fd_limit()
     platform = get_platform(platform_name, cpu=cpu)
     vfs = VFS.for_rootfs(rootfs or "/", overlay=rootfs is None)
     log_file = _open_log(log_path)
