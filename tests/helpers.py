@@ -309,3 +309,19 @@ def compare_with_native(argv: Sequence[str], **kw) -> Result:
     sandboxed = run_sandbox(argv, **kw)
     assert_same(native, sandboxed)
     return sandboxed
+
+
+def compare_program_output(argv: Sequence[str]) -> str:
+    """compare_with_native for a program that must succeed: its stdout."""
+    sandboxed = compare_with_native(argv)
+    assert sandboxed.status == 0, sandboxed
+    return sandboxed.out
+
+
+def errno_of(call, *args) -> int:
+    """The errno of the SyscallError a sentry call raises (the call must raise one)."""
+    import pytest
+    from pysandbox.sentry.errors import SyscallError
+    with pytest.raises(SyscallError) as raised:
+        call(*args)
+    return raised.value.errno

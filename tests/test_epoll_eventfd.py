@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from helpers import assert_same, run_native, run_sandbox
+from helpers import assert_same, errno_of, run_native, run_sandbox
 from pysandbox.sentry import signals
 from pysandbox.sentry.errors import RESTART_NEVER, SyscallError, WouldBlock
 from pysandbox.sentry.signals import SignalQueue, SigInfo
@@ -101,35 +101,6 @@ def test_epoll_on_inherited_stdin_matches_native():
     assert r.out == "SOME LINES\nOF INPUT\n"
 
 
-# asyncio's event loop wakes itself through socket.socketpair(), an AF_UNIX pair the sandbox
-# can't make yet: this stand-in made of a pipe is used where socketpair() fails.
-PIPE_SOCKETPAIR = r'''
-import os, socket
-
-class PipeEnd:
-    def __init__(self, fd):
-        self.fd = fd
-    def fileno(self):
-        return self.fd
-    def setblocking(self, flag):
-        os.set_blocking(self.fd, flag)
-    def send(self, data):
-        return os.write(self.fd, data)
-    def recv(self, n):
-        return os.read(self.fd, n)
-    def close(self):
-        os.close(self.fd)
-
-def pipe_pair(*args):
-    r, w = os.pipe()
-    return PipeEnd(r), PipeEnd(w)
-
-try:
-    socket.socketpair()
-except OSError:
-    socket.socketpair = pipe_pair
-'''
-
 ASYNCIO_SCRIPT = r'''
 import asyncio
 
@@ -149,13 +120,9 @@ asyncio.run(main())
 '''
 
 
-def test_asyncio_subprocess_pipe_matches_native():
-    r = compare_python(PIPE_SOCKETPAIR + ASYNCIO_SCRIPT)
+def test_asyncio_event_loop_with_a_subprocess_matches_native():
+    r = compare_python(ASYNCIO_SCRIPT)
     assert r.out == "EpollSelector\nchild b'x\\n' 0\nsleeps [0, 1, 2, 3, 4]\ntimed out\n"
-
-
-def test_asyncio_run_as_is_matches_native():
-    compare_python(ASYNCIO_SCRIPT)
 
 
 SOCKET_SCRIPT = r'''
@@ -186,12 +153,6 @@ def t(tmp_path):
     task = FakeTask(VFS.for_rootfs(str(tmp_path), overlay=False))
     task.pending = SignalQueue()
     return task
-
-
-def errno_of(call, *args):
-    with pytest.raises(SyscallError) as raised:
-        call(*args)
-    return raised.value.errno
 
 
 def make_pipe(t):

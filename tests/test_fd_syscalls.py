@@ -6,7 +6,7 @@ import struct
 import pytest
 
 from pysandbox.sentry import signals
-from pysandbox.sentry.errors import SyscallError, WouldBlock
+from pysandbox.sentry.errors import WouldBlock
 from pysandbox.sentry.fdtable import FDTable
 from pysandbox.sentry.syscalls import (sys_fd, sys_file, sys_ioctl, sys_pipe, sys_poll, sys_read_write,
                                        sys_sendfile, sys_stat)
@@ -16,15 +16,10 @@ from pysandbox.sentry.vfs.hostfile import HostStreamFile
 from pysandbox.sentry.vfs.pipe import PIPE_BUF, PIPE_CAPACITY
 from pysandbox.sentry.vfs.testing import FakeTask
 from pysandbox.sentry.vfs.tty import FIONBIO, FIONREAD, FIOCLEX, TCGETS, TIOCGPGRP
+from helpers import errno_of
 
 AT_FDCWD = -100
 SIGPIPE = 13
-
-
-def errno_of(call, *args):
-    with pytest.raises(SyscallError) as raised:
-        call(*args)
-    return raised.value.errno
 
 
 class CountingFile(File):

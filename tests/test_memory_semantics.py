@@ -7,17 +7,11 @@ page.
 from __future__ import annotations
 
 
-from helpers import compare_with_native
-
-
-def compare(path):
-    sandboxed = compare_with_native([path])
-    assert sandboxed.status == 0, sandboxed
-    return sandboxed.out
+from helpers import compare_program_output, compare_with_native
 
 
 def test_mmap_munmap_mprotect_mremap_madvise_brk(build):
-    out = compare(build("mem_mmap"))
+    out = compare_program_output([build("mem_mmap")])
     for line in [
         "length 0: -1 EINVAL",
         "neither MAP_PRIVATE nor MAP_SHARED: -1 EINVAL",
@@ -53,7 +47,7 @@ def test_mmap_munmap_mprotect_mremap_madvise_brk(build):
 
 
 def test_proc_maps_and_io_into_a_protected_page(build):
-    out = compare(build("mem_maps_efault"))
+    out = compare_program_output([build("mem_maps_efault")])
     for line in [
         "after mprotect of two pages: ---p r--p rw-p",
         "after mprotect back: rw-p",

@@ -9,17 +9,11 @@ the tests say what Linux does and keep saying it if both runs drifted.
 from __future__ import annotations
 
 
-from helpers import compare_with_native
-
-
-def compare(path):
-    sandboxed = compare_with_native([path])
-    assert sandboxed.status == 0, sandboxed
-    return sandboxed.out
+from helpers import compare_program_output
 
 
 def test_wait4_selects_children_and_reports_their_status(build):
-    out = compare(build("proc_wait"))
+    out = compare_program_output([build("proc_wait")])
     for line in [
         "no children: returned -1 errno ECHILD",
         "specific pid exit 3: returned child exited 3",
@@ -40,7 +34,7 @@ def test_wait4_selects_children_and_reports_their_status(build):
 
 
 def test_waitid_siginfo_wnowait_and_errors(build):
-    out = compare(build("proc_waitid"))
+    out = compare_program_output([build("proc_waitid")])
     for line in [
         "P_PID WNOWAIT: 0 si_signo 17 si_code CLD_EXITED si_status 42 si_pid child si_uid mine",
         "zombie still there after WNOWAIT: yes",
@@ -57,7 +51,7 @@ def test_waitid_siginfo_wnowait_and_errors(build):
 
 
 def test_zombies_reaping_reparenting_and_pdeathsig(build):
-    out = compare(build("proc_orphans"))
+    out = compare_program_output([build("proc_orphans")])
     for line in [
         "exited child is a zombie until waited: yes",
         "SIGCHLD SIG_IGN: wait returns -1 ECHILD after both exited, SIGCHLD handler ran: no, children gone: yes",
@@ -76,7 +70,7 @@ def test_zombies_reaping_reparenting_and_pdeathsig(build):
 
 
 def test_vfork_clone_and_clone3(build):
-    out = compare(build("proc_clone"))
+    out = compare_program_output([build("proc_clone")])
     for line in [
         "vfork: parent resumed after the child wrote: yes",
         "vfork+execve: child exit status 6",
@@ -95,7 +89,7 @@ def test_vfork_clone_and_clone3(build):
 
 
 def test_threads_ids_exits_and_execve_from_a_thread(build):
-    out = compare(build("proc_threads"))
+    out = compare_program_output([build("proc_threads")])
     for line in [
         "pthread_exit in main: exit status 7",
         "exit_group from a thread: exit status 9",
@@ -109,7 +103,7 @@ def test_threads_ids_exits_and_execve_from_a_thread(build):
 
 
 def test_process_groups_and_sessions(build):
-    out = compare(build("proc_sessions"))
+    out = compare_program_output([build("proc_sessions")])
     for line in [
         "setsid as a session leader: -1 EPERM",
         "setpgid(child, child): ok",

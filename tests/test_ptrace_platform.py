@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from pysandbox.platform import Exited, Fault, Syscall
+from pysandbox.platform import Fault, Syscall
 from pysandbox.platform.ptrace import _loop
 from pysandbox.platform.ptrace.platform import PtracePlatform
 from pysandbox.platform.ptrace.stub import (GADGET_ADDR, SCRATCH_ADDR, STUB_BASE, STUB_END, STUB_SYSCALLS,

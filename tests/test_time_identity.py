@@ -15,9 +15,9 @@ from types import SimpleNamespace
 import pytest
 
 from pysandbox.sentry.errors import RESTART_ALWAYS, RESTART_BLOCK, SyscallError, WouldBlock
-from pysandbox.sentry.syscalls import sys_identity, sys_rlimit, sys_time, table
+from pysandbox.sentry.syscalls import sys_identity, sys_time, table
 from pysandbox.sentry.task import RLIM_INFINITY, RLIMIT_NOFILE, Credentials, default_rlimits
-from test_strace import BASE, GuestMemory
+from test_strace import GuestMemory
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 MASK64 = (1 << 64) - 1

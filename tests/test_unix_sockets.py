@@ -15,7 +15,7 @@ import struct
 
 import pytest
 
-from helpers import assert_same, run_native, run_sandbox
+from helpers import assert_same, errno_of, run_native, run_sandbox
 from pysandbox.sentry.errors import RESTART_NEVER, RESTART_SYS, SyscallError, WouldBlock
 from pysandbox.sentry.signals import SignalQueue
 from pysandbox.sentry.syscalls import sys_pipe, sys_read_write, sys_socket
@@ -210,12 +210,6 @@ def t(tmp_path):
     task = FakeTask(VFS.for_rootfs(str(tmp_path), overlay=True))
     task.pending = SignalQueue()
     return task
-
-
-def errno_of(call, *args):
-    with pytest.raises(SyscallError) as raised:
-        call(*args)
-    return raised.value.errno
 
 
 def socketpair(t, socket_type=SOCK_STREAM):

@@ -6,21 +6,16 @@ import struct
 
 import pytest
 
-from pysandbox.sentry.errors import SyscallError, WouldBlock
+from pysandbox.sentry.errors import WouldBlock
 from pysandbox.sentry.syscalls import sys_file, sys_getdents, sys_read_write, sys_stat
 from pysandbox.sentry.vfs import VFS
 from pysandbox.sentry.vfs.testing import FakeTask
+from helpers import errno_of
 
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_EMPTY_PATH = 0x1000
 AT_REMOVEDIR = 0x200
-
-
-def errno_of(call, *args):
-    with pytest.raises(SyscallError) as raised:
-        call(*args)
-    return raised.value.errno
 
 
 def build_tree(root):
