@@ -1,3 +1,4 @@
 from setuptools import setup
 
-setup(cffi_modules=["pysandbox/platform/ptrace/_build.py:ffibuilder"])
+setup(cffi_modules=["pysandbox/platform/ptrace/_build.py:ffibuilder",
+                    "pysandbox/platform/kvm/_build.py:ffibuilder"])

@@ -223,6 +223,35 @@ def run_bench(b: Bench, runner: Runner, progs: dict, runs: int) -> dict:
     return {"value": per * 1e6, "times_n": t_n, "times_0": t_0, "n": b.n}
 
 
+def check_runners(runners: list) -> dict:
+    """{runner name: reason} for the runners that cannot run here (each reported on stderr)."""
+    unavailable = {}
+    for r in runners:
+        try:
+            r.check()
+        except RunnerUnavailable as e:
+            unavailable[r.name] = str(e)
+            print(f"bench: {r.name} is not available: {e}", file=sys.stderr)
+    return unavailable
+
+
+def run_matrix(blist: list, runners: list, unavailable: dict, progs: dict, runs: int) -> dict:
+    """{bench name: {runner name: result}} of every benchmark under every runner that can run."""
+    results: dict = {b.name: {} for b in blist}
+    for b in blist:
+        for r in runners:
+            if r.name in unavailable:
+                results[b.name][r.name] = {"value": None, "error": unavailable[r.name]}
+                continue
+            print(f"bench: {b.name} / {r.name} ...", file=sys.stderr, flush=True)
+            try:
+                results[b.name][r.name] = run_bench(b, r, progs, runs)
+            except RunnerUnavailable as e:
+                print(f"bench: {b.name} / {r.name} failed: {e}", file=sys.stderr)
+                results[b.name][r.name] = {"value": None, "error": str(e)}
+    return results
+
+
 def fmt(v, unit):
     if v is None:
         return "n/a"
@@ -324,26 +353,8 @@ def main(argv=None) -> int:
         }
         runners = [all_runners[n] for n in args.runners]
 
-        unavailable = {}
-        for r in runners:
-            try:
-                r.check()
-            except RunnerUnavailable as e:
-                unavailable[r.name] = str(e)
-                print(f"bench: {r.name} is not available: {e}", file=sys.stderr)
-
-        results: dict = {b.name: {} for b in blist}
-        for b in blist:
-            for r in runners:
-                if r.name in unavailable:
-                    results[b.name][r.name] = {"value": None, "error": unavailable[r.name]}
-                    continue
-                print(f"bench: {b.name} / {r.name} ...", file=sys.stderr, flush=True)
-                try:
-                    results[b.name][r.name] = run_bench(b, r, progs, args.runs)
-                except RunnerUnavailable as e:
-                    print(f"bench: {b.name} / {r.name} failed: {e}", file=sys.stderr)
-                    results[b.name][r.name] = {"value": None, "error": str(e)}
+        unavailable = check_runners(runners)
+        results = run_matrix(blist, runners, unavailable, progs, args.runs)
 
         names = [r.name for r in runners]
         print()

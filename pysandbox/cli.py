@@ -31,30 +31,100 @@ def _env_pair(text):
     return text
 
 
-def build_parser():
-    parser = _Parser(prog="pysandbox", description="A gVisor-style sandbox in Python.")
-    parser.add_argument("--version", action="version", version="pysandbox 0.1.0")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+def _volume(text):
+    from pysandbox.sentry.vfs.mount import volume_spec
+    try:
+        return volume_spec(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
+
+def _tmpfs(text):
+    from pysandbox.sentry.vfs.mount import tmpfs_spec
+    try:
+        return tmpfs_spec(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_do(commands):
     do = commands.add_parser("do", help="run a program inside a new sandbox")
     do.add_argument("--platform", default="ptrace", help="ptrace (default) or kvm")
     do.add_argument("--rootfs", metavar="DIR", help="directory to use as / (default: the host's /, read-only, "
                                                      "with writes kept in memory)")
     do.add_argument("--strace", action="store_true", help="log every syscall (to the log)")
+    do.add_argument("--syscall-profile", metavar="OUT.json",
+                    help="record every syscall the workload makes (counts, errnos, partial paths) as JSON")
     do.add_argument("--log", metavar="FILE", help="where the sandbox's own messages go (default: stderr)")
     do.add_argument("--cwd", default="/", metavar="DIR", help="working directory inside the sandbox")
     do.add_argument("--env", action="append", default=[], type=_env_pair, metavar="KEY=VALUE",
                     help="set an environment variable (repeatable)")
     do.add_argument("--clear-env", action="store_true", help="start from an empty environment")
     do.add_argument("--hostname", default="pysandbox", help="the sandbox's hostname")
+    do.add_argument("--network", choices=("host", "none"), default="none",
+                    help="none (default): loopback only, inside the sandbox; host: inet sockets are host "
+                         "sockets of the sandbox's network namespace")
+    do.add_argument("--pids-limit", metavar="N", help="at most N tasks (processes and threads) in the sandbox")
+    do.add_argument("--memory-limit", metavar="SIZE", help="at most SIZE bytes of memory (256m, 1g; "
+                                                           "enforced by a host cgroup where there is one)")
+    do.add_argument("--overlay", action=argparse.BooleanOptionalAction, default=None,
+                    help="keep the rootfs read-only and the sandbox's changes in memory until exit "
+                         "(default: on for the host's /, off for --rootfs)")
+    do.add_argument("-v", "--volume", action="append", default=[], type=_volume, metavar="SRC:DST[:ro]",
+                    help="bind-mount host directory or file SRC at DST (repeatable)")
+    do.add_argument("--tmpfs", action="append", default=[], type=_tmpfs, metavar="DST[:OPTS]",
+                    help="mount a tmpfs at DST, OPTS as mount(8)'s: size=64m,mode=1777,ro (repeatable)")
+    do.add_argument("--gofer-mode", choices=("directfs", "gofer"), default=None,
+                    help="directfs (default): the sentry makes *at calls on directory fds the gofer "
+                         "opened; gofer: every host file access is a request to the gofer process")
+    do.add_argument("--seccomp", choices=("kill", "debug", "off"), default=None,
+                    help="the sentry's own host syscall filter: kill (a denied call ends the sandbox with one "
+                         "log line naming it), debug (log it, the call fails with ENOSYS), off")
     do.add_argument("--no-pin", dest="pin", action="store_false",
                     help="do not pin the sentry and its stubs to one CPU")
     do.add_argument("program", nargs=argparse.REMAINDER, metavar="-- PROGRAM [ARGS...]")
 
-    from pysandbox import cli_syscalls
-    cli_syscalls.add_parser(commands)
 
+def _add_platforms(commands):
     commands.add_parser("platforms", help="say which platforms work on this host")
+
+
+# The subcommands, in --help's order: the commands each group provides, and the module and
+# function that add their parsers to the subparsers action. Only the group of the command on
+# the command line is imported and built (all of them for --help or a mistake), which keeps
+# `pysandbox do` from paying for every other command's imports at start-up.
+COMMAND_GROUPS = (
+    (("do",), "pysandbox.cli", "_add_do"),
+    (("syscalls",), "pysandbox.cli_syscalls", "add_parser"),
+    (("profile", "conformance"), "pysandbox.cli_coverage", "add_parsers"),
+    (("platforms",), "pysandbox.cli", "_add_platforms"),
+    (("security-bench",), "pysandbox.security.bench", "add_parser"),
+    (("footprint",), "pysandbox.security.footprint", "add_parser"),
+)
+
+
+def _requested_command(argv):
+    """The subcommand named on the command line, or None (none given, or only top-level options)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word
+        if word == "--":
+            return None
+    return None
+
+
+def build_parser(command=None):
+    """The parser; with `command`, only that subcommand's group is built (if it is a known one)."""
+    parser = _Parser(prog="pysandbox", description="A gVisor-style sandbox in Python.",
+                     epilog="As an OCI runtime it takes runc's command line, pysandbox [--root DIR] VERB ... "
+                            "with VERB one of create, start, run, state, kill, delete, exec, ps, list, pause, "
+                            "resume, events, update, features, spec, wait (see docs/OCI.md).")
+    parser.add_argument("--version", action="version", version="pysandbox 0.1.0")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    groups = [group for group in COMMAND_GROUPS if command in group[0]] or COMMAND_GROUPS
+    for _, module_name, function_name in groups:
+        module = sys.modules.get(module_name) or __import__(module_name, fromlist=[function_name])
+        getattr(module, function_name)(commands)
     return parser
 
 
@@ -69,7 +139,16 @@ def _run_do(args):
     overrides = {item.split("=", 1)[0] for item in args.env}
     env = [item for item in env if item.split("=", 1)[0] not in overrides] + args.env
     return run_program(program, platform_name=args.platform, rootfs=args.rootfs, cwd=args.cwd, env=env,
-                       strace=args.strace, pin=args.pin, hostname=args.hostname, log_path=args.log)
+                       strace=args.strace, pin=args.pin, hostname=args.hostname, log_path=args.log,
+                       syscall_profile=args.syscall_profile, network=args.network,
+                       mounts=args.volume + args.tmpfs, gofer_mode=args.gofer_mode, overlay=args.overlay,
+                       seccomp=args.seccomp, **_limits(args))
+
+
+def _limits(args):
+    from pysandbox.security.limits import parse_pids, parse_size
+    return {"pids_limit": None if args.pids_limit is None else parse_pids(args.pids_limit),
+            "memory_limit": None if args.memory_limit is None else parse_size(args.memory_limit)}
 
 
 def _run_platforms(_args):
@@ -80,7 +159,12 @@ def _run_platforms(_args):
 
 
 def main(argv=None):
-    parser = build_parser()
+    from pysandbox.ocishim.cli import is_oci_invocation
+    if is_oci_invocation(sys.argv[1:] if argv is None else argv):
+        from pysandbox.ocishim.cli import main as oci_main
+        return oci_main(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_requested_command(argv))
     args = parser.parse_args(argv)
     try:
         if args.command == "do":
@@ -90,6 +174,15 @@ def main(argv=None):
             return cli_syscalls.run(args)
         if args.command == "platforms":
             return _run_platforms(args)
+        if args.command == "security-bench":
+            from pysandbox.security import bench
+            return bench.run(args)
+        if args.command == "footprint":
+            from pysandbox.security import footprint
+            return footprint.run(args)
+        if args.command in ("profile", "conformance"):
+            from pysandbox import cli_coverage
+            return cli_coverage.run(args)
         print("pysandbox: missing COMMAND (do, syscalls, platforms; see 'pysandbox --help')", file=sys.stderr)
         return USAGE_ERROR
     except SandboxError as error:

@@ -6,6 +6,8 @@ import sys
 import termios
 
 from pysandbox.platform import get_platform
+from pysandbox.security.confine import DEFAULT_MODE as DEFAULT_SECCOMP_MODE, confine_sentry, isolate_sandbox_process
+from pysandbox.security.limits import HostCgroup, protect_sentry_from_oom_killer
 from pysandbox.sentry import signals
 from pysandbox.sentry.errors import SandboxError, SyscallError
 from pysandbox.sentry.fdtable import FDTable
@@ -13,6 +15,7 @@ from pysandbox.sentry.kernel import Kernel
 from pysandbox.sentry.syscalls import sys_process
 from pysandbox.sentry.task import RLIMIT_NOFILE, Credentials, Task, ThreadGroup, default_rlimits
 from pysandbox.sentry.vfs import VFS
+from pysandbox.sentry.vfs.inet import new_network
 from pysandbox.sentry.vfs.resolve import AT_FDCWD
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -83,50 +86,109 @@ def _describe_exec_error(program, error):
     return SandboxError(f"{program}: {text}", status)
 
 
-def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None, strace=False,
-                pin=True, hostname="pysandbox", log_path=None):
-    """Run argv inside a new sandbox; returns the exit status for the shell."""
-    cpu = _pin_cpu(pin)
-    _raise_fd_limit()
-    platform = get_platform(platform_name, cpu=cpu)
-    vfs = VFS.for_rootfs(rootfs or "/", overlay=rootfs is None)
-    log_file = _open_log(log_path)
-    log = lambda line: print(line, file=log_file, flush=True)  # noqa: E731
-    kernel = Kernel(platform, vfs, hostname=hostname, strace=log if strace else None, protect_init=False,
-                    log=lambda message: log(f"pysandbox: {message}"))
-    env = list(env if env is not None else [f"{k}={v}" for k, v in os.environ.items()])
-
-    init_group = ThreadGroup(kernel, 1, None, signals.new_sighand(), default_rlimits(), 1, 1)
-    fds = FDTable(limit=lambda: init_group.rlimits[RLIMIT_NOFILE][0])
-    vfs.install_stdio(fds)
-    task = Task(kernel, 1, init_group, None, None, fds, vfs.new_fs_context(), Credentials())
+def new_process(kernel, vfs, argv, env, *, tgid=None, cwd="/", host_fds=(0, 1, 2), creds=None,
+                rlimits=None, umask=0o022):
+    """A new process of the sandbox, in a session of its own, loaded with `argv` and added to the
+    kernel but not yet runnable; returns its first Task. tgid 1 makes it the sandbox's init.
+    host_fds become its fds 0, 1 and 2. Raises SandboxError with the shell's status (125, 126, 127)."""
+    tgid = tgid or kernel.allocate_pid()
+    group = ThreadGroup(kernel, tgid, None, signals.new_sighand(), rlimits or default_rlimits(), tgid, tgid)
+    fds = FDTable(limit=lambda: group.rlimits[RLIMIT_NOFILE][0])
+    vfs.install_stdio(fds, host_fds)
+    fs = vfs.new_fs_context()
+    fs.umask = umask
+    task = Task(kernel, tgid, group, None, None, fds, fs, creds or Credentials())
     try:
         vfs.chdir(task, vfs.lookup(task, AT_FDCWD, os.fsencode(cwd)))
     except SyscallError as error:
+        fds.release()
         raise SandboxError(f"--cwd {cwd}: {os.strerror(error.errno).lower()}", 125) from None
-    program = _resolve_program(vfs, task, argv[0], env)
     try:
+        program = _resolve_program(vfs, task, argv[0], env)
         context, mm, result = sys_process.load_new_image(task, program.encode(),
                                                          [a.encode() for a in argv],
                                                          [e.encode() for e in env])
     except SyscallError as error:
+        fds.release()
         raise _describe_exec_error(program, error) from None
+    except SandboxError:
+        fds.release()
+        raise
     sys_process.install_image(task, context, mm, result, program.encode(), env)
-    kernel.init = init_group
     kernel.add_task(task)
+    return task
+
+
+def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None, strace=False,
+                pin=True, hostname="pysandbox", log_path=None, syscall_profile=None, network="none",
+                pids_limit=None, memory_limit=None, mounts=(), gofer_mode=None, seccomp=None,
+                overlay=None):
+    """Run argv inside a new sandbox; returns the exit status for the shell. With
+    `syscall_profile` (a path), every syscall the workload makes is recorded there as JSON.
+    pids_limit (tasks) and memory_limit (bytes) bound the whole sandbox (security/limits.py)."""
+    cpu = _pin_cpu(pin)
+    _raise_fd_limit()
+    host_cgroup = HostCgroup.create(pids_limit, memory_limit)
+    platform = get_platform(platform_name, cpu=cpu)
+    isolate_sandbox_process(network)        # before the gofer and any stub: they inherit it
+    overlay = rootfs is None if overlay is None else overlay
+    vfs = VFS.for_rootfs(rootfs or "/", overlay=overlay, mounts=mounts, gofer_mode=gofer_mode)
+    log_file = _open_log(log_path)
+    log = lambda line: print(line, file=log_file, flush=True)  # noqa: E731
+    kernel = Kernel(platform, vfs, hostname=hostname, strace=log if strace else None, protect_init=False,
+                    log=lambda message: log(f"pysandbox: {message}"))
+    kernel.network = new_network(network)
+    kernel.pids_limit = pids_limit
+    env = list(env if env is not None else [f"{k}={v}" for k, v in os.environ.items()])
+
+    task = new_process(kernel, vfs, argv, env, tgid=1, cwd=cwd)
+    kernel.init = task.tg
+    if host_cgroup is not None:
+        protect_sentry_from_oom_killer()     # after the template stub started: stubs stay killable
     kernel.make_runnable(task)
     previous = {sig: signal.signal(sig, lambda signo, _f: _forward(kernel, vfs.terminal, signo))
                 for sig in FORWARDED_SIGNALS}
     terminal = _save_terminal()
+    profile = _start_profile(kernel, syscall_profile)
+    status = None
     try:
+        confine_sentry(seccomp or DEFAULT_SECCOMP_MODE, network, log_file.fileno(), platform_name)
         status = kernel.run()
     finally:
         kernel.shutdown()
+        if profile is not None:
+            profile.uninstall()
+            profile.write(command=argv, platform=platform_name,
+                          exit_status=None if status is None else exit_code(status))
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         platform.close()
+        vfs.close()
+        kernel.network.close()
+        if host_cgroup is not None:
+            if host_cgroup.oom_kills():
+                log(f"pysandbox: the sandbox reached its memory limit ({memory_limit} bytes): "
+                    f"the host killed {host_cgroup.oom_kills()} of its processes")
+            host_cgroup.close()
         _restore_terminal(terminal)
+    if vfs.failure:
+        raise SandboxError(vfs.failure, 125)
     return exit_code(status)
+
+
+def _start_profile(kernel, path):
+    """Record the workload's syscalls for `path` (checked writable now, not after the run)."""
+    if path is None:
+        return None
+    from pysandbox.coverage.profile import SyscallProfile
+    profile = SyscallProfile()
+    try:
+        profile.open_output(path)
+    except OSError as error:
+        raise SandboxError(f"--syscall-profile {path}: {error.strerror.lower()}", 2) from None
+    profile.install()
+    kernel.syscall_profile = profile
+    return profile
 
 
 def _save_terminal():

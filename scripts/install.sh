@@ -27,8 +27,15 @@ fail() {
 #   strace sqlite3      peers/workloads used by tests and for comparison
 #   runsc               gVisor, the benchmarks' reference
 #   bash coreutils util-linux (taskset, unshare) procps
+#   redis-server redis-tools nginx-light wrk curl iproute2
+#                       networking tests and bench/net.py: servers in the sandbox, load from the host
+#   libpython3.11-testsuite stress-ng   conformance suites (pysandbox conformance)
+#   runc                native runs under a generated seccomp profile (tests/test_coverage_profile.py)
+#   docker.io containerd  Docker with pysandbox as a runtime (tests/test_docker.py, bench/docker.py;
+#                       scripts/start-docker.sh starts dockerd); runc is its reference runtime
 PACKAGES=(busybox-static gcc libc6-dev python3 python3-dev python3-venv python3-pip strace sqlite3
-          runsc bash coreutils util-linux procps)
+          runsc bash coreutils util-linux procps libpython3.11-testsuite stress-ng runc docker.io containerd
+          redis-server redis-tools nginx-light wrk curl iproute2)
 
 if [ "$(id -u)" -ne 0 ]; then
     fail "run me as root (apt-get install needs it): sudo bash scripts/install.sh"
@@ -90,9 +97,14 @@ say "pip install -e '.[test]'  ($("$PYTHON" -V 2>&1) at $PYTHON)"
 "$PYTHON" -m pip install "${PIP_FLAGS[@]}" --config-settings editable_mode=compat -e "$REPO[test]" \
     >"$LOG" 2>&1 || fail "pip install -e '.[test]'"
 
+# Byte-compile now: every `pysandbox do` imports the sentry, and where
+# PYTHONDONTWRITEBYTECODE is set nothing else would write the .pyc files, so
+# each start would compile the whole package again (~15 ms).
+"$PYTHON" -m compileall -q "$REPO/pysandbox" >"$LOG" 2>&1 || fail "python -m compileall pysandbox"
+
 # The package must import from outside the repo (not only via the cwd).
-(cd / && "$PYTHON" -c 'import pysandbox.platform.ptrace.platform') >"$LOG" 2>&1 \
-    || fail "pysandbox does not import after pip install (is the C loop built?)"
+(cd / && "$PYTHON" -c 'import pysandbox.platform.ptrace.platform, pysandbox.platform.kvm.machine') >"$LOG" 2>&1 \
+    || fail "pysandbox does not import after pip install (are the C loops built?)"
 
 if [ "$PYTHON" = "$VENV/bin/python" ]; then
     ln -sf "$VENV/bin/pysandbox" /usr/local/bin/pysandbox

@@ -48,6 +48,25 @@ def pytest_configure(config):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def pytest_generate_tests(metafunc):
+    # Modules marked with usefixtures("each_platform") run every test on each platform
+    # (only the one --sandbox-platform names, when given).
+    if "each_platform" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--sandbox-platform")
+        names = [chosen] if chosen else list(helpers.ALL_PLATFORMS)
+        metafunc.parametrize("each_platform", names, indirect=True)
+
+
+@pytest.fixture
+def each_platform(request, monkeypatch):
+    """The platform this run of the test uses: skipped, with the reason, where the host lacks it."""
+    usable, reason = helpers.platform_support(request.param)
+    if not usable:
+        pytest.skip(f"{request.param} platform unavailable here: {reason}")
+    monkeypatch.setattr(helpers, "PLATFORM", request.param)
+    return request.param
+
+
 def pytest_report_header(config):
     return f"pysandbox platform under test: {helpers.PLATFORM}"
 

@@ -35,6 +35,16 @@ from typing import NamedTuple, Sequence
 # The interpreter running pytest has pysandbox installed (pip install -e .).
 PYTHON = os.environ.get("PYSANDBOX_TEST_PYTHON", sys.executable)
 PLATFORM = os.environ.get("PYSANDBOX_TEST_PLATFORM", "ptrace")
+ALL_PLATFORMS = ("ptrace", "kvm")
+
+
+def platform_support(name: str) -> tuple[bool, str]:
+    """(usable, reason) for platform `name` on this host, as `pysandbox platforms` says."""
+    from pysandbox.platform import probe_platforms
+    for probed, usable, reason in probe_platforms():
+        if probed == name:
+            return usable, reason
+    return False, "unknown platform"
 DEFAULT_TIMEOUT = float(os.environ.get("PYSANDBOX_TEST_TIMEOUT", "60"))
 STUB_COMM = "pysandbox-stub"
 
@@ -325,3 +335,23 @@ def errno_of(call, *args) -> int:
     with pytest.raises(SyscallError) as raised:
         call(*args)
     return raised.value.errno
+
+
+def tree_snapshot(top: str) -> dict:
+    """Every entry under `top` (and `top` itself as "."): mode, size, mtime (ns), link count and
+    the content's SHA-256 for regular files; equal snapshots mean nothing there changed."""
+    import hashlib
+    entries = {}
+    for parent, dirs, files in os.walk(top):
+        for name in dirs + files:
+            path = os.path.join(parent, name)
+            attrs = os.lstat(path)
+            digest = None
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+            entries[os.path.relpath(path, top)] = (attrs.st_mode, attrs.st_size, attrs.st_mtime_ns,
+                                                   attrs.st_nlink, digest)
+    attrs = os.lstat(top)
+    entries["."] = (attrs.st_mode, attrs.st_mtime_ns)
+    return entries

@@ -3,6 +3,9 @@ import pytest
 
 from helpers import assert_same, run_native, run_sandbox
 
+# Run on every platform the host offers (tests/conftest.py: each_platform).
+pytestmark = pytest.mark.usefixtures("each_platform")
+
 
 @pytest.mark.parametrize("kind", ["segv", "accerr", "bus", "ill", "fpe", "trap"])
 @pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])

@@ -8,8 +8,8 @@ import pytest
 from pysandbox.sentry import signals
 from pysandbox.sentry.errors import WouldBlock
 from pysandbox.sentry.fdtable import FDTable
-from pysandbox.sentry.syscalls import (sys_fd, sys_file, sys_ioctl, sys_pipe, sys_poll, sys_read_write,
-                                       sys_sendfile, sys_stat)
+from pysandbox.sentry.syscalls import (sys_fd, sys_file, sys_ioctl, sys_lock, sys_pipe, sys_poll,
+                                       sys_read_write, sys_sendfile, sys_stat)
 from pysandbox.sentry.vfs import VFS
 from pysandbox.sentry.vfs.file import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, File
 from pysandbox.sentry.vfs.hostfile import HostStreamFile
@@ -157,15 +157,15 @@ def test_fcntl_dupfd_flags_and_locks(t):
     sys_fd.fcntl(t, fd, sys_fd.F_SETFL, os.O_NONBLOCK | os.O_APPEND | os.O_WRONLY)
     flags = sys_fd.fcntl(t, fd, sys_fd.F_GETFL, 0)
     assert flags & os.O_ACCMODE == os.O_RDWR and flags & os.O_NONBLOCK and flags & os.O_APPEND
-    lock = t.alloc(struct.pack("<hhxxxxqqi4x", sys_fd.F_WRLCK, 0, 0, 100, 0))
-    assert sys_fd.fcntl(t, fd, sys_fd.F_SETLK, lock) == 0
-    assert sys_fd.fcntl(t, fd, sys_fd.F_GETLK, lock) == 0
-    assert struct.unpack_from("<h", t.copy_in(lock, 2))[0] == sys_fd.F_UNLCK
+    lock = t.alloc(struct.pack("<hhxxxxqqi4x", sys_lock.F_WRLCK, 0, 0, 100, 0))
+    assert sys_fd.fcntl(t, fd, sys_lock.F_SETLK, lock) == 0
+    assert sys_fd.fcntl(t, fd, sys_lock.F_GETLK, lock) == 0
+    assert struct.unpack_from("<h", t.copy_in(lock, 2))[0] == sys_lock.F_UNLCK
     assert errno_of(sys_fd.fcntl, t, fd, 9999, 0) == errno.EINVAL
     assert errno_of(sys_fd.fcntl, t, fd, sys_fd.F_GETPIPE_SZ, 0) == errno.EBADF
     read_only = sys_file.openat(t, AT_FDCWD, t.cstr("/data.txt"), os.O_RDONLY, 0)
-    write_lock = t.alloc(struct.pack("<hhxxxxqqi4x", sys_fd.F_WRLCK, 0, 0, 100, 0))
-    assert errno_of(sys_fd.fcntl, t, read_only, sys_fd.F_SETLK, write_lock) == errno.EBADF
+    write_lock = t.alloc(struct.pack("<hhxxxxqqi4x", sys_lock.F_WRLCK, 0, 0, 100, 0))
+    assert errno_of(sys_fd.fcntl, t, read_only, sys_lock.F_SETLK, write_lock) == errno.EBADF
 
 
 # --- pipes ---

@@ -7,7 +7,12 @@ page.
 from __future__ import annotations
 
 
+import pytest
+
 from helpers import compare_program_output, compare_with_native
+
+# Run on every platform the host offers (tests/conftest.py: each_platform).
+pytestmark = pytest.mark.usefixtures("each_platform")
 
 
 def test_mmap_munmap_mprotect_mremap_madvise_brk(build):

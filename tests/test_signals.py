@@ -119,6 +119,10 @@ class FakeContext:
         self.fpstate = bytes(image)
         self.task = None
 
+    @staticmethod
+    def cpu_times():
+        return 0.0, 0.0
+
     def get_fpstate(self):
         return self.fpstate
 

@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from pysandbox.sentry.errors import WouldBlock
-from pysandbox.sentry.syscalls import sys_file, sys_getdents, sys_read_write, sys_stat
+from pysandbox.sentry.syscalls import sys_file, sys_getdents, sys_read_write, sys_stat, sys_xattr
 from pysandbox.sentry.vfs import VFS
 from pysandbox.sentry.vfs.testing import FakeTask
 from helpers import errno_of
@@ -515,12 +515,14 @@ def read_all_available(t, fd):
     return t.copy_in(buf, sys_read_write.read(t, fd, buf, 64))
 
 
-def test_extended_attributes_are_absent(direct):
+def test_extended_attributes_of_host_files_are_unsupported(direct):
+    """Host rootfs files answer as a filesystem without xattr support (tmpfs and the overlay
+    keep them: tests/test_file_syscalls.py)."""
     t = direct
     buf = t.alloc(64)
     name = t.cstr("user.test")
-    assert errno_of(sys_file.getxattr, t, t.cstr("/etc/hosts"), name, buf, 64) == errno.ENODATA
-    assert errno_of(sys_file.lgetxattr, t, t.cstr("/missing"), name, buf, 64) == errno.ENOENT
-    assert sys_file.listxattr(t, t.cstr("/etc"), buf, 64) == 0
-    assert errno_of(sys_file.setxattr, t, t.cstr("/etc/hosts"), name, buf, 1, 0) == errno.EOPNOTSUPP
-    assert errno_of(sys_file.getxattr, t, t.cstr("/etc/hosts"), t.cstr(""), buf, 64) == errno.ERANGE
+    assert errno_of(sys_xattr.getxattr, t, t.cstr("/etc/hosts"), name, buf, 64) == errno.EOPNOTSUPP
+    assert errno_of(sys_xattr.lgetxattr, t, t.cstr("/missing"), name, buf, 64) == errno.ENOENT
+    assert sys_xattr.listxattr(t, t.cstr("/etc"), buf, 64) == 0
+    assert errno_of(sys_xattr.setxattr, t, t.cstr("/etc/hosts"), name, buf, 1, 0) == errno.EOPNOTSUPP
+    assert errno_of(sys_xattr.getxattr, t, t.cstr("/etc/hosts"), t.cstr(""), buf, 64) == errno.ERANGE

@@ -20,6 +20,9 @@ import pytest
 from helpers import (DEFAULT_TIMEOUT, TEST_ENV, assert_same, collect_strays, descendants,
                      format_procs, run_native, run_sandbox, sandbox_argv)
 
+# Run on every platform the host offers (tests/conftest.py: each_platform).
+pytestmark = pytest.mark.usefixtures("each_platform")
+
 BB = "/bin/busybox"
 MODES = ["rootfs", "host"]
 

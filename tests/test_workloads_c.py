@@ -8,7 +8,12 @@ find the host's libc and loader.
 from __future__ import annotations
 
 
+import pytest
+
 from helpers import compare_with_native
+
+# Run on every platform the host offers (tests/conftest.py: each_platform).
+pytestmark = pytest.mark.usefixtures("each_platform")
 
 
 def compare(path, **kw):

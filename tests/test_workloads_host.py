@@ -13,6 +13,9 @@ import pytest
 
 from helpers import assert_same, run_native, run_sandbox
 
+# Run on every platform the host offers (tests/conftest.py: each_platform).
+pytestmark = pytest.mark.usefixtures("each_platform")
+
 PYTHON3 = "/usr/bin/python3"
 BASH = "/bin/bash"
 

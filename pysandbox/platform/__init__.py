@@ -3,35 +3,43 @@
 A platform runs guest code and reports why it stopped. The sentry never asks
 which platform it has; it only uses the classes below.
 """
-from dataclasses import dataclass
+from collections import namedtuple
 
 from pysandbox.sentry.errors import SandboxError
 
 
-@dataclass(frozen=True)
-class Syscall:
+class _Singleton:
+    """An event without fields: every instance is equal to every other."""
+    __slots__ = ()
+
+    def __eq__(self, other):
+        return type(other) is type(self)
+
+    def __hash__(self):
+        return hash(type(self))
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Syscall(_Singleton):
     """The guest executed `syscall`; the number and arguments are in the registers."""
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Fault:
+class Fault(namedtuple("Fault", "signo code addr trapno error_code", defaults=(0, 0))):
     """The guest faulted: the signal the host CPU raised, its si_code and address."""
-    signo: int
-    code: int
-    addr: int
-    trapno: int = 0
-    error_code: int = 0
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Interrupted:
+class Interrupted(_Singleton):
     """The guest was stopped on request (Context.interrupt) or by a stray host signal."""
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Exited:
+class Exited(namedtuple("Exited", "status")):
     """The host thread backing the context is gone."""
-    status: int
+    __slots__ = ()
 
 
 SYSCALL = Syscall()
@@ -50,11 +58,21 @@ class Platform:
         Returns a list of (context, event) pairs and a list of ready host fds."""
         raise NotImplementedError
 
+    # Host fds the sentry waits on: platforms keep them in an epoll set (self._epoll, self._watched).
     def watch_fd(self, fd, events):
-        raise NotImplementedError
+        if fd in self._watched:
+            self._epoll.modify(fd, events)
+        else:
+            self._epoll.register(fd, events)
+            self._watched.add(fd)
 
     def unwatch_fd(self, fd):
-        raise NotImplementedError
+        if fd in self._watched:
+            self._watched.discard(fd)
+            try:
+                self._epoll.unregister(fd)
+            except OSError:
+                pass
 
 
 PLATFORMS = ("ptrace", "kvm")
@@ -65,22 +83,22 @@ def get_platform(name, **options):
         from pysandbox.platform.ptrace.platform import PtracePlatform
         return PtracePlatform(**options)
     if name == "kvm":
-        raise SandboxError("kvm: platform not implemented yet (use --platform=ptrace)", 2)
+        from pysandbox.platform.kvm.machine import KvmPlatform
+        return KvmPlatform(**options)
     raise SandboxError(f"unknown platform {name!r} (choose from: {', '.join(PLATFORMS)})", 2)
 
 
 def probe_platforms():
     """(name, usable, reason) for every platform on this host."""
-    import os
     results = []
     try:
         from pysandbox.platform.ptrace import platform as _  # noqa: F401
         results.append(("ptrace", True, "PTRACE_SYSEMU stubs, C loop built"))
     except ImportError as exc:
         results.append(("ptrace", False, f"C loop not built ({exc}); run pip install -e ."))
-    if not os.path.exists("/dev/kvm"):
-        results.append(("kvm", False, "/dev/kvm missing"))
-    else:
-        host = "PVM host" if os.path.exists("/sys/module/kvm_pvm") else "hardware virtualisation host"
-        results.append(("kvm", False, f"{host}, platform not implemented yet"))
+    try:
+        from pysandbox.platform.kvm.machine import host_support
+        results.append(("kvm", *host_support()))
+    except ImportError as exc:
+        results.append(("kvm", False, f"vCPU loop not built ({exc}); run pip install -e ."))
     return results

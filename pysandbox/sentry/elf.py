@@ -4,8 +4,8 @@ Only what execve needs is read; section headers are ignored, as the kernel does.
 """
 import os
 import struct
-from dataclasses import dataclass
-from typing import Callable
+from collections import namedtuple
+from collections.abc import Callable
 
 ELF_MAGIC = b"\x7fELF"
 ELFCLASS64 = 2
@@ -40,28 +40,20 @@ class ElfError(Exception):
     """The bytes are not a loadable x86_64 ELF64 executable."""
 
 
-@dataclass(frozen=True)
-class ProgramHeader:
-    p_type: int
-    p_flags: int
-    p_offset: int
-    p_vaddr: int
-    p_filesz: int
-    p_memsz: int
-    p_align: int
+ProgramHeader = namedtuple("ProgramHeader", "p_type p_flags p_offset p_vaddr p_filesz p_memsz p_align")
 
 
-@dataclass(frozen=True)
-class ElfInfo:
-    e_type: int
-    e_entry: int
-    e_phoff: int
-    e_phentsize: int
-    e_phnum: int
-    phdrs: tuple[ProgramHeader, ...]
-    interp: str | None             # PT_INTERP path, None for a static executable
-    phdr_vaddr: int | None         # where the program headers sit in memory, before any load bias
-    stack_executable: bool         # PT_GNU_STACK asks for an executable stack
+_ELF_INFO_FIELDS = (
+    "e_type", "e_entry", "e_phoff", "e_phentsize", "e_phnum",
+    "phdrs",             # tuple of ProgramHeader
+    "interp",            # PT_INTERP path, None for a static executable
+    "phdr_vaddr",        # where the program headers sit in memory, before any load bias; or None
+    "stack_executable",  # PT_GNU_STACK asks for an executable stack
+)
+
+
+class ElfInfo(namedtuple("ElfInfo", _ELF_INFO_FIELDS)):
+    __slots__ = ()
 
     @property
     def load_segments(self) -> list[ProgramHeader]:

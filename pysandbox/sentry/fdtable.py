@@ -3,6 +3,7 @@ import errno
 import struct
 
 from .errors import SyscallError
+from .vfs.lock import LOCKS
 
 DEFAULT_NOFILE = 1024
 FD_CLOEXEC = 1
@@ -11,11 +12,12 @@ FD_CLOEXEC = 1
 class _Descriptors:
     """The fd -> (file, cloexec) map itself, shared by the tasks of a CLONE_FILES group."""
 
-    __slots__ = ("entries", "users")
+    __slots__ = ("entries", "users", "lowest_free")
 
     def __init__(self, entries=None):
         self.entries = entries if entries is not None else {}
         self.users = 1
+        self.lowest_free = 0          # every fd below it is open: allocation starts here
 
 
 class FDTable:
@@ -73,14 +75,17 @@ class FDTable:
         if min_fd >= limit:
             file.decref()
             raise SyscallError(errno.EINVAL)
-        entries = self._descriptors.entries
-        fd = min_fd
+        descriptors = self._descriptors
+        entries = descriptors.entries
+        fd = max(min_fd, descriptors.lowest_free)
         while fd in entries:
             fd += 1
         if fd >= limit:
             file.decref()
             raise SyscallError(errno.EMFILE)
         entries[fd] = (file, bool(cloexec))
+        if min_fd <= descriptors.lowest_free:
+            descriptors.lowest_free = fd + 1
         return fd
 
     def install_at(self, fd, file, cloexec=False):
@@ -92,16 +97,30 @@ class FDTable:
         replaced = entries.get(fd)
         entries[fd] = (file, bool(cloexec))
         if replaced is not None:
-            replaced[0].decref()
+            self._drop(replaced[0])
         return fd
 
     # --- closing ---
 
     def close(self, fd):
-        entry = self._descriptors.entries.pop(fd, None)
+        descriptors = self._descriptors
+        entry = descriptors.entries.pop(fd, None)
         if entry is None:
             raise SyscallError(errno.EBADF)
-        entry[0].decref()
+        if fd < descriptors.lowest_free:
+            descriptors.lowest_free = fd
+        self._drop(entry[0])
+
+    def _drop(self, file):
+        """An fd of `file` was closed: this table's POSIX record locks on the file go too."""
+        if LOCKS.posix_owners:
+            LOCKS.fd_closed(self._descriptors, file)
+        file.decref()
+
+    @property
+    def lock_owner(self):
+        """Who owns POSIX record locks taken through this table (Linux's files_struct)."""
+        return self._descriptors
 
     def close_range(self, first, last, cloexec_only=False):
         """close_range(2): close (or mark close-on-exec) every open fd in [first, last]."""

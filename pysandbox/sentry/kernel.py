@@ -42,6 +42,7 @@ class Kernel:
         self.tasks = {}                      # tid -> Task
         self.thread_groups = {}              # tgid -> ThreadGroup
         self.init = None
+        self.controlling_terminals = {}      # session id -> its pty (vfs/devpts.py)
         # Like a pid namespace, pid 1 ignores signals it has no handler for (except SIGKILL/SIGSTOP
         # from outside). `pysandbox do` turns this off so that pid 1 behaves as the program would natively.
         self.protect_init = protect_init
@@ -55,6 +56,9 @@ class Kernel:
         self._host_fd_queues = {}            # fd -> (events, WaitQueue)
         self._unimplemented_reported = set()
         self.exit_status = None
+        self.pids_limit = None               # at most this many tasks (a pids cgroup's limit), or None
+        self.on_orphan_exit = None           # callback(tg) when a process with no parent (an OCI exec) ends
+        self.syscall_profile = None          # a coverage.profile.SyscallProfile, or None
 
     # -- time and timers -----------------------------------------------------
     @staticmethod
@@ -110,6 +114,8 @@ class Kernel:
 
     # -- pids ----------------------------------------------------------------------
     def allocate_pid(self):
+        if self.pids_limit is not None and len(self.tasks) >= self.pids_limit:
+            raise SyscallError(errno.EAGAIN)
         for _ in range(PID_MAX):
             self._last_pid = self._last_pid + 1 if self._last_pid + 1 < PID_MAX else 300
             if self._last_pid not in self.tasks and self._last_pid not in self.thread_groups:
@@ -288,6 +294,10 @@ class Kernel:
 
     def _report_unimplemented(self, task, number, entry):
         name = entry.name if entry is not None else f"syscall_{number}"
+        if self.syscall_profile is not None:
+            regs = task.context.regs
+            self.syscall_profile.record_unimplemented(number, entry, (regs.rdi, regs.rsi, regs.rdx, regs.r10,
+                                                                      regs.r8, regs.r9))
         if self.strace:
             from pysandbox.sentry import strace
             regs = task.context.regs
@@ -352,15 +362,19 @@ class Kernel:
             cancel = task.syscall_state.get("on_cancel")
             if cancel is not None:
                 cancel()
-            if block.restart == RESTART_BLOCK:
-                kept = {k: v for k, v in task.syscall_state.items() if k not in ("_waker", "_timer", "on_cancel")}
-                task.restart_block = (task.syscall_entry, task.syscall_args, kept)
+            # A call that did part of its work (a pipe write) returns that instead of restarting.
+            result = task.syscall_state.get("interrupted_result")
+            if result is None:
+                result = _RESTART_CODES[block.restart]
+                if block.restart == RESTART_BLOCK:
+                    kept = {k: v for k, v in task.syscall_state.items()
+                            if k not in ("_waker", "_timer", "on_cancel")}
+                    task.restart_block = (task.syscall_entry, task.syscall_args, kept)
             task.syscall_state.clear()
-            task.context.regs.rax = _RESTART_CODES[block.restart] & MASK64
+            task.context.regs.rax = result & MASK64
             task.interrupted = True
             if self.strace:
-                self.strace(task.traced_call.finish(_RESTART_CODES[block.restart],
-                                                    time.perf_counter() - task.syscall_started))
+                self.strace(task.traced_call.finish(result, time.perf_counter() - task.syscall_started))
             self.make_runnable(task)
         elif not task.context.stopped:
             task.context.interrupt()
@@ -382,6 +396,12 @@ class Kernel:
             return
         tg.exiting = True
         tg.wait_status = wait_status
+        terminal = self.controlling_terminals.get(tg.sid) if tg.sid == tg.tgid else None
+        if terminal is not None:
+            terminal.session_leader_exited()
+        if tg.sem_undo:
+            from pysandbox.sentry.syscalls.sys_sem import apply_undo
+            apply_undo(tg)
         if self.strace:
             outcome = (f"exited with {os.WEXITSTATUS(wait_status)}" if os.WIFEXITED(wait_status) else
                        f"killed by {signals.signal_name(os.WTERMSIG(wait_status))}"
@@ -455,6 +475,8 @@ class Kernel:
         and only SIG_IGN suppresses the signal."""
         parent = tg.parent
         if parent is None:
+            if self.on_orphan_exit is not None:
+                self.on_orphan_exit(tg)
             return
         action = parent.sighand[signals.SIGCHLD]
         ignored = action.handler == signals.SIG_IGN

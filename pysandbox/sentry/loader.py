@@ -10,8 +10,8 @@ caller must kill the process, as Linux does past its point of no return.
 import errno
 import os
 import struct
-from dataclasses import dataclass
-from typing import Any, Callable
+from collections import namedtuple
+from collections.abc import Callable
 
 from .elf import ET_DYN, ET_EXEC, PF_R, PF_W, PF_X, PHDR_SIZE, ElfError, ElfInfo, parse_elf
 from .errors import SyscallError
@@ -68,20 +68,20 @@ AT_MINSIGSTKSZ = 51
 _SPACE_OR_TAB = b" \t"
 
 
-@dataclass(frozen=True)
-class LoadResult:
-    entry: int                  # where the new image starts running (the interpreter's entry if any)
-    rsp: int                    # initial stack pointer; it points at argc
-    interp_base: int            # load address of the interpreter, 0 without one (AT_BASE)
-    exe_path: str               # the ELF file actually loaded (a script's interpreter for #!)
-    argv: list[bytes]           # argv after #! rewriting
-    phdr: int                   # address of the program headers in memory (AT_PHDR)
-    brk: int                    # initial program break (also stored in mm.brk_start and mm.brk)
-    exe_file: Any               # the open file of exe_path, for /proc/self/exe
-    auxv: list[tuple[int, int]]  # the auxiliary vector as written, AT_NULL included (/proc/self/auxv)
+LoadResult = namedtuple("LoadResult", (
+    "entry",        # where the new image starts running (the interpreter's entry if any)
+    "rsp",          # initial stack pointer; it points at argc
+    "interp_base",  # load address of the interpreter, 0 without one (AT_BASE)
+    "exe_path",     # the ELF file actually loaded (a script's interpreter for #!)
+    "argv",         # argv after #! rewriting
+    "phdr",         # address of the program headers in memory (AT_PHDR)
+    "brk",          # initial program break (also stored in mm.brk_start and mm.brk)
+    "exe_file",     # the open file of exe_path, for /proc/self/exe
+    "auxv",         # the auxiliary vector as written, AT_NULL included (/proc/self/auxv)
+))
 
 
-def load_executable(mm, open_file: Callable[[str], Any], path, argv, envp, *, execfn=None,
+def load_executable(mm, open_file: Callable[[str], object], path, argv, envp, *, execfn=None,
                     creds, random_bytes: bytes, hwcap: int, stack_top: int,
                     platform_string: str | None = "x86_64",
                     stack_rlimit: int = DEFAULT_STACK_RLIMIT) -> LoadResult:
@@ -287,15 +287,13 @@ def _map_segments(mm, file, info: ElfInfo, bias: int) -> int:
 
 # --- the initial stack --------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _StackStrings:
-    base: int                   # lowest address of `data`
-    data: bytes                 # AT_RANDOM bytes, platform, padding, then argv/envp/execfn strings
-    argv_addrs: list[int]
-    envp_addrs: list[int]
-    execfn_addr: int
-    platform_addr: int | None
-    random_addr: int
+_StackStrings = namedtuple("_StackStrings", (
+    "base",           # lowest address of `data`
+    "data",           # AT_RANDOM bytes, platform, padding, then argv/envp/execfn strings
+    "argv_addrs", "envp_addrs", "execfn_addr",
+    "platform_addr",  # None without a platform string
+    "random_addr",
+))
 
 
 def _place_strings(stack_top: int, argv: list[bytes], envp: list[bytes], execfn: bytes,

@@ -3,7 +3,6 @@
 The VmaSet is the truth (it decides what the guest may touch and what
 /proc/PID/maps says); the platform AddressSpace mirrors it on the host.
 """
-import dataclasses
 import errno
 import itertools
 
@@ -25,6 +24,7 @@ PROT_SEM = 0x8
 MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
 MADV_DONTNEED, MADV_FREE = 4, 8
 SIGBUS, SIGSEGV, BUS_ADRERR = 7, 11, 2
+SEGV_MAPERR, SEGV_ACCERR = 1, 2
 
 MIN_ADDRESS = 0x10000                      # vm.mmap_min_addr
 USER_ADDRESS_END = 0x7FFFFFFFF000          # Linux's TASK_SIZE: the bound its argument checks use
@@ -45,6 +45,7 @@ class MemoryManager:
         self.mmap_base = MMAP_BASE
         self.stack_top = STACK_TOP
         self.users = 1                      # tasks sharing it (CLONE_VM)
+        self.lock_future = False            # mlockall(MCL_FUTURE): new mappings come locked
 
     # -- guest memory access (copy-in / copy-out) -------------------------
     def _check_access(self, addr, length, prot):
@@ -151,7 +152,8 @@ class MemoryManager:
                   file_size=file.size() if file is not None else 0,
                   offset=offset if file is not None else 0,
                   name=name or (getattr(file, "path", "") if file is not None else ""),
-                  anon_shared_id=next(_shared_ids) if shared and file is None else None)
+                  anon_shared_id=next(_shared_ids) if shared and file is None else None,
+                  locked=self.lock_future or bool(flags & MAP_LOCKED))
         self._install(vma)
         return addr
 
@@ -160,13 +162,16 @@ class MemoryManager:
         """Whether the host maps `vma`'s file itself (sharing its pages) rather than a copy."""
         return getattr(vma.file, "host_fd", None) is not None and (vma.length >= MAP_FROM_FD_MIN or vma.shared)
 
-    def _install(self, vma):
+    def _install(self, vma, insert=True):
+        """Map `vma` on the host (anew, over whatever is there) and, with insert, record it."""
         if self._maps_from_fd(vma):
             self.space.map_file(vma.start, vma.length, vma.prot, vma.file.host_fd, vma.offset, shared=vma.shared)
-            self.vmas.insert(vma)
+            if insert:
+                self.vmas.insert(vma)
             return
         self.space.map(vma.start, vma.length, vma.prot, shared=vma.shared and vma.file is None)
-        self.vmas.insert(vma)
+        if insert:
+            self.vmas.insert(vma)
         if vma.file is not None:
             self._fill_from_file(vma)
             self._fence_beyond_eof(vma)
@@ -190,6 +195,9 @@ class MemoryManager:
         if (signo == SIGSEGV and vma is not None and vma.file is not None and vma.prot
                 and addr >= self._end_of_file_pages(vma)):
             return SIGBUS, BUS_ADRERR
+        if signo == SIGSEGV and code in (SEGV_MAPERR, SEGV_ACCERR):
+            # A page fault: the VMAs, not the platform's page tables, say whether anything is mapped.
+            return signo, SEGV_ACCERR if vma is not None else SEGV_MAPERR
         return signo, code
 
     def _fill_from_file(self, vma):
@@ -325,7 +333,7 @@ class MemoryManager:
 
     def _grow_in_place(self, old_end, new_end):
         last = self.vmas.find(old_end - 1)
-        grown = dataclasses.replace(last, end=new_end)
+        grown = last.replace(end=new_end)
         if last.file is None:
             self.space.remap(last.start, last.length, grown.length)
         else:
@@ -343,7 +351,7 @@ class MemoryManager:
         for piece in pieces:
             destination = new_addr + (piece.start - old_addr)
             growth = new_length - old_length if piece is pieces[-1] else 0
-            moved = dataclasses.replace(piece, start=destination, end=destination + piece.length + growth)
+            moved = piece.replace(start=destination, end=destination + piece.length + growth)
             if piece.file is None:
                 self.space.remap(piece.start, piece.length, moved.length, destination, keep_old=keep_old)
                 self.vmas.insert(moved)
@@ -369,7 +377,7 @@ class MemoryManager:
     def _duplicate_shared(self, old_addr, new_length, new_addr):
         """mremap with old_size 0: a second mapping of the same shared memory."""
         vma = self.vmas.find(old_addr)
-        copy = dataclasses.replace(vma.slice(old_addr, vma.end), start=new_addr, end=new_addr + new_length)
+        copy = vma.slice(old_addr, vma.end).replace(start=new_addr, end=new_addr + new_length)
         if vma.file is not None:
             self._install(copy)
         else:
@@ -396,13 +404,12 @@ class MemoryManager:
             raise SyscallError(errno.ENOMEM)
 
     def _drop_pages(self, piece):
-        """MADV_DONTNEED: private pages start over (zero, or the file's content); shared file
-        pages stay, as the file holds them (and a sandbox copy is the only one there is)."""
-        if piece.shared and piece.file is not None:
+        """MADV_DONTNEED: private pages start over (zero, or the file's content) by mapping the
+        piece anew, which spares the stubs a madvise(2) of their own; shared pages stay, as the
+        file or the shared memory holds them."""
+        if piece.shared:
             return
-        self.space.discard(piece.start, piece.length)
-        if piece.file is not None and not self._maps_from_fd(piece):
-            self._fill_from_file(piece)
+        self._install(piece, insert=False)
 
     def set_brk(self, new_brk):
         """brk(2): returns the new break, or the old one when it cannot move."""
@@ -413,7 +420,7 @@ class MemoryManager:
             # Linux keeps a page free between the heap and the next mapping.
             if new_top > self.mmap_base or self.vmas.overlapping(old_top, new_top + PAGE_SIZE):
                 return self.brk
-            self._install(Vma(old_top, new_top, PROT_READ | PROT_WRITE, name="[heap]"))
+            self._install(Vma(old_top, new_top, PROT_READ | PROT_WRITE, name="[heap]", locked=self.lock_future))
         elif new_top < old_top:
             self.vmas.remove(new_top, old_top)
             self.space.unmap(new_top, old_top - new_top)
@@ -421,10 +428,16 @@ class MemoryManager:
         return self.brk
 
     # -- lifetime ---------------------------------------------------------
+    def locked_bytes(self):
+        """What mlock(2) has locked (Linux's locked_vm), in bytes."""
+        return sum(vma.length for vma in self.vmas if vma.locked)
+
     def fork(self, address_space):
         """The child's MemoryManager after the platform copied the address space."""
         child = MemoryManager(address_space)
         child.vmas = self.vmas.copy()
+        for vma in [vma for vma in child.vmas if vma.locked]:
+            child.vmas.update(vma.start, vma.end, locked=False)     # memory locks are not inherited
         child.brk_start, child.brk = self.brk_start, self.brk
         child.mmap_base, child.stack_top = self.mmap_base, self.stack_top
         return child
@@ -439,7 +452,7 @@ class MemoryManager:
         runs = []
         for vma in self.vmas:
             if runs and _mergeable(runs[-1], vma):
-                runs[-1] = dataclasses.replace(runs[-1], end=vma.end)
+                runs[-1] = runs[-1].replace(end=vma.end)
             else:
                 runs.append(vma)
         lines = []

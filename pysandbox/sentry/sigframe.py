@@ -17,7 +17,7 @@ Only the legacy FXSAVE area is saved, so UC_FP_XSTATE stays clear.
 Pure functions: no task and no guest memory here.
 """
 import struct
-from dataclasses import dataclass
+from collections import namedtuple
 
 MASK64 = (1 << 64) - 1
 RED_ZONE = 128
@@ -64,12 +64,9 @@ INIT_FPSTATE = struct.pack("<H22xI", 0x37F, 0x1F80).ljust(FXSAVE_SIZE, b"\0")
 assert RT_SIGFRAME_SIZE == SIGINFO_OFFSET + SIGINFO_SIZE == 440
 
 
-@dataclass(frozen=True)
-class SignalFrame:
+class SignalFrame(namedtuple("SignalFrame", "addr data fpstate_addr")):
     """A frame ready to be copied out: `data` goes at `addr`, which becomes the handler's rsp."""
-    addr: int
-    data: bytes
-    fpstate_addr: int
+    __slots__ = ()
 
     @property
     def ucontext_addr(self):
@@ -80,14 +77,14 @@ class SignalFrame:
         return self.addr + SIGINFO_OFFSET
 
 
-@dataclass(frozen=True)
-class SavedContext:
-    """What rt_sigreturn restores, read back from a frame."""
-    regs: dict              # SIGCONTEXT_REGS -> value
-    mask: int               # uc_sigmask
-    fpstate_addr: int       # 0: no FPU state saved
-    altstack: tuple         # uc_stack: (ss_sp, ss_flags, ss_size)
-    uc_flags: int
+SavedContext = namedtuple("SavedContext", (
+    "regs",          # SIGCONTEXT_REGS -> value
+    "mask",          # uc_sigmask
+    "fpstate_addr",  # 0: no FPU state saved
+    "altstack",      # uc_stack: (ss_sp, ss_flags, ss_size)
+    "uc_flags",
+))
+SavedContext.__doc__ = "What rt_sigreturn restores, read back from a frame."
 
 
 # An XSAVE image in a frame is marked as Linux marks it (struct _fpx_sw_bytes in the FXSAVE

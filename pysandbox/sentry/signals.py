@@ -22,11 +22,10 @@ kernel.group_stop(tg, signo), kernel.group_continue(tg) (a no-op unless the
 group is stopped), kernel.wake_for_signal(task), kernel.init (pid 1's group),
 kernel.now/add_timer/cancel_timer; and Task.saved_sigmask, Task.alive.
 """
-import dataclasses
 import enum
 import errno
 import struct
-from dataclasses import dataclass
+from collections import namedtuple
 
 from pysandbox.sentry import sigframe
 from pysandbox.sentry.errors import SyscallError
@@ -149,13 +148,9 @@ def _handler_ignores(handler, signo):
 _KERNEL_SIGACTION = struct.Struct("<QQQQ")
 
 
-@dataclass(frozen=True)
-class SigAction:
+class SigAction(namedtuple("SigAction", "handler flags restorer mask", defaults=(SIG_DFL, 0, 0, 0))):
     """What a process does with one signal: struct kernel_sigaction of rt_sigaction(2)."""
-    handler: int = SIG_DFL
-    flags: int = 0
-    restorer: int = 0
-    mask: int = 0
+    __slots__ = ()
 
     SIZE = _KERNEL_SIGACTION.size
 
@@ -222,30 +217,39 @@ _KERNEL_CODE_LAYOUTS = {SIGILL: "fault", SIGFPE: "fault", SIGSEGV: "fault", SIGB
 SIGINFO_SIZE = sigframe.SIGINFO_SIZE
 
 
-@dataclass
 class SigInfo:
     """siginfo_t: which signal, and why (sigaction(2), "The siginfo_t argument").
 
     Only the fields of the union member that `code` selects are packed (Linux's siginfo_layout).
     """
-    signo: int
-    code: int = SI_USER
-    errno: int = 0
-    pid: int = 0              # kill, sigqueue, SIGCHLD: the sender, or the child
-    uid: int = 0
-    status: int = 0           # SIGCHLD: exit code, or the signal that killed/stopped/continued it
-    utime: int = 0            # SIGCHLD: clock ticks
-    stime: int = 0
-    value: int = 0            # sigqueue and timers: the sigval
-    timer_id: int = 0
-    overrun: int = 0
-    addr: int = 0             # faults: the address
-    band: int = 0             # SIGPOLL
-    fd: int = 0
-    # Not part of siginfo_t:
-    trapno: int = 0           # a fault's CPU exception and error code, for the frame's sigcontext
-    error_code: int = 0
-    forced: bool = False      # raised by a fault, or sent from outside the sandbox: acts even on init
+    __slots__ = ("signo", "code", "errno", "pid", "uid", "status", "utime", "stime", "value",
+                 "timer_id", "overrun", "addr", "band", "fd", "trapno", "error_code", "forced")
+
+    def __init__(self, signo, code=SI_USER, errno=0, *, pid=0, uid=0, status=0, utime=0, stime=0,
+                 value=0, timer_id=0, overrun=0, addr=0, band=0, fd=0, trapno=0, error_code=0,
+                 forced=False):
+        self.signo, self.code, self.errno = signo, code, errno
+        self.pid, self.uid = pid, uid              # kill, sigqueue, SIGCHLD: the sender, or the child
+        self.status = status                       # SIGCHLD: exit code, or the signal that killed/stopped/continued it
+        self.utime, self.stime = utime, stime      # SIGCHLD: clock ticks
+        self.value = value                         # sigqueue and timers: the sigval
+        self.timer_id, self.overrun = timer_id, overrun
+        self.addr = addr                           # faults: the address
+        self.band, self.fd = band, fd              # SIGPOLL
+        # Not part of siginfo_t:
+        self.trapno, self.error_code = trapno, error_code  # a fault's CPU exception, for the sigcontext
+        self.forced = forced  # raised by a fault, or sent from outside the sandbox: acts even on init
+
+    def __eq__(self, other):
+        if type(other) is not SigInfo:
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # mutable
+
+    def __repr__(self):
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__ if getattr(self, name))
+        return f"SigInfo({fields})"
 
     @property
     def layout(self):
@@ -327,6 +331,10 @@ class SignalQueue:
         self.signals = 0                  # the set of pending signal numbers
         self._queued = []                 # SigInfo, oldest first
         self.arrivals = WaitQueue()       # notified on each queued signal (sigtimedwait, signalfd)
+
+    def holds(self, info):
+        """Whether this very SigInfo is still queued (a POSIX timer's signal not yet taken)."""
+        return any(queued is info for queued in self._queued)
 
     def enqueue(self, info):
         """Queue `info`; False if it merged into an already pending standard signal.
@@ -517,7 +525,7 @@ def force_signal(t, info, fatal=False):
     signo = info.signo
     action = t.tg.sighand[signo]
     if t.sigmask & sigbit(signo) or action.handler == SIG_IGN or fatal:
-        t.tg.sighand[signo] = dataclasses.replace(action, handler=SIG_DFL)
+        t.tg.sighand[signo] = action._replace(handler=SIG_DFL)
         t.sigmask &= ~sigbit(signo)
     info.forced = True
     t.pending.enqueue(info)
@@ -584,7 +592,7 @@ def deliver_pending_signals(t):
                 break
             continue
         if action.flags & SA_RESETHAND:
-            t.tg.sighand[info.signo] = dataclasses.replace(action, handler=SIG_DFL)
+            t.tg.sighand[info.signo] = action._replace(handler=SIG_DFL)
         ran_handler = _set_up_handler(t, info, action) or ran_handler
     if not ran_handler:
         _restart_without_handler(t.regs)
@@ -736,11 +744,15 @@ class RealTimer:
         self._deadline = None
         self._handle = None
 
+    def _now(self):
+        """The timer's clock (cputimer.CpuTimer counts CPU time instead)."""
+        return self.tg.kernel.now()
+
     def get(self):
         """(seconds left, interval); an armed timer never reads as 0 (itimer_get_remtime)."""
         if self._deadline is None:
             return 0.0, self.interval
-        return max(self._deadline - self.tg.kernel.now(), 1e-6), self.interval
+        return max(self._deadline - self._now(), 1e-6), self.interval
 
     def set(self, value, interval):
         """Arm for `value` seconds (0 disarms), then every `interval`; returns the old get()."""
@@ -749,7 +761,7 @@ class RealTimer:
         self._handle = self._deadline = None
         self.interval = interval
         if value > 0:
-            self._arm(self.tg.kernel.now() + value)
+            self._arm(self._now() + value)
         return old
 
     def _arm(self, deadline):

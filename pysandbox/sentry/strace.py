@@ -162,6 +162,11 @@ _VALUE_FORMATTERS = {
 }
 
 
+def format_value(arg_type, value):
+    """One argument shown from its value alone (a flags word, a clock, a signal...), as in a trace line."""
+    return _VALUE_FORMATTERS.get(arg_type, str)(value)
+
+
 def _argv(addr, memory):
     items = []
     for index in range(ARGV_LIMIT + 1):

@@ -4,6 +4,7 @@ import os
 import struct
 
 from pysandbox.sentry.errors import SyscallError
+from pysandbox.sentry.sched import SchedParams
 from pysandbox.sentry.waiter import WaitQueue
 
 PATH_MAX = 4096
@@ -97,6 +98,10 @@ class ThreadGroup:
         self.cutime = self.cstime = 0.0      # CPU time of reaped children (times(2), RUSAGE_CHILDREN)
         self.start_time = kernel.now()
         self.itimer_real = None              # kernel timer handle for alarm/ITIMER_REAL
+        self.itimer_cpu = {}                 # ITIMER_VIRTUAL/ITIMER_PROF -> cputimer.CpuTimer
+        self.posix_timers = {}               # timer id -> posix_timers.PosixTimer (timer_create)
+        self.next_posix_timer_id = 0
+        self.sem_undo = {}                   # (SemaphoreSet, index) -> SEM_UNDO adjustment, applied at exit
 
     @property
     def leader(self):
@@ -106,7 +111,7 @@ class ThreadGroup:
         leader = self.leader
         if leader is None or not leader.alive or leader.context is None:
             return 0.0, 0.0
-        return host_cpu_times(leader.context.pid)
+        return leader.context.cpu_times()
 
     @property
     def utime(self):
@@ -148,6 +153,7 @@ class Task:
         self.clear_child_tid = 0
         self.robust_list = (0, 0)
         self.pdeathsig = 0                   # signal to get when the parent thread exits (prctl)
+        self.sched = SchedParams()           # policy, priorities and nice value (sys_sched)
         self.alive = True
         self.parked = None                   # the WouldBlock this task waits on
         self.timed_out_flag = False

@@ -5,9 +5,8 @@ are never empty and start and end on page boundaries. Neighbouring entries with
 equal attributes are kept apart (nothing merges them).
 """
 import bisect
-import dataclasses
-from dataclasses import dataclass
-from typing import Any, Iterator
+from collections import namedtuple
+from collections.abc import Iterator
 
 PAGE_SIZE = 4096
 
@@ -27,19 +26,26 @@ def _check_page_range(start: int, end: int) -> None:
         raise ValueError(f"range {start:#x}-{end:#x} ends before it starts")
 
 
-@dataclass(frozen=True)
-class Vma:
-    """One mapping, covering [start, end)."""
+_VMA_FIELDS = (
+    "start",           # [start, end): page aligned
+    "end",
+    "prot",            # PROT_* bits
+    "shared",          # MAP_SHARED
+    "file",            # the backing file object, None when anonymous
+    "offset",          # file offset that `start` maps
+    "name",            # '[heap]', '[stack]', a path, or '' when anonymous
+    "anon_shared_id",  # identifies a shared anonymous region, else None
+    "file_size",       # the file's size when it was mapped (pages past it give SIGBUS)
+    "locked",          # mlock(2)ed (VM_LOCKED): counted against RLIMIT_MEMLOCK, not inherited by fork
+)
 
-    start: int
-    end: int
-    prot: int                      # PROT_* bits
-    shared: bool = False
-    file: Any = None               # the backing file object, None when anonymous
-    offset: int = 0                # file offset that `start` maps
-    name: str = ""                 # '[heap]', '[stack]', a path, or '' when anonymous
-    anon_shared_id: int | None = None  # identifies a shared anonymous region
-    file_size: int = 0             # the file's size when it was mapped (pages past it give SIGBUS)
+
+class Vma(namedtuple("Vma", _VMA_FIELDS, defaults=(False, None, 0, "", None, 0, False))):
+    """One mapping, covering [start, end). Immutable: `replace` makes a changed copy."""
+    __slots__ = ()
+
+    def replace(self, **changes) -> "Vma":
+        return self._replace(**changes)
 
     @property
     def length(self) -> int:
@@ -50,7 +56,7 @@ class Vma:
         if not self.start <= start < end <= self.end:
             raise ValueError(f"{start:#x}-{end:#x} is not inside {self.start:#x}-{self.end:#x}")
         offset = self.offset + (start - self.start) if self.file is not None else self.offset
-        return dataclasses.replace(self, start=start, end=end, offset=offset)
+        return self._replace(start=start, end=end, offset=offset)
 
     def __repr__(self) -> str:
         label = f" {self.name}" if self.name else ""
@@ -139,6 +145,11 @@ class VmaSet:
 
     def protect(self, start: int, end: int, prot: int) -> None:
         """Set the protection of every mapped page in [start, end), splitting entries at the edges."""
+        self.update(start, end, prot=prot)
+
+    def update(self, start: int, end: int, **changes) -> None:
+        """Change attributes (prot, locked) of every mapped page in [start, end), splitting entries
+        at the edges."""
         _check_page_range(start, end)
         first, last = self._span(start, end)
         pieces = []
@@ -146,7 +157,7 @@ class VmaSet:
             inner_start, inner_end = max(vma.start, start), min(vma.end, end)
             if vma.start < inner_start:
                 pieces.append(vma.slice(vma.start, inner_start))
-            pieces.append(dataclasses.replace(vma.slice(inner_start, inner_end), prot=prot))
+            pieces.append(vma.slice(inner_start, inner_end).replace(**changes))
             if inner_end < vma.end:
                 pieces.append(vma.slice(inner_end, vma.end))
         self._replace(first, last, pieces)

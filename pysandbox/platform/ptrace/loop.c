@@ -100,7 +100,8 @@ int psb_spawn_stub(int exe_fd, int channel_fd, int cpu)
         _exit(127);
     }
     int status;
-    if (waitpid(pid, &status, __WALL) < 0) return -errno;
+    while (waitpid(pid, &status, __WALL) < 0)
+        if (errno != EINTR) return -errno;
     if (!WIFSTOPPED(status)) return -ECHILD;
     long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
                 PTRACE_O_TRACEVFORK | PTRACE_O_EXITKILL;
@@ -256,7 +257,11 @@ long psb_inject(int tid, unsigned long gadget, long nr, long a0, long a1, long a
     if (ptrace(PTRACE_SETREGS, tid, 0, &regs) < 0) return -errno;
     if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return -errno;
     for (;;) {
-        if (waitpid(tid, &status, __WALL) < 0) return -errno;
+        /* A signal to the sentry must not end the wait: the tracee is mid-call with our registers. */
+        if (waitpid(tid, &status, __WALL) < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
         if (!WIFSTOPPED(status)) return -ESRCH;
         if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) break;
         /* Fork/clone events: let the call finish; the caller collects the child. */
@@ -272,7 +277,10 @@ int psb_wait_new_child(int tid)
 {
     int status;
     for (;;) {
-        if (waitpid(tid, &status, __WALL) < 0) return -errno;
+        if (waitpid(tid, &status, __WALL) < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
         if (WIFSTOPPED(status)) return WSTOPSIG(status);
         return -ESRCH;
     }

@@ -18,6 +18,7 @@ from pysandbox.platform.ptrace.stub import (CHANNEL_FD, CMSG_ADDR, CMSG_FD_OFFSE
                                             NAME_ADDR, SCRATCH_ADDR, SECCOMP_FPROG_ADDR, STUB_BASE, STUB_END,
                                             TAG_ADDR, scratch_page_init, stub_memfd)
 from pysandbox.sentry.errors import SandboxError, SyscallError
+from pysandbox.sentry.task import host_cpu_times
 
 SYS_MMAP, SYS_MPROTECT, SYS_MUNMAP, SYS_CLONE, SYS_EXIT, SYS_PRCTL, SYS_MADVISE = 9, 10, 11, 56, 60, 157, 28
 SYS_MREMAP, MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 25, 1, 2, 4
@@ -102,21 +103,6 @@ class PtracePlatform(Platform):
             raise SandboxError(f"ptrace: cannot install the stub's seccomp filter: {os.strerror(-result)}")
 
     # -- the event loop --------------------------------------------------
-    def watch_fd(self, fd, events):
-        if fd in self._watched:
-            self._epoll.modify(fd, events)
-        else:
-            self._epoll.register(fd, events)
-            self._watched.add(fd)
-
-    def unwatch_fd(self, fd):
-        if fd in self._watched:
-            self._watched.discard(fd)
-            try:
-                self._epoll.unregister(fd)
-            except OSError:
-                pass
-
     def resume_and_wait(self, context):
         """Hot path: resume one context and block until any context stops."""
         context.stopped = False
@@ -152,7 +138,8 @@ class PtracePlatform(Platform):
                     return [], ()
                 raise SandboxError(f"ptrace: wait: {os.strerror(-tid)}")
             return [self._event(tid, self._status[0])], ()
-        timeout_ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
+        # epoll's timeout is a C int: a far-off timer (alarm(UINT_MAX)) just wakes the loop early.
+        timeout_ms = -1 if timeout is None else min(max(0, int(timeout * 1000 + 0.999)), 0x7FFFFFFF)
         tid = lib.psb_wait_event(self._epoll.fileno(), self._sigchld_fd, timeout_ms,
                                  self._status, self._ready, 64, self._n_ready)
         if tid < 0:
@@ -194,12 +181,20 @@ class PtracePlatform(Platform):
                 except ChildProcessError:
                     left.discard(tid)
             if left:
-                time.sleep(0.001)
+                self._wait_for_sigchld(deadline - time.monotonic())
         os.close(self._stub_fd)
         os.close(self._channel)
         os.close(self._stub_channel)
         os.close(self._sigchld_fd)
         self._epoll.close()
+
+    def _wait_for_sigchld(self, timeout):
+        """Sleep until a SIGCHLD arrives (or `timeout` seconds pass), and consume it."""
+        if select.select([self._sigchld_fd], [], [], max(timeout, 0))[0]:
+            try:
+                os.read(self._sigchld_fd, 128 * 16)  # signalfd_siginfo records
+            except BlockingIOError:
+                pass
 
 
 class PtraceAddressSpace:
@@ -355,6 +350,10 @@ class PtraceContext:
     def interrupt(self):
         if not self.stopped:
             lib.psb_kill_thread(self.pid, self.tid, signal.SIGSTOP)
+
+    def cpu_times(self):
+        """(user, system) CPU seconds of this context's host process."""
+        return host_cpu_times(self.pid)
 
     def get_fpstate(self):
         """The thread's whole XSAVE image (its first 512 bytes are the FXSAVE area)."""

@@ -35,7 +35,7 @@ A handler receives the decoded arguments positionally after the task. `ret` says
 Numbers 335..423 are not allocated on x86_64 (they were skipped to line the tables of
 all architectures up at 424); like any number missing here they give ENOSYS.
 """
-from typing import NamedTuple
+from collections import namedtuple
 
 FULL = "full"
 PARTIAL = "partial"
@@ -72,28 +72,28 @@ ARG_TYPES = {
 UNALLOCATED = range(335, 424)
 
 
-class Syscall(NamedTuple):
-    name: str
-    handler: str | None     # "module.function" under pysandbox.sentry.syscalls
-    level: str
-    note: str
-    args: str = ""
-    ret: str = "long"
+# handler: "module.function" under pysandbox.sentry.syscalls, or None; level: FULL, PARTIAL or
+# UNIMPLEMENTED; args and ret: the signature --strace decodes with.
+Syscall = namedtuple("Syscall", "name handler level note args ret", defaults=("", "long"))
 
 
 # Notes that many entries share.
 _NOT_IN_LINUX = "Not implemented by Linux either: ENOSYS."
-_SYSV_IPC = "System V IPC is not implemented: ENOSYS."
-_UNIX_SOCKETS = "AF_UNIX only, kept inside the sentry; other families give EAFNOSUPPORT."
-_ON_UNIX_SOCKETS = "AF_UNIX sockets only; inherited host sockets are ENOTSOCK."
-_UNIX_SEND = ("AF_UNIX only; no MSG_OOB. A stream send that would wait after queueing some bytes "
-              "returns the short count.")
-_UNIX_RECEIVE = ("AF_UNIX only; no MSG_OOB or SO_PEEK_OFF. MSG_WAITALL settles for less when the "
-                 "writer's buffer is full.")
-_UNIX_OPTIONS = "SOL_SOCKET options of AF_UNIX sockets; no SO_PEEK_OFF, SO_PEERGROUPS or socket filters."
-_UNIX_BATCH = "AF_UNIX only; only the first message may wait."
+_SYSV_IPC = "System V shared memory is not implemented yet (message queues and semaphores are): ENOSYS."
+_UNIX_SOCKETS = ("AF_UNIX (sentry), AF_INET/AF_INET6 (host sockets, or the sentry's loopback with "
+                 "--network=none), AF_NETLINK NETLINK_ROUTE; raw and packet sockets are EPERM.")
+_ON_UNIX_SOCKETS = "AF_UNIX, inet and netlink sockets; inherited host sockets are ENOTSOCK."
+_UNIX_SEND = ("No MSG_OOB on AF_UNIX or loopback TCP; inet control messages are not passed. A stream send "
+              "that would wait after queueing some bytes returns the short count.")
+_UNIX_RECEIVE = ("No MSG_OOB or SO_PEEK_OFF; a host datagram socket's control messages (IP_PKTINFO...) are "
+                 "passed on, a host stream's are not. MSG_WAITALL settles for less when the writer's buffer is full.")
+_UNIX_OPTIONS = ("SOL_SOCKET options; inet: TCP, IP and IPv6 options on an allowlist (no socket filters, "
+                 "SO_MARK, IP_TRANSPARENT or TCP_ULP).")
+_UNIX_BATCH = "Every family; only the first message may wait."
 _EPOLL = "epoll is not implemented yet: ENOSYS."
-_XATTR = "No extended attributes are stored: reads give ENODATA, changes EOPNOTSUPP."
+_XATTR = "Kept for tmpfs and the overlay (user., trusted., security.); host rootfs files give EOPNOTSUPP."
+_INOTIFY = ("Events of the sandbox's own changes (no IN_ACCESS, no IN_UNMOUNT); "
+            "changes made on the host outside the sandbox are not seen.")
 _AIO = "Linux AIO is not implemented: ENOSYS."
 _IO_URING = "io_uring is not implemented: ENOSYS."
 _MQUEUE = "POSIX message queues are not implemented: ENOSYS."
@@ -101,9 +101,12 @@ _KEYS = "The kernel keyring is not implemented: ENOSYS."
 _NUMA = "NUMA policy is not implemented: ENOSYS."
 _MOUNT_API = "Mounting inside the sandbox is not supported: ENOSYS."
 _ADMIN = "Host administration is never allowed in the sandbox: ENOSYS."
-_POSIX_TIMERS = "POSIX interval timers are not implemented yet: ENOSYS."
+_POSIX_TIMERS = ("The alarm clocks act as their plain clocks; CPU-time clocks follow the host's "
+                 "accounting of the stubs, in clock ticks.")
 _TIMERFD = "timerfd is not implemented yet: ENOSYS."
 _SCHED = "Scheduling policies are not implemented: ENOSYS."
+_ITIMERS = "CPU-time timers follow the host's accounting of the stubs, in clock ticks."
+_SCHED_KEPT = "Kept per thread with Linux's permission rules; the host schedules the stubs as it sees fit."
 _PIDFD = "pidfds are not implemented yet: ENOSYS."
 _NAMESPACES = "Nested namespaces are not supported: ENOSYS."
 _LANDLOCK = "Landlock is not supported: ENOSYS."
@@ -111,7 +114,12 @@ _LSM = "LSM attributes are not supported: ENOSYS."
 _SET_ID = "Follows the man page's permission rules; privilege is euid 0."
 _RLIMITS = "Limits are stored per process; each subsystem enforces the ones it consults."
 _CLOCK_SET = "The sandbox never holds CAP_SYS_TIME: EPERM after the argument checks."
-_MKNOD = "Regular files only; device and FIFO nodes give EPERM."
+_CLOCK_TUNING = ("Reads report an unsynchronized clock (no NTP state); changes need CAP_SYS_TIME, "
+                 "which the sandbox never holds: EPERM.")
+_STATFS = ("Host filesystems report the host's figures, tmpfs its size= and nr_inodes= use; "
+           "/proc and the like fixed ones.")
+_MKNOD = ("Regular files, FIFOs (on every filesystem; their pipes live in the sentry) and sockets; "
+          "device nodes give EPERM.")
 
 TABLE = {
     0: Syscall("read", "sys_read_write.read", FULL, "", "fd:fd buf:buf_out count:size"),
@@ -124,7 +132,8 @@ TABLE = {
     7: Syscall("poll", "sys_poll.poll", FULL, "", "fds:ptr nfds:uint timeout:int"),
     8: Syscall("lseek", "sys_read_write.lseek", FULL, "", "fd:fd offset:long whence:uint"),
     9: Syscall("mmap", "sys_mmap.mmap", PARTIAL,
-               "MAP_SHARED file mappings are private copies: writes do not reach the file.",
+               "Shared file mappings map the file itself (host and in-memory files), so writes reach read() "
+               "and other mappings; private mappings of files under 64 KiB are copies.",
                "addr:ptr length:size prot:prot flags:flags_mmap fd:fd offset:ulong", ret="ptr"),
     10: Syscall("mprotect", "sys_mmap.mprotect", FULL, "", "addr:ptr length:size prot:prot"),
     11: Syscall("munmap", "sys_mmap.munmap", FULL, "", "addr:ptr length:size"),
@@ -148,7 +157,8 @@ TABLE = {
     24: Syscall("sched_yield", "sys_process.sched_yield", FULL, ""),
     25: Syscall("mremap", "sys_mmap.mremap", PARTIAL, "MREMAP_DONTUNMAP is not supported.",
                 "old_address:ptr old_size:size new_size:size flags:ulong new_address:ptr", ret="ptr"),
-    26: Syscall("msync", "sys_mmap.msync", PARTIAL, "Shared file mappings are copies, so nothing is written back.",
+    26: Syscall("msync", "sys_mmap.msync", PARTIAL,
+                "Shared file mappings write straight to the file, so there is nothing to write back.",
                 "addr:ptr length:size flags:flags"),
     27: Syscall("mincore", "sys_mmap.mincore", PARTIAL, "Reports every mapped page as resident.",
                 "addr:ptr length:size vec:ptr"),
@@ -162,11 +172,9 @@ TABLE = {
     33: Syscall("dup2", "sys_fd.dup2", FULL, "", "oldfd:fd newfd:fd"),
     34: Syscall("pause", "sys_signal.pause", FULL, ""),
     35: Syscall("nanosleep", "sys_time.nanosleep", FULL, "", "req:ptr rem:ptr"),
-    36: Syscall("getitimer", None, UNIMPLEMENTED, "Interval timers are not implemented yet: ENOSYS.",
-                "which:int curr_value:ptr"),
+    36: Syscall("getitimer", "sys_itimer.getitimer", FULL, _ITIMERS, "which:int curr_value:ptr"),
     37: Syscall("alarm", "sys_signal.alarm", FULL, "", "seconds:uint"),
-    38: Syscall("setitimer", None, UNIMPLEMENTED, "Interval timers are not implemented yet: ENOSYS.",
-                "which:int new_value:ptr old_value:ptr"),
+    38: Syscall("setitimer", "sys_itimer.setitimer", FULL, _ITIMERS, "which:int new_value:ptr old_value:ptr"),
     39: Syscall("getpid", "sys_process.getpid", FULL, ""),
     40: Syscall("sendfile", "sys_sendfile.sendfile", FULL, "", "out_fd:fd in_fd:fd offset:ptr count:size"),
     41: Syscall("socket", "sys_socket.socket", PARTIAL, _UNIX_SOCKETS, "domain:int type:int protocol:int"),
@@ -199,24 +207,23 @@ TABLE = {
                 "ELF executables and #! scripts; set-user-ID bits are ignored.",
                 "pathname:path argv:argv envp:ptr"),
     60: Syscall("exit", "sys_process.exit", FULL, "", "status:int"),
-    61: Syscall("wait4", "sys_process.wait4", PARTIAL, "The rusage result is zeroed.",
+    61: Syscall("wait4", "sys_process.wait4", PARTIAL, "The rusage result has CPU times only, as getrusage's.",
                 "pid:pid wstatus:ptr options:flags rusage:ptr"),
     62: Syscall("kill", "sys_signal.kill", FULL, "", "pid:pid sig:sig"),
     63: Syscall("uname", "sys_identity.uname", FULL, "", "buf:ptr"),
-    64: Syscall("semget", None, UNIMPLEMENTED, _SYSV_IPC, "key:int nsems:int semflg:flags"),
-    65: Syscall("semop", None, UNIMPLEMENTED, _SYSV_IPC, "semid:int sops:ptr nsops:uint"),
-    66: Syscall("semctl", None, UNIMPLEMENTED, _SYSV_IPC, "semid:int semnum:int cmd:int arg:ulong"),
+    64: Syscall("semget", "sys_sem.semget", FULL, "", "key:int nsems:int semflg:flags"),
+    65: Syscall("semop", "sys_sem.semop", FULL, "", "semid:int sops:ptr nsops:uint"),
+    66: Syscall("semctl", "sys_sem.semctl", FULL, "", "semid:int semnum:int cmd:int arg:ulong"),
     67: Syscall("shmdt", None, UNIMPLEMENTED, _SYSV_IPC, "shmaddr:ptr"),
-    68: Syscall("msgget", None, UNIMPLEMENTED, _SYSV_IPC, "key:int msgflg:flags"),
-    69: Syscall("msgsnd", None, UNIMPLEMENTED, _SYSV_IPC, "msqid:int msgp:ptr msgsz:size msgflg:flags"),
-    70: Syscall("msgrcv", None, UNIMPLEMENTED, _SYSV_IPC,
-                "msqid:int msgp:ptr msgsz:size msgtyp:long msgflg:flags"),
-    71: Syscall("msgctl", None, UNIMPLEMENTED, _SYSV_IPC, "msqid:int cmd:int buf:ptr"),
+    68: Syscall("msgget", "sys_msg.msgget", FULL, "", "key:int msgflg:flags"),
+    69: Syscall("msgsnd", "sys_msg.msgsnd", FULL, "", "msqid:int msgp:ptr msgsz:long msgflg:flags"),
+    70: Syscall("msgrcv", "sys_msg.msgrcv", FULL, "", "msqid:int msgp:ptr msgsz:long msgtyp:long msgflg:flags"),
+    71: Syscall("msgctl", "sys_msg.msgctl", FULL, "", "msqid:int cmd:int buf:ptr"),
     72: Syscall("fcntl", "sys_fd.fcntl", PARTIAL,
-                "Record locks are always granted: the sandbox's processes are the files' only users.",
+                "Record locks (POSIX and OFD) are kept by the sentry, between the sandbox's processes only; "
+                "leases and F_NOTIFY are accepted but never break or notify.",
                 "fd:fd cmd:int arg:ulong"),
-    73: Syscall("flock", "sys_fd.flock", PARTIAL, "Locks are always granted, as fcntl's are.",
-                "fd:fd operation:int"),
+    73: Syscall("flock", "sys_lock.flock", FULL, "", "fd:fd operation:int"),
     74: Syscall("fsync", "sys_file.fsync", FULL, "", "fd:fd"),
     75: Syscall("fdatasync", "sys_file.fdatasync", FULL, "", "fd:fd"),
     76: Syscall("truncate", "sys_file.truncate", FULL, "", "pathname:path length:long"),
@@ -240,7 +247,7 @@ TABLE = {
     94: Syscall("lchown", "sys_file.lchown", FULL, "", "pathname:path owner:uint group:uint"),
     95: Syscall("umask", "sys_file.umask", FULL, "", "mask:mode"),
     96: Syscall("gettimeofday", "sys_time.gettimeofday", FULL, "", "tv:ptr tz:ptr"),
-    97: Syscall("getrlimit", "sys_rlimit.getrlimit", PARTIAL, _RLIMITS, "resource:uint rlim:ptr"),
+    97: Syscall("getrlimit", "sys_rlimit.getrlimit", FULL, "", "resource:uint rlim:ptr"),
     98: Syscall("getrusage", "sys_rlimit.getrusage", PARTIAL,
                 "Only ru_utime and ru_stime are filled in, per process (RUSAGE_THREAD too).", "who:int usage:ptr"),
     99: Syscall("sysinfo", "sys_identity.sysinfo", PARTIAL,
@@ -290,25 +297,25 @@ TABLE = {
     135: Syscall("personality", None, UNIMPLEMENTED, "Execution domains are not supported: ENOSYS.",
                  "persona:uint"),
     136: Syscall("ustat", None, UNIMPLEMENTED, "Obsolete; use statfs: ENOSYS.", "dev:uint ubuf:ptr"),
-    137: Syscall("statfs", "sys_file.statfs", PARTIAL, "Figures are fixed per filesystem type.",
+    137: Syscall("statfs", "sys_file.statfs", PARTIAL, _STATFS,
                  "pathname:path buf:ptr"),
-    138: Syscall("fstatfs", "sys_file.fstatfs", PARTIAL, "Figures are fixed per filesystem type.",
+    138: Syscall("fstatfs", "sys_file.fstatfs", PARTIAL, _STATFS,
                  "fd:fd buf:ptr"),
     139: Syscall("sysfs", None, UNIMPLEMENTED, "Obsolete: ENOSYS.", "option:int arg1:ulong arg2:ulong"),
-    140: Syscall("getpriority", None, UNIMPLEMENTED, _SCHED, "which:int who:int"),
-    141: Syscall("setpriority", None, UNIMPLEMENTED, _SCHED, "which:int who:int prio:int"),
-    142: Syscall("sched_setparam", None, UNIMPLEMENTED, _SCHED, "pid:pid param:ptr"),
-    143: Syscall("sched_getparam", None, UNIMPLEMENTED, _SCHED, "pid:pid param:ptr"),
-    144: Syscall("sched_setscheduler", None, UNIMPLEMENTED, _SCHED, "pid:pid policy:int param:ptr"),
-    145: Syscall("sched_getscheduler", None, UNIMPLEMENTED, _SCHED, "pid:pid"),
-    146: Syscall("sched_get_priority_max", None, UNIMPLEMENTED, _SCHED, "policy:int"),
-    147: Syscall("sched_get_priority_min", None, UNIMPLEMENTED, _SCHED, "policy:int"),
-    148: Syscall("sched_rr_get_interval", None, UNIMPLEMENTED, _SCHED, "pid:pid tp:ptr"),
-    149: Syscall("mlock", "sys_mmap.mlock", PARTIAL, "Only the range is checked; RLIMIT_MEMLOCK is not accounted.",
-                 "addr:ptr length:size"),
+    140: Syscall("getpriority", "sys_sched.getpriority", FULL, "", "which:int who:int"),
+    141: Syscall("setpriority", "sys_sched.setpriority", FULL, "", "which:int who:int prio:int"),
+    142: Syscall("sched_setparam", "sys_sched.sched_setparam", FULL, "", "pid:pid param:ptr"),
+    143: Syscall("sched_getparam", "sys_sched.sched_getparam", FULL, "", "pid:pid param:ptr"),
+    144: Syscall("sched_setscheduler", "sys_sched.sched_setscheduler", FULL, _SCHED_KEPT,
+                 "pid:pid policy:int param:ptr"),
+    145: Syscall("sched_getscheduler", "sys_sched.sched_getscheduler", FULL, "", "pid:pid"),
+    146: Syscall("sched_get_priority_max", "sys_sched.sched_get_priority_max", FULL, "", "policy:int"),
+    147: Syscall("sched_get_priority_min", "sys_sched.sched_get_priority_min", FULL, "", "policy:int"),
+    148: Syscall("sched_rr_get_interval", "sys_sched.sched_rr_get_interval", FULL, "", "pid:pid tp:ptr"),
+    149: Syscall("mlock", "sys_mmap.mlock", FULL, "", "addr:ptr length:size"),
     150: Syscall("munlock", "sys_mmap.munlock", FULL, "", "addr:ptr length:size"),
-    151: Syscall("mlockall", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.", "flags:flags"),
-    152: Syscall("munlockall", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS."),
+    151: Syscall("mlockall", "sys_mmap.mlockall", FULL, "", "flags:flags"),
+    152: Syscall("munlockall", "sys_mmap.munlockall", FULL, ""),
     153: Syscall("vhangup", None, UNIMPLEMENTED, _ADMIN),
     154: Syscall("modify_ldt", None, UNIMPLEMENTED, "Local descriptor tables are not supported: ENOSYS.",
                  "func:int ptr:ptr bytecount:ulong"),
@@ -319,15 +326,18 @@ TABLE = {
                  "option:int arg2:ulong arg3:ulong arg4:ulong arg5:ulong"),
     158: Syscall("arch_prctl", "sys_process.arch_prctl", PARTIAL,
                  "ARCH_SET_FS/GET_FS/SET_GS/GET_GS; CPUID faulting is not supported.", "code:int addr:ptr"),
-    159: Syscall("adjtimex", None, UNIMPLEMENTED, "Clock tuning is not supported: ENOSYS.", "buf:ptr"),
+    159: Syscall("adjtimex", "sys_time.adjtimex", PARTIAL, _CLOCK_TUNING, "buf:ptr"),
     160: Syscall("setrlimit", "sys_rlimit.setrlimit", PARTIAL, _RLIMITS, "resource:uint rlim:ptr"),
     161: Syscall("chroot", "sys_file.chroot", FULL, "", "pathname:path"),
     162: Syscall("sync", "sys_file.sync", FULL, ""),
     163: Syscall("acct", None, UNIMPLEMENTED, "Process accounting is not supported: ENOSYS.", "filename:path"),
     164: Syscall("settimeofday", "sys_time.settimeofday", PARTIAL, _CLOCK_SET, "tv:ptr tz:ptr"),
-    165: Syscall("mount", None, UNIMPLEMENTED, _MOUNT_API,
+    165: Syscall("mount", "sys_mount.mount", PARTIAL,
+                 "tmpfs, proc, sysfs, devpts, mqueue, cgroup2; bind/rbind of sandbox paths; remount; "
+                 "MS_MOVE; propagation flags accepted (one mount namespace).",
                  "source:path target:path filesystemtype:str mountflags:ulong data:ptr"),
-    166: Syscall("umount2", None, UNIMPLEMENTED, _MOUNT_API, "target:path flags:flags"),
+    166: Syscall("umount2", "sys_mount.umount2", FULL, "MNT_EXPIRE always answers EAGAIN.",
+                 "target:path flags:flags"),
     167: Syscall("swapon", None, UNIMPLEMENTED, _ADMIN, "path:path swapflags:flags"),
     168: Syscall("swapoff", None, UNIMPLEMENTED, _ADMIN, "path:path"),
     169: Syscall("reboot", None, UNIMPLEMENTED, _ADMIN, "magic:int magic2:int cmd:uint arg:ptr"),
@@ -352,22 +362,23 @@ TABLE = {
     184: Syscall("tuxcall", None, UNIMPLEMENTED, _NOT_IN_LINUX),
     185: Syscall("security", None, UNIMPLEMENTED, _NOT_IN_LINUX),
     186: Syscall("gettid", "sys_process.gettid", FULL, ""),
-    187: Syscall("readahead", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
+    187: Syscall("readahead", "sys_file.readahead", FULL, "The page cache is the host's: nothing to fill.",
                  "fd:fd offset:long count:size"),
-    188: Syscall("setxattr", "sys_file.setxattr", PARTIAL, _XATTR,
+    188: Syscall("setxattr", "sys_xattr.setxattr", PARTIAL, _XATTR,
                  "path:path name:str value:buf_in size:size flags:flags"),
-    189: Syscall("lsetxattr", "sys_file.lsetxattr", PARTIAL, _XATTR,
+    189: Syscall("lsetxattr", "sys_xattr.lsetxattr", PARTIAL, _XATTR,
                  "path:path name:str value:buf_in size:size flags:flags"),
-    190: Syscall("fsetxattr", "sys_file.fsetxattr", PARTIAL, _XATTR, "fd:fd name:str value:buf_in size:size flags:flags"),
-    191: Syscall("getxattr", "sys_file.getxattr", PARTIAL, _XATTR, "path:path name:str value:buf_out size:size"),
-    192: Syscall("lgetxattr", "sys_file.lgetxattr", PARTIAL, _XATTR, "path:path name:str value:buf_out size:size"),
-    193: Syscall("fgetxattr", "sys_file.fgetxattr", PARTIAL, _XATTR, "fd:fd name:str value:buf_out size:size"),
-    194: Syscall("listxattr", "sys_file.listxattr", PARTIAL, _XATTR, "path:path list:buf_out size:size"),
-    195: Syscall("llistxattr", "sys_file.llistxattr", PARTIAL, _XATTR, "path:path list:buf_out size:size"),
-    196: Syscall("flistxattr", "sys_file.flistxattr", PARTIAL, _XATTR, "fd:fd list:buf_out size:size"),
-    197: Syscall("removexattr", "sys_file.removexattr", PARTIAL, _XATTR, "path:path name:str"),
-    198: Syscall("lremovexattr", "sys_file.lremovexattr", PARTIAL, _XATTR, "path:path name:str"),
-    199: Syscall("fremovexattr", "sys_file.fremovexattr", PARTIAL, _XATTR, "fd:fd name:str"),
+    190: Syscall("fsetxattr", "sys_xattr.fsetxattr", PARTIAL, _XATTR,
+                 "fd:fd name:str value:buf_in size:size flags:flags"),
+    191: Syscall("getxattr", "sys_xattr.getxattr", PARTIAL, _XATTR, "path:path name:str value:buf_out size:size"),
+    192: Syscall("lgetxattr", "sys_xattr.lgetxattr", PARTIAL, _XATTR, "path:path name:str value:buf_out size:size"),
+    193: Syscall("fgetxattr", "sys_xattr.fgetxattr", PARTIAL, _XATTR, "fd:fd name:str value:buf_out size:size"),
+    194: Syscall("listxattr", "sys_xattr.listxattr", PARTIAL, _XATTR, "path:path list:buf_out size:size"),
+    195: Syscall("llistxattr", "sys_xattr.llistxattr", PARTIAL, _XATTR, "path:path list:buf_out size:size"),
+    196: Syscall("flistxattr", "sys_xattr.flistxattr", PARTIAL, _XATTR, "fd:fd list:buf_out size:size"),
+    197: Syscall("removexattr", "sys_xattr.removexattr", PARTIAL, _XATTR, "path:path name:str"),
+    198: Syscall("lremovexattr", "sys_xattr.lremovexattr", PARTIAL, _XATTR, "path:path name:str"),
+    199: Syscall("fremovexattr", "sys_xattr.fremovexattr", PARTIAL, _XATTR, "fd:fd name:str"),
     200: Syscall("tkill", "sys_signal.tkill", FULL, "", "tid:pid sig:sig"),
     201: Syscall("time", "sys_time.time", FULL, "", "tloc:ptr"),
     202: Syscall("futex", "sys_futex.futex", PARTIAL, "Priority-inheritance operations give ENOSYS.",
@@ -396,15 +407,16 @@ TABLE = {
     217: Syscall("getdents64", "sys_getdents.getdents64", FULL, "", "fd:fd dirp:ptr count:uint"),
     218: Syscall("set_tid_address", "sys_process.set_tid_address", FULL, "", "tidptr:ptr"),
     219: Syscall("restart_syscall", "sys_process.restart_syscall", FULL, ""),
-    220: Syscall("semtimedop", None, UNIMPLEMENTED, _SYSV_IPC, "semid:int sops:ptr nsops:uint timeout:ptr"),
+    220: Syscall("semtimedop", "sys_sem.semtimedop", FULL, "", "semid:int sops:ptr nsops:uint timeout:ptr"),
     221: Syscall("fadvise64", "sys_file.fadvise64", FULL, "Advice is checked and then ignored, as a hint may be.",
                  "fd:fd offset:long length:long advice:int"),
-    222: Syscall("timer_create", None, UNIMPLEMENTED, _POSIX_TIMERS, "clockid:clockid sevp:ptr timerid:ptr"),
-    223: Syscall("timer_settime", None, UNIMPLEMENTED, _POSIX_TIMERS,
+    222: Syscall("timer_create", "sys_posix_timer.timer_create", FULL, _POSIX_TIMERS,
+                 "clockid:clockid sevp:ptr timerid:ptr"),
+    223: Syscall("timer_settime", "sys_posix_timer.timer_settime", FULL, "",
                  "timerid:int flags:flags new_value:ptr old_value:ptr"),
-    224: Syscall("timer_gettime", None, UNIMPLEMENTED, _POSIX_TIMERS, "timerid:int curr_value:ptr"),
-    225: Syscall("timer_getoverrun", None, UNIMPLEMENTED, _POSIX_TIMERS, "timerid:int"),
-    226: Syscall("timer_delete", None, UNIMPLEMENTED, _POSIX_TIMERS, "timerid:int"),
+    224: Syscall("timer_gettime", "sys_posix_timer.timer_gettime", FULL, "", "timerid:int curr_value:ptr"),
+    225: Syscall("timer_getoverrun", "sys_posix_timer.timer_getoverrun", FULL, "", "timerid:int"),
+    226: Syscall("timer_delete", "sys_posix_timer.timer_delete", FULL, "", "timerid:int"),
     227: Syscall("clock_settime", "sys_time.clock_settime", PARTIAL, _CLOCK_SET, "clockid:clockid tp:ptr"),
     228: Syscall("clock_gettime", "sys_time.clock_gettime", PARTIAL,
                  "CPU-time clocks use the host's accounting of the stubs (approximate); TAI = REALTIME; "
@@ -436,7 +448,8 @@ TABLE = {
     245: Syscall("mq_getsetattr", None, UNIMPLEMENTED, _MQUEUE, "mqdes:fd newattr:ptr oldattr:ptr"),
     246: Syscall("kexec_load", None, UNIMPLEMENTED, _ADMIN,
                  "entry:ulong nr_segments:ulong segments:ptr flags:ulong"),
-    247: Syscall("waitid", "sys_process.waitid", PARTIAL, "P_PIDFD is not supported; the rusage result is zeroed.",
+    247: Syscall("waitid", "sys_process.waitid", PARTIAL,
+                 "P_PIDFD is not supported; the rusage result has CPU times only, as getrusage's.",
                  "idtype:int ident:pid infop:ptr options:flags rusage:ptr"),
     248: Syscall("add_key", None, UNIMPLEMENTED, _KEYS,
                  "type:str description:str payload:buf_in plen:size keyring:int"),
@@ -444,13 +457,12 @@ TABLE = {
                  "type:str description:str callout_info:str dest_keyring:int"),
     250: Syscall("keyctl", None, UNIMPLEMENTED, _KEYS,
                  "operation:int arg2:ulong arg3:ulong arg4:ulong arg5:ulong"),
-    251: Syscall("ioprio_set", None, UNIMPLEMENTED, _SCHED, "which:int who:int ioprio:int"),
-    252: Syscall("ioprio_get", None, UNIMPLEMENTED, _SCHED, "which:int who:int"),
-    253: Syscall("inotify_init", None, UNIMPLEMENTED, "inotify is not implemented yet: ENOSYS."),
-    254: Syscall("inotify_add_watch", None, UNIMPLEMENTED, "inotify is not implemented yet: ENOSYS.",
+    251: Syscall("ioprio_set", "sys_sched.ioprio_set", FULL, _SCHED_KEPT, "which:int who:int ioprio:int"),
+    252: Syscall("ioprio_get", "sys_sched.ioprio_get", FULL, "", "which:int who:int"),
+    253: Syscall("inotify_init", "sys_inotify.inotify_init", PARTIAL, _INOTIFY),
+    254: Syscall("inotify_add_watch", "sys_inotify.inotify_add_watch", PARTIAL, _INOTIFY,
                  "fd:fd pathname:path mask:flags"),
-    255: Syscall("inotify_rm_watch", None, UNIMPLEMENTED, "inotify is not implemented yet: ENOSYS.",
-                 "fd:fd wd:int"),
+    255: Syscall("inotify_rm_watch", "sys_inotify.inotify_rm_watch", PARTIAL, _INOTIFY, "fd:fd wd:int"),
     256: Syscall("migrate_pages", None, UNIMPLEMENTED, _NUMA,
                  "pid:pid maxnode:ulong old_nodes:ptr new_nodes:ptr"),
     257: Syscall("openat", "sys_file.openat", FULL, "",
@@ -459,8 +471,7 @@ TABLE = {
     259: Syscall("mknodat", "sys_file.mknodat", PARTIAL, _MKNOD, "dirfd:fd pathname:path mode:mode dev:uint"),
     260: Syscall("fchownat", "sys_file.fchownat", FULL, "",
                  "dirfd:fd pathname:path owner:uint group:uint flags:flags"),
-    261: Syscall("futimesat", None, UNIMPLEMENTED, "Obsolete; use utimensat: ENOSYS.",
-                 "dirfd:fd pathname:path times:ptr"),
+    261: Syscall("futimesat", "sys_file.futimesat", FULL, "", "dirfd:fd pathname:path times:ptr"),
     262: Syscall("newfstatat", "sys_stat.newfstatat", FULL, "",
                  "dirfd:fd pathname:path statbuf:ptr flags:flags"),
     263: Syscall("unlinkat", "sys_file.unlinkat", FULL, "", "dirfd:fd pathname:path flags:flags"),
@@ -481,13 +492,12 @@ TABLE = {
     273: Syscall("set_robust_list", "sys_process.set_robust_list", FULL, "", "head:ptr length:size"),
     274: Syscall("get_robust_list", "sys_process.get_robust_list", FULL, "",
                  "pid:pid head_ptr:ptr len_ptr:ptr"),
-    275: Syscall("splice", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
+    275: Syscall("splice", "sys_splice.splice", FULL, "",
                  "fd_in:fd off_in:ptr fd_out:fd off_out:ptr len:size flags:flags"),
-    276: Syscall("tee", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
-                 "fd_in:fd fd_out:fd len:size flags:flags"),
-    277: Syscall("sync_file_range", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
+    276: Syscall("tee", "sys_splice.tee", FULL, "", "fd_in:fd fd_out:fd len:size flags:flags"),
+    277: Syscall("sync_file_range", "sys_file.sync_file_range", FULL, "",
                  "fd:fd offset:long nbytes:long flags:flags"),
-    278: Syscall("vmsplice", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
+    278: Syscall("vmsplice", "sys_splice.vmsplice", PARTIAL, "The pages are copied, never gifted or shared.",
                  "fd:fd iov:ptr nr_segs:ulong flags:flags"),
     279: Syscall("move_pages", None, UNIMPLEMENTED, _NUMA,
                  "pid:pid count:ulong pages:ptr nodes:ptr status:ptr flags:flags"),
@@ -501,7 +511,8 @@ TABLE = {
                  "The alarm clocks act as their plain clocks; TFD_TIMER_CANCEL_ON_SET never cancels.",
                  "clockid:clockid flags:flags"),
     284: Syscall("eventfd", "sys_eventfd.eventfd", FULL, "", "initval:uint"),
-    285: Syscall("fallocate", "sys_file.fallocate", PARTIAL, "Plain allocation only, by extending the file.",
+    285: Syscall("fallocate", "sys_file.fallocate", PARTIAL,
+                 "Modes 0 and FALLOC_FL_KEEP_SIZE (extending the file); punching and collapsing give EOPNOTSUPP.",
                  "fd:fd mode:flags offset:long length:long"),
     286: Syscall("timerfd_settime", "sys_timerfd.timerfd_settime", PARTIAL,
                  "The alarm clocks act as their plain clocks; TFD_TIMER_CANCEL_ON_SET never cancels.",
@@ -515,9 +526,8 @@ TABLE = {
     290: Syscall("eventfd2", "sys_eventfd.eventfd2", FULL, "", "initval:uint flags:flags"),
     291: Syscall("epoll_create1", "sys_epoll.epoll_create1", FULL, "", "flags:flags"),
     292: Syscall("dup3", "sys_fd.dup3", FULL, "", "oldfd:fd newfd:fd flags:flags"),
-    293: Syscall("pipe2", "sys_pipe.pipe2", PARTIAL, "O_DIRECT (packet mode) is not supported.",
-                 "pipefd:ptr flags:flags"),
-    294: Syscall("inotify_init1", None, UNIMPLEMENTED, "inotify is not implemented yet: ENOSYS.", "flags:flags"),
+    293: Syscall("pipe2", "sys_pipe.pipe2", FULL, "", "pipefd:ptr flags:flags"),
+    294: Syscall("inotify_init1", "sys_inotify.inotify_init1", PARTIAL, _INOTIFY, "flags:flags"),
     295: Syscall("preadv", "sys_read_write.preadv", FULL, "",
                  "fd:fd iov:ptr iovcnt:ulong pos_l:long pos_h:ulong"),
     296: Syscall("pwritev", "sys_read_write.pwritev", FULL, "",
@@ -538,22 +548,22 @@ TABLE = {
                  "dirfd:fd pathname:path handle:ptr mount_id:ptr flags:flags"),
     304: Syscall("open_by_handle_at", None, UNIMPLEMENTED, "File handles are not supported: ENOSYS.",
                  "mount_fd:fd handle:ptr flags:flags_open"),
-    305: Syscall("clock_adjtime", None, UNIMPLEMENTED, "Clock tuning is not supported: ENOSYS.",
-                 "clockid:clockid buf:ptr"),
+    305: Syscall("clock_adjtime", "sys_time.clock_adjtime", PARTIAL, _CLOCK_TUNING, "clockid:clockid buf:ptr"),
     306: Syscall("syncfs", "sys_file.syncfs", FULL, "", "fd:fd"),
     307: Syscall("sendmmsg", "sys_socket.sendmmsg", PARTIAL, _UNIX_BATCH,
                  "sockfd:fd msgvec:ptr vlen:uint flags:flags"),
     308: Syscall("setns", None, UNIMPLEMENTED, _NAMESPACES, "fd:fd nstype:flags"),
-    309: Syscall("getcpu", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.", "cpu:ptr node:ptr tcache:ptr"),
-    310: Syscall("process_vm_readv", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
+    309: Syscall("getcpu", "sys_sched.getcpu", FULL, "", "cpu:ptr node:ptr tcache:ptr"),
+    310: Syscall("process_vm_readv", "sys_process_vm.process_vm_readv", FULL, "",
                  "pid:pid local_iov:ptr liovcnt:ulong remote_iov:ptr riovcnt:ulong flags:ulong"),
-    311: Syscall("process_vm_writev", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
+    311: Syscall("process_vm_writev", "sys_process_vm.process_vm_writev", FULL, "",
                  "pid:pid local_iov:ptr liovcnt:ulong remote_iov:ptr riovcnt:ulong flags:ulong"),
     312: Syscall("kcmp", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
                  "pid1:pid pid2:pid type:int idx1:ulong idx2:ulong"),
     313: Syscall("finit_module", None, UNIMPLEMENTED, _ADMIN, "fd:fd param_values:str flags:flags"),
-    314: Syscall("sched_setattr", None, UNIMPLEMENTED, _SCHED, "pid:pid attr:ptr flags:flags"),
-    315: Syscall("sched_getattr", None, UNIMPLEMENTED, _SCHED, "pid:pid attr:ptr size:uint flags:flags"),
+    314: Syscall("sched_setattr", "sys_sched.sched_setattr", FULL, _SCHED_KEPT + " No utilization clamps "
+                 "(EOPNOTSUPP, as without CONFIG_UCLAMP_TASK).", "pid:pid attr:ptr flags:flags"),
+    315: Syscall("sched_getattr", "sys_sched.sched_getattr", FULL, "", "pid:pid attr:ptr size:uint flags:flags"),
     316: Syscall("renameat2", "sys_file.renameat2", PARTIAL, "RENAME_WHITEOUT is not supported.",
                  "olddirfd:fd oldpath:path newdirfd:fd newpath:path flags:flags"),
     317: Syscall("seccomp", None, UNIMPLEMENTED, "Seccomp filters inside the sandbox are not supported: ENOSYS.",
@@ -561,7 +571,9 @@ TABLE = {
     318: Syscall("getrandom", "sys_identity.getrandom", FULL,
                  "Requests above 32 MiB return a short count, as an interrupted call may.",
                  "buf:buf_out buflen:size flags:flags"),
-    319: Syscall("memfd_create", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.", "name:str flags:flags"),
+    319: Syscall("memfd_create", "sys_memfd.memfd_create", PARTIAL,
+                 "MFD_HUGETLB gives EINVAL; F_SEAL_WRITE does not check for existing writable mappings.",
+                 "name:str flags:flags"),
     320: Syscall("kexec_file_load", None, UNIMPLEMENTED, _ADMIN,
                  "kernel_fd:fd initrd_fd:fd cmdline_len:ulong cmdline:str flags:ulong"),
     321: Syscall("bpf", None, UNIMPLEMENTED, "eBPF is not supported: ENOSYS.", "cmd:int attr:ptr size:uint"),
@@ -569,10 +581,11 @@ TABLE = {
                  "ELF executables and #! scripts; set-user-ID bits are ignored.",
                  "dirfd:fd pathname:path argv:argv envp:ptr flags:flags"),
     323: Syscall("userfaultfd", None, UNIMPLEMENTED, "Not supported: ENOSYS.", "flags:flags"),
-    324: Syscall("membarrier", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
-                 "cmd:int flags:flags cpu_id:int"),
-    325: Syscall("mlock2", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.", "addr:ptr length:size flags:flags"),
-    326: Syscall("copy_file_range", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
+    324: Syscall("membarrier", "sys_membarrier.membarrier", PARTIAL,
+                 "A barrier holds while the sentry and its stubs share one CPU (the default); with --no-pin, "
+                 "threads running on other CPUs are not interrupted.", "cmd:int flags:flags cpu_id:int"),
+    325: Syscall("mlock2", "sys_mmap.mlock2", FULL, "", "addr:ptr length:size flags:flags"),
+    326: Syscall("copy_file_range", "sys_splice.copy_file_range", FULL, "",
                  "fd_in:fd off_in:ptr fd_out:fd off_out:ptr len:size flags:flags"),
     327: Syscall("preadv2", "sys_read_write.preadv2", PARTIAL, "RWF_* flags are accepted but change nothing.",
                  "fd:fd iov:ptr iovcnt:ulong pos_l:long pos_h:ulong flags:flags"),
@@ -609,8 +622,7 @@ TABLE = {
     435: Syscall("clone3", "sys_process.clone3", PARTIAL,
                  "set_tid gives EINVAL; CLONE_NEW* namespace flags give EPERM.", "uargs:ptr size:size"),
     436: Syscall("close_range", "sys_file.close_range", FULL, "", "first:uint last:uint flags:flags"),
-    437: Syscall("openat2", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
-                 "dirfd:fd pathname:path how:ptr size:size"),
+    437: Syscall("openat2", "sys_file.openat2", FULL, "", "dirfd:fd pathname:path how:ptr size:size"),
     438: Syscall("pidfd_getfd", None, UNIMPLEMENTED, _PIDFD, "pidfd:fd targetfd:fd flags:flags"),
     439: Syscall("faccessat2", "sys_file.faccessat2", FULL, "",
                  "dirfd:fd pathname:path mode:int flags:flags"),
@@ -634,8 +646,7 @@ TABLE = {
                  "start:ptr len:ulong home_node:ulong flags:ulong"),
     451: Syscall("cachestat", None, UNIMPLEMENTED, "Page cache state is not exposed: ENOSYS.",
                  "fd:fd cstat_range:ptr cstat:ptr flags:flags"),
-    452: Syscall("fchmodat2", None, UNIMPLEMENTED, "Not implemented yet (glibc falls back to fchmodat): ENOSYS.",
-                 "dirfd:fd pathname:path mode:mode flags:flags"),
+    452: Syscall("fchmodat2", "sys_file.fchmodat2", FULL, "", "dirfd:fd pathname:path mode:mode flags:flags"),
     453: Syscall("map_shadow_stack", None, UNIMPLEMENTED, "Shadow stacks are not supported: ENOSYS.",
                  "addr:ptr size:ulong flags:flags"),
     454: Syscall("futex_wake", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",

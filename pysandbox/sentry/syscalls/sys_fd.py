@@ -1,25 +1,21 @@
-"""Descriptor syscalls: dup(2), dup2(2), dup3(2), fcntl(2), flock(2)."""
+"""Descriptor syscalls: dup(2), dup2(2), dup3(2), fcntl(2) (record locks in sys_lock)."""
 import errno
 import os
-import struct
 
 from ..errors import SyscallError
 from ..fdtable import FD_CLOEXEC
-from ..vfs.pipe import PIPE_CAPACITY, PipeFile
+from ..vfs.pipe import PipeFile
+from .sys_lock import RECORD_LOCK_COMMANDS, record_lock
+from .sys_memfd import F_ADD_SEALS, F_GET_SEALS, seals_command
 
 F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
-F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
 F_SETOWN, F_GETOWN, F_SETSIG, F_GETSIG = 8, 9, 10, 11
 F_SETOWN_EX, F_GETOWN_EX = 15, 16
-F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 36, 37, 38
 F_SETLEASE, F_GETLEASE, F_NOTIFY = 1024, 1025, 1026
 F_DUPFD_CLOEXEC = 1030
 F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
 F_RDLCK, F_WRLCK, F_UNLCK = 0, 1, 2
-LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
 
-# struct flock: l_type, l_whence (shorts), l_start, l_len (off_t), l_pid.
-_FLOCK = struct.Struct("<hhxxxxqqi4x")
 # The only commands an O_PATH descriptor accepts.
 _PATH_FD_COMMANDS = {F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL}
 
@@ -46,7 +42,7 @@ def dup3(t, oldfd, newfd, flags):
 
 
 def fcntl(t, fd, cmd, arg):
-    """fcntl(2). Record locks always succeed: the sandbox's processes are its only users."""
+    """fcntl(2)."""
     file = t.fds.get(fd)
     if file.is_path_only and cmd not in _PATH_FD_COMMANDS:
         raise SyscallError(errno.EBADF)
@@ -62,14 +58,16 @@ def fcntl(t, fd, cmd, arg):
     if cmd == F_SETFL:
         file.set_status_flags(arg)
         return 0
-    if cmd in (F_GETLK, F_OFD_GETLK):
-        return _get_lock(t, arg)
-    if cmd in (F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW):
-        return _set_lock(t, file, arg)
+    if cmd in RECORD_LOCK_COMMANDS:
+        return record_lock(t, file, cmd, arg)
+    if cmd in (F_ADD_SEALS, F_GET_SEALS):
+        return seals_command(file, cmd, arg & 0xFFFFFFFF)
     if cmd in (F_GETPIPE_SZ, F_SETPIPE_SZ):
         if not isinstance(file, PipeFile):
             raise SyscallError(errno.EBADF)
-        return PIPE_CAPACITY
+        if cmd == F_SETPIPE_SZ:
+            return file.pipe.resize(arg & 0xFFFFFFFF, privileged=t.creds.euid == 0)
+        return file.pipe.capacity
     if cmd in (F_GETOWN, F_SETOWN, F_GETSIG, F_SETSIG, F_NOTIFY):
         return 0
     if cmd == F_GETLEASE:
@@ -79,32 +77,6 @@ def fcntl(t, fd, cmd, arg):
             raise SyscallError(errno.EINVAL)
         return 0
     raise SyscallError(errno.EINVAL)
-
-
-def _get_lock(t, arg):
-    """F_GETLK: every lock could be placed, so the answer is F_UNLCK."""
-    lock_type, whence, start, length, _ = _FLOCK.unpack(t.copy_in(arg, _FLOCK.size))
-    if lock_type not in (F_RDLCK, F_WRLCK):
-        raise SyscallError(errno.EINVAL)
-    t.copy_out(arg, _FLOCK.pack(F_UNLCK, whence, start, length, 0))
-    return 0
-
-
-def _set_lock(t, file, arg):
-    lock_type = _FLOCK.unpack(t.copy_in(arg, _FLOCK.size))[0]
-    if lock_type not in (F_RDLCK, F_WRLCK, F_UNLCK):
-        raise SyscallError(errno.EINVAL)
-    if lock_type == F_RDLCK and not file.readable or lock_type == F_WRLCK and not file.writable:
-        raise SyscallError(errno.EBADF)
-    return 0
-
-
-def flock(t, fd, operation):
-    """flock(2): locks always succeed (see fcntl)."""
-    t.fds.get(fd)
-    if operation & ~LOCK_NB not in (LOCK_SH, LOCK_EX, LOCK_UN):
-        raise SyscallError(errno.EINVAL)
-    return 0
 
 
 def _as_int(value):

@@ -5,12 +5,23 @@ import stat
 import struct
 
 from ..errors import SyscallError
+from ..vfs import fsnotify
 from ..vfs.resolve import AT_FDCWD
+from ..vfs.scoped_walk import RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT, VALID_RESOLVE_FLAGS, ScopedWalk
 from ..vfs.vfs import AT_EACCESS, AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW
 
 CLOSE_RANGE_UNSHARE, CLOSE_RANGE_CLOEXEC = 2, 4
+_OPEN_HOW = struct.Struct("<QQQ")  # struct open_how: flags, mode, resolve
+OPEN_HOW_SIZE_MAX = 4096           # a larger struct is E2BIG (one page, as Linux)
+O_TMPFILE_BIT = 0o20000000
+VALID_OPEN_FLAGS = (os.O_ACCMODE | os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC | os.O_APPEND
+                    | os.O_NONBLOCK | os.O_SYNC | os.O_DSYNC | os.O_ASYNC | os.O_DIRECT | os.O_LARGEFILE
+                    | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NOATIME | os.O_CLOEXEC | os.O_PATH
+                    | O_TMPFILE_BIT)
+_O_PATH_COMPANIONS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 POSIX_FADV_NOREUSE = 5
 FALLOC_FL_KEEP_SIZE = 1
+SYNC_FILE_RANGE_FLAGS = 7  # WAIT_BEFORE | WRITE | WAIT_AFTER
 _STATFS = struct.Struct("<qqQQQQQiiqqq32x")
 _TIMESPEC_PAIR = struct.Struct("<qqqq")
 _TIMEVAL_PAIR = struct.Struct("<qqqq")
@@ -44,6 +55,31 @@ def openat(t, dirfd, pathname, flags, mode):
     """openat(2)."""
     path = _path(t, pathname)
     file = _vfs(t).open(t, dirfd, path, flags, mode)
+    return t.fds.install(file, cloexec=flags & os.O_CLOEXEC)
+
+
+def openat2(t, dirfd, pathname, how, size):
+    """openat2(2): openat with a struct open_how, checked strictly, and RESOLVE_* restrictions."""
+    if size < _OPEN_HOW.size:
+        raise SyscallError(errno.EINVAL)
+    if size > OPEN_HOW_SIZE_MAX:
+        raise SyscallError(errno.E2BIG)
+    raw = t.copy_in(how, size)
+    if any(raw[_OPEN_HOW.size:]):
+        raise SyscallError(errno.E2BIG)
+    flags, mode, resolve = _OPEN_HOW.unpack_from(raw)
+    if flags & ~VALID_OPEN_FLAGS or resolve & ~VALID_RESOLVE_FLAGS or mode & ~0o7777:
+        raise SyscallError(errno.EINVAL)
+    if mode and not flags & (os.O_CREAT | O_TMPFILE_BIT):
+        raise SyscallError(errno.EINVAL)
+    if flags & os.O_PATH and flags & ~_O_PATH_COMPANIONS:
+        raise SyscallError(errno.EINVAL)
+    if resolve & RESOLVE_BENEATH and resolve & RESOLVE_IN_ROOT:
+        raise SyscallError(errno.EINVAL)
+    if resolve & RESOLVE_CACHED and flags & (os.O_CREAT | os.O_TRUNC | O_TMPFILE_BIT):
+        raise SyscallError(errno.EAGAIN)
+    path = _path(t, pathname)
+    file = _vfs(t).open(t, dirfd, path, flags, mode, walk=ScopedWalk(t, dirfd, resolve))
     return t.fds.install(file, cloexec=flags & os.O_CLOEXEC)
 
 
@@ -251,8 +287,20 @@ def fchmod(t, fd, mode):
 
 def fchmodat(t, dirfd, pathname, mode):
     """fchmodat(2) (the syscall has no flags argument)."""
+    return fchmodat2(t, dirfd, pathname, mode, 0)
+
+
+def fchmodat2(t, dirfd, pathname, mode, flags):
+    """fchmodat2(2): fchmodat with AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH; a symlink itself has no
+    mode to change (EOPNOTSUPP)."""
+    if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        raise SyscallError(errno.EINVAL)
     vfs = _vfs(t)
-    vfs.chmod(t, vfs.lookup(t, dirfd, _path(t, pathname)), mode)
+    dentry = vfs.lookup(t, dirfd, _path(t, pathname), follow=not flags & AT_SYMLINK_NOFOLLOW,
+                        empty_path=bool(flags & AT_EMPTY_PATH))
+    if stat.S_ISLNK(dentry.inode.mode):
+        raise SyscallError(errno.EOPNOTSUPP)
+    vfs.chmod(t, dentry, mode)
     return 0
 
 
@@ -300,6 +348,7 @@ def ftruncate(t, fd, length):
     if not file.writable or file.dentry is None or not file.dentry.inode.is_regular:
         raise SyscallError(errno.EINVAL)
     file.truncate(length)
+    fsnotify.modified(file.dentry)
     return 0
 
 
@@ -316,6 +365,7 @@ def fallocate(t, fd, mode, offset, length):
         raise SyscallError(errno.ENODEV)
     if not mode & FALLOC_FL_KEEP_SIZE and offset + length > file.size():
         file.truncate(offset + length)
+        fsnotify.modified(file.dentry)
     return 0
 
 
@@ -341,12 +391,32 @@ def syncfs(t, fd):
     return 0
 
 
+def sync_file_range(t, fd, offset, nbytes, flags):
+    """sync_file_range(2): checked; data already reaches the host (or memory) on every write."""
+    if flags & ~SYNC_FILE_RANGE_FLAGS or offset < 0 or nbytes < 0 or offset + nbytes < 0:
+        raise SyscallError(errno.EINVAL)
+    file = t.fds.get(fd)
+    if file.dentry is None or not (file.dentry.inode.is_regular or file.dentry.inode.is_dir):
+        raise SyscallError(errno.ESPIPE)
+    return 0
+
+
 def fadvise64(t, fd, offset, length, advice):
     """posix_fadvise(2): checked, then ignored."""
     file = t.fds.get(fd)
     if file.dentry is not None and stat.S_ISFIFO(file.dentry.inode.mode):
         raise SyscallError(errno.ESPIPE)
     if advice < 0 or advice > POSIX_FADV_NOREUSE or length < 0:
+        raise SyscallError(errno.EINVAL)
+    return 0
+
+
+def readahead(t, fd, offset, count):
+    """readahead(2): the page cache is the host's, so after the checks there is nothing to do."""
+    file = t.fds.get(fd)
+    if not file.readable:
+        raise SyscallError(errno.EBADF)
+    if file.dentry is None or not stat.S_ISREG(file.dentry.inode.mode):
         raise SyscallError(errno.EINVAL)
     return 0
 
@@ -371,6 +441,11 @@ def utimensat(t, dirfd, pathname, times, flags):
 
 def utimes(t, filename, times):
     """utimes(2): microsecond timevals."""
+    return futimesat(t, AT_FDCWD, filename, times)
+
+
+def futimesat(t, dirfd, pathname, times):
+    """futimesat(2): utimes(2) relative to a directory fd; a NULL pathname means dirfd itself."""
     stamps = None
     if times:
         atime_s, atime_us, mtime_s, mtime_us = _TIMEVAL_PAIR.unpack(t.copy_in(times, _TIMEVAL_PAIR.size))
@@ -378,7 +453,11 @@ def utimes(t, filename, times):
             raise SyscallError(errno.EINVAL)
         stamps = ((atime_s, atime_us * 1000), (mtime_s, mtime_us * 1000))
     vfs = _vfs(t)
-    vfs.utimens(t, vfs.lookup(t, AT_FDCWD, _path(t, filename)), stamps)
+    if pathname == 0 and dirfd != AT_FDCWD:
+        dentry = _dentry_of_fd(t, dirfd)
+    else:
+        dentry = vfs.lookup(t, dirfd, _path(t, pathname))
+    vfs.utimens(t, dentry, stamps)
     return 0
 
 
@@ -410,96 +489,6 @@ def fstatfs(t, fd, buf):
 
 def _copy_out_statfs(t, buf, dentry):
     (fs_type, block_size, blocks, free, available, files, free_files, name_max, fragment_size,
-     flags) = dentry.inode.statfs()
+     flags) = _vfs(t).statfs(dentry)
     t.copy_out(buf, _STATFS.pack(fs_type, block_size, blocks, free, available, files, free_files,
                                  0, 0, name_max, fragment_size, flags))
-
-# --- extended attributes: no filesystem of the sandbox stores any ---
-
-XATTR_NAME_MAX = 255
-
-
-def getxattr(t, path, name, value, size):
-    """getxattr(2): every name is absent (ENODATA)."""
-    return _get_xattr(t, _xattr_target(t, path, follow=True), name)
-
-
-def lgetxattr(t, path, name, value, size):
-    """lgetxattr(2)."""
-    return _get_xattr(t, _xattr_target(t, path, follow=False), name)
-
-
-def fgetxattr(t, fd, name, value, size):
-    """fgetxattr(2)."""
-    return _get_xattr(t, _dentry_of_fd(t, fd), name)
-
-
-def listxattr(t, path, list, size):
-    """listxattr(2): the list is empty."""
-    _xattr_target(t, path, follow=True)
-    return 0
-
-
-def llistxattr(t, path, list, size):
-    """llistxattr(2)."""
-    _xattr_target(t, path, follow=False)
-    return 0
-
-
-def flistxattr(t, fd, list, size):
-    """flistxattr(2)."""
-    _dentry_of_fd(t, fd)
-    return 0
-
-
-def setxattr(t, path, name, value, size, flags):
-    """setxattr(2): refused as by a filesystem without xattr support (EOPNOTSUPP)."""
-    return _change_xattr(t, _xattr_target(t, path, follow=True), name)
-
-
-def lsetxattr(t, path, name, value, size, flags):
-    """lsetxattr(2)."""
-    return _change_xattr(t, _xattr_target(t, path, follow=False), name)
-
-
-def fsetxattr(t, fd, name, value, size, flags):
-    """fsetxattr(2)."""
-    return _change_xattr(t, _dentry_of_fd(t, fd), name)
-
-
-def removexattr(t, path, name):
-    """removexattr(2)."""
-    return _change_xattr(t, _xattr_target(t, path, follow=True), name)
-
-
-def lremovexattr(t, path, name):
-    """lremovexattr(2)."""
-    return _change_xattr(t, _xattr_target(t, path, follow=False), name)
-
-
-def fremovexattr(t, fd, name):
-    """fremovexattr(2)."""
-    return _change_xattr(t, _dentry_of_fd(t, fd), name)
-
-
-def _xattr_target(t, path, follow):
-    return _vfs(t).lookup(t, AT_FDCWD, _path(t, path), follow=follow)
-
-
-def _xattr_name(t, name):
-    text = t.copy_in_str(name, XATTR_NAME_MAX + 1)
-    if not text or len(text) > XATTR_NAME_MAX:
-        raise SyscallError(errno.ERANGE)
-    return text
-
-
-def _get_xattr(t, dentry, name):
-    _xattr_name(t, name)
-    raise SyscallError(errno.ENODATA)
-
-
-def _change_xattr(t, dentry, name):
-    _xattr_name(t, name)
-    if dentry.inode.read_only:
-        raise SyscallError(errno.EROFS)
-    raise SyscallError(errno.EOPNOTSUPP)

@@ -9,7 +9,7 @@ shares struct cred) keep theirs.
 import errno
 import os
 import struct
-from typing import NamedTuple
+from collections import namedtuple
 
 from ..errors import SyscallError
 from .sys_time import NSEC_PER_SEC, sandbox_monotonic_ns
@@ -42,12 +42,8 @@ _CAP_DATA = struct.Struct("<III")                    # effective, permitted, inh
 _SYSINFO = struct.Struct("<q3Q6QHH4xQQI4x")          # struct sysinfo, 112 bytes
 
 
-class _IdFields(NamedTuple):
-    """The names of the four ids of one kind in a Credentials object."""
-    real: str
-    effective: str
-    saved: str
-    fs: str
+# The names of the four ids of one kind in a Credentials object.
+_IdFields = namedtuple("_IdFields", "real effective saved fs")
 
 
 _UIDS = _IdFields("uid", "euid", "suid", "fsuid")

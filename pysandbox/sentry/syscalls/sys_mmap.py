@@ -6,6 +6,7 @@ from pysandbox.sentry.mm import (MAP_32BIT, MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EX
                                  MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE,
                                  MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_STACK,
                                  MAP_TYPE, MAP_UNINITIALIZED, PROT_WRITE)
+from pysandbox.sentry.task import RLIMIT_MEMLOCK
 from pysandbox.sentry.vma import PAGE_SIZE, page_round_up
 
 O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR = 3, 0, 1, 2
@@ -28,6 +29,7 @@ def mmap(t, addr, length, prot, flags, fd, offset):
     """mmap(2). The file checks come in Linux's order, after the offset and the fd."""
     if offset % PAGE_SIZE:
         raise SyscallError(errno.EINVAL)
+    _check_locked_mapping(t, length, flags)
     if flags & MAP_ANONYMOUS:
         return t.mm.mmap(addr, length, prot, flags)
     file = t.fds.get(fd)
@@ -96,15 +98,84 @@ def mincore(t, addr, length, vec):
     return 0
 
 
-def mlock(t, addr, length):
-    """mlock(2): memory is never swapped out of the sandbox's view; only the range is checked."""
+MLOCK_ONFAULT = 1
+MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
+
+
+def _memlock_limit(t):
+    """RLIMIT_MEMLOCK in bytes, or None for a task with CAP_IPC_LOCK (euid 0)."""
+    return None if t.creds.euid == 0 else t.tg.rlimits[RLIMIT_MEMLOCK][0]
+
+
+def _lock_range(t, addr, length, locked):
+    """mlock/munlock's range: page-aligned, EINVAL if it wraps, ENOMEM unless all of it is mapped."""
     start = addr & ~(PAGE_SIZE - 1)
     end = page_round_up(addr + length)
-    if end > start and not t.mm.vmas.is_fully_mapped(start, end):
+    if end < start or addr + length > (1 << 64) - 1:
+        raise SyscallError(errno.EINVAL)
+    if end == start:
+        return 0
+    if not t.mm.vmas.is_fully_mapped(start, end):
         raise SyscallError(errno.ENOMEM)
+    if locked:
+        limit = _memlock_limit(t)
+        if limit == 0:
+            raise SyscallError(errno.EPERM)
+        already = sum(min(vma.end, end) - max(vma.start, start) for vma in t.mm.vmas.overlapping(start, end)
+                      if vma.locked)
+        if limit is not None and t.mm.locked_bytes() + (end - start) - already > limit:
+            raise SyscallError(errno.ENOMEM)
+    t.mm.vmas.update(start, end, locked=locked)
     return 0
+
+
+def mlock(t, addr, length):
+    """mlock(2): locked pages count against RLIMIT_MEMLOCK (without CAP_IPC_LOCK); the sandbox
+    never swaps, so locking changes nothing else."""
+    return _lock_range(t, addr, length, True)
+
+
+def mlock2(t, addr, length, flags):
+    """mlock2(2): MLOCK_ONFAULT locks pages as they are touched; they count the same."""
+    if flags & ~MLOCK_ONFAULT:
+        raise SyscallError(errno.EINVAL)
+    return _lock_range(t, addr, length, True)
 
 
 def munlock(t, addr, length):
     """munlock(2)."""
-    return mlock(t, addr, length)
+    return _lock_range(t, addr, length, False)
+
+
+def mlockall(t, flags):
+    """mlockall(2): MCL_CURRENT locks every mapping, MCL_FUTURE the ones made from now on."""
+    if not flags or flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) or flags == MCL_ONFAULT:
+        raise SyscallError(errno.EINVAL)
+    limit = _memlock_limit(t)
+    if limit == 0:
+        raise SyscallError(errno.EPERM)
+    mm = t.mm
+    if flags & MCL_CURRENT and limit is not None and sum(vma.length for vma in mm.vmas) > limit:
+        raise SyscallError(errno.ENOMEM)
+    mm.lock_future = bool(flags & MCL_FUTURE)
+    if flags & MCL_CURRENT:
+        for vma in [vma for vma in mm.vmas if not vma.locked]:
+            mm.vmas.update(vma.start, vma.end, locked=True)
+    return 0
+
+
+def munlockall(t):
+    """munlockall(2)."""
+    mm = t.mm
+    mm.lock_future = False
+    for vma in [vma for vma in mm.vmas if vma.locked]:
+        mm.vmas.update(vma.start, vma.end, locked=False)
+    return 0
+
+
+def _check_locked_mapping(t, length, flags):
+    """A mapping that will come locked (MAP_LOCKED, mlockall(MCL_FUTURE)) must fit RLIMIT_MEMLOCK."""
+    if flags & MAP_LOCKED or t.mm.lock_future:
+        limit = _memlock_limit(t)
+        if limit is not None and t.mm.locked_bytes() + page_round_up(length) > limit:
+            raise SyscallError(errno.EAGAIN)

@@ -3,7 +3,7 @@ import errno
 import os
 import struct
 
-from pysandbox.sentry import loader, signals
+from pysandbox.sentry import loader, posix_timers, signals
 from pysandbox.sentry.errors import KEEP_REGS, RESTART_SYS, SyscallError, WouldBlock
 from pysandbox.sentry.mm import MemoryManager
 from pysandbox.sentry.syscalls.sys_time import seconds_to_ns, timeval_bytes
@@ -56,6 +56,8 @@ def _count_user_processes(kernel, uid):
 def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
     """The common body of clone, clone3, fork and vfork; returns the child's tid."""
     _check_clone_flags(flags)
+    if t.sched.forbids_fork():
+        raise SyscallError(errno.EAGAIN)
     kernel = t.kernel
     if not flags & CLONE_THREAD:
         soft = t.tg.rlimits[RLIMIT_NPROC][0]
@@ -99,6 +101,7 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
     child = Task(kernel, tid, tg, context, mm, fds, fs, creds)
     child.comm = t.comm
     child.sigmask = t.sigmask
+    child.sched = t.sched.inherited()
     if not flags & CLONE_VM or flags & CLONE_VFORK:
         child.sigaltstack = t.sigaltstack
     regs = context.regs
@@ -256,6 +259,7 @@ def install_image(t, context, mm, result, path, envp):
     tg.exe = os.fsdecode(result.exe_path)
     tg.exe_file = result.exe_file
     tg.argv, tg.envp, tg.auxv = result.argv, envp, result.auxv
+    posix_timers.delete_all(tg)
     t.comm = os.path.basename(os.fsdecode(path))[:15]
     regs = context.regs
     for field in ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11",
@@ -631,8 +635,13 @@ def sched_yield(t):
     return 0
 
 
+# Counted at import, before the sentry pins itself to one CPU and before its seccomp filter
+# forbids asking the host.
+_CPUS = max(1, len(os.sched_getaffinity(0)))
+
+
 def _cpu_count():
-    return max(1, len(os.sched_getaffinity(0)))
+    return _CPUS
 
 
 def sched_getaffinity(t, pid, cpusetsize, mask):
@@ -641,20 +650,23 @@ def sched_getaffinity(t, pid, cpusetsize, mask):
         raise SyscallError(errno.ESRCH)
     if cpusetsize < 8 or cpusetsize % 8:
         raise SyscallError(errno.EINVAL)
-    cpus = _cpu_count()
-    bits = (1 << cpus) - 1
+    target = t.kernel.tasks[pid] if pid else t
+    bits = target.sched.affinity if target.sched.affinity is not None else (1 << _cpu_count()) - 1
     size = 8
     t.copy_out(mask, bits.to_bytes(size, "little"))
     return size
 
 
 def sched_setaffinity(t, pid, cpusetsize, mask):
-    """sched_setaffinity(2): checked and remembered; the sentry does its own placement."""
+    """sched_setaffinity(2): checked and remembered (sched_getaffinity reports it); the sentry
+    does its own placement."""
     if pid and pid not in t.kernel.tasks:
         raise SyscallError(errno.ESRCH)
     wanted = int.from_bytes(t.copy_in(mask, min(cpusetsize, 128)), "little")
-    if wanted & ((1 << _cpu_count()) - 1) == 0:
+    usable = wanted & ((1 << _cpu_count()) - 1)
+    if usable == 0:
         raise SyscallError(errno.EINVAL)
+    (t.kernel.tasks[pid] if pid else t).sched.affinity = usable
     return 0
 
 

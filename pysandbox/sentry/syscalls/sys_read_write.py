@@ -1,10 +1,13 @@
 """read(2), write(2) and their positioned and vectored forms, lseek(2)."""
 import errno
 import struct
+from os import O_APPEND
 
 from ..errors import SyscallError
 from ..mm import PROT_READ, PROT_WRITE
-from ..vfs.file import SEEK_HOLE
+from ..vfs import fsnotify
+from ..vfs.file import SEEK_HOLE, SeekableFile
+from ..vfs.pipe import PIPE_BUF, PipeFile
 
 MAX_RW_COUNT = 0x7FFFF000  # Linux caps one transfer at this many bytes
 MAX_WRITE_CHUNK = 1 << 24  # what the sentry copies in at once; larger writes return short
@@ -120,7 +123,26 @@ def read(t, fd, buf, count):
 def write(t, fd, buf, count):
     """write(2)."""
     file = _writable(t, fd)
-    return file.write(t, _gather(t, _write_vectors(t, [(buf, count)])))
+    return _wrote(file, _write(t, file, _gather(t, _write_vectors(t, [(buf, count)]))))
+
+
+def _write(t, file, data):
+    """A blocking write to a pipe returns only when all of it is in the pipe (pipe(7)); one a
+    signal interrupts after some bytes went in returns that count. The bytes written so far
+    are kept across the handler's re-runs while it waits."""
+    if not isinstance(file, PipeFile) or file.nonblocking or len(data) <= PIPE_BUF:
+        return file.write(t, data)
+    state = t.syscall_state
+    done = state.get("pipe_written", 0)
+    try:
+        while done < len(data):
+            done += file.write(t, data[done:])
+            state["pipe_written"] = state["interrupted_result"] = done
+    except SyscallError:
+        if done:
+            return done            # EPIPE after a partial write: the count (SIGPIPE was sent)
+        raise
+    return done
 
 
 def pread64(t, fd, buf, count, offset):
@@ -138,7 +160,14 @@ def pwrite64(t, fd, buf, count, offset):
     if offset < 0:
         raise SyscallError(errno.EINVAL)
     file = _writable(t, fd)
-    return file.pwrite(offset, _gather(t, _write_vectors(t, [(buf, count)])))
+    return _wrote(file, _positioned_write(file, offset, _gather(t, _write_vectors(t, [(buf, count)]))))
+
+
+def _positioned_write(file, offset, data):
+    """pwrite on an O_APPEND file appends whatever the offset, as Linux does (pwrite(2), BUGS)."""
+    if file.flags & O_APPEND and isinstance(file, SeekableFile):
+        offset = file.size()
+    return file.pwrite(offset, data)
 
 
 def readv(t, fd, iov, iovcnt):
@@ -151,16 +180,20 @@ def readv(t, fd, iov, iovcnt):
 def writev(t, fd, iov, iovcnt):
     """writev(2): the buffers are written as one write, so pipe writes stay atomic."""
     file = _writable(t, fd)
-    return file.write(t, _gather(t, _write_vectors(t, _read_iovecs(t, iov, iovcnt))))
+    return _wrote(file, _write(t, file, _gather(t, _write_vectors(t, _read_iovecs(t, iov, iovcnt)))))
 
 
 def preadv(t, fd, iov, iovcnt, pos_l, pos_h):
-    """preadv(2)."""
+    """preadv(2): unlike preadv2, offset -1 is no offset."""
+    if _signed64(pos_l) < 0:
+        raise SyscallError(errno.EINVAL)
     return preadv2(t, fd, iov, iovcnt, pos_l, pos_h, 0)
 
 
 def pwritev(t, fd, iov, iovcnt, pos_l, pos_h):
-    """pwritev(2)."""
+    """pwritev(2): unlike pwritev2, offset -1 is no offset."""
+    if _signed64(pos_l) < 0:
+        raise SyscallError(errno.EINVAL)
     return pwritev2(t, fd, iov, iovcnt, pos_l, pos_h, 0)
 
 
@@ -183,7 +216,7 @@ def pwritev2(t, fd, iov, iovcnt, pos_l, pos_h, flags):
         raise SyscallError(errno.EOPNOTSUPP if flags & ~RWF_SUPPORTED else errno.EINVAL)
     file = _writable(t, fd)
     data = _gather(t, _write_vectors(t, _read_iovecs(t, iov, iovcnt)))
-    return file.write(t, data) if offset == -1 else file.pwrite(offset, data)
+    return _wrote(file, file.write(t, data) if offset == -1 else _positioned_write(file, offset, data))
 
 
 def lseek(t, fd, offset, whence):
@@ -194,6 +227,13 @@ def lseek(t, fd, offset, whence):
     if whence < 0 or whence > SEEK_HOLE:
         raise SyscallError(errno.EINVAL)
     return file.seek(offset, whence)
+
+
+def _wrote(file, count):
+    """A write of `count` bytes happened: inotify's IN_MODIFY (nothing while no watch exists)."""
+    if count and fsnotify.WATCHES:
+        fsnotify.modified(file.dentry)
+    return count
 
 
 def _signed64(value):

@@ -3,6 +3,7 @@ import errno
 import os
 
 from ..errors import SyscallError, WouldBlock
+from ..vfs import fsnotify
 from ..vfs.file import POLLOUT, SEEK_CUR, SEEK_SET
 from ..vfs.pipe import PIPE_BUF
 
@@ -17,7 +18,14 @@ def sendfile(t, out_fd, in_fd, offset, count):
         raise SyscallError(errno.EBADF)
     if out_file.flags & os.O_APPEND:
         raise SyscallError(errno.EINVAL)
-    count = min(count, MAX_CHUNK)
+    written = _send(t, in_file, out_file, offset, min(count, MAX_CHUNK))
+    if written:
+        fsnotify.modified(out_file.dentry)
+    return written
+
+
+def _send(t, in_file, out_file, offset, count):
+    """The transfer itself: from *offset (which it advances), else from in_file's position."""
     if offset:
         position = t.copy_in_u64(offset)
         if position >= 1 << 63:

@@ -1,7 +1,9 @@
 """Sockets: socket(2), socketpair(2), and the calls on socket descriptors.
 
-AF_UNIX sockets live inside the sentry (vfs/unix.py); every other family gives
-EAFNOSUPPORT, and a descriptor that is not such a socket gives ENOTSOCK. The handlers
+AF_UNIX sockets live inside the sentry (vfs/unix.py); AF_INET and AF_INET6 sockets belong
+to the sandbox's network (vfs/inet.py: host sockets, or the sentry's loopback netstack);
+AF_NETLINK gives NETLINK_ROUTE (vfs/netlink.py); AF_PACKET is EPERM; every other family gives
+EAFNOSUPPORT, and a descriptor that is not a socket gives ENOTSOCK. The handlers
 decode guest memory as net/socket.c and net/core/scm.c do (socket addresses, struct
 msghdr, control messages), check arguments in Linux's order, and leave the rest to the
 socket object.
@@ -15,6 +17,8 @@ from ..fdtable import install_pair
 from ..vfs.socket import (AF_UNIX, MSG_CMSG_CLOEXEC, MSG_CMSG_COMPAT, MSG_CTRUNC, MSG_DONTWAIT,
                           MSG_WAITFORONE, SCM_CREDENTIALS, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_NONBLOCK,
                           SOCK_TYPE_MASK, SOL_SOCKET, SOMAXCONN, UCRED, Control, SocketFile, privileged)
+from ..vfs.inet import AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, no_socketpair, packet_socket, socket_constructor
+from ..vfs.netlink import new_netlink_socket
 from ..vfs.unix import new_socket, new_socketpair
 from .sys_read_write import MAX_RW_COUNT, MAX_WRITE_CHUNK, UIO_MAXIOV, _gather, _read_iovecs, _scatter, _total
 from .sys_time import NSEC_PER_SEC, _copy_in_timespec_ns, _timespec_bytes
@@ -26,7 +30,13 @@ INT_MAX = 0x7FFFFFFF
 OPTMEM_MAX = 131072                       # net.core.optmem_max: the largest control buffer sent
 SCM_MAX_FD = 253
 
-_FAMILIES = {AF_UNIX: (new_socket, new_socketpair)}
+_FAMILIES = {
+    AF_UNIX: (new_socket, new_socketpair),
+    AF_INET: (socket_constructor(AF_INET), no_socketpair),
+    AF_INET6: (socket_constructor(AF_INET6), no_socketpair),
+    AF_NETLINK: (new_netlink_socket, no_socketpair),
+    AF_PACKET: (packet_socket, packet_socket),
+}
 
 # struct msghdr: name, namelen, iov, iovlen, control, controllen, flags (56 bytes on x86_64).
 _MSGHDR = struct.Struct("<Qi4xQQQQi4x")
@@ -373,8 +383,10 @@ def _copy_out_control(t, received, address, capacity, cloexec):
     files, received.files = received.files, []
     if not address:
         _close_all(files)
-        return 0, received.credentials is not None or bool(files)
+        return 0, received.credentials is not None or bool(files) or bool(received.messages)
     writer = _ControlWriter(t, address, capacity)
+    for level, kind, data in received.messages:
+        writer.put(kind, data, level)
     if received.credentials is not None:
         try:
             writer.put(SCM_CREDENTIALS, UCRED.pack(*received.credentials))
@@ -400,7 +412,7 @@ class _ControlWriter:
     def room(self):
         return self.capacity - self.used
 
-    def put(self, kind, data):
+    def put(self, kind, data, level=SOL_SOCKET):
         """put_cmsg(): a message cut to the room left is still written, with MSG_CTRUNC."""
         if self.room < _CMSGHDR.size:
             self.truncated = True
@@ -410,7 +422,7 @@ class _ControlWriter:
             self.truncated = True
             length = self.room
         self.t.copy_out(self.address + self.used,
-                        (_CMSGHDR.pack(length, SOL_SOCKET, kind) + data)[:length])
+                        (_CMSGHDR.pack(length, level, kind) + data)[:length])
         self.used += min(_cmsg_align(_CMSGHDR.size + len(data)), self.room)
 
     def put_files(self, files, cloexec):

@@ -233,3 +233,44 @@ def write_remaining(t):
             t.copy_out(state["rem_ptr"], _timespec_bytes(remaining_ns))
         except SyscallError:
             pass
+
+
+# struct timex (x86_64): modes, offset, freq, maxerror, esterror, status, constant, precision,
+# tolerance, time (timeval), tick, ppsfreq, jitter, shift, stabil, jitcnt, calcnt, errcnt, stbcnt, tai.
+_TIMEX = struct.Struct("<I4xqqqqi4xqqqqqqqqi4xqqqqqi44x")
+ADJ_OFFSET_SINGLESHOT, ADJ_OFFSET_READONLY, ADJ_ADJTIME, ADJ_NANO = 0x0001, 0x2000, 0x8000, 0x2000
+STA_UNSYNC = 0x0040
+TIME_ERROR = 5
+_USER_HZ_TICK_US = 10000
+_MAX_TOLERANCE = 500 << 16            # 500 ppm, scaled by 2^16
+_MAX_ERROR_US = 16_000_000
+
+
+def _adjust_clock(t, buf):
+    """adjtimex(2) on the realtime clock: reading works; any change needs CAP_SYS_TIME, which the
+    sandbox never holds. The sandbox has no NTP view of the clock, so it reads as unsynchronized."""
+    modes = _TIMEX.unpack(t.copy_in(buf, _TIMEX.size))[0]
+    if modes & ADJ_ADJTIME:
+        if not modes & ADJ_OFFSET_SINGLESHOT:
+            raise SyscallError(errno.EINVAL)
+        if not modes & ADJ_OFFSET_READONLY:
+            raise SyscallError(errno.EPERM)
+    elif modes:
+        raise SyscallError(errno.EPERM)
+    seconds, nanoseconds = divmod(time_ns(), 1_000_000_000)
+    t.copy_out(buf, _TIMEX.pack(modes, 0, 0, _MAX_ERROR_US, _MAX_ERROR_US, STA_UNSYNC, 2, 1, _MAX_TOLERANCE,
+                                seconds, nanoseconds // 1000, _USER_HZ_TICK_US, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    return TIME_ERROR
+
+
+def adjtimex(t, buf):
+    """adjtimex(2)."""
+    return _adjust_clock(t, buf)
+
+
+def clock_adjtime(t, clockid, buf):
+    """clock_adjtime(2): only CLOCK_REALTIME can be tuned; other clocks give EOPNOTSUPP."""
+    clock_now_ns(t, clockid)        # EINVAL for an unknown clock
+    if clockid != CLOCK_REALTIME:
+        raise SyscallError(errno.EOPNOTSUPP)
+    return _adjust_clock(t, buf)

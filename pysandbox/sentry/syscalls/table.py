@@ -57,8 +57,8 @@ def _parse_signature(spec):
 class Entry:
     """One syscall of the table, with its decoder and (once called) its handler function."""
 
-    __slots__ = ("nr", "name", "handler_path", "level", "note", "args", "ret", "decode", "decode_regs",
-                 "handler")
+    __slots__ = ("nr", "name", "handler_path", "level", "note", "_spec", "_args", "ret", "decode",
+                 "decode_regs", "handler")
 
     def __init__(self, nr, syscall):
         self.nr = nr
@@ -66,11 +66,19 @@ class Entry:
         self.handler_path = syscall.handler
         self.level = syscall.level
         self.note = syscall.note
-        self.args = _parse_signature(syscall.args)
+        self._spec = syscall.args
+        self._args = None
         self.ret = syscall.ret
         self.decode = self._make_decoder
         self.decode_regs = self._make_register_decoder
         self.handler = self._resolve_and_call if syscall.handler else None
+
+    @property
+    def args(self):
+        """The signature as ((name, type), ...), parsed on first use to keep start-up short."""
+        if self._args is None:
+            self._args = _parse_signature(self._spec)
+        return self._args
 
     def _signature(self):
         return tuple(arg_type for _, arg_type in self.args)

@@ -4,10 +4,13 @@ import os
 import stat as st
 
 from ..errors import SyscallError
+from .devpts import PtyReplicaFile, controlling_terminal
 from .file import File, host_errors
 from .hostfile import MAX_READ, HostStreamFile
 from .memfs import MemDir, MemInode, MemSymlink
 from .stat import StatResult
+
+TTY_DEVICE = os.makedev(5, 0)
 
 
 class DeviceFile(File):
@@ -82,10 +85,20 @@ class TerminalDevice(MemInode):
             return StatResult.from_host(os.fstat(terminal.host_fd))
 
     def open(self, t, dentry, flags):
+        if self.rdev == TTY_DEVICE:
+            pty = controlling_terminal(t.tg)
+            if pty is not None:
+                return PtyReplicaFile(pty, flags, dentry)
         terminal = self.vfs.terminal
-        if terminal is None:
+        if terminal is None or self.rdev == TTY_DEVICE and not self._on_stdio_session(t):
             raise SyscallError(errno.ENXIO)
         return HostStreamFile.from_host_fd(terminal.host_fd, dentry, terminal, flags)
+
+    @staticmethod
+    def _on_stdio_session(t):
+        """/dev/tty is the host terminal only for the session the sandbox started in (its init's)."""
+        init = t.kernel.init
+        return init is None or t.tg.sid == init.sid
 
 
 def build_devfs(vfs):
@@ -103,7 +116,8 @@ def build_devfs(vfs):
     for name, device in devices.items():
         root.add(name, device)
     for name, target in ((b"fd", b"/proc/self/fd"), (b"stdin", b"/proc/self/fd/0"),
-                         (b"stdout", b"/proc/self/fd/1"), (b"stderr", b"/proc/self/fd/2")):
+                         (b"stdout", b"/proc/self/fd/1"), (b"stderr", b"/proc/self/fd/2"),
+                         (b"ptmx", b"pts/ptmx")):
         root.add(name, MemSymlink(target))
     root.mkdir(b"shm", 0o1777, 0, 0)
     root.mkdir(b"pts", 0o755, 0, 0)

@@ -164,7 +164,8 @@ class EpollFile(File):
         """ADD, MOD or DEL the interest in (file, fd); the caller has checked the descriptors."""
         if op == EPOLL_CTL_ADD and isinstance(file, EpollFile):
             file.check_nesting_under(self)
-        self._forget_closed()
+        # Interests of closed files are dropped at the next wait, not here: scanning them all at
+        # every call made registering n files take n^2 steps. A closed file can't be passed in.
         interest = self.interests.get((file, fd))
         if op == EPOLL_CTL_ADD:
             if interest is not None:
@@ -267,10 +268,14 @@ class EpollFile(File):
 
     def readiness_queue(self, t, events):
         """Someone is about to wait: host fds are subscribed for the length of that wait."""
+        self.prepare_to_wait(t)
+        return self.wait_queue
+
+    def prepare_to_wait(self, t):
         for interest in self.interests.values():
             if not interest.closed:
                 interest.subscribe(t)
-        return self.wait_queue
+                interest.file.prepare_to_wait(t)
 
     def release(self):
         for interest in list(self.interests.values()):

@@ -6,7 +6,9 @@ import select
 from .. import signals
 from ..errors import SyscallError
 from ..waiter import WaitQueue
+from . import fsnotify
 from .inode import new_synthetic_dev
+from .lock import LOCKS
 from .stat import StatResult
 
 O_ACCMODE = os.O_ACCMODE
@@ -46,9 +48,15 @@ class File:
         self.refs += 1
         return self
 
+    holds_locks = False  # set once flock(2) or an OFD lock was taken through this description
+
     def decref(self):
         self.refs -= 1
         if self.refs == 0:
+            if self.holds_locks:
+                LOCKS.file_released(self)
+            if fsnotify.WATCHES:
+                fsnotify.closed(self)
             self.release()
 
     def release(self):
@@ -145,6 +153,10 @@ class File:
     def readiness_queue(self, t, events):
         """The WaitQueue notified when poll_events() may have changed."""
         return self.wait_queue
+
+    def prepare_to_wait(self, t):
+        """An epoll watching this file is about to park a task: a file whose changes come from the
+        host (host sockets) starts watching the host now."""
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.path!r} refs={self.refs}>"

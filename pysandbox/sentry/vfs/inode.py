@@ -5,7 +5,7 @@ import itertools
 import stat as st
 import time
 import weakref
-from typing import NamedTuple
+from collections import namedtuple
 
 from ..errors import SyscallError
 from .stat import dirent_type
@@ -25,10 +25,7 @@ def now_ns():
     return time.time_ns()
 
 
-class DirEntry(NamedTuple):
-    name: bytes
-    ino: int
-    type: int  # DT_*
+DirEntry = namedtuple("DirEntry", "name ino type")  # type: DT_*
 
 
 class Inode:
@@ -71,6 +68,20 @@ class Inode:
 
     def setattr(self, mode=None, uid=None, gid=None, size=None, atime_ns=None, mtime_ns=None):
         raise SyscallError(errno.EPERM)
+
+    # --- extended attributes: a filesystem without them answers EOPNOTSUPP ---
+
+    def getxattr(self, name, creds_root):
+        raise SyscallError(errno.EOPNOTSUPP)
+
+    def listxattr(self, creds_root):
+        return []
+
+    def setxattr(self, name, value, flags, creds_root):
+        raise SyscallError(errno.EOPNOTSUPP)
+
+    def removexattr(self, name, creds_root):
+        raise SyscallError(errno.EOPNOTSUPP)
 
     def statfs(self):
         """(f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree, f_namelen, f_frsize, f_flags)."""

@@ -9,11 +9,12 @@ redirect_dir; mv(1) then copies.
 """
 import errno
 import os
+import stat as st
 
 from ..errors import SyscallError
 from .dirfile import DirFile
 from .inode import Inode
-from .memfs import WHITEOUT, MemDir, MemFile, MemSymlink
+from .memfs import WHITEOUT, XATTR_NAMESPACES, MemDir, MemFifo, MemFile, MemSymlink
 
 OVERLAYFS_SUPER_MAGIC = 0x794C7630
 _WRITE_OPEN_FLAGS = os.O_ACCMODE | os.O_TRUNC
@@ -50,13 +51,33 @@ class OverlayInode(Inode):
     def open(self, t, dentry, flags):
         if self.is_dir:
             return DirFile(flags, dentry)
-        if flags & _WRITE_OPEN_FLAGS != os.O_RDONLY:
-            self.copy_up()
+        if flags & _WRITE_OPEN_FLAGS != os.O_RDONLY and self.is_regular:
+            self.copy_up()  # a FIFO or device is opened where it is: there is no data to copy
         return self.top.open(t, dentry, flags)
 
     def setattr(self, **changes):
         self.copy_up()
         self.upper.setattr(**changes)
+
+    # --- extended attributes: kept in the upper layer (the lower one has none to show) ---
+
+    def getxattr(self, name, creds_root):
+        if self.upper is not None:
+            return self.upper.getxattr(name, creds_root)
+        if not name.startswith(XATTR_NAMESPACES):
+            raise SyscallError(errno.EOPNOTSUPP)
+        raise SyscallError(errno.ENODATA)
+
+    def listxattr(self, creds_root):
+        return self.upper.listxattr(creds_root) if self.upper is not None else []
+
+    def setxattr(self, name, value, flags, creds_root):
+        self.copy_up()
+        self.upper.setxattr(name, value, flags, creds_root)
+
+    def removexattr(self, name, creds_root):
+        self.copy_up()
+        self.upper.removexattr(name, creds_root)
 
     # --- copy-up ---
 
@@ -76,6 +97,8 @@ class OverlayInode(Inode):
             upper = MemSymlink(self.lower.readlink(None))
         elif self.is_regular:
             upper = MemFile(attrs.mode, data=_read_all(self.lower))
+        elif st.S_ISFIFO(self.mode):
+            upper = MemFifo(attrs.mode)
         else:
             raise SyscallError(errno.EPERM)
         upper.copy_attributes_from(attrs)

@@ -1,4 +1,5 @@
 """Pipes made by pipe(2): a 64 KiB buffer inside the sentry, see pipe(7)."""
+import collections
 import errno
 import itertools
 import os
@@ -11,6 +12,7 @@ from .inode import Dentry, Inode, new_synthetic_dev, now_ns
 from .stat import StatResult
 
 PIPE_CAPACITY = 65536
+PIPE_MAX_SIZE = 1 << 20   # /proc/sys/fs/pipe-max-size
 PIPE_BUF = 4096  # writes up to this size are atomic
 PIPEFS_DEV = new_synthetic_dev()
 _pipe_numbers = itertools.count(1000)
@@ -24,6 +26,10 @@ class Pipe:
         self.reader_opens = 0     # how many times each end was ever opened, so that a FIFO
         self.writer_opens = 0     # opener that waited sees a partner that came and went
         self.queue = WaitQueue()  # notified on every change, for both ends
+        self.capacity = PIPE_CAPACITY  # F_SETPIPE_SZ changes it
+        # [length, is_packet] of the buffer's contents, kept once an O_DIRECT end wrote to it: each
+        # packet takes a page slot of its own and is read whole or cut (pipe2(2), O_DIRECT).
+        self.segments = collections.deque()
         self.inode = PipeInode(self)
         self.dentry = dentry or Dentry(self.inode, None, b"pipe:[%d]" % self.inode.ino)
 
@@ -40,23 +46,94 @@ class Pipe:
         return end
 
     def open_fifo(self, t, dentry, flags):
-        """open(2) of a named pipe: one end waits for the other unless O_NONBLOCK or O_RDWR (fifo(7))."""
+        """open(2) of a named pipe: one end waits for the other unless O_NONBLOCK or O_RDWR (fifo(7)).
+
+        As on Linux, a waiting end already counts as open, so the partner that comes
+        later does not wait for it, and what that partner writes stays in the pipe.
+        """
         access = flags & os.O_ACCMODE
         if access == os.O_RDWR:
             return self.open_end(flags, dentry)
         reading = access == os.O_RDONLY
-        partners, partner_opens = ((self.writers, self.writer_opens) if reading
-                                   else (self.readers, self.reader_opens))
+        state = t.syscall_state
+        waiting = state.get("fifo_end")
+        if waiting is not None:
+            if self._partner_opens(reading) == state["fifo_partner_opens"]:
+                raise WouldBlock(self.queue)
+            del state["fifo_end"], state["on_cancel"]
+            return waiting
+        partners = self.writers if reading else self.readers
         if partners == 0 and flags & os.O_NONBLOCK and not reading:
             raise SyscallError(errno.ENXIO)
-        first_seen = t.syscall_state.setdefault("fifo_partner_opens", partner_opens)
-        if partners == 0 and partner_opens == first_seen and not flags & os.O_NONBLOCK:
-            raise WouldBlock(self.queue)
-        return self.open_end(flags, dentry)
+        end = self.open_end(flags, dentry)
+        if partners or flags & os.O_NONBLOCK:
+            return end
+        state["fifo_end"] = end
+        state["fifo_partner_opens"] = self._partner_opens(reading)
+        state["on_cancel"] = end.decref  # a signal ended the wait: this end closes again
+        raise WouldBlock(self.queue)
+
+    def _partner_opens(self, reading):
+        return self.writer_opens if reading else self.reader_opens
 
     @property
     def free_space(self):
-        return PIPE_CAPACITY - len(self.buffer)
+        if not self.segments:
+            return max(0, self.capacity - len(self.buffer))
+        slots = self.capacity // PIPE_BUF - sum(1 if packet else -(-length // PIPE_BUF)
+                                                for length, packet in self.segments)
+        length, packet = self.segments[-1]
+        room_in_last = 0 if packet or not length % PIPE_BUF else PIPE_BUF - length % PIPE_BUF
+        return max(0, slots) * PIPE_BUF + room_in_last
+
+    def append(self, data, packet):
+        """Queue written bytes: as packets of at most PIPE_BUF bytes, or as a byte stream."""
+        self.buffer += data
+        if packet:
+            self.segments.extend([len(data[at:at + PIPE_BUF]), True] for at in range(0, len(data), PIPE_BUF))
+        elif self.segments:
+            if self.segments[-1][1]:
+                self.segments.append([len(data), False])
+            else:
+                self.segments[-1][0] += len(data)
+
+    def take(self, n):
+        """Read up to n bytes; a packet ends the read, and what of it does not fit is dropped."""
+        if self.segments and sum(length for length, _ in self.segments) != len(self.buffer):
+            self.segments.clear()      # splice(2) moved bytes behind our back: a plain byte stream now
+        if not self.segments:
+            data = bytes(self.buffer[:n])
+            del self.buffer[:n]
+            return data
+        data = bytearray()
+        while n and self.segments:
+            segment = self.segments[0]
+            length, packet = segment
+            taken = min(n, length)
+            data += self.buffer[:taken]
+            del self.buffer[:length if packet else taken]
+            n -= taken
+            if packet or taken == length:
+                self.segments.popleft()
+            else:
+                segment[0] -= taken
+            if packet:
+                break
+        return bytes(data)
+
+    def resize(self, size, privileged):
+        """fcntl(F_SETPIPE_SZ): at least a page, rounded up to a power of two; above
+        PIPE_MAX_SIZE only with CAP_SYS_RESOURCE; never below what the pipe holds (EBUSY)."""
+        if size > 1 << 31:
+            raise SyscallError(errno.EINVAL)
+        size = max(PIPE_BUF, 1 << (size - 1).bit_length())
+        if size > PIPE_MAX_SIZE and not privileged:
+            raise SyscallError(errno.EPERM)
+        if len(self.buffer) > size:
+            raise SyscallError(errno.EBUSY)
+        self.capacity = size
+        self.queue.notify()
+        return size
 
 
 class PipeInode(Inode):
@@ -92,13 +169,13 @@ class PipeFile(File):
             pipe.writers -= 1
         if pipe.readers == pipe.writers == 0:
             pipe.buffer.clear()  # a FIFO's data does not outlive its last opener
+            pipe.segments.clear()
         pipe.queue.notify()
 
     def read(self, t, n):
         pipe = self.pipe
-        if pipe.buffer:
-            data = bytes(pipe.buffer[:n])
-            del pipe.buffer[:n]
+        if pipe.buffer and n:
+            data = pipe.take(n)
             pipe.queue.notify()
             return data
         if pipe.writers == 0 or n == 0:
@@ -120,7 +197,7 @@ class PipeFile(File):
             raise WouldBlock(pipe.queue)
         # A larger write takes what fits now and returns short; callers loop on short writes.
         written = min(pipe.free_space, len(data))
-        pipe.buffer += data[:written]
+        pipe.append(data[:written], packet=bool(self.flags & os.O_DIRECT))
         pipe.queue.notify()
         return written
 

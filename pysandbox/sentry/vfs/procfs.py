@@ -6,6 +6,8 @@ import stat as st
 import time
 
 from ..errors import SyscallError
+from ..signals import SIG_DFL, SIG_IGN
+from .devpts import controlling_terminal, new_encode_dev
 from .dirfile import DirFile
 from .file import ContentFile
 from .inode import DirEntry, Inode, new_synthetic_dev
@@ -15,6 +17,7 @@ PROC_SUPER_MAGIC = 0x9FA0
 PROC_DEV = new_synthetic_dev()
 _proc_inode_numbers = itertools.count(4026531840)
 KERNEL_RELEASE = "6.1.0"
+FILESYSTEMS = ("sysfs", "tmpfs", "proc", "cgroup", "cgroup2", "devpts", "mqueue", "overlay", "ext4")
 _CPU_FLAGS = ("fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr "
               "sse sse2 ht syscall nx lm constant_tsc rep_good nopl xtopology cpuid pni ssse3 cx16 "
               "sse4_1 sse4_2 popcnt aes xsave avx hypervisor lahf_lm")
@@ -112,7 +115,8 @@ class ProcFS:
             b"uptime": lambda: ProcFile(self._uptime),
             b"loadavg": lambda: ProcFile(self._loadavg),
             b"version": lambda: ProcFile(lambda t: f"Linux version {KERNEL_RELEASE} (pysandbox)\n"),
-            b"filesystems": lambda: ProcFile(lambda t: "nodev\tproc\nnodev\ttmpfs\nnodev\toverlay\n\text4\n"),
+            b"filesystems": lambda: ProcFile(lambda t: "".join(
+                f"{'nodev' if name != 'ext4' else ''}\t{name}\n" for name in FILESYSTEMS)),
             b"sys": lambda: ProcDir(self._sys_children),
         }
         kernel = self.kernel
@@ -155,7 +159,8 @@ class ProcFS:
             b"maps": file(lambda task: task.mm.render_maps()),
             b"status": file(lambda task: process_status(task, tg)),
             b"stat": file(lambda task: process_stat(task, tg, self.kernel)),
-            b"mounts": file(lambda task: self.vfs.render_mounts()),
+            b"mounts": file(lambda task: self.vfs.render_mounts(task)),
+            b"mountinfo": file(lambda task: self.vfs.render_mounts(task, info=True)),
         }
 
     @staticmethod
@@ -220,7 +225,15 @@ def process_status(task, tg):
             f"Uid:\t{creds.uid}\t{creds.euid}\t{creds.suid}\t{creds.fsuid}\n"
             f"Gid:\t{creds.gid}\t{creds.egid}\t{creds.sgid}\t{creds.fsgid}\n"
             f"FDSize:\t64\nGroups:\t{' '.join(map(str, creds.groups))}\n"
-            f"Threads:\t{len(tg.tasks)}\nSigBlk:\t{task.sigmask:016x}\n")
+            f"Threads:\t{len(tg.tasks)}\nSigPnd:\t{task.pending.signals:016x}\n"
+            f"ShdPnd:\t{tg.pending.signals:016x}\nSigBlk:\t{task.sigmask:016x}\n"
+            f"SigIgn:\t{_handler_mask(tg, lambda h: h == SIG_IGN):016x}\n"
+            f"SigCgt:\t{_handler_mask(tg, lambda h: h not in (SIG_DFL, SIG_IGN)):016x}\n")
+
+
+def _handler_mask(tg, wanted):
+    """Signals whose handler passes `wanted`, as a mask with bit signo-1 (SigIgn, SigCgt)."""
+    return sum(1 << (signo - 1) for signo, action in enumerate(tg.sighand) if signo and wanted(action.handler))
 
 
 def process_stat(task, tg, kernel):
@@ -230,7 +243,9 @@ def process_stat(task, tg, kernel):
     state = "T" if tg.stopped else "S"
     ticks = os.sysconf("SC_CLK_TCK")
     start = int((tg.start_time - kernel.boot_time) * ticks) if kernel is not None else 0
-    fields = [tg.tgid, f"({comm})", state, parent, tg.pgid, tg.sid, 0, -1, 0, 0, 0, 0, 0,
+    pty = controlling_terminal(tg) if kernel is not None else None
+    tty_nr, tpgid = (new_encode_dev(pty.rdev), pty.foreground or -1) if pty is not None else (0, -1)
+    fields = [tg.tgid, f"({comm})", state, parent, tg.pgid, tg.sid, tty_nr, tpgid, 0, 0, 0, 0, 0,
               int(tg.utime * ticks), int(tg.stime * ticks), 0, 0, 20, 0, len(tg.tasks), 0, start]
     fields += [0] * (52 - len(fields))
     return " ".join(map(str, fields)) + "\n"

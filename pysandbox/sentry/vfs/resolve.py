@@ -83,6 +83,9 @@ class PathWalk:
             raise SyscallError(errno.ENAMETOOLONG)
         return directory.lookup(name)
 
+    def permit_link(self, link):
+        """Raise if symlink `link` may not be followed (openat2's RESOLVE_* flags: ScopedWalk)."""
+
     def follow_link(self, directory, link):
         """Where symlink `link` (found in `directory`) leads."""
         self.links += 1

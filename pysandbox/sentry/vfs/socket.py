@@ -105,18 +105,20 @@ class Received:
     flags: MSG_TRUNC when a datagram was cut short;
     address: the sender's sockaddr bytes, None when it has no name (msg_namelen 0);
     files: files passed with SCM_RIGHTS, references that now belong to the caller;
-    credentials: (pid, uid, gid) for SCM_CREDENTIALS, when the receiver has SO_PASSCRED.
+    credentials: (pid, uid, gid) for SCM_CREDENTIALS, when the receiver has SO_PASSCRED;
+    messages: other control messages, (level, type, data), as a host socket received them.
     """
 
-    __slots__ = ("data", "length", "flags", "address", "files", "credentials")
+    __slots__ = ("data", "length", "flags", "address", "files", "credentials", "messages")
 
-    def __init__(self, data, length=None, flags=0, address=None, files=(), credentials=None):
+    def __init__(self, data, length=None, flags=0, address=None, files=(), credentials=None, messages=()):
         self.data = data
         self.length = len(data) if length is None else length
         self.flags = flags
         self.address = address
         self.files = list(files)
         self.credentials = credentials
+        self.messages = list(messages)
 
 
 class SocketInode(Inode):

@@ -3,7 +3,6 @@ import errno
 import os
 import stat as st
 import struct
-from dataclasses import dataclass, replace
 
 from ..errors import SyscallError
 
@@ -48,23 +47,28 @@ def makedev(major, minor):
     return os.makedev(major, minor)
 
 
-@dataclass
 class StatResult:
     """What stat(2) reports about one inode (times in nanoseconds)."""
+    __slots__ = ("dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blksize", "blocks",
+                 "atime_ns", "mtime_ns", "ctime_ns")
 
-    dev: int
-    ino: int
-    mode: int
-    nlink: int = 1
-    uid: int = 0
-    gid: int = 0
-    rdev: int = 0
-    size: int = 0
-    blksize: int = BLOCK_SIZE
-    blocks: int = 0
-    atime_ns: int = 0
-    mtime_ns: int = 0
-    ctime_ns: int = 0
+    def __init__(self, dev, ino, mode, nlink=1, uid=0, gid=0, rdev=0, size=0, blksize=BLOCK_SIZE,
+                 blocks=0, atime_ns=0, mtime_ns=0, ctime_ns=0):
+        self.dev, self.ino, self.mode, self.nlink = dev, ino, mode, nlink
+        self.uid, self.gid, self.rdev = uid, gid, rdev
+        self.size, self.blksize, self.blocks = size, blksize, blocks
+        self.atime_ns, self.mtime_ns, self.ctime_ns = atime_ns, mtime_ns, ctime_ns
+
+    def _fields(self):
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other):
+        return self._fields() == other._fields() if type(other) is StatResult else NotImplemented
+
+    __hash__ = None  # mutable
+
+    def __repr__(self):
+        return "StatResult(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
 
     @classmethod
     def from_host(cls, s):
@@ -74,7 +78,7 @@ class StatResult:
                    ctime_ns=s.st_ctime_ns)
 
     def copy(self, **changes):
-        return replace(self, **changes)
+        return StatResult(**dict(zip(self.__slots__, self._fields()), **changes))
 
     @property
     def format(self):

@@ -5,7 +5,7 @@ import time
 
 from ..errors import SyscallError
 from ..fdtable import FDTable
-from ..signals import SignalQueue
+from ..signals import SignalQueue, new_sighand
 from ..waiter import WaitQueue
 
 
@@ -45,6 +45,7 @@ class FakeThreadGroup:
         self.start_time = kernel.boot_time
         self.utime = self.stime = 0.0
         self.pending = SignalQueue()
+        self.sighand = new_sighand()
 
     @property
     def leader(self):
@@ -73,6 +74,7 @@ class FakeTask:
         self.comm = "fake"
         self.sigmask = 0
         self.saved_sigmask = None
+        self.pending = SignalQueue()
         self.syscall_state = {}
         self.timed_out_flag = False
         self.alive = True

@@ -3,14 +3,18 @@ import errno
 import os
 import stat as st
 
-from ..errors import SyscallError
+from ..errors import SandboxError, SyscallError
 from .devfs import build_devfs
+from .devpts import devpts_root
 from .file import File
+from . import fsnotify
 from .hostfile import HostStreamFile
 from .hostfs import HostFS
+from .mount import (MS_NOEXEC, MS_RDONLY, MountSpec, MountTable, cgroup_root, check_destination, is_bind,
+                    parse_options, stub_root, sysfs_root, tmpfs_root)
 from .inode import Dentry, now_ns
 from .overlay import OverlayInode
-from .procfs import ProcDir, ProcFS
+from .procfs import ProcFS
 from .resolve import AT_FDCWD, PathWalk
 from .stat import MAY_EXEC, MAY_READ, MAY_WRITE, may_access
 from .tty import Terminal
@@ -42,36 +46,164 @@ class FSContext:
         return FSContext(self.root, self.cwd, self.umask)
 
 
-class VFS:
-    """The mount tree: a root filesystem with /proc, /dev and an empty /sys over it."""
+# The mounts every sandbox has unless its configuration mounts something at the same place.
+DEFAULT_MOUNTS = (
+    MountSpec("/proc", "proc", "proc", ["nosuid", "nodev", "noexec"]),
+    MountSpec("/dev", "tmpfs", "tmpfs", ["nosuid", "mode=755"]),
+    MountSpec("/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
+                                               "gid=5"]),
+    MountSpec("/sys", "sysfs", "sysfs", ["ro", "nosuid", "nodev", "noexec"]),
+)
+# After the gofer dies the workload sees EIO for this long, then the sandbox is stopped.
+GOFER_DEATH_GRACE = 1.0
 
-    def __init__(self, root_inode, description):
+
+class VFS:
+    """The mount tree: a root filesystem with /proc, /dev, /sys and the configured mounts over it."""
+
+    def __init__(self, root_inode, fstype, source, flags=0, data=()):
         self.root = Dentry(root_inode)
         self.kernel = None    # bound to the first caller's kernel, for /proc
         self.terminal = None  # the host tty the sandbox's stdio is on, for /dev/tty
-        self.mounts = [description]  # /proc/mounts lines
-        self._mount(b"proc", ProcFS(self).root, "proc /proc proc rw,nosuid,nodev,noexec 0 0")
-        self._mount(b"dev", build_devfs(self), "tmpfs /dev tmpfs rw,nosuid,mode=755 0 0")
-        self._mount(b"sys", ProcDir(dict), "sysfs /sys sysfs ro,nosuid,nodev,noexec 0 0")
+        self.gofer = None     # the GoferClient (in directfs mode, the gofer that has handed over and exits)
+        self.failure = None   # why the sandbox had to stop (the gofer died), else None
+        self.mount_table = MountTable()
+        self.mount_table.add_root(self.root, fstype, source, flags, data)
 
     @classmethod
-    def for_rootfs(cls, path, read_only=False, overlay=True):
-        """The namespace for host directory `path` as `/`.
+    def for_rootfs(cls, path, read_only=False, overlay=True, mounts=(), gofer_mode=None):
+        """The namespace for host directory `path` as `/`, with `mounts` (MountSpecs) applied in order.
 
         overlay: the host tree is read-only and changes live in memory until exit.
         Otherwise changes go to the host, or fail with EROFS when `read_only`.
+        Host directories (the rootfs and bind mount sources) are opened by a gofer
+        process; gofer_mode is "directfs" (default) or "gofer" (see docs/GOFER.md).
         """
-        host = HostFS(path, read_only=read_only or overlay)
-        if overlay:
-            return cls(OverlayInode.root(host.root), "overlay / overlay rw 0 0")
-        return cls(host.root, f"rootfs / ext4 {'ro' if read_only else 'rw'} 0 0")
+        from ...gofer.client import DEFAULT_GOFER_MODE, connect_roots  # the gofer imports the VFS's types
+        mounts = list(mounts)
+        for spec in mounts:
+            check_destination(spec.destination)
+        binds = [spec for spec in mounts if is_bind(spec)]
+        roots = [(os.fsencode(path), read_only or overlay)]
+        roots += [(os.fsencode(spec.source), bool(parse_options(spec.options)[0] & MS_RDONLY)) for spec in binds]
+        ops, attached, client = connect_roots(roots, gofer_mode or DEFAULT_GOFER_MODE)
+        try:
+            root_handle, root_mode, _ = attached[0]
+            if not st.S_ISDIR(root_mode):
+                raise SandboxError(f"{path}: not a directory", 125)
+            host = HostFS(ops, root_handle, root_mode, read_only=read_only or overlay)
+            if overlay:
+                vfs = cls(OverlayInode.root(host.root), "overlay", "overlay")
+            else:
+                vfs = cls(host.root, "ext4", "rootfs", MS_RDONLY if read_only else 0)
+            vfs.gofer = client
+            client.on_death.append(vfs._gofer_died)
+            bind_roots = {id(spec): (ops, root) for spec, root in zip(binds, attached[1:])}
+            configured = {os.path.normpath(spec.destination) for spec in mounts}
+            for spec in [spec for spec in DEFAULT_MOUNTS if spec.destination not in configured] + mounts:
+                vfs._apply_mount(spec, bind_roots.get(id(spec)))
+        except BaseException:
+            client.close()
+            raise
+        return vfs
 
-    def _mount(self, name, root_inode, description):
-        self.root.mount(name, root_inode)
-        self.mounts.append(description)
+    def _apply_mount(self, spec, bind_root):
+        """Mount one MountSpec at setup (as the sandbox's root, before any task runs)."""
+        flags, bind, data = parse_options(spec.options)
+        fstype = spec.type or "none"
+        try:
+            if bind_root is not None:
+                ops, (handle, mode, leaf) = bind_root
+                host = HostFS(ops, handle, mode, read_only=bool(flags & MS_RDONLY))
+                inode = host.root.lookup(leaf) if leaf else host.root
+            else:
+                inode = self.new_filesystem(fstype, data, spec.destination)
+                if fstype in ("cgroup", "cgroup2"):
+                    flags |= MS_RDONLY
+            parent, name = self._setup_mount_point(spec.destination, inode.is_dir,
+                                                   create=spec not in DEFAULT_MOUNTS)
+            self.mount_table.attach(parent, name, inode, fstype, spec.source, flags, data)
+        except SyscallError as error:
+            raise SandboxError(f"mount {spec.destination} ({fstype}): {os.strerror(error.errno).lower()}",
+                               125) from None
 
-    def render_mounts(self):
-        return "".join(line + "\n" for line in self.mounts)
+    def new_filesystem(self, fstype, data, destination=None):
+        """The root inode of a new filesystem of type `fstype` (ENODEV for a type there is none of)."""
+        if fstype == "tmpfs" and os.path.normpath(destination or "") == "/dev":
+            return build_devfs(self)  # /dev is a tmpfs of device nodes, as container runtimes fill it
+        if fstype == "tmpfs":
+            return tmpfs_root(data)
+        if fstype == "proc":
+            return ProcFS(self).root
+        if fstype == "sysfs":
+            return sysfs_root()
+        if fstype in ("cgroup", "cgroup2"):
+            return cgroup_root()
+        if fstype == "devpts":
+            return devpts_root(data)
+        if fstype == "mqueue":
+            return stub_root(0o1777)
+        raise SyscallError(errno.ENODEV)
+
+    def _setup_mount_point(self, destination, is_dir, create=True):
+        """(parent dentry, name) where a configured mount goes. Symlinks on the way are resolved
+        inside the sandbox and missing directories on the way are made, as runc does. A missing
+        last component is made too (a directory, or a file for a file bind) where the
+        filesystem is writable and `create`; otherwise it is a mount point of its own."""
+        walk = PathWalk(_SetupTask(self))
+        components = [name for name in os.fsencode(destination).split(b"/") if name]
+        current = self.root
+        for index, name in enumerate(components):
+            child = walk.find(current, name)
+            if index == len(components) - 1:
+                if child is not None and child.inode.is_symlink:
+                    child = walk.follow_link(current, child)
+                if child is not None and child.inode.is_dir != is_dir:
+                    raise SyscallError(errno.ENOTDIR)
+                if child is not None and child.parent is None:
+                    raise SyscallError(errno.EBUSY)  # a link to the root itself
+                if child is None and create:
+                    _make_mount_point(current, name, is_dir)
+                return (child.parent, child.name) if child is not None else (current, name)
+            if child is None:
+                current.inode.mkdir(name, 0o755, 0, 0)
+                current.forget(name)
+            current = walk.step(current, name, follow=True, must_be_dir=True)
+        raise SyscallError(errno.EINVAL)
+
+    # --- mounts ---
+
+    def mount_of(self, dentry):
+        return self.mount_table.mount_of(dentry)
+
+    def read_only_mount(self, dentry):
+        """Whether `dentry` is on a read-only mount."""
+        return self.mount_table.mount_of(dentry).read_only
+
+    def statfs(self, dentry):
+        """statfs(2)'s figures for `dentry`: its filesystem's, with its mount's flags in f_flags."""
+        figures = dentry.inode.statfs()
+        return figures[:-1] + (figures[-1] | self.mount_table.mount_of(dentry).statfs_flags(),)
+
+    def check_mount_writable(self, dentry):
+        if dentry.inode.read_only or self.mount_table.mount_of(dentry).read_only:
+            raise SyscallError(errno.EROFS)
+
+    def render_mounts(self, t=None, info=False):
+        """/proc/<pid>/mounts, or /proc/<pid>/mountinfo with `info`, for task `t`."""
+        return self.mount_table.render(t.fs.root if t is not None else self.root, info)
+
+    def _gofer_died(self):
+        self.failure = "the gofer process died: host files failed with EIO and the sandbox was stopped"
+        kernel = self.kernel
+        if kernel is not None:
+            kernel.log("the gofer process died: host files fail with EIO; stopping the sandbox")
+            kernel.add_timer(kernel.now() + GOFER_DEATH_GRACE, lambda: _kill_init(kernel))
+
+    def close(self):
+        """Stop the gofer (at the sandbox's end)."""
+        if self.gofer is not None:
+            self.gofer.close()
 
     def new_fs_context(self):
         """The FSContext of the sandbox's first task: root and cwd at `/`, umask 022."""
@@ -124,11 +256,11 @@ class VFS:
 
     # --- open ---
 
-    def open(self, t, dirfd, path, flags, mode):
-        """openat(2): a new File for `path`."""
+    def open(self, t, dirfd, path, flags, mode, walk=None):
+        """openat(2): a new File for `path`; `walk` restricts resolution (openat2's ScopedWalk)."""
         if flags & O_TMPFILE == O_TMPFILE:
             raise SyscallError(errno.EOPNOTSUPP)
-        walk = self._walk(t)
+        walk = walk or self._walk(t)
         start = walk.start(dirfd, path)
         created = False
         if flags & os.O_CREAT:
@@ -150,9 +282,12 @@ class VFS:
         if not created:
             wanted = _ACCESS_BY_MODE[access] | (MAY_WRITE if flags & os.O_TRUNC else 0)
             may_access(inode.stat(), t.creds, wanted)
-            if wanted & MAY_WRITE and inode.read_only and (inode.is_regular or inode.is_dir):
+            if wanted & MAY_WRITE and (inode.is_regular or inode.is_dir) and \
+                    (inode.read_only or self.read_only_mount(dentry)):
                 raise SyscallError(errno.EROFS)
-        return inode.open(t, dentry, flags & ~os.O_TRUNC if created else flags)
+        file = inode.open(t, dentry, flags & ~os.O_TRUNC if created else flags)
+        fsnotify.opened(file, truncated=flags & os.O_TRUNC and not created)
+        return file
 
     def _open_or_create(self, walk, start, path, flags, mode):
         """O_CREAT: (dentry, whether it was created), following symlinks to a dangling target."""
@@ -165,10 +300,12 @@ class VFS:
             uid, gid = self._new_owner(walk.t, parent)
             parent.inode.create(name, mode & ~walk.t.fs.umask & 0o7777, uid, gid)
             parent.forget(name)
+            fsnotify.entry_added(parent, name)
             return parent.lookup(name), True
         if flags & os.O_EXCL:
             raise SyscallError(errno.EEXIST)
         if existing.inode.is_symlink and not flags & os.O_NOFOLLOW:
+            walk.permit_link(existing)
             walk.links += 1
             if walk.links > 40:
                 raise SyscallError(errno.ELOOP)
@@ -183,7 +320,7 @@ class VFS:
         path = os.fsencode(path)
         dentry = self.lookup(t, AT_FDCWD, path)
         inode = dentry.inode
-        if not inode.is_regular:
+        if not inode.is_regular or self.mount_of(dentry).flags & MS_NOEXEC:
             raise SyscallError(errno.EACCES)
         may_access(inode.stat(), t.creds, MAY_EXEC)
         file = inode.open(t, dentry, os.O_RDONLY)
@@ -192,7 +329,7 @@ class VFS:
     # --- directory changes ---
 
     def _check_can_add(self, t, parent):
-        if parent.inode.read_only:
+        if parent.inode.read_only or self.read_only_mount(parent):
             raise SyscallError(errno.EROFS)
         may_access(parent.inode.stat(), t.creds, MAY_WRITE | MAY_EXEC)
 
@@ -226,6 +363,7 @@ class VFS:
         parent_setgid = parent.inode.stat().mode & st.S_ISGID
         parent.inode.mkdir(name, (mode & ~t.fs.umask & 0o1777) | parent_setgid, uid, gid)
         parent.forget(name)
+        fsnotify.entry_added(parent, name)
 
     def mknod(self, t, dirfd, path, mode, rdev):
         if st.S_IFMT(mode) == st.S_IFDIR:
@@ -235,6 +373,7 @@ class VFS:
         file_mode = (st.S_IFMT(mode) or st.S_IFREG) | (mode & ~t.fs.umask & 0o7777)
         parent.inode.mknod(name, file_mode, rdev, uid, gid)
         parent.forget(name)
+        fsnotify.entry_added(parent, name)
 
     def symlink(self, t, target, dirfd, path):
         if not target:
@@ -243,14 +382,19 @@ class VFS:
         uid, gid = self._new_owner(t, parent)
         parent.inode.symlink(name, target, uid, gid)
         parent.forget(name)
+        fsnotify.entry_added(parent, name)
 
     def link(self, t, old_dirfd, old_path, new_dirfd, new_path, flags):
         source = self._at_flags_lookup(t, old_dirfd, old_path, flags, follow_by_default=False)
+        _, parent, name = self._new_entry(t, new_dirfd, new_path)
+        if self.mount_of(source) is not self.mount_of(parent):
+            raise SyscallError(errno.EXDEV)
         if source.inode.is_dir:
             raise SyscallError(errno.EPERM)
-        _, parent, name = self._new_entry(t, new_dirfd, new_path)
         parent.inode.link(name, source.inode)
         parent.forget(name)
+        fsnotify.link_count_changed(source)
+        fsnotify.entry_added(parent, name)
 
     def _existing_entry(self, t, dirfd, path):
         """(walk, parent, name, child, trailing slash) for an entry about to be removed or renamed."""
@@ -267,8 +411,10 @@ class VFS:
         if trailing_slash:
             raise SyscallError(errno.ENOTDIR)
         self._check_can_remove(t, parent, child)
+        child_key = fsnotify.before_removal(child)
         parent.inode.unlink(name)
         parent.forget(name)
+        fsnotify.entry_removed(parent, name, child, child_key, is_dir=False)
 
     def rmdir(self, t, dirfd, path):
         _, parent, name, child, _ = self._existing_entry(t, dirfd, path)
@@ -283,8 +429,10 @@ class VFS:
         self._check_can_remove(t, parent, child)
         if child.mounts:
             raise SyscallError(errno.EBUSY)
+        child_key = fsnotify.before_removal(child)
         parent.inode.rmdir(name)
         parent.forget(name)
+        fsnotify.entry_removed(parent, name, child, child_key, is_dir=True)
 
     def rename(self, t, old_dirfd, old_path, new_dirfd, new_path, flags):
         if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) or \
@@ -292,11 +440,16 @@ class VFS:
             raise SyscallError(errno.EINVAL)
         if flags & RENAME_WHITEOUT:
             raise SyscallError(errno.EPERM)
-        _, old_parent, old_name, source, old_slash = self._existing_entry(t, old_dirfd, old_path)
+        # Both parents are resolved before either last component is looked up, as Linux does.
+        old_walk = self._walk(t)
+        old_parent, old_name, old_slash = old_walk.walk_parent(old_walk.start(old_dirfd, old_path), old_path)
         walk = self._walk(t)
         new_parent, new_name, new_slash = walk.walk_parent(walk.start(new_dirfd, new_path), new_path)
-        if source is None or new_name is None or new_name in (b".", b".."):
+        if self.mount_of(old_parent) is not self.mount_of(new_parent):
+            raise SyscallError(errno.EXDEV)
+        if old_name in (None, b".", b"..") or new_name in (None, b".", b".."):
             raise SyscallError(errno.EBUSY)
+        source = old_walk.child(old_parent, old_name)
         target = walk.find(new_parent, new_name)
         if (old_slash or new_slash) and not source.inode.is_dir:
             raise SyscallError(errno.ENOTDIR)
@@ -311,6 +464,7 @@ class VFS:
         self._check_can_add(t, new_parent)
         if target is not None:
             self._check_can_remove(t, new_parent, target)
+        replaced_key = fsnotify.before_removal(target) if target is not None else None
         if flags & RENAME_EXCHANGE:
             old_parent.inode.exchange(old_name, source.inode, new_parent.inode, new_name, target.inode)
             target.move_to(old_parent, old_name)
@@ -320,6 +474,10 @@ class VFS:
                                     target.inode if target is not None else None)
         source.move_to(new_parent, new_name)
         source.inode.moved_to(new_parent.inode, new_name)
+        if flags & RENAME_EXCHANGE:
+            fsnotify.entry_moved(new_parent, new_name, old_parent, old_name, target, None)
+            replaced_key = None
+        fsnotify.entry_moved(old_parent, old_name, new_parent, new_name, source, replaced_key)
 
     @staticmethod
     def _check_rename_kinds(source, target, new_parent, exchange):
@@ -357,7 +515,8 @@ class VFS:
         if mode == 0:  # F_OK
             return
         inode = dentry.inode
-        if mode & MAY_WRITE and inode.read_only and (inode.is_regular or inode.is_dir or inode.is_symlink):
+        if mode & MAY_WRITE and (inode.is_regular or inode.is_dir or inode.is_symlink) and \
+                (inode.read_only or self.read_only_mount(dentry)):
             raise SyscallError(errno.EROFS)
         may_access(inode.stat(), t.creds, mode, use_real_ids=not flags & AT_EACCESS)
 
@@ -369,16 +528,19 @@ class VFS:
             raise SyscallError(errno.EPERM)
 
     def chmod(self, t, dentry, mode):
+        self.check_mount_writable(dentry)
         attrs = dentry.inode.stat()
         self._check_owner(t, attrs)
         creds = t.creds
         if creds.fsuid != 0 and attrs.gid != creds.fsgid and attrs.gid not in creds.groups:
             mode &= ~st.S_ISGID
         dentry.inode.setattr(mode=mode & 0o7777)
+        fsnotify.attributes_changed(dentry)
 
     def chown(self, t, dentry, uid, gid):
         uid = None if uid in (NO_CHANGE_ID, -1) else uid
         gid = None if gid in (NO_CHANGE_ID, -1) else gid
+        self.check_mount_writable(dentry)
         attrs = dentry.inode.stat()
         creds = t.creds
         if creds.fsuid != 0:
@@ -392,6 +554,7 @@ class VFS:
         if attrs.format == st.S_IFREG and attrs.mode & (st.S_ISUID | st.S_ISGID):
             changes["mode"] = attrs.mode & ~(st.S_ISUID | st.S_ISGID)
         dentry.inode.setattr(**changes)
+        fsnotify.attributes_changed(dentry)
 
     def utimens(self, t, dentry, times):
         """utimensat(2): `times` is None (now) or ((sec, nsec), (sec, nsec)) for atime, mtime."""
@@ -399,19 +562,23 @@ class VFS:
         attrs = inode.stat()
         now = now_ns()
         if times is None or all(nsec == UTIME_NOW for _, nsec in times):
+            self.check_mount_writable(dentry)
             if t.creds.fsuid not in (0, attrs.uid):
                 may_access(attrs, t.creds, MAY_WRITE)
             inode.setattr(atime_ns=now, mtime_ns=now)
+            fsnotify.attributes_changed(dentry)
             return
         for _, nsec in times:
             if not (0 <= nsec < 1_000_000_000 or nsec in (UTIME_NOW, UTIME_OMIT)):
                 raise SyscallError(errno.EINVAL)
         if all(nsec == UTIME_OMIT for _, nsec in times):
             return
+        self.check_mount_writable(dentry)
         self._check_owner(t, attrs)
         atime, mtime = (None if nsec == UTIME_OMIT else now if nsec == UTIME_NOW
                         else _clamp_ns(sec * 1_000_000_000 + nsec) for sec, nsec in times)
         inode.setattr(atime_ns=atime, mtime_ns=mtime)
+        fsnotify.attributes_changed(dentry)
 
     def truncate(self, t, dentry, size):
         inode = dentry.inode
@@ -421,8 +588,10 @@ class VFS:
             raise SyscallError(errno.EISDIR)
         if not inode.is_regular:
             raise SyscallError(errno.EINVAL)
+        self.check_mount_writable(dentry)
         may_access(inode.stat(), t.creds, MAY_WRITE)
         inode.setattr(size=size)
+        fsnotify.modified(dentry)
 
     # --- working directory ---
 
@@ -438,6 +607,36 @@ class VFS:
         if t.creds.fsuid != 0:
             may_access(dentry.inode.stat(), t.creds, MAY_EXEC)
         t.fs.cwd = dentry
+
+
+def _make_mount_point(parent, name, is_dir):
+    """Make the missing mount point `name` in `parent`, unless its filesystem is read-only."""
+    try:
+        if is_dir:
+            parent.inode.mkdir(name, 0o755, 0, 0)
+        else:
+            parent.inode.create(name, 0o644, 0, 0)
+    except SyscallError as error:
+        if error.errno != errno.EROFS:
+            raise
+    parent.forget(name)
+
+
+class _SetupTask:
+    """Who resolves configured mount points: root, at the sandbox's root, before any task runs."""
+
+    def __init__(self, vfs):
+        from ..task import Credentials
+        self.fs = FSContext(vfs.root, vfs.root)
+        self.creds = Credentials()
+        self.kernel = vfs.kernel
+        self.fds = None
+
+
+def _kill_init(kernel):
+    from .. import signals
+    if kernel.init is not None and not kernel.init.zombie:
+        signals.send_signal(kernel.init, signals.SigInfo(signals.SIGKILL, signals.SI_KERNEL, forced=True))
 
 
 def _clamp_ns(ns):

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""File system speed: pysandbox against native and runsc ptrace, in the same run.
+
+    python3 bench/fs.py [--runs 5] [--json OUT] [--only NAME ...] [--runners ...]
+
+Every runner gets the host's / (pysandbox's default overlay; runsc do's own root overlay),
+so files under the work directory are read from the host and written to each sandbox's
+memory. The runners and the timing are bench/run.py's (CPU pinning, one warm-up, medians):
+
+  stat       stat(2) of an existing file                        per op
+  openread   open + read 4 KiB + close                          per op
+  bigread    read a 256 MiB file in 1 MiB chunks                per 1 MiB chunk (MiB/s shown too)
+  create     create (and write 11 bytes) then delete 10,000 files  per file
+  tarx       busybox tar x of a 50 MB tree                      whole command less `true`'s start
+
+Loops report (median(t_N) - median(t_0)) / N so start-up cancels out. Targets (issue 3):
+metadata operations at most 1.0x runsc; large sequential reads at least 50% of native
+throughput (pysandbox/native at most 2.0x on bigread).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as base  # noqa: E402  (bench/run.py: runners, timing, table)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUSYBOX = "/bin/busybox"
+BIG_MIB = 256
+TREE_MB = 50
+
+
+def benches(work):
+    loop = "fs_ops_loop"
+    return [
+        base.Bench("stat", "stat of an existing file", "us/op", loop, 5000, ["stat", work], "ok {n} "),
+        base.Bench("openread", "open/read 4 KiB/close", "us/op", loop, 3000, ["openread", work], "ok {n} "),
+        base.Bench("bigread", "read 256 MiB in 1 MiB chunks (per chunk)", "us/op", loop, 2,
+                   ["bigread", work], "ok {n} "),
+        base.Bench("create", "create+write+delete of a small file", "us/op", loop, 10000,
+                   ["create", work], "ok {n} "),
+        base.Bench("tarx", "busybox tar x of a 50 MB tree (less start-up)", "ms", BUSYBOX, 0,
+                   ["sh", "-c", f'd=$(mktemp -d {work}/out.XXXXXX) && tar xf {work}/tree.tar -C "$d"'], ""),
+    ]
+
+
+def prepare(work):
+    """The loop program, a 4 KiB file, the 256 MiB file and the tar of a ~50 MB tree."""
+    out = os.path.join(work, "fs_ops_loop")
+    subprocess.run(["gcc", "-O2", "-static", "-o", out, os.path.join(HERE, "fs_progs", "fs_ops_loop.c")],
+                   check=True)
+    with open(os.path.join(work, "file"), "wb") as f:
+        f.write(os.urandom(4096))
+    chunk = os.urandom(1 << 20)
+    with open(os.path.join(work, "big"), "wb") as f:
+        for _ in range(BIG_MIB):
+            f.write(chunk)
+    with tarfile.open(os.path.join(work, "tree.tar"), "w") as tar:
+        payload = os.urandom(1 << 20)
+        # 40 directories: per directory 10 files of 100 KiB and 20 of 4 KiB, plus a symlink.
+        for d in range(40):
+            _add_dir(tar, f"tree/d{d:02d}")
+            for i in range(10):
+                _add_file(tar, f"tree/d{d:02d}/big{i}", payload[i * 1000:i * 1000 + 100 * 1024])
+            for i in range(20):
+                _add_file(tar, f"tree/d{d:02d}/small{i}", payload[i:i + 4096])
+            link = tarfile.TarInfo(f"tree/d{d:02d}/link")
+            link.type, link.linkname = tarfile.SYMTYPE, "big0"
+            tar.addfile(link)
+    os.chmod(work, 0o755)
+    return {"fs_ops_loop": out}
+
+
+def _add_dir(tar, name):
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    tar.addfile(info)
+
+
+def _add_file(tar, name, data):
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="bench/fs.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per measurement (median; default 5)")
+    ap.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
+    ap.add_argument("--only", nargs="+", metavar="NAME", help="stat openread bigread create tarx")
+    ap.add_argument("--runners", nargs="+", default=base.RUNNERS, choices=base.RUNNERS)
+    ap.add_argument("--python", default=sys.executable)
+    args = ap.parse_args(argv)
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
+    if not os.path.exists(BUSYBOX):
+        sys.exit(f"bench/fs.py: {BUSYBOX} is missing (apt-get install busybox-static)")
+
+    work = tempfile.mkdtemp(prefix="pysandbox-fsbench-")
+    try:
+        progs = prepare(work)
+        blist = benches(work)
+        if args.only:
+            blist = [b for b in blist if b.name in args.only]
+        all_runners = {
+            "native": base.Native(True),
+            "pysandbox": base.Pysandbox(args.python, []),
+            "runsc": base.Runsc(True, base.RUNSC_FLAGS),
+            "runsc-nopin": base.Runsc(False, base.RUNSC_FLAGS),
+        }
+        runners = [all_runners[n] for n in args.runners]
+        unavailable = {}
+        for r in runners:
+            try:
+                r.check()
+            except base.RunnerUnavailable as e:
+                unavailable[r.name] = str(e)
+                print(f"bench: {r.name} is not available: {e}", file=sys.stderr)
+        results = {b.name: {} for b in blist}
+        for b in blist:
+            for r in runners:
+                if r.name in unavailable:
+                    results[b.name][r.name] = {"value": None, "error": unavailable[r.name]}
+                    continue
+                print(f"bench: {b.name} / {r.name} ...", file=sys.stderr, flush=True)
+                try:
+                    result = base.run_bench(b, r, progs, args.runs)
+                    if b.name == "tarx":
+                        start = base.measure(r, ["/bin/true"], args.runs, "")
+                        result["start_ms"] = statistics.median(start) * 1e3
+                        result["value"] -= result["start_ms"]
+                    results[b.name][r.name] = result
+                except base.RunnerUnavailable as e:
+                    print(f"bench: {b.name} / {r.name} failed: {e}", file=sys.stderr)
+                    results[b.name][r.name] = {"value": None, "error": str(e)}
+        # bigread's loop counts passes over the file: per 1 MiB chunk is per pass / BIG_MIB.
+        for result in results.get("bigread", {}).values():
+            if result.get("value"):
+                result["value"] /= BIG_MIB
+                result["mib_per_s"] = 1e6 / result["value"]
+
+        names = [r.name for r in runners]
+        print()
+        print(f"pysandbox file system benchmarks: median of {args.runs} runs; "
+              f"{platform.node()} {platform.release()}, {os.cpu_count()} CPUs")
+        for r in runners:
+            print(f"  {r.name:12} {r.describe()}"
+                  + (f"   [unavailable: {unavailable[r.name]}]" if r.name in unavailable else ""))
+        print()
+        base.print_table(results, blist, names)
+        if "bigread" in results:
+            speeds = {n: v.get("mib_per_s") for n, v in results["bigread"].items() if v.get("mib_per_s")}
+            print("\nbigread throughput: " + ", ".join(f"{n} {s:.0f} MiB/s" for n, s in speeds.items()))
+            if speeds.get("pysandbox") and speeds.get("native"):
+                print(f"pysandbox reads at {speeds['pysandbox'] / speeds['native']:.0%} of native throughput")
+        if args.json:
+            doc = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": args.runs,
+                   "host": {"node": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count()},
+                   "benchmarks": {b.name: {"title": b.title, "unit": b.unit, "n": b.n,
+                                           "ratios": base.ratios(results[b.name]), **results[b.name]}
+                                  for b in blist}}
+            with open(args.json, "w") as f:
+                json.dump(doc, f, indent=2)
+                f.write("\n")
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""KVM platform benchmarks: pysandbox on kvm beside pysandbox on ptrace, native and runsc.
+
+    python3 bench/kvm.py [--runs 5] [--only getppid ...] [--runsc-kvm-timeout 20]
+
+The same benchmarks and method as bench/run.py (whole commands timed from
+outside, loop benchmarks as (t_N - t_0) / N, medians of --runs runs, pinned
+CPUs), with these runners in one run:
+
+  native        PROG ARGS under taskset -c 0
+  pysandbox     pysandbox do --platform=ptrace
+  pysandbox-kvm pysandbox do --platform=kvm
+  runsc         taskset -c 0 runsc --platform=ptrace --network=none do
+  runsc-kvm     runsc --platform=kvm --network=none do (it hangs on PVM hosts: it is
+                tried once with a short timeout, and reported as measured)
+
+It prints kvm/ptrace, kvm/native and kvm/runsc ratios; the target on PVM is a
+getppid round trip of at most 1.5x ptrace's (see docs/KVM.md for the floor).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as base  # noqa: E402
+
+
+class PysandboxKvm(base.Pysandbox):
+    name = "pysandbox-kvm"
+
+    def prefix(self):
+        command = super().prefix()
+        return [("--platform=kvm" if part == "--platform=ptrace" else part) for part in command]
+
+
+class RunscKvm(base.Runsc):
+    def __init__(self, timeout):
+        super().__init__(False, ["--platform=kvm", "--network=none"])
+        self.name = "runsc-kvm"
+        self.timeout = timeout
+
+    def check(self):
+        if not shutil.which("runsc"):
+            raise base.RunnerUnavailable("runsc is not installed (apt-get install runsc)")
+        if os.geteuid() != 0:
+            raise base.RunnerUnavailable("runsc do needs root here; run the benchmark as root")
+        probe = subprocess.Popen(["runsc", *self.flags, "do", "/bin/true"], start_new_session=True,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            status = probe.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(probe.pid, signal.SIGKILL)      # the probe's own process group only
+            probe.wait()
+            raise base.RunnerUnavailable(f"`runsc --platform=kvm do /bin/true` hangs here "
+                                         f"(no answer in {self.timeout:g} s)") from None
+        if status != 0:
+            raise base.RunnerUnavailable(f"runsc --platform=kvm fails here (exit {status})")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="bench/kvm.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", nargs="+", metavar="NAME", help="getppid openread start forkexec")
+    ap.add_argument("--runsc-kvm-timeout", type=float, default=20.0)
+    args = ap.parse_args(argv)
+    work = tempfile.mkdtemp(prefix="pysandbox-bench-kvm-")
+    try:
+        datafile = os.path.join(work, "small.txt")
+        with open(datafile, "w") as f:
+            f.write("pysandbox benchmark data\n" * 5)
+        os.chmod(work, 0o755)
+        progs = base.compile_progs(work)
+        blist = [b for b in base.benches(datafile) if not args.only or b.name in args.only]
+        runners = [base.Native(True), base.Pysandbox(sys.executable, []), PysandboxKvm(sys.executable, []),
+                   base.Runsc(True, base.RUNSC_FLAGS), RunscKvm(args.runsc_kvm_timeout)]
+        unavailable = {}
+        for runner in runners:
+            try:
+                runner.check()
+            except base.RunnerUnavailable as error:
+                unavailable[runner.name] = str(error)
+        results = {b.name: {} for b in blist}
+        for b in blist:
+            for runner in runners:
+                if runner.name in unavailable:
+                    continue
+                print(f"bench: {b.name} / {runner.name} ...", file=sys.stderr, flush=True)
+                try:
+                    results[b.name][runner.name] = base.run_bench(b, runner, progs, args.runs)["value"]
+                except base.RunnerUnavailable as error:
+                    print(f"bench: {b.name} / {runner.name} failed: {error}", file=sys.stderr)
+        print(f"\nKVM platform benchmarks: median of {args.runs} runs")
+        for runner in runners:
+            note = f"   [unavailable: {unavailable[runner.name]}]" if runner.name in unavailable else ""
+            print(f"  {runner.name:14} {runner.describe()}{note}")
+        names = [r.name for r in runners if r.name not in unavailable]
+        head = ["benchmark", *names, "kvm/ptrace", "kvm/native", "kvm/runsc"]
+        rows = []
+        for b in blist:
+            values = results[b.name]
+            kvm_value = values.get("pysandbox-kvm")
+            row = [b.name] + [base.fmt(values.get(n), b.unit) for n in names]
+            row += [base.ratio(kvm_value, values.get(other)) for other in ("pysandbox", "native", "runsc")]
+            rows.append(row)
+        widths = [max(len(str(x)) for x in column) for column in zip(head, *rows)]
+        for cells in [head, ["-" * w for w in widths], *rows]:
+            print("  ".join(str(c).ljust(w) for c, w in zip(cells, widths)))
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""The host operations behind a host filesystem, one name at a time.
+
+Every call names a file as (directory fd, single component) and is made with
+O_NOFOLLOW or AT_SYMLINK_NOFOLLOW, so the host never resolves a path and never
+follows a symlink: whatever the names and links inside the tree say, nothing
+outside the directory fds this process was given can be reached. The gofer
+serves these operations over its socket; in directfs mode the sentry makes
+them itself on directory fds the gofer donated.
+"""
+import ctypes
+import errno
+import os
+import stat as st
+
+from pysandbox.sentry.errors import SyscallError
+from pysandbox.sentry.vfs.file import host_errors
+from pysandbox.sentry.vfs.inode import NAME_MAX, DirEntry
+from pysandbox.sentry.vfs.stat import StatResult, dirent_type
+
+OPEN_PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_FILE = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
+# Open flags passed on to the host; O_APPEND and O_NONBLOCK are the sentry File's business.
+HOST_OPEN_FLAGS = os.O_ACCMODE | os.O_TRUNC | os.O_SYNC | os.O_DSYNC
+AT_REMOVEDIR = 0x200
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+_libc = None
+
+
+def check_name(name):
+    """A single path component, as the host may be asked about it."""
+    if not isinstance(name, bytes) or not name or name in (b".", b"..") or b"/" in name or b"\0" in name:
+        raise SyscallError(errno.EINVAL)
+    if len(name) > NAME_MAX:
+        raise SyscallError(errno.ENAMETOOLONG)
+
+
+class HostOps:
+    """The operations, on host directory fds held by the caller."""
+
+    @staticmethod
+    def open_root(path):
+        """(O_PATH fd of a directory, name in it or b"") for a configured host path: the path
+        itself when it is a directory, else its parent and its last component (a file bind
+        mount). The one full-path open there is: the path comes from the configuration."""
+        with host_errors():
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                if st.S_ISDIR(os.fstat(fd).st_mode):
+                    return fd, b""
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+            parent, leaf = os.path.split(os.path.normpath(path))
+            fd = os.open(parent or b".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        return fd, leaf
+
+    @staticmethod
+    def walk(dir_fd, name):
+        """(O_PATH fd, st_mode) of `name` in `dir_fd`, a symlink itself rather than its target."""
+        check_name(name)
+        with host_errors():
+            fd = os.open(name, OPEN_PATH, dir_fd=dir_fd)
+        try:
+            return fd, os.fstat(fd).st_mode
+        except OSError as error:
+            os.close(fd)
+            raise SyscallError(error.errno) from error
+
+    @staticmethod
+    def release(fd):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+    @staticmethod
+    def stat(fd):
+        with host_errors():
+            return StatResult.from_host(os.fstat(fd))
+
+    @staticmethod
+    def statfs(fd):
+        """(bsize, blocks, bfree, bavail, files, ffree, namemax, frsize)."""
+        with host_errors():
+            s = os.fstatvfs(fd)
+        return (s.f_bsize, s.f_blocks, s.f_bfree, s.f_bavail, s.f_files, s.f_ffree, s.f_namemax, s.f_frsize)
+
+    @staticmethod
+    def readlink(dir_fd, name):
+        check_name(name)
+        with host_errors():
+            return os.readlink(name, dir_fd=dir_fd)
+
+    @staticmethod
+    def open(dir_fd, name, flags):
+        """A host fd for regular file `name`, opened with the guest's access mode (never a symlink)."""
+        check_name(name)
+        with host_errors():
+            fd = os.open(name, (flags & HOST_OPEN_FLAGS) | _OPEN_FILE, dir_fd=dir_fd)
+        try:
+            if not st.S_ISREG(os.fstat(fd).st_mode):
+                raise SyscallError(errno.EACCES)  # swapped for a FIFO or device since the walk
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def list(fd):
+        with host_errors():
+            dir_fd = os.open(b".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+            try:
+                with os.scandir(dir_fd) as entries:
+                    return [DirEntry(os.fsencode(entry.name), entry.inode(), _entry_type(entry))
+                            for entry in entries]
+            finally:
+                os.close(dir_fd)
+
+    @staticmethod
+    def create(dir_fd, name, mode, uid, gid):
+        check_name(name)
+        with host_errors():
+            fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         mode & 0o7777, dir_fd=dir_fd)
+            try:
+                os.fchmod(fd, mode & 0o7777)  # this process's umask must not apply
+                _chown_best_effort(lambda: os.fchown(fd, uid, gid))
+            finally:
+                os.close(fd)
+
+    @staticmethod
+    def mkdir(dir_fd, name, mode, uid, gid):
+        check_name(name)
+        with host_errors():
+            os.mkdir(name, mode & 0o7777, dir_fd=dir_fd)
+            _chmod_nofollow(dir_fd, name, mode & 0o7777)
+            _chown_best_effort(lambda: os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False))
+
+    @classmethod
+    def mknod(cls, dir_fd, name, mode, uid, gid):
+        """Regular files, FIFOs and socket nodes (bind(2) of an AF_UNIX socket); no device
+        nodes are made on the host."""
+        if st.S_ISREG(mode):
+            return cls.create(dir_fd, name, mode, uid, gid)
+        if not (st.S_ISSOCK(mode) or st.S_ISFIFO(mode)):
+            raise SyscallError(errno.EPERM)
+        check_name(name)
+        with host_errors():
+            os.mknod(name, st.S_IFMT(mode) | (mode & 0o7777), dir_fd=dir_fd)
+            _chmod_nofollow(dir_fd, name, mode & 0o7777)
+            _chown_best_effort(lambda: os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False))
+
+    @staticmethod
+    def symlink(dir_fd, name, target, uid, gid):
+        check_name(name)
+        if not target or b"\0" in target:
+            raise SyscallError(errno.ENOENT)
+        with host_errors():
+            os.symlink(target, name, dir_fd=dir_fd)
+            _chown_best_effort(lambda: os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False))
+
+    @staticmethod
+    def link(src_dir_fd, src_name, dir_fd, name):
+        check_name(src_name)
+        check_name(name)
+        with host_errors():
+            os.link(src_name, name, src_dir_fd=src_dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+
+    @staticmethod
+    def unlink(dir_fd, name, flags):
+        check_name(name)
+        with host_errors():
+            if flags & AT_REMOVEDIR:
+                os.rmdir(name, dir_fd=dir_fd)
+            else:
+                os.unlink(name, dir_fd=dir_fd)
+
+    @staticmethod
+    def rename(dir_fd, name, new_dir_fd, new_name, flags):
+        check_name(name)
+        check_name(new_name)
+        if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE):
+            raise SyscallError(errno.EINVAL)
+        if not flags:
+            with host_errors():
+                os.rename(name, new_name, src_dir_fd=dir_fd, dst_dir_fd=new_dir_fd)
+            return
+        global _libc
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        if _libc.renameat2(dir_fd, name, new_dir_fd, new_name, flags) != 0:
+            raise SyscallError(ctypes.get_errno())
+
+    @staticmethod
+    def setattr(dir_fd, name, mode=None, uid=None, gid=None, size=None, atime_ns=None, mtime_ns=None):
+        """Change attributes of `name` in `dir_fd`, or of the directory itself when name is b"."."""
+        if name != b".":
+            check_name(name)
+        with host_errors():
+            if size is not None:
+                fd = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY, dir_fd=dir_fd)
+                try:
+                    os.ftruncate(fd, size)
+                finally:
+                    os.close(fd)
+            if mode is not None:
+                _chmod_nofollow(dir_fd, name, mode & 0o7777)
+            if uid is not None or gid is not None:
+                os.chown(name, -1 if uid is None else uid, -1 if gid is None else gid,
+                         dir_fd=dir_fd, follow_symlinks=False)
+            if atime_ns is not None or mtime_ns is not None:
+                current = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                times = (current.st_atime_ns if atime_ns is None else atime_ns,
+                         current.st_mtime_ns if mtime_ns is None else mtime_ns)
+                os.utime(name, ns=times, dir_fd=dir_fd, follow_symlinks=False)
+
+
+def _chmod_nofollow(dir_fd, name, mode):
+    """chmod without following a symlink, even one swapped in after a check: Linux has no
+    fchmodat(AT_SYMLINK_NOFOLLOW) before 6.6, so the change goes through an fd of the file."""
+    path_fd = os.open(name, OPEN_PATH, dir_fd=dir_fd)
+    try:
+        if st.S_ISLNK(os.fstat(path_fd).st_mode):
+            raise SyscallError(errno.EOPNOTSUPP)
+        try:
+            fd = os.open(b".", os.O_RDONLY | os.O_CLOEXEC, dir_fd=path_fd) if name == b"." else \
+                os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC,
+                        dir_fd=dir_fd)
+        except OSError:
+            # Sockets cannot be opened: the fd's /proc link names exactly the inode we checked.
+            os.chmod(f"/proc/self/fd/{path_fd}", mode)
+            return
+        try:
+            if os.path.sameopenfile(fd, path_fd):
+                os.fchmod(fd, mode)
+            else:
+                raise SyscallError(errno.ENOENT)  # replaced between the two opens
+        finally:
+            os.close(fd)
+    finally:
+        os.close(path_fd)
+
+
+def _entry_type(entry):
+    if entry.is_symlink():
+        return dirent_type(st.S_IFLNK)
+    if entry.is_dir(follow_symlinks=False):
+        return dirent_type(st.S_IFDIR)
+    if entry.is_file(follow_symlinks=False):
+        return dirent_type(st.S_IFREG)
+    return dirent_type(entry.stat(follow_symlinks=False).st_mode)
+
+
+def _chown_best_effort(chown):
+    """Give a new host file the guest's owner where the host lets us (not in every user namespace)."""
+    try:
+        chown()
+    except OSError:
+        pass

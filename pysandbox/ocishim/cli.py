@@ -1,0 +1,160 @@
+"""The runc-compatible command line: `pysandbox [GLOBAL FLAGS] VERB [FLAGS] ID`.
+
+`pysandbox` acts as this CLI whenever its first word after the global flags is
+one of VERBS (see pysandbox/cli.py), so Docker, containerd and people can use
+it wherever they use runc.
+"""
+import argparse
+import os
+import sys
+
+from pysandbox.sentry.errors import SandboxError
+
+VERSION = "0.1.0"
+SPEC_VERSION = "1.0.2"
+VERBS = ("create", "start", "run", "state", "kill", "delete", "exec", "ps", "list", "pause", "resume",
+         "events", "update", "features", "spec", "wait", "checkpoint", "restore")
+# Global flags that take a value, and those that don't (runc's, and runsc's that pysandbox shares).
+VALUE_FLAGS = {"--root", "--log", "--log-format", "--platform", "--network", "--criu"}
+SWITCH_FLAGS = {"--debug", "--systemd-cgroup", "--strace", "--overlay", "--rootless", "--no-pin"}
+
+
+def is_oci_invocation(argv):
+    """Whether argv (without the program name) is a runc-style command line."""
+    return _scan(argv) is not None
+
+
+def _scan(argv):
+    """The verb of a runc-style command line ("" for --version or --help after runtime flags), or None."""
+    index = 0
+    runtime_flags = False
+    while index < len(argv):
+        word = argv[index]
+        name = word.split("=", 1)[0]
+        if name in VALUE_FLAGS:
+            index += 1 if "=" in word else 2
+            runtime_flags = True
+        elif name in SWITCH_FLAGS:
+            index += 1
+        elif word in ("--version", "-v", "--help", "-h"):
+            return "" if runtime_flags else None
+        elif word.startswith("-"):
+            return None
+        else:
+            return word if word in VERBS else None
+    return None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise SandboxError(f"{message} (see '{self.prog} --help')", 2)
+
+
+def build_parser(only=None):
+    """The parser for the global flags and the verbs (or just verb `only`)."""
+    from pysandbox.ocishim.state import DEFAULT_ROOT
+    parser = _Parser(prog="pysandbox", description="pysandbox as an OCI runtime (runc's command line)")
+    parser.add_argument("--root", default=DEFAULT_ROOT, help="where container state lives")
+    parser.add_argument("--log", help="log file (default: stderr)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument("--debug", action="store_true")
+    parser.add_argument("--systemd-cgroup", action="store_true", help="accepted for compatibility")
+    parser.add_argument("--rootless", default="auto", help="accepted for compatibility")
+    parser.add_argument("--criu", help="accepted for compatibility")
+    parser.add_argument("--platform", default="ptrace", choices=("ptrace", "kvm"))
+    parser.add_argument("--strace", action="store_true", help="log the workload's syscalls")
+    parser.add_argument("--network", default="host", choices=("none", "host", "sandbox"),
+                        help="host (default; 'sandbox' too): inet sockets are host sockets of the container's "
+                             "network namespace; none: loopback only, inside the sentry")
+    parser.add_argument("--overlay", action="store_true",
+                        help="keep the container's writes to its rootfs in memory")
+    parser.add_argument("--no-pin", dest="pin", action="store_false")
+    parser.add_argument("--version", action="store_true")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    for name, (help_text, with_id, flags) in VERB_FLAGS.items():
+        if only is not None and name != only:
+            continue              # a shim's call builds only the verb it uses: start-up counts
+        sub = verbs.add_parser(name, help=help_text)
+        if with_id:
+            sub.add_argument("id", metavar="CONTAINER_ID")
+        for names, options in flags:
+            sub.add_argument(*names, **options)
+    return parser
+
+
+_CREATE_FLAGS = [(("--bundle", "-b"), {"default": "."}), (("--pid-file",), {}), (("--console-socket",), {}),
+                 (("--no-pivot",), {"action": "store_true"}), (("--no-new-keyring",), {"action": "store_true"}),
+                 (("--preserve-fds",), {"type": int, "default": 0})]
+_SWITCH = {"action": "store_true"}
+# verb -> (help, takes a container id, [(flag names, argparse options)])
+VERB_FLAGS = {
+    "create": ("create a container", True, _CREATE_FLAGS),
+    "run": ("create and start a container", True,
+            _CREATE_FLAGS + [(("--detach", "-d"), _SWITCH), (("--keep",), _SWITCH)]),
+    "start": ("run the user process of a created container", True, []),
+    "state": ("print a container's state as JSON", True, []),
+    "kill": ("send a signal to a container's init (or, with --all, to every process)", True,
+             [(("--all", "-a"), _SWITCH), (("signal",), {"nargs": "?", "default": "SIGTERM"})]),
+    "delete": ("delete a container's state (killing it with --force)", True, [(("--force", "-f"), _SWITCH)]),
+    "exec": ("run a new process in a running container", True, [
+        (("--process", "-p"), {}), (("--detach", "-d"), _SWITCH), (("--pid-file",), {}),
+        (("--console-socket",), {}), (("--tty", "-t"), _SWITCH), (("--cwd",), {}),
+        (("--env", "-e"), {"action": "append", "default": []}), (("--user", "-u"), {}),
+        (("--additional-gids", "-g"), {"action": "append", "default": []}),
+        (("--preserve-fds",), {"type": int, "default": 0}), (("--no-new-privs",), _SWITCH),
+        (("--cap", "-c"), {"action": "append", "default": []}), (("command",), {"nargs": argparse.REMAINDER})]),
+    "ps": ("list a container's processes", True,
+           [(("--format", "-f"), {"choices": ("table", "json"), "default": "table"}),
+            (("ps_args",), {"nargs": argparse.REMAINDER})]),
+    "list": ("list containers", False,
+             [(("--format", "-f"), {"choices": ("table", "json"), "default": "table"}), (("--quiet", "-q"), _SWITCH)]),
+    "pause": ("stop scheduling a container's processes", True, []),
+    "resume": ("resume a paused container", True, []),
+    "events": ("print a container's stats and events", True,
+               [(("--stats",), _SWITCH), (("--interval",), {"default": "5s"})]),
+    "update": ("change a running container's resource limits", True,
+               [(("--resources", "-r"), {}), (("--pids-limit",), {"type": int}), (("--memory",), {})]),
+    "features": ("print what this runtime supports as JSON", False, []),
+    "spec": ("write a default config.json", False, [(("--bundle", "-b"), {"default": "."}), (("--rootless",), _SWITCH)]),
+    "wait": ("wait for a container to stop and print its exit status", True, []),
+    "checkpoint": ("not supported", True, []),
+    "restore": ("not supported", True, []),
+}
+
+
+def _flag_value(argv, flag):
+    """A global flag's value read before parsing, so that even a bad command line is logged as asked."""
+    for index, word in enumerate(argv):
+        if word in VERBS:
+            return None
+        if word == flag and index + 1 < len(argv):
+            return argv[index + 1]
+        if word.startswith(flag + "="):
+            return word.split("=", 1)[1]
+    return None
+
+
+def main(argv=None):
+    from pysandbox.ocishim.log import Log
+    argv = sys.argv[1:] if argv is None else argv
+    log = Log(_flag_value(argv, "--log"), _flag_value(argv, "--log-format") or "text")
+    try:
+        args = build_parser(_scan(argv) or None).parse_args(argv)
+        log = Log(args.log, args.log_format, args.debug)
+        if args.version:
+            print(f"pysandbox version {VERSION}\nspec: {SPEC_VERSION}")
+            return 0
+        if args.verb is None:
+            raise SandboxError("missing VERB (create, start, state, kill, delete, exec, ps, ...)", 2)
+        from pysandbox.ocishim import verbs
+        return verbs.run(args, log)
+    except SandboxError as error:
+        log.error(str(error))
+        return error.exit_status
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # never a traceback for the user
+        if os.environ.get("PYSANDBOX_DEBUG"):
+            raise
+        log.error(f"internal error: {type(error).__name__}: {error}")
+        return 1

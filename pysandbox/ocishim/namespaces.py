@@ -1,0 +1,28 @@
+"""The sandbox process's host namespaces (config.json's linux.namespaces that the host provides)."""
+import ctypes
+import os
+
+from pysandbox.ocishim.spec import HOST_NAMESPACES
+from pysandbox.sentry.errors import SandboxError
+
+MS_REC, MS_PRIVATE = 0x4000, 1 << 18
+
+
+def enter_namespaces(namespaces):
+    """Fresh host namespaces of the kinds listed ((kind, None) pairs), or join those whose path is given."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fresh = 0
+    for kind, path in namespaces:
+        if path is None:
+            fresh |= HOST_NAMESPACES[kind]
+            continue
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if libc.setns(fd, HOST_NAMESPACES[kind]) != 0:
+                raise SandboxError(f"joining the {kind} namespace {path}: {os.strerror(ctypes.get_errno())}", 1)
+        finally:
+            os.close(fd)
+    if fresh and libc.unshare(fresh) != 0:
+        raise SandboxError(f"unshare: {os.strerror(ctypes.get_errno())}", 1)
+    if fresh & HOST_NAMESPACES["mount"]:
+        libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)

@@ -1,0 +1,1 @@
+"""The KVM platform: the workload in a KVM virtual machine (docs/KVM.md)."""

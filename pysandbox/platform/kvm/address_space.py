@@ -1,0 +1,435 @@
+"""One guest address space on the KVM platform: its 4-level page tables in the memory file,
+and how changes to them reach vCPUs whose KVM shadows cache the old entries (docs/KVM.md)."""
+import array
+import errno
+import itertools
+import os
+
+from pysandbox.platform.kvm._vcpu import lib
+from pysandbox.platform.kvm.memory import (MEMORY_PAGES, PAGE, PAGE_SHIFT, RELEASE_AT_LEAST, CopyOnWrite,
+                                           FileSlot, fd_readable)
+from pysandbox.sentry.errors import SyscallError
+
+# The sandbox's own pages (machine.py) sit at and above this address, the guest's limit.
+PLATFORM_BASE = 0x7FF000000000
+PTE_PRESENT, PTE_WRITE, PTE_USER, PTE_ACCESSED = 1, 2, 4, 0x20
+PTE_NX = 1 << 63
+TABLE_ENTRY = PTE_PRESENT | PTE_WRITE | PTE_USER
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+PF_PROTECTION, PF_WRITE, PF_FETCH = 1, 2, 16
+FAULT_AROUND_AHEAD, FAULT_AROUND_BEHIND = 64, 8      # pages given memory with a faulting one
+PAST_END = "past the end of its shared object"      # the kind of a page that has none
+
+
+class KvmAddressSpace:
+    """One guest address space: its page tables and the guest-physical page behind each
+    mapped virtual page. Mappings are backed when made (no lazy faults), so that a fault
+    is always the guest's own doing."""
+
+    def __init__(self, platform):
+        self.platform = platform
+        self.memory = platform.memory
+        self.root = self.memory.alloc_table()
+        self.tables = {}                # (level, va >> shift) -> table page, for levels 3..1
+        self.pages = {}                 # vpn -> [physical page, prot, shared]
+        self.shared_refs = platform.memory.shared_refs     # page -> mappings of shared anonymous memory
+        self.contexts = set()
+        self.released = False
+        self.past_run_ns = 0
+        self._stale_tables = set()          # keys of leaf tables whose old entries a vCPU may cache
+        self._dropped = []                  # pages to free at the end of the operation
+        self._table(PLATFORM_BASE, 3)
+        upper = self.tables[(3, PLATFORM_BASE >> 39)]
+        self.memory.set_entry(upper, (PLATFORM_BASE >> 30) & 511,
+                              (platform._shared_directory << PAGE_SHIFT) | TABLE_ENTRY)
+
+    # -- page tables -------------------------------------------------------------------
+    def _table(self, va, level):
+        """The table of `level` (3: PDPT, 2: PD, 1: PT) covering `va`, made as needed."""
+        key = (level, va >> (12 + 9 * level))
+        table = self.tables.get(key)
+        if table is not None:
+            return table
+        parent = self.root if level == 3 else self._table(va, level + 1)
+        table = self.memory.alloc_table()
+        self.memory.set_entry(parent, (va >> (12 + 9 * level)) & 511, (table << PAGE_SHIFT) | TABLE_ENTRY)
+        self.tables[key] = table
+        return table
+
+    def _set_pte(self, vpn, value, invalidate=True):
+        """Write the leaf entry of page `vpn`. A vCPU may have cached the old entry when its
+        Accessed bit is set: then its table is marked for _commit() to replace."""
+        va = vpn << PAGE_SHIFT
+        key = (1, va >> 21)
+        table = self.tables.get(key)
+        if table is None:
+            if not value:
+                return
+            table = self._table(va, 1)
+        index = (table << 9) + (vpn & 511)
+        old = self.memory.words[index]
+        if old & PTE_ACCESSED:
+            if invalidate:
+                self._stale_tables.add(key)
+            elif value:
+                value |= PTE_ACCESSED         # KVM may still cache the old entry: keep saying so
+        self.memory.words[index] = value
+
+    def _set_ptes(self, first, values):
+        """_set_pte for the run of pages first, first + 1, ...: one table's part at a time."""
+        words = self.memory.words
+        position = 0
+        while position < len(values):
+            vpn = first + position
+            count = min(len(values) - position, 512 - (vpn & 511))
+            chunk = values[position:position + count]
+            position += count
+            key = (1, vpn >> 9)
+            table = self.tables.get(key)
+            if table is None:
+                if not any(chunk):
+                    continue
+                table = self._table(vpn << PAGE_SHIFT, 1)
+            start = (table << 9) + (vpn & 511)
+            if any(old & PTE_ACCESSED for old in words[start:start + count]):
+                self._stale_tables.add(key)
+            words[start:start + count] = array.array("Q", chunk)
+
+    def _commit(self):
+        """Make the guest see the entries that took something away. KVM keeps its shadow of a
+        table until the guest stops using it, and reads ours again only for tables it has
+        never seen: so each changed table moves to a fresh page, with the tables above it up
+        to a new root, and this address space's vCPUs load the new root (measured: a CR3
+        reload alone is not enough on PVM; see docs/KVM.md)."""
+        if not self._stale_tables:
+            self._free_dropped()
+            return
+        memory = self.memory
+        changed = set(self._stale_tables)
+        for key in list(changed):
+            level, index = key
+            while level < 3:
+                level, index = level + 1, index >> 9
+                changed.add((level, index))
+        self._stale_tables.clear()
+        new_root = memory.alloc_page(zero=False)
+        memory.copy_page(self.root, new_root)
+        memory.retire_table(self.root)
+        self.root = new_root
+        for level in (3, 2, 1):
+            for key in sorted(k for k in changed if k[0] == level):
+                old = self.tables[key]
+                new = memory.alloc_page(zero=False)
+                memory.copy_page(old, new)
+                memory.retire_table(old)
+                self.tables[key] = new
+                parent = self.root if level == 3 else self.tables[(level + 1, key[1] >> 9)]
+                memory.set_entry(parent, key[1] & 511, (new << PAGE_SHIFT) | TABLE_ENTRY)
+        self.platform.load_root(self)
+        self._free_dropped()
+
+    def _free_dropped(self):
+        """Pages unmapped by this operation become free only now: until the vCPUs had the new
+        tables, a thread running guest code could still have reached them."""
+        if len(self._dropped) >= RELEASE_AT_LEAST:
+            self.memory.release_pages(self._dropped)
+        else:
+            for page in self._dropped:
+                self.memory.free_page(page)
+        self._dropped.clear()
+
+    @staticmethod
+    def _pte(page, prot, kind=False):
+        if not prot or page is None:
+            return 0
+        value = (page << PAGE_SHIFT) | PTE_PRESENT | PTE_USER
+        if prot & PROT_WRITE and not isinstance(kind, CopyOnWrite):
+            value |= PTE_WRITE
+        if not prot & PROT_EXEC:
+            value |= PTE_NX
+        return value
+
+    def _drop(self, vpn):
+        entry = self.pages.pop(vpn, None)
+        if entry is None:
+            return
+        self._release_page(entry)
+        self._set_pte(vpn, 0)
+
+    def _release_page(self, entry):
+        page, _prot, shared = entry
+        if page is None or isinstance(shared, (FileSlot, CopyOnWrite)):
+            return                          # the file's page, not ours
+        if shared:
+            left = self.shared_refs.get(page, 1) - 1
+            if left > 0:
+                self.shared_refs[page] = left
+                return
+            self.shared_refs.pop(page, None)
+        self._dropped.append(page)
+
+    # -- the AddressSpace interface ------------------------------------------------------
+    def map(self, addr, length, prot, shared=False, keep_pages=False):
+        """Anonymous memory. Private pages get their memory at the first touch (a page fault
+        the platform answers itself); shared ones at once, so that a fork shares them."""
+        eager = shared or keep_pages
+        for vpn in range(addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT):
+            self._drop(vpn)
+            if eager:
+                page = self.memory.alloc_page()
+                if shared:
+                    self.shared_refs[page] = 1
+                self.pages[vpn] = [page, prot, shared]
+                self._set_pte(vpn, self._pte(page, prot))
+            elif prot:
+                self.pages[vpn] = [None, prot, False]
+        self._commit()
+
+    def _copy_private(self, vpn, entry, invalidate=True):
+        """A file page of a private mapping becomes the process's own copy."""
+        copy = self.memory.alloc_page(zero=False)
+        view, start = self.memory.locate(entry[0])
+        self.memory.view[copy << PAGE_SHIFT:(copy + 1) << PAGE_SHIFT] = view[start:start + PAGE]
+        entry[0], entry[2] = copy, False
+        self._set_pte(vpn, self._pte(copy, entry[1]), invalidate=invalidate)
+
+    def _materialize(self, vpn, entry):
+        """Give a lazily mapped page its memory (a new entry: KVM sees it without a commit)."""
+        if entry[2] is PAST_END:
+            raise SyscallError(errno.EFAULT)
+        entry[0] = self.memory.alloc_page()
+        self._set_pte(vpn, self._pte(entry[0], entry[1]))
+        return entry
+
+    def fix_fault(self, addr, error_code):
+        """A page fault on a page mapped lazily that its protection allows, or a write to a file
+        page of a private mapping: give it memory and say so (the guest runs on); False for a
+        fault the workload must get (also when the memory file is full: SIGSEGV, not a crash)."""
+        try:
+            return self._fix_fault(addr, error_code)
+        except SyscallError:
+            return False
+
+    def _fix_fault(self, addr, error_code):
+        entry = self.pages.get(addr >> PAGE_SHIFT)
+        if entry is not None and isinstance(entry[2], CopyOnWrite):
+            if error_code & (PF_PROTECTION | PF_WRITE) != PF_PROTECTION | PF_WRITE or not entry[1] & PROT_WRITE:
+                return False
+            # No commit: KVM reads the new entry when the write faults again in its shadow.
+            self._copy_private(addr >> PAGE_SHIFT, entry, invalidate=False)
+            return True
+        if entry is None or entry[0] is not None or entry[2] is PAST_END or error_code & PF_PROTECTION:
+            return False
+        prot = entry[1]
+        if (error_code & PF_WRITE and not prot & PROT_WRITE) or (error_code & PF_FETCH and not prot & PROT_EXEC) \
+                or not prot:
+            return False
+        vpn = addr >> PAGE_SHIFT
+        self._materialize(vpn, entry)
+        # Fault around: an exit costs tens of µs here, giving a page memory about one, and
+        # memory is mostly touched in runs.
+        for neighbour in itertools.chain(range(vpn + 1, vpn + FAULT_AROUND_AHEAD),
+                                         range(vpn - 1, vpn - FAULT_AROUND_BEHIND, -1)):
+            other = self.pages.get(neighbour)
+            if other is None or other[0] is not None or other[1] != prot or other[2] is not False:
+                continue
+            try:
+                self._materialize(neighbour, other)
+            except SyscallError:
+                break
+        return True
+
+    def map_file(self, addr, length, prot, host_fd, offset, shared=False):
+        """MAP_SHARED: the file's own pages, through a memslot; MAP_PRIVATE: a copy of them.
+        Pages past the end of the file are left out, so touching them faults (SIGBUS)."""
+        size = os.fstat(host_fd).st_size
+        if shared or fd_readable(host_fd):
+            self._map_file_pages(addr, length, prot, host_fd, offset, size, shared)
+            return
+        self.map(addr, length, prot, keep_pages=True)
+        wanted = max(0, min(length, size - offset))
+        position = 0
+        while position < wanted:
+            chunk = os.pread(host_fd, min(wanted - position, 1 << 20), offset + position)
+            if not chunk:
+                break
+            self.write(addr + position, chunk)
+            position += len(chunk)
+        end = addr + ((max(0, size - offset) + PAGE - 1) & ~(PAGE - 1))
+        if end < addr + length:
+            self.protect(end, addr + length - end, 0)
+
+    def _map_file_pages(self, addr, length, prot, host_fd, offset, size, shared):
+        """The file's own pages, through its memslot: shared, or copied at the first write."""
+        slot = self.memory.file_slot(host_fd, offset, length)
+        if shared and prot & PROT_WRITE and not slot.writable:
+            raise SyscallError(errno.EACCES)
+        kind = slot if shared else slot.copy_on_write
+        in_file = max(0, min(length, ((size - offset + PAGE - 1) & ~(PAGE - 1)))) >> PAGE_SHIFT
+        first, count = addr >> PAGE_SHIFT, length >> PAGE_SHIFT
+        for vpn in range(first, first + count):
+            if vpn in self.pages:
+                self._drop(vpn)
+        base = slot.base + offset >> PAGE_SHIFT
+        pages = self.pages
+        for i in range(in_file):
+            pages[first + i] = [base + i, prot, kind]
+        self._set_ptes(first, [self._pte(base + i, prot, kind) for i in range(in_file)])
+        self._commit()
+
+    def unmap(self, addr, length):
+        for vpn in range(addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT):
+            self._drop(vpn)
+        self._commit()
+
+    def protect(self, addr, length, prot):
+        for vpn in range(addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT):
+            entry = self.pages.get(vpn)
+            if entry is None:
+                if prot:
+                    self.pages[vpn] = [None, prot, False]
+                continue
+            if prot & PROT_WRITE and isinstance(entry[2], FileSlot) and not entry[2].writable:
+                raise SyscallError(errno.EACCES)      # MAP_SHARED of a file opened read-only
+            old_prot = entry[1]
+            entry[1] = prot
+            # More access is seen by KVM at its next fault; less must be committed.
+            self._set_pte(vpn, self._pte(entry[0], prot, entry[2]), invalidate=bool(old_prot & ~prot))
+        self._commit()
+
+    def discard(self, addr, length):
+        """MADV_DONTNEED: private pages become zero pages again."""
+        for vpn in range(addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT):
+            entry = self.pages.get(vpn)
+            if entry is None or entry[2] or entry[0] is None:
+                continue
+            self._drop(vpn)
+            self.pages[vpn] = [None, entry[1], False]
+        self._commit()
+
+    def remap(self, addr, length, new_length, new_addr=None, keep_old=False):
+        """mremap: move the pages of [addr, addr + length) to new_addr (or grow in place);
+        a growing tail gets fresh pages. old length 0 maps the same shared pages again."""
+        destination = addr if new_addr is None else new_addr
+        first, count = addr >> PAGE_SHIFT, length >> PAGE_SHIFT
+        if length == 0:
+            moved = [(i, self.pages.get(first + i)) for i in range(new_length >> PAGE_SHIFT)]
+            for i, entry in moved:
+                if entry is not None:
+                    kind = entry[2] if isinstance(entry[2], (FileSlot, CopyOnWrite)) else True
+                    if kind is True:
+                        self.shared_refs[entry[0]] = self.shared_refs.get(entry[0], 1) + 1
+                    target = (destination >> PAGE_SHIFT) + i
+                    self._drop(target)
+                    self.pages[target] = [entry[0], entry[1], kind]
+                    self._set_pte(target, self._pte(entry[0], entry[1], kind))
+            self._commit()
+            return
+        entries = []
+        for i in range(count):
+            entry = self.pages.pop(first + i, None)
+            entries.append(entry)
+            if entry is not None:
+                self._set_pte(first + i, 0)
+        prot, shared = next(((e[1], e[2] is True) for e in reversed(entries) if e is not None),
+                            (PROT_READ | PROT_WRITE, False))
+        if new_addr is not None and new_length < length:
+            for entry in entries[new_length >> PAGE_SHIFT:]:
+                if entry is not None:
+                    self._release_page(entry)
+            entries = entries[:new_length >> PAGE_SHIFT]
+        target = destination >> PAGE_SHIFT
+        for i, entry in enumerate(entries):
+            self._drop(target + i)
+            if entry is not None:
+                self.pages[target + i] = entry
+                self._set_pte(target + i, self._pte(*entry))
+        for i in range(len(entries), new_length >> PAGE_SHIFT):
+            # Growing shared memory reaches past the end of its object: SIGBUS there, as on Linux.
+            self._drop(target + i)
+            self.pages[target + i] = [None, prot, PAST_END if shared else False]
+        if keep_old:
+            for i in range(count):
+                if i < len(entries) and entries[i] is not None:
+                    self.pages[first + i] = [None, entries[i][1], False]
+        self._commit()
+
+    def _spans(self, addr, n, writing=False):
+        """(view, start, size) of each page's piece of [addr, addr + n), in order; EFAULT at the
+        first page with nothing mapped (or, for writing, mapped from a read-only file)."""
+        while n > 0:
+            entry = self.pages.get(addr >> PAGE_SHIFT)
+            if entry is None:
+                raise SyscallError(errno.EFAULT)
+            if entry[0] is None:
+                self._materialize(addr >> PAGE_SHIFT, entry)
+            elif writing and isinstance(entry[2], CopyOnWrite):
+                self._copy_private(addr >> PAGE_SHIFT, entry)
+            offset = addr & (PAGE - 1)
+            size = min(n, PAGE - offset)
+            if entry[0] < MEMORY_PAGES:
+                yield self.memory.view, (entry[0] << PAGE_SHIFT) + offset, size
+            else:
+                if writing and not entry[2].writable:
+                    raise SyscallError(errno.EFAULT)
+                view, start = self.memory.locate(entry[0])
+                yield view, start + offset, size
+            addr += size
+            n -= size
+
+    def read(self, addr, n):
+        return b"".join([view[start:start + size] for view, start, size in self._spans(addr, n)])
+
+    def write(self, addr, data):
+        data = memoryview(data).cast("B")
+        position = 0
+        try:
+            for view, start, size in self._spans(addr, len(data), writing=True):
+                view[start:start + size] = data[position:position + size]
+                position += size
+        finally:
+            self._commit()                  # pages copied for the write replace file pages
+
+    def fork(self):
+        """A copy of this address space: private pages copied, shared ones shared."""
+        child = KvmAddressSpace(self.platform)
+        memory = self.memory
+        run_start, run = None, []
+        for vpn in sorted(self.pages):
+            page, prot, shared = self.pages[vpn]
+            if page is None or isinstance(shared, (FileSlot, CopyOnWrite)):
+                copy = page
+            elif shared:
+                self.shared_refs[page] = self.shared_refs.get(page, 1) + 1
+                copy = page
+            else:
+                copy = memory.alloc_page(zero=False)
+                memory.copy_page(page, copy)
+            child.pages[vpn] = [copy, prot, shared]
+            if run_start is None or vpn != run_start + len(run):
+                child._set_ptes(run_start, run)
+                run_start, run = vpn, []
+            run.append(self._pte(copy, prot, shared))
+        child._set_ptes(run_start, run)
+        return child
+
+    def cpu_seconds(self):
+        running = sum(lib.psk_run_ns(c.vcpu.index) for c in self.contexts if c.vcpu is not None)
+        return (self.past_run_ns + running) / 1e9
+
+    def release(self):
+        if self.released:
+            return
+        self.released = True
+        for context in list(self.contexts):
+            context.kill_process()
+        # No flush: translations KVM still caches for these pages hang off this address
+        # space's tables, which no vCPU loads again and which are reused only after a flush.
+        for entry in self.pages.values():
+            self._release_page(entry)
+        self.pages.clear()
+        self._free_dropped()
+        for table in self.tables.values():
+            self.memory.retire_table(table)
+        self.memory.retire_table(self.root)
+        self.tables.clear()

@@ -1,0 +1,327 @@
+"""The sentry's seccomp-bpf filter: the one list of host syscalls the sentry may make once the
+workload runs, with argument checks wherever seccomp can express them.
+
+A feature that needs another host syscall adds it to SENTRY_RULES (or to its own group below)
+here, nowhere else; `pysandbox footprint` and tests/test_footprint.py read this module.
+Anything outside the list kills the sandbox: the SIGSYS is caught just long enough to write
+one log line naming the syscall, then the sentry exits with status 159 (128 + SIGSYS).
+With `--seccomp debug` the line is written and the call fails with ENOSYS instead, so that
+every missing entry shows up in one run.
+"""
+import ctypes
+import errno
+import os
+import struct
+from typing import NamedTuple
+
+AUDIT_ARCH_X86_64 = 0xC000003E
+X32_SYSCALL_BIT = 0x40000000
+SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_TRAP = 0x80000000, 0x00030000
+SECCOMP_RET_ERRNO, SECCOMP_RET_ALLOW = 0x00050000, 0x7FFF0000
+SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
+PR_SET_NO_NEW_PRIVS = 38
+SYS_SECCOMP = 317
+SIGSYS = 31
+KILLED_STATUS = 128 + SIGSYS
+
+_LD_W_ABS, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
+_DATA_NR, _DATA_ARCH, _DATA_ARGS = 0, 4, 16
+
+PROT_EXEC = 0x4
+CLONE_NAMESPACES = 0x7E020080   # NEWNS NEWCGROUP NEWUTS NEWIPC NEWUSER NEWPID NEWNET NEWTIME
+AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+
+# ptrace requests the platform's C loop and the sentry make on their own stubs.
+PTRACE_REQUESTS = {
+    "PTRACE_PEEKUSER": 3, "PTRACE_CONT": 7, "PTRACE_KILL": 8, "PTRACE_GETREGS": 12, "PTRACE_SETREGS": 13,
+    "PTRACE_GETFPREGS": 14, "PTRACE_SETFPREGS": 15, "PTRACE_DETACH": 17, "PTRACE_SYSEMU": 31,
+    "PTRACE_SETOPTIONS": 0x4200, "PTRACE_GETEVENTMSG": 0x4201, "PTRACE_GETSIGINFO": 0x4202,
+    "PTRACE_GETREGSET": 0x4204, "PTRACE_SETREGSET": 0x4205, "PTRACE_INTERRUPT": 0x4207,
+}
+# ioctls on host fds: the terminal the sandbox's stdio is (sentry/vfs/tty.py) and FIONREAD.
+# TIOCSTI, TIOCLINUX and every other tty or device ioctl stay out.
+IOCTL_REQUESTS = {
+    "TCGETS": 0x5401, "TCSETS": 0x5402, "TCSETSW": 0x5403, "TCSETSF": 0x5404, "TCSBRK": 0x5409,
+    "TCXONC": 0x540A, "TCFLSH": 0x540B, "TIOCGPGRP": 0x540F, "TIOCSPGRP": 0x5410, "TIOCGWINSZ": 0x5413,
+    "TIOCSWINSZ": 0x5414, "FIONREAD": 0x541B, "FIONBIO": 0x5421, "FIONCLEX": 0x5450, "FIOCLEX": 0x5451,
+}
+
+
+class ArgCheck(NamedTuple):
+    """A condition on the low 32 bits of argument `index` (the high ones must be 0 for 'one_of').
+    kind 'one_of': the argument is one of `values`; 'clear': none of the bits in `mask` is set;
+    'positive': a positive 32-bit value (a pid, not a process group, 0 or -1)."""
+    index: int
+    kind: str
+    values: tuple = ()
+    mask: int = 0
+    what: str = ""
+
+    def describe(self):
+        if self.kind == "positive":
+            return f"arg{self.index} ({self.what}) a single process: no group, not -1, not 0"
+        if self.kind == "one_of":
+            return f"arg{self.index} ({self.what}) one of {len(self.values)} values"
+        return f"arg{self.index} ({self.what}) without bits {self.mask:#x}"
+
+
+class Rule(NamedTuple):
+    name: str
+    checks: tuple = ()
+    reason: str = ""
+
+
+def _rule(name, reason, *checks):
+    return Rule(name, tuple(checks), reason)
+
+
+# The sentry's allowlist, most frequent first (the filter tests them in this order).
+SENTRY_RULES = [
+    _rule("ptrace", "drive the stubs", ArgCheck(0, "one_of", tuple(PTRACE_REQUESTS.values()), what="request")),
+    _rule("wait4", "stub stops"),
+    _rule("waitid", "the gofer's exit"),
+    _rule("pread64", "guest memory through /proc/PID/mem; files"),
+    _rule("pwrite64", "guest memory through /proc/PID/mem; files"),
+    _rule("read", "files, pipes, the stdio"),
+    _rule("write", "files, pipes, the stdio, the log"),
+    _rule("epoll_wait", "the event loop"),
+    _rule("epoll_ctl", "the event loop"),
+    _rule("pselect6", "waits on host fds (select.select)"),
+    _rule("poll", "waits on host fds (the gofer's channel)"),
+    _rule("kill", "stop or end stubs", ArgCheck(0, "positive", what="pid")),
+    _rule("tgkill", "interrupt a stub thread", ArgCheck(0, "positive", what="tgid")),
+    _rule("openat", "host files of the rootfs (component by component, O_NOFOLLOW), /proc/PID/mem"),
+    _rule("close", ""),
+    _rule("newfstatat", "stat of host files"),
+    _rule("fstatfs", "statfs(2) of host files (directfs: hostops.statfs)"),
+    _rule("lseek", ""),
+    _rule("getdents64", "host directories"),
+    _rule("readlinkat", "host symlinks"),
+    _rule("fcntl", "fd flags, file locks"),
+    _rule("ioctl", "the host terminal", ArgCheck(1, "one_of", tuple(IOCTL_REQUESTS.values()), what="request")),
+    _rule("sendmsg", "pass files to stubs (SCM_RIGHTS)"),
+    _rule("recvmsg", ""),
+    _rule("mmap", "Python's allocator; never executable", ArgCheck(2, "clear", mask=PROT_EXEC, what="prot")),
+    _rule("munmap", "Python's allocator"),
+    _rule("mprotect", "never executable", ArgCheck(2, "clear", mask=PROT_EXEC, what="prot")),
+    _rule("mremap", "Python's allocator"),
+    _rule("madvise", "Python's allocator"),
+    _rule("brk", "Python's allocator"),
+    _rule("futex", "Python's locks"),
+    _rule("getrandom", "the guest's getrandom(2), AT_RANDOM"),
+    _rule("memfd_create", "in-memory files"),
+    _rule("ftruncate", "in-memory files"),
+    _rule("dup3", ""),
+    _rule("clone", "a new template stub or a helper thread; never a namespace",
+          ArgCheck(0, "clear", mask=CLONE_NAMESPACES, what="flags")),
+    _rule("execve", "the child of clone becomes a stub (the stub's own filter follows)"),
+    _rule("rt_sigaction", ""),
+    _rule("rt_sigprocmask", ""),
+    _rule("rt_sigreturn", ""),
+    _rule("getpid", ""),
+    _rule("sysinfo", "the guest's sysinfo(2)"),
+    _rule("exit", ""),
+    _rule("exit_group", ""),
+    _rule("set_robust_list", "new threads"),
+    _rule("rseq", "new threads"),
+    _rule("clock_nanosleep", ""),
+    _rule("mkdirat", "writes to a --rootfs directory"),
+    _rule("unlinkat", "writes to a --rootfs directory"),
+    _rule("renameat2", "writes to a --rootfs directory"),
+    _rule("symlinkat", "writes to a --rootfs directory"),
+    _rule("linkat", "writes to a --rootfs directory"),
+    _rule("fchmod", "writes to a --rootfs directory"),
+    _rule("fchown", "writes to a --rootfs directory"),
+    _rule("fchownat", "writes to a --rootfs directory"),
+    _rule("renameat", "writes to a --rootfs directory"),
+    _rule("utimensat", "writes to a --rootfs directory"),
+    _rule("fsync", "fsync(2) and fdatasync(2) of host files (redis SAVE)"),
+    _rule("mknodat", "bind(2) of AF_UNIX sockets and mknod(2) in a --rootfs directory"),
+    _rule("chmod", "mode changes of O_PATH fds through /proc/self/fd (hostfs)"),
+]
+
+# Host sockets, for --network host only (sentry/vfs/hostinet.py): its calls, and its socket
+# ioctls (SIOCOUTQ, SIOCATMARK, SIOCOUTQNSD, SIOCGIFCONF and the SIOCGIF* getters).
+NETWORK_IOCTLS = {0x5411, 0x8905, 0x894B, 0x8912, 0x8910, 0x8913, 0x8915, 0x8917, 0x8919, 0x891B, 0x891D, 0x8921,
+                  0x8927, 0x8933, 0x8942}
+NETWORK_RULES = [
+    _rule("socket", "host sockets; netlink for the interface list",
+          ArgCheck(0, "one_of", (AF_INET, AF_INET6, AF_NETLINK), what="domain")),
+    _rule("connect", ""), _rule("bind", ""), _rule("listen", ""), _rule("accept4", ""),
+    _rule("sendto", ""), _rule("recvfrom", ""), _rule("setsockopt", ""), _rule("getsockopt", ""),
+    _rule("getsockname", ""), _rule("getpeername", ""), _rule("shutdown", ""),
+]
+
+# The gofer (pysandbox/gofer/server.py) serving requests on its socket: host file operations
+# relative to the directory fds it holds, and nothing that reaches other processes (no
+# ptrace, kill, clone, execve, sockets).
+GOFER_RULES = [
+    _rule("recvmsg", "requests"), _rule("sendmsg", "replies and fds"),
+    _rule("newfstatat", ""), _rule("openat", "one component at a time, O_NOFOLLOW"), _rule("close", ""),
+    _rule("fcntl", ""), _rule("getdents64", ""), _rule("lseek", ""), _rule("readlinkat", ""),
+    _rule("fstatfs", ""), _rule("mkdirat", ""), _rule("mknodat", ""), _rule("unlinkat", ""),
+    _rule("renameat", ""), _rule("renameat2", ""), _rule("symlinkat", ""), _rule("linkat", ""),
+    _rule("fchmod", ""), _rule("chmod", "O_PATH fds through /proc/self/fd"), _rule("fchown", ""),
+    _rule("fchownat", ""), _rule("utimensat", ""), _rule("ftruncate", ""), _rule("fsync", ""),
+    _rule("mmap", "Python's allocator; never executable", ArgCheck(2, "clear", mask=PROT_EXEC, what="prot")),
+    _rule("mprotect", "never executable", ArgCheck(2, "clear", mask=PROT_EXEC, what="prot")),
+    _rule("munmap", ""), _rule("brk", ""), _rule("mremap", ""), _rule("madvise", ""), _rule("futex", ""),
+    _rule("rt_sigaction", ""), _rule("rt_sigprocmask", ""), _rule("rt_sigreturn", ""), _rule("write", "its one log line"),
+    _rule("exit_group", ""),
+]
+
+# The OCI sandbox process (ocishim/sandbox.py): its control socket.
+OCI_RULES = [_rule("accept4", "the control socket of an OCI container's sandbox process")]
+
+# Calls that fail instead of killing: glibc tries them first and falls back.
+FALLBACK_ERRNOS = {"clone3": errno.ENOSYS}
+
+
+def _numbers():
+    from pysandbox.sentry.syscalls.linux64 import TABLE
+    return {entry.name: number for number, entry in TABLE.items()}
+
+
+def syscall_name(number):
+    from pysandbox.sentry.syscalls.linux64 import TABLE
+    entry = TABLE.get(number)
+    return entry.name if entry is not None else f"syscall_{number}"
+
+
+# The KVM platform's ioctls on its /dev/kvm, VM and vCPU fds: seccomp cannot tell those fds
+# from a terminal, so on KVM the ioctl request is not checked.
+KVM_RULES = [_rule("ioctl", "KVM_RUN and the other KVM ioctls; the host terminal")]
+
+
+def sentry_rules(network="none", platform="ptrace"):
+    """The sentry's allowlist for this configuration."""
+    rules = list(SENTRY_RULES)
+    if platform == "kvm":
+        replaced = {rule.name for rule in KVM_RULES}
+        rules = [rule for rule in rules if rule.name not in replaced] + KVM_RULES
+    if network != "host":
+        return rules
+    return [_with_network_ioctls(rule) for rule in rules] + NETWORK_RULES
+
+
+def _with_network_ioctls(rule):
+    if rule.name != "ioctl" or not rule.checks:
+        return rule
+    check = rule.checks[0]
+    return rule._replace(checks=(check._replace(values=tuple(sorted(set(check.values) | NETWORK_IOCTLS))),))
+
+
+def _insn(code, k, jt=0, jf=0):
+    return struct.pack("<HBBI", code, jt, jf, k)
+
+
+def _check_block(check, deny):
+    """Instructions that fall through when `check` holds and return `deny` when it doesn't."""
+    offset = _DATA_ARGS + 8 * check.index
+    if check.kind == "positive":
+        return [_insn(_LD_W_ABS, offset + 4), _insn(_JEQ_K, 0, 1, 0), _insn(_RET_K, deny),
+                _insn(_LD_W_ABS, offset), _insn(_JSET_K, 0x80000000, 0, 1), _insn(_RET_K, deny),
+                _insn(_JEQ_K, 0, 0, 1), _insn(_RET_K, deny)]
+    if check.kind == "one_of":
+        values = sorted(set(check.values))
+        block = [_insn(_LD_W_ABS, offset + 4), _insn(_JEQ_K, 0, 1, 0), _insn(_RET_K, deny),
+                 _insn(_LD_W_ABS, offset)]
+        for i, value in enumerate(values):
+            # a match jumps over the remaining comparisons and the deny
+            block.append(_insn(_JEQ_K, value, len(values) - i, 0))
+        block.append(_insn(_RET_K, deny))
+        return block
+    return [_insn(_LD_W_ABS, offset), _insn(_JSET_K, check.mask, 0, 1), _insn(_RET_K, deny)]
+
+
+def compile_filter(rules, deny=SECCOMP_RET_KILL_PROCESS, fallback_errnos=FALLBACK_ERRNOS):
+    """A classic BPF program: allow `rules` (with their argument checks), `deny` anything else."""
+    numbers = _numbers()
+    program = [_insn(_LD_W_ABS, _DATA_ARCH), _insn(_JEQ_K, AUDIT_ARCH_X86_64, 1, 0), _insn(_RET_K, deny),
+               _insn(_LD_W_ABS, _DATA_NR), _insn(_JGE_K, X32_SYSCALL_BIT, 0, 1), _insn(_RET_K, deny)]
+    for name, error in fallback_errnos.items():
+        program += [_insn(_JEQ_K, numbers[name], 0, 1), _insn(_RET_K, SECCOMP_RET_ERRNO | error)]
+    for rule in rules:
+        block = []
+        for check in rule.checks:
+            block += _check_block(check, deny)
+            block.append(None)               # marks: the syscall number must be reloaded after
+        body = []
+        for insn in block:
+            body.append(insn if insn is not None else _insn(_LD_W_ABS, _DATA_NR))
+        if body:
+            body.pop()                       # no reload needed before the final allow
+        body.append(_insn(_RET_K, SECCOMP_RET_ALLOW))
+        if len(body) > 255:
+            raise ValueError(f"seccomp rule {rule.name}: argument check too long")
+        program.append(_insn(_JEQ_K, numbers[rule.name], 0, len(body)))
+        program += body
+    program.append(_insn(_RET_K, deny))
+    if len(program) > 4096:
+        raise ValueError("seccomp filter longer than BPF_MAXINSNS")
+    return b"".join(program)
+
+
+# -- installing it ----------------------------------------------------------------------------
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_handler_keepalive = []
+_UCONTEXT_RAX = 40 + 13 * 8           # uc_mcontext.gregs[REG_RAX] in x86_64's ucontext_t
+_SIGINFO_SYSCALL = 24                 # si_syscall in siginfo_t for SIGSYS
+
+
+class _Sigaction(ctypes.Structure):
+    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_ulong * 16), ("flags", ctypes.c_int),
+                ("restorer", ctypes.c_void_p)]
+
+
+def _install_sigsys_handler(log_fd, keep_going):
+    """Report a denied host syscall in one line; then end the sandbox, or (debug) fail the call."""
+    names = {number: syscall_name(number) for number in range(512)}
+    message = ("pysandbox: seccomp: the sentry made host syscall {name} ({number}), which "
+               "pysandbox/security/seccomp.py does not allow{tail}\n")
+    tail = "; it fails with ENOSYS (--seccomp debug)" if keep_going else "; the sandbox is killed"
+    callback_type = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+
+    def on_sigsys(_signo, info, context):
+        number = ctypes.c_int.from_address(info + _SIGINFO_SYSCALL).value
+        line = message.format(name=names.get(number, f"syscall_{number}"), number=number, tail=tail)
+        os.write(log_fd, line.encode())
+        if not keep_going:
+            os._exit(KILLED_STATUS)
+        ctypes.c_long.from_address(context + _UCONTEXT_RAX).value = -errno.ENOSYS
+
+    callback = callback_type(on_sigsys)
+    _handler_keepalive.append(callback)
+    action = _Sigaction()
+    action.handler = ctypes.cast(callback, ctypes.c_void_p)
+    action.flags = 0x4 | 0x10000000     # SA_SIGINFO | SA_RESTART
+    if _libc.sigaction(SIGSYS, ctypes.byref(action), None) != 0:
+        raise OSError(ctypes.get_errno(), "sigaction(SIGSYS)")
+
+
+def install(rules, mode="kill", log_fd=2):
+    """Confine this process (all its threads): no_new_privs, then the filter. mode 'kill' or
+    'debug'. Everything Python will need must be imported before: a module loaded later may
+    need a call (an executable mapping) the filter refuses."""
+    _install_sigsys_handler(log_fd, keep_going=(mode == "debug"))
+    load_filter(compile_filter(rules, deny=SECCOMP_RET_TRAP))
+
+
+def load_filter(program):
+    """no_new_privs, then the BPF program `program` on every thread of this process."""
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    if _libc.syscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, ctypes.byref(fprog)) != 0:
+        raise OSError(ctypes.get_errno(), "seccomp(SECCOMP_SET_MODE_FILTER)")
+
+
+def make_host_syscall(number):
+    """Test-only: make host syscall `number` from the sentry (it must be denied)."""
+    return _libc.syscall(number, 0, 0, 0, 0, 0, 0)

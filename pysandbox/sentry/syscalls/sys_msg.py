@@ -1,0 +1,163 @@
+"""System V message queues: msgget(2), msgsnd(2), msgrcv(2), msgctl(2); checks in the order of
+Linux's ipc/msg.c."""
+import errno
+import struct
+import time
+
+from ..errors import RESTART_ALWAYS, SyscallError
+from ..sysv_ipc import IPC_NOWAIT, MSGMAX, MSGMNB, MSGMNI, Message, MessageQueue, namespace, wait
+
+IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
+MSG_STAT, MSG_INFO, MSG_STAT_ANY = 11, 12, 13
+MSG_NOERROR, MSG_EXCEPT, MSG_COPY = 0o10000, 0o20000, 0o40000
+MSGPOOL = MSGMNI * MSGMNB // 1024
+MSGSSZ, MSGSEG = 16, 0xFFFF
+_READ, _WRITE = 0o4, 0o2
+_LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
+
+# struct msqid64_ds: ipc64_perm (key, uid, gid, cuid, cgid, mode, seq), stime, rtime, ctime,
+# cbytes, qnum, qbytes, lspid, lrpid.
+_MSQID_DS = struct.Struct("<iIIIIIH2x4x16xqqqQQQii16x")
+_MSGINFO = struct.Struct("<7iH2x")
+_MTYPE = struct.Struct("<q")
+
+
+def _queues(t):
+    return namespace(t.kernel).messages
+
+
+def msgget(t, key, msgflg):
+    """msgget(2)."""
+    queues = _queues(t)
+
+    def create():
+        now = int(time.time())
+        queue = queues.create(lambda ipc_id: MessageQueue(ipc_id, key, t.creds, msgflg, now), key, MSGMNI)
+        if queue is None:
+            raise SyscallError(errno.ENOSPC)
+        return queue
+    return queues.get(t, key, msgflg, create)
+
+
+def _queue(t, msqid):
+    return _queues(t).lookup(t, msqid)
+
+
+def _wait(t, queue):
+    wait(t, queue, RESTART_ALWAYS)
+
+
+def msgsnd(t, msqid, msgp, msgsz, msgflg):
+    """msgsnd(2): waits for room unless IPC_NOWAIT; a signal handler ends the wait with EINTR."""
+    if msgsz > MSGMAX or msgsz < 0 or msqid < 0:
+        raise SyscallError(errno.EINVAL)
+    msg_type = _MTYPE.unpack(t.copy_in(msgp, _MTYPE.size))[0]
+    if msg_type < 1:
+        raise SyscallError(errno.EINVAL)
+    text = t.copy_in(msgp + _MTYPE.size, msgsz)
+    queue = _queue(t, msqid)
+    if not queue.perm.allows(t.creds, _WRITE):
+        raise SyscallError(errno.EACCES)
+    if not queue.has_room(msgsz):
+        if msgflg & IPC_NOWAIT:
+            raise SyscallError(errno.EAGAIN)
+        _wait(t, queue)
+    queue.messages.append(Message(msg_type, text))
+    queue.bytes += msgsz
+    queue.last_sender = t.tg.tgid
+    queue.send_time = int(time.time())
+    queue.queue.notify()
+    return 0
+
+
+def _find(queue, msgtyp, msgflg):
+    """The message msgrcv takes: by position for MSG_COPY, else the first of the type asked for
+    (the lowest type up to -msgtyp for a negative msgtyp, any other type with MSG_EXCEPT)."""
+    messages = queue.messages
+    if msgflg & MSG_COPY:
+        return messages[msgtyp] if 0 <= msgtyp < len(messages) else None
+    if msgtyp == 0:
+        return messages[0] if messages else None
+    if msgtyp < 0:
+        limit = _LONG_MAX if msgtyp == _LONG_MIN else -msgtyp
+        candidates = [message for message in messages if message.type <= limit]
+        return min(candidates, key=lambda message: message.type) if candidates else None
+    if msgflg & MSG_EXCEPT:
+        return next((message for message in messages if message.type != msgtyp), None)
+    return next((message for message in messages if message.type == msgtyp), None)
+
+
+def msgrcv(t, msqid, msgp, msgsz, msgtyp, msgflg):
+    """msgrcv(2)."""
+    if msqid < 0 or msgsz < 0:
+        raise SyscallError(errno.EINVAL)
+    if msgflg & MSG_COPY and (msgflg & MSG_EXCEPT or not msgflg & IPC_NOWAIT):
+        raise SyscallError(errno.EINVAL)
+    queue = _queue(t, msqid)
+    if not queue.perm.allows(t.creds, _READ):
+        raise SyscallError(errno.EACCES)
+    message = _find(queue, msgtyp, msgflg)
+    if message is None:
+        if msgflg & IPC_NOWAIT:
+            raise SyscallError(errno.ENOMSG)
+        _wait(t, queue)
+    if len(message.text) > msgsz and not msgflg & MSG_NOERROR:
+        raise SyscallError(errno.E2BIG)
+    text = message.text[:msgsz]
+    t.copy_out(msgp, _MTYPE.pack(message.type) + text)
+    if not msgflg & MSG_COPY:
+        queue.messages.remove(message)
+        queue.bytes -= len(message.text)
+        queue.last_receiver = t.tg.tgid
+        queue.receive_time = int(time.time())
+        queue.queue.notify()
+    return len(text)
+
+
+def _stat_bytes(queue):
+    perm = queue.perm
+    return _MSQID_DS.pack(perm.key, perm.uid, perm.gid, perm.cuid, perm.cgid, perm.mode, queue.seq,
+                          queue.send_time, queue.receive_time, queue.change_time, queue.bytes,
+                          len(queue.messages), queue.max_bytes, queue.last_sender, queue.last_receiver)
+
+
+def msgctl(t, msqid, cmd, buf):
+    """msgctl(2) (x86_64 has no IPC_64 flag: the structures are always the 64-bit ones)."""
+    if msqid < 0 or cmd < 0:
+        raise SyscallError(errno.EINVAL)
+    queues = _queues(t)
+    if cmd in (IPC_INFO, MSG_INFO):
+        if cmd == IPC_INFO:
+            pool, messages, total = MSGPOOL, MSGMNB, MSGMNB
+        else:
+            pool = len(queues.by_slot)
+            messages = sum(len(q.messages) for q in queues.by_slot.values())
+            total = sum(q.bytes for q in queues.by_slot.values())
+        t.copy_out(buf, _MSGINFO.pack(pool, messages, MSGMAX, MSGMNB, MSGMNI, MSGSSZ, total, MSGSEG))
+        return queues.highest_slot
+    if cmd in (IPC_STAT, MSG_STAT, MSG_STAT_ANY):
+        queue = queues.by_slot.get(msqid) if cmd != IPC_STAT else queues.find(msqid)
+        if queue is None:
+            raise SyscallError(errno.EINVAL)
+        if cmd != MSG_STAT_ANY and not queue.perm.allows(t.creds, _READ):
+            raise SyscallError(errno.EACCES)
+        t.copy_out(buf, _stat_bytes(queue))
+        return 0 if cmd == IPC_STAT else queue.id
+    if cmd not in (IPC_SET, IPC_RMID):
+        raise SyscallError(errno.EINVAL)
+    new = _MSQID_DS.unpack(t.copy_in(buf, _MSQID_DS.size)) if cmd == IPC_SET else None
+    queue = _queue(t, msqid)
+    if not queue.perm.owned_by(t.creds):
+        raise SyscallError(errno.EPERM)
+    if cmd == IPC_RMID:
+        queues.remove(queue)
+        return 0
+    uid, gid, mode, max_bytes = new[1], new[2], new[5], new[12]
+    if max_bytes > MSGMNB and t.creds.euid != 0:
+        raise SyscallError(errno.EPERM)     # CAP_SYS_RESOURCE
+    queue.max_bytes = max_bytes
+    queue.perm.uid, queue.perm.gid = uid, gid
+    queue.perm.mode = mode & 0o777
+    queue.change_time = int(time.time())
+    queue.queue.notify()
+    return 0

@@ -1,0 +1,160 @@
+"""Extended attributes: getxattr(2), setxattr(2), listxattr(2), removexattr(2) and their l/f forms.
+
+tmpfs and the overlay keep user., trusted. and security. attributes in the
+sentry; files of the host rootfs answer EOPNOTSUPP, as a filesystem mounted
+without xattr support does.
+"""
+import errno
+
+from ..errors import SyscallError
+from ..vfs import fsnotify
+from ..vfs.resolve import AT_FDCWD
+from ..vfs.stat import MAY_READ, MAY_WRITE, may_access
+
+XATTR_NAME_MAX = 255
+XATTR_SIZE_MAX = 65536
+XATTR_LIST_MAX = 65536
+XATTR_CREATE, XATTR_REPLACE = 1, 2
+
+
+def getxattr(t, path, name, value, size):
+    """getxattr(2)."""
+    return _get(t, _by_path(t, path, follow=True), name, value, size)
+
+
+def lgetxattr(t, path, name, value, size):
+    """lgetxattr(2)."""
+    return _get(t, _by_path(t, path, follow=False), name, value, size)
+
+
+def fgetxattr(t, fd, name, value, size):
+    """fgetxattr(2)."""
+    return _get(t, _by_fd(t, fd), name, value, size)
+
+
+def setxattr(t, path, name, value, size, flags):
+    """setxattr(2)."""
+    return _set(t, _by_path(t, path, follow=True), name, value, size, flags)
+
+
+def lsetxattr(t, path, name, value, size, flags):
+    """lsetxattr(2)."""
+    return _set(t, _by_path(t, path, follow=False), name, value, size, flags)
+
+
+def fsetxattr(t, fd, name, value, size, flags):
+    """fsetxattr(2)."""
+    return _set(t, _by_fd(t, fd), name, value, size, flags)
+
+
+def listxattr(t, path, list, size):
+    """listxattr(2)."""
+    return _list(t, _by_path(t, path, follow=True), list, size)
+
+
+def llistxattr(t, path, list, size):
+    """llistxattr(2)."""
+    return _list(t, _by_path(t, path, follow=False), list, size)
+
+
+def flistxattr(t, fd, list, size):
+    """flistxattr(2)."""
+    return _list(t, _by_fd(t, fd), list, size)
+
+
+def removexattr(t, path, name):
+    """removexattr(2)."""
+    return _remove(t, _by_path(t, path, follow=True), name)
+
+
+def lremovexattr(t, path, name):
+    """lremovexattr(2)."""
+    return _remove(t, _by_path(t, path, follow=False), name)
+
+
+def fremovexattr(t, fd, name):
+    """fremovexattr(2)."""
+    return _remove(t, _by_fd(t, fd), name)
+
+
+# --- the work, shared by the three forms of each call ---
+
+def _by_path(t, path, follow):
+    return t.kernel.vfs.lookup(t, AT_FDCWD, t.copy_in_str(path), follow=follow)
+
+
+def _by_fd(t, fd):
+    file = t.fds.get(fd)
+    if file.is_path_only or file.dentry is None:
+        raise SyscallError(errno.EBADF)
+    return file.dentry
+
+
+def _name(t, name):
+    try:
+        text = t.copy_in_str(name, XATTR_NAME_MAX + 1)
+    except SyscallError as error:
+        raise SyscallError(errno.ERANGE if error.errno == errno.ENAMETOOLONG else error.errno) from None
+    if not text or len(text) > XATTR_NAME_MAX:
+        raise SyscallError(errno.ERANGE)
+    return text
+
+
+def _is_root(t):
+    return t.creds.fsuid == 0
+
+
+def _get(t, dentry, name, value, size):
+    inode = dentry.inode
+    key = _name(t, name)
+    if key.startswith(b"user."):
+        may_access(inode.stat(), t.creds, MAY_READ)
+    data = inode.getxattr(key, _is_root(t))
+    if size == 0:
+        return len(data)
+    if len(data) > min(size, XATTR_SIZE_MAX):
+        raise SyscallError(errno.ERANGE)
+    t.copy_out(value, data)
+    return len(data)
+
+
+def _set(t, dentry, name, value, size, flags):
+    inode = dentry.inode
+    if flags & ~(XATTR_CREATE | XATTR_REPLACE):
+        raise SyscallError(errno.EINVAL)
+    key = _name(t, name)
+    if size > XATTR_SIZE_MAX:
+        raise SyscallError(errno.E2BIG)
+    data = t.copy_in(value, size) if size else b""
+    _check_can_change(t, inode, key)
+    inode.setxattr(key, data, flags, _is_root(t))
+    fsnotify.attributes_changed(dentry)
+    return 0
+
+
+def _remove(t, dentry, name):
+    key = _name(t, name)
+    _check_can_change(t, dentry.inode, key)
+    dentry.inode.removexattr(key, _is_root(t))
+    fsnotify.attributes_changed(dentry)
+    return 0
+
+
+def _check_can_change(t, inode, key):
+    if inode.read_only:
+        raise SyscallError(errno.EROFS)
+    attrs = inode.stat()
+    if key.startswith(b"user.") and (inode.is_regular or inode.is_dir):
+        may_access(attrs, t.creds, MAY_WRITE)
+    elif key.startswith(b"security.") and t.creds.fsuid not in (0, attrs.uid):
+        raise SyscallError(errno.EPERM)
+
+
+def _list(t, dentry, buffer, size):
+    names = b"".join(name + b"\0" for name in dentry.inode.listxattr(_is_root(t)))
+    if size == 0:
+        return len(names)
+    if len(names) > min(size, XATTR_LIST_MAX):
+        raise SyscallError(errno.ERANGE)
+    t.copy_out(buffer, names)
+    return len(names)
