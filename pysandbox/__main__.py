@@ -1,5 +1,3 @@
-import sys
+from pysandbox.cli import run
 
-from pysandbox.cli import main
-
-sys.exit(main())
+run()

@@ -137,7 +137,9 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
     log = lambda line: print(line, file=log_file, flush=True)  # noqa: E731
     kernel = Kernel(platform, vfs, hostname=hostname, strace=log if strace else None, protect_init=False,
                     log=lambda message: log(f"pysandbox: {message}"))
-    kernel.network = new_network(network)
+    # The loopback stack is built on the first inet or netlink socket (inet.network_of): most
+    # workloads never make one, and its imports cost several ms of start-up.
+    kernel.network = new_network(network) if network != "none" else None
     kernel.pids_limit = pids_limit
     env = list(env if env is not None else [f"{k}={v}" for k, v in os.environ.items()])
 
@@ -164,7 +166,8 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
             signal.signal(sig, handler)
         platform.close()
         vfs.close()
-        kernel.network.close()
+        if kernel.network is not None:
+            kernel.network.close()
         if host_cgroup is not None:
             if host_cgroup.oom_kills():
                 log(f"pysandbox: the sandbox reached its memory limit ({memory_limit} bytes): "

@@ -119,3 +119,18 @@ def test_the_filter_allows_exactly_the_injected_calls():
     program = seccomp_filter()
     assert len(program) // 8 == 4 + len(STUB_SYSCALLS) + 2
     assert len(STUB_SYSCALLS) <= 8
+
+
+def test_large_writes_reach_read_only_pages(platform):
+    """AddressSpace.write ignores protections: process_vm_writev stops at the first read-only
+    page and /proc/PID/mem writes the rest (the loader fills read-only segments this way)."""
+    prot_read, prot_read_write, base = 1, 3, 0x500000
+    space = platform.new_process().address_space
+    space.map(base, 0x4000, prot_read_write)
+    space.protect(base + 0x2000, 0x2000, prot_read)
+    data = os.urandom(0x4000)
+    space.write(base, data)
+    assert space.read(base, 0x4000) == data
+    space.protect(base, 0x4000, prot_read)
+    space.write(base + 0x800, bytes(0x3000))
+    assert space.read(base, 0x4000) == data[:0x800] + bytes(0x3000) + data[0x3800:]

@@ -171,7 +171,7 @@ def test_the_running_sentry_is_confined():
             from pysandbox.security.confine import KEPT_CAPABILITIES
             kept = sum(1 << number for number in KEPT_CAPABILITIES.values())
             assert f"CapEff:\t{kept:016x}" in status and f"CapBnd:\t{kept:016x}" in status, status
-            for namespace in ("uts", "ipc", "cgroup"):
+            for namespace in ("mnt", "uts", "ipc", "cgroup"):
                 assert os.readlink(f"/proc/{process.pid}/ns/{namespace}") != os.readlink(f"/proc/self/ns/{namespace}")
     finally:
         process.wait(timeout=60)

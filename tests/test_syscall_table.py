@@ -195,3 +195,46 @@ def test_cli_rejects_an_unknown_format():
     cli_syscalls.add_parser(parser.add_subparsers())
     with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
         parser.parse_args(["syscalls", "--format", "xml"])
+
+
+# -- --compare with another runtime's table ----------------------------------------------------
+
+REFERENCE_CSV = ("OS,Arch,Num,Name,Support,Note\n"
+                 "linux,amd64,0,read,Full Support,Fully Supported.\n"
+                 "linux,amd64,9,mmap,Partial Support,\"Options MAP_SYNC, MAP_SHARED_VALIDATE are not supported.\n"
+                 "See: gvisor.dev/issue/1\"\n"
+                 "linux,amd64,29,shmget,Full Support,Fully Supported.\n"
+                 "linux,amd64,134,uselib,Unimplemented,Obsolete.\n")
+
+
+def test_compare_counts_both_sides_and_lines_rows_up(tmp_path):
+    path = tmp_path / "runsc.csv"
+    path.write_text(REFERENCE_CSV)
+    reference = cli_syscalls.load_reference(str(path))
+    assert reference[9] == ("mmap", "partial", "Options MAP_SYNC, MAP_SHARED_VALIDATE are not supported.\n"
+                                               "See: gvisor.dev/issue/1")
+    assert cli_syscalls.compare_counts(reference) == {"full": 2, "partial": 1, "unimplemented": 1}
+    data = json.loads(cli_syscalls.render_comparison(reference, "json"))
+    ours = {level: sum(1 for row in table.rows() if row[2] == level) for level in LEVELS}
+    assert data["counts"] == {"pysandbox": ours, "reference": {"full": 2, "partial": 1, "unimplemented": 1}}
+    rows = {row["number"]: row for row in data["syscalls"]}
+    assert rows[0]["reference_level"] == "full" and rows[0]["level"] == table.SYSCALLS[0].level
+    assert rows[1]["reference_level"] == "-"                     # runsc's table lacks it
+    plain = cli_syscalls.render_comparison(reference, "table")
+    assert plain.splitlines()[-2].startswith("pysandbox: ") and "reference: 2 full, 1 partial" in plain
+    assert list(csv.reader(io.StringIO(cli_syscalls.render_comparison(reference, "csv"))))[0] == \
+        list(cli_syscalls.COMPARE_COLUMNS)
+    assert cli_syscalls.render_comparison(reference, "markdown").startswith("| Number | Name | pysandbox |")
+
+
+def test_compare_rejects_what_is_not_a_table(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a syscall table"):
+        cli_syscalls.load_reference(str(bad))
+    bad.write_text("Num,Name,Support\nx,read,Full Support\n")
+    with pytest.raises(ValueError, match="line 2: Num is not a number"):
+        cli_syscalls.load_reference(str(bad))
+    bad.write_text("Num,Name,Support\n0,read,Sort of\n")
+    with pytest.raises(ValueError, match="unknown support level"):
+        cli_syscalls.load_reference(str(bad))

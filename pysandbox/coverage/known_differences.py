@@ -14,8 +14,6 @@ _PIDFD = "pidfd_open and pidfd_send_signal are not implemented (ENOSYS): the tes
 
 # Problems the suites found that are not one test's difference (docs/coverage.md lists them).
 KNOWN_PROBLEMS = [
-    "No pseudo-terminals: /dev/ptmx and /dev/pts are missing, so openpty(3) fails (test_pty, "
-    "test_os's test_openpty). A devpts in the sentry is a feature of its own.",
     "pidfds (pidfd_open, pidfd_send_signal, pidfd_getfd, waitid's P_PIDFD, CLONE_PIDFD) are not "
     "implemented.",
     "The workload's CPU time counts only what its own code runs; the sentry's work on its behalf is "

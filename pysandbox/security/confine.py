@@ -12,8 +12,12 @@ MODES = ("kill", "debug", "off")
 DEFAULT_MODE = os.environ.get("PYSANDBOX_SECCOMP", "kill")
 # C extensions the sentry may import late (on a rare path): loading one needs an executable
 # mapping, which the filter refuses, so they are loaded before it. Pure-Python modules may still
-# be imported later (reading files is allowed). Found by importing every sentry module.
-LATE_IMPORTS = ("json", "select", "fcntl", "termios", "resource", "math", "binascii", "array", "socket")
+# be imported later (reading files is allowed). Found by importing every sentry module. The C
+# modules themselves are named (_json, not json): their Python wrappers cost start-up time
+# and need no executable mapping. selectors is the exception: importing it creates an epoll
+# (to see what the host offers), and `socket` imports it.
+LATE_IMPORTS = ("_json", "select", "fcntl", "termios", "resource", "math", "binascii", "array", "_socket",
+                "selectors")
 
 
 def confine_sentry(mode, network="none", log_fd=2, platform="ptrace", extra_rules=()):
@@ -54,6 +58,7 @@ def confine_gofer(mode=None, log_fd=2):
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET = (0x20000, 0x02000000, 0x04000000,
                                                                          0x08000000, 0x40000000)
 PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+MS_REC, MS_PRIVATE = 0x4000, 0x40000
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 LAST_CAP = 40
 # What the sandbox process still needs from root: reading and writing the rootfs's files
@@ -65,17 +70,23 @@ KEPT_CAPABILITIES = {
 
 
 def isolate_sandbox_process(network="none"):
-    """Before any stub exists: new UTS, IPC and cgroup namespaces for the sandbox process (and a
-    new network namespace unless the sandbox uses the host's), then every capability but
+    """Before the gofer and any stub exist: new mount (private), UTS, IPC and cgroup namespaces
+    for the sandbox process (and a new network namespace unless the sandbox uses the host's),
+    then every capability but
     KEPT_CAPABILITIES dropped, from the bounding set too. Returns the namespaces it could make
     (none when not root)."""
-    flags = CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | (CLONE_NEWNET if network == "none" else 0)
+    flags = (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP
+             | (CLONE_NEWNET if network == "none" else 0))
     made = 0
     libc = seccomp._libc
     if os.geteuid() == 0:
-        for flag in (CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP, CLONE_NEWNET):
+        for flag in (CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP, CLONE_NEWNET):
             if flags & flag and libc.unshare(flag) == 0:
                 made |= flag
+        if made & CLONE_NEWNS:
+            # Nothing mounted on the host from now on shows up here, and nothing the sandbox
+            # process could mount would show up on the host.
+            libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
         _drop_capabilities(libc)
     return made
 

@@ -12,7 +12,7 @@ import ctypes
 import errno
 import os
 import struct
-from typing import NamedTuple
+from collections import namedtuple
 
 AUDIT_ARCH_X86_64 = 0xC000003E
 X32_SYSCALL_BIT = 0x40000000
@@ -47,15 +47,11 @@ IOCTL_REQUESTS = {
 }
 
 
-class ArgCheck(NamedTuple):
+class ArgCheck(namedtuple("ArgCheck", "index kind values mask what", defaults=((), 0, ""))):
     """A condition on the low 32 bits of argument `index` (the high ones must be 0 for 'one_of').
     kind 'one_of': the argument is one of `values`; 'clear': none of the bits in `mask` is set;
     'positive': a positive 32-bit value (a pid, not a process group, 0 or -1)."""
-    index: int
-    kind: str
-    values: tuple = ()
-    mask: int = 0
-    what: str = ""
+    __slots__ = ()
 
     def describe(self):
         if self.kind == "positive":
@@ -65,10 +61,7 @@ class ArgCheck(NamedTuple):
         return f"arg{self.index} ({self.what}) without bits {self.mask:#x}"
 
 
-class Rule(NamedTuple):
-    name: str
-    checks: tuple = ()
-    reason: str = ""
+Rule = namedtuple("Rule", "name checks reason", defaults=((), ""))
 
 
 def _rule(name, reason, *checks):
@@ -82,12 +75,12 @@ SENTRY_RULES = [
     _rule("waitid", "the gofer's exit"),
     _rule("pread64", "guest memory through /proc/PID/mem; files"),
     _rule("pwrite64", "guest memory through /proc/PID/mem; files"),
+    _rule("process_vm_writev", "large copies into guest memory (platform/ptrace: PtraceAddressSpace.write)"),
     _rule("read", "files, pipes, the stdio"),
     _rule("write", "files, pipes, the stdio, the log"),
     _rule("epoll_wait", "the event loop"),
     _rule("epoll_ctl", "the event loop"),
-    _rule("pselect6", "waits on host fds (select.select)"),
-    _rule("poll", "waits on host fds (the gofer's channel)"),
+    _rule("poll", "waits on host fds (the gofer's channel, stubs' exits at the end)"),
     _rule("kill", "stop or end stubs", ArgCheck(0, "positive", what="pid")),
     _rule("tgkill", "interrupt a stub thread", ArgCheck(0, "positive", what="tgid")),
     _rule("openat", "host files of the rootfs (component by component, O_NOFOLLOW), /proc/PID/mem"),

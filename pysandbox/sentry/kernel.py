@@ -163,18 +163,24 @@ class Kernel:
         return self.exit_status
 
     def _alone(self):
-        """Nothing but the one task about to run needs attention."""
-        return not (self._runnable or self._woken or self._timers or self._host_fd_queues)
+        """No other task is waiting to run: live timers and watched host fds don't count, the
+        hot path's wait ends at the next deadline or when a watched fd is ready."""
+        return not (self._runnable or self._woken)
 
     def _run_alone(self, task):
-        """The hot path: with one task to run and nothing else to watch, syscalls that complete
-        at once are answered here, without a trip round the general loop. Returns the
-        (context, event) pairs the general loop must handle."""
+        """The hot path: with one task to run, syscalls that complete at once are answered
+        here, without a trip round the general loop. The platform's wait ends early at the
+        next timer or when a watched host fd is ready, even when the guest makes no syscall;
+        the general loop then takes over. Returns the (context, event) pairs it must handle."""
         platform = self.platform
         context = task.context
         tid = context.tid
         while True:
-            stopped_tid, status = platform.resume_and_wait_raw(context)
+            timeout = self._next_timeout()
+            if timeout == 0.0:
+                self.make_runnable(task)
+                return []
+            stopped_tid, status = platform.resume_and_wait_raw(context, timeout)
             if stopped_tid != tid or status != SYSCALL_STOP_STATUS:
                 return [platform.event_for(stopped_tid, status)] if stopped_tid > 0 else []
             if not self._dispatch_inline(task):

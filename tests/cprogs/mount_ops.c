@@ -119,6 +119,19 @@ int main(void)
     show_mounts("after move");
     report("umount moved", umount("/mnt/c"));
 
+    /* rbind copies the tree as it was before the call: binding a tree into its own subtree
+     * must not copy the new mount into itself. */
+    report("outer tmpfs", mount("outer", "/mnt/b", "tmpfs", 0, NULL));
+    mkdir("/mnt/b/sub", 0755);
+    mkdir("/mnt/b/dst", 0755);
+    report("inner tmpfs", mount("inner", "/mnt/b/sub", "tmpfs", 0, NULL));
+    report("rbind into own subtree", mount("/mnt/b", "/mnt/b/dst", NULL, MS_BIND | MS_REC, NULL));
+    report("inner copy there", stat("/mnt/b/dst/sub/.", &st));
+    report("no copy of the copy", stat("/mnt/b/dst/dst/sub", &st));
+    show_mounts("after rbind");
+    report("umount copy detach", umount2("/mnt/b/dst", MNT_DETACH));
+    report("umount outer detach", umount2("/mnt/b", MNT_DETACH));
+
     pid_t child = fork();
     if (child == 0) {
         if (setuid(1000) != 0) return 9;

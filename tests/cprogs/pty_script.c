@@ -23,6 +23,10 @@ static void show(const char *what, const char *data, size_t n) {
     printf("%s: \"", what);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = data[i];
+        if (c == 0x1b && i + 4 <= n && strncmp(data + i, "\x1b[6n", 4) == 0) {
+            i += 3;  /* busybox's line editor asks where the cursor is: when it arrives varies */
+            continue;
+        }
         if (c == '\r') printf("\\r");
         else if (c == '\n') printf("\\n");
         else if (c < 0x20 || c == 0x7f) printf("\\x%02x", c);
@@ -111,17 +115,17 @@ int main(int argc, char **argv) {
     send("tty | sed s/[0-9]*$/N/; echo hi\n");
     expect("PROMPT> ");
     /* Canonical input: erase (DEL), kill (^U), CR mapped to NL, echo with ONLCR. */
-    send("read x; echo got=$x\n");
-    usleep(200000);
+    send("echo R1; read x; echo got=$x\n");
+    expect("R1\r\n");
     send("ab\x7f" "c\r");
     expect("PROMPT> ");
-    send("read y; echo got=$y\n");
-    usleep(200000);
+    send("echo R2; read y; echo got=$y\n");
+    expect("R2\r\n");
     send("junk\x15ok\n");
     expect("PROMPT> ");
     /* ^D ends cat's input. */
-    send("cat; echo cat=$?\n");
-    usleep(200000);
+    send("echo R3; cat; echo cat=$?\n");
+    expect("R3\r\n");
     send("line\n");
     expect("line\r\nline\r\n");
     send("\x04");
@@ -140,8 +144,8 @@ int main(int argc, char **argv) {
     send("stty size; stty -a | head -1\n");
     expect("PROMPT> ");
     /* Raw mode: no echo, no CR mapping, bytes as they come. */
-    send("stty raw -echo; dd bs=1 count=3 2>/dev/null | od -c | head -1; stty sane\n");
-    usleep(300000);
+    send("stty raw -echo; echo R4; dd bs=1 count=3 2>/dev/null | od -c | head -1; stty sane\n");
+    expect("R4\n");
     send("a\rb");
     expect("PROMPT> ");
     /* ^D on an empty line: the shell exits, the master then reads EIO. */

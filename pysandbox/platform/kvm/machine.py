@@ -16,6 +16,7 @@ import os
 import select
 import signal
 import struct
+import time
 
 from pysandbox.platform import INTERRUPTED, SYSCALL, Fault, Platform
 from pysandbox.platform.kvm import bindings as kvm
@@ -242,11 +243,15 @@ class KvmPlatform(Platform):
         tid, status = self.resume_and_wait_raw(context)
         return ([self.event_for(tid, status)] if tid > 0 else []), ()
 
-    def resume_and_wait_raw(self, context):
+    def resume_and_wait_raw(self, context, timeout=None):
         """The hot path: resume `context`, block for the next stop of any vCPU; returns
-        (context id, wait-status-like code) for event_for(), or (0, 0) for nothing to report."""
+        (context id, wait-status-like code) for event_for(), or (0, 0) for nothing to report:
+        also when `timeout` seconds passed or a watched fd became ready first (the vCPU then
+        runs on, on its own thread)."""
         context.stopped = False
         vcpu = context.vcpu
+        if timeout is not None or self._watched:
+            return self._resume_and_wait_until(context, timeout)
         while True:
             if self._running == 0:
                 # Nothing else runs guest code: run it on this thread, saving two thread switches
@@ -273,6 +278,26 @@ class KvmPlatform(Platform):
                 else:
                     self._resume_thread(self.contexts[status])
                 index = lib.psk_wait()
+
+    def _resume_and_wait_until(self, context, timeout):
+        """resume_and_wait_raw with a deadline or watched fds: the vCPU runs on its own thread
+        (running it inline would leave nothing to end the wait at the deadline)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._resume_thread(context)
+        while True:
+            index = lib.psk_take()
+            if index < 0:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                timeout_ms = -1 if left is None else min(int(left * 1000 + 0.999), 0x7FFFFFFF)
+                lib.psk_wait_event(self._epoll.fileno(), timeout_ms, self._ready, 64, self._n_ready)
+                index = lib.psk_take()
+                if index < 0:
+                    return 0, 0                      # the deadline, or a watched fd
+            tid, status = self._stopped(index)
+            if tid == FAULT_FIXED:
+                self._resume_thread(self.contexts[status])
+            elif tid or context.stopped or context.exited:
+                return tid, status
 
     def _resume_thread(self, context):
         self.mark_running(context.vcpu)

@@ -27,6 +27,9 @@ int psb_wait(int *status, int block);
 int psb_resume_wait(int tid, struct user_regs_struct *regs, int *status);
 int psb_sigchld_fd(void);
 int psb_wait_event(int epfd, int sigfd, int timeout_ms, int *status, int *ready_fds, int max_ready, int *n_ready);
+int psb_resume_wait_event(int tid, struct user_regs_struct *regs, int *status, int epfd, int sigfd,
+                          int timeout_ms, int *ready_fds, int max_ready, int *n_ready);
+long psb_write_mem(int pid, unsigned long addr, const void *buf, unsigned long n);
 long psb_inject(int tid, unsigned long gadget, long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 int psb_wait_new_child(int tid);
 long psb_read_siginfo(int tid, void *buf128);

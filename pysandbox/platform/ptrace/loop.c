@@ -243,6 +243,28 @@ int psb_wait_event(int epfd, int sigfd, int timeout_ms, int *status, int *ready_
     }
 }
 
+/* psb_resume_wait that also ends when `timeout_ms` passes or a watched fd is ready
+ * (returning 0, the tracee still running): timers and host fds stay on time while the
+ * kernel answers one task's syscalls on its hot path. */
+int psb_resume_wait_event(int tid, struct user_regs_struct *regs, int *status, int epfd, int sigfd,
+                          int timeout_ms, int *ready_fds, int max_ready, int *n_ready)
+{
+    *n_ready = 0;
+    if (ptrace(PTRACE_SETREGS, tid, 0, regs) < 0) return -errno;
+    if (ptrace(PTRACE_SYSEMU, tid, 0, 0) < 0) return -errno;
+    return psb_wait_event(epfd, sigfd, timeout_ms, status, ready_fds, max_ready, n_ready);
+}
+
+/* Copy `n` bytes to a stopped tracee's memory with process_vm_writev: one copy, but it
+ * honours page protections (a read-only page ends the copy short). Returns the bytes written
+ * or -errno. */
+long psb_write_mem(int pid, unsigned long addr, const void *buf, unsigned long n)
+{
+    struct iovec local = {(void *)buf, n}, remote = {(void *)addr, n};
+    long r = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+    return r < 0 ? -errno : r;
+}
+
 /* Make a stopped tracee run one host syscall through the stub's `syscall; int3` gadget.
  * Registers are restored afterwards. Returns the syscall's result (or -errno of ptrace). */
 long psb_inject(int tid, unsigned long gadget, long nr, long a0, long a1, long a2, long a3, long a4, long a5)

@@ -144,7 +144,8 @@ TABLE = {
                 "how:int set:ptr oldset:ptr sigsetsize:size"),
     15: Syscall("rt_sigreturn", "sys_signal.rt_sigreturn", FULL, ""),
     16: Syscall("ioctl", "sys_ioctl.ioctl", PARTIAL,
-                "FIOCLEX, FIONBIO, FIOASYNC, FIONREAD and the requests each file type knows (terminals).",
+                "FIOCLEX, FIONBIO, FIOASYNC, FIONREAD and the requests each file type knows (terminals, "
+                "ptys: docs/TTY.md).",
                 "fd:fd cmd:flags arg:ulong"),
     17: Syscall("pread64", "sys_read_write.pread64", FULL, "", "fd:fd buf:buf_out count:size offset:long"),
     18: Syscall("pwrite64", "sys_read_write.pwrite64", FULL, "", "fd:fd buf:buf_in count:size offset:long"),

@@ -158,16 +158,17 @@ def _bind(t, vfs, point, source_name, recursive):
         raise SyscallError(errno.ENOTDIR)
     table = vfs.mount_table
     source_mount = table.mount_of(source)
+    mounts_before = list(table.mounts)  # rbind copies the tree as it was: never the new mount itself
     new = _attach(table, point, source.inode, source_mount.fstype, source_mount.source, source_mount.flags,
                   source_mount.data, _path_in_mount(source, source_mount))
     if recursive:
-        _copy_submounts(table, source, new.root)
+        _copy_submounts(table, mounts_before, source, new.root)
     return 0
 
 
-def _copy_submounts(table, source, copy_root):
-    """rbind: the mounts below `source`, mounted again at the same places below `copy_root`."""
-    for mount in list(table.mounts):
+def _copy_submounts(table, mounts, source, copy_root):
+    """rbind: the mounts (of `mounts`) below `source`, mounted again at the same places below `copy_root`."""
+    for mount in mounts:
         holder = mount.root.parent
         if holder is None or not source.is_ancestor_of(holder) or mount.root is source:
             continue
@@ -183,7 +184,7 @@ def _copy_submounts(table, source, copy_root):
             target = target.lookup(name)
         copy = table.attach(target, mount.root.name, mount.root.inode, mount.fstype, mount.source, mount.flags,
                             mount.data, mount.root_path)
-        _copy_submounts(table, mount.root, copy.root)
+        _copy_submounts(table, mounts, mount.root, copy.root)
 
 
 def _path_in_mount(dentry, mount):

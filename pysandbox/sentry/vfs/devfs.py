@@ -4,7 +4,7 @@ import os
 import stat as st
 
 from ..errors import SyscallError
-from .devpts import PtyReplicaFile, controlling_terminal
+from .devpts import PtyReplicaFile, controlling_terminal, show_console
 from .file import File, host_errors
 from .hostfile import MAX_READ, HostStreamFile
 from .memfs import MemDir, MemInode, MemSymlink
@@ -99,6 +99,19 @@ class TerminalDevice(MemInode):
         """/dev/tty is the host terminal only for the session the sandbox started in (its init's)."""
         init = t.kernel.init
         return init is None or t.tg.sid == init.sid
+
+
+def console_dentry(vfs):
+    """Where the sandbox's stdio terminal shows: /dev/pts/N (0 unless a pty came first) when
+    /dev/pts is a devpts mount, as with runc's console; otherwise /dev/console."""
+    dev = vfs.root.lookup(b"dev")
+    console = dev.lookup(b"console")
+    try:
+        pts = dev.lookup(b"pts")
+    except SyscallError:
+        return console
+    index = show_console(pts.inode, console.inode)
+    return console if index is None else pts.lookup(b"%d" % index)
 
 
 def build_devfs(vfs):

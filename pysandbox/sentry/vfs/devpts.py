@@ -9,6 +9,7 @@ A replica can be the controlling terminal of one session (kernel.controlling_ter
 import collections
 import errno
 import os
+import re
 import stat as st
 import struct
 
@@ -19,7 +20,7 @@ from .file import POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, Fil
 from .inode import DirEntry, Inode, new_synthetic_dev, now_ns
 from .memfs import MemInode
 from .stat import StatResult, dirent_type
-from .tty import (FIONREAD, TCFLSH, TCGETS, TCSBRK, TCSETS, TCSETSF, TCSETSW, TCXONC, TERMIOS_SIZE,
+from .tty import (TCFLSH, TCGETS, TCSBRK, TCSETS, TCSETSF, TCSETSW, TCXONC, TERMIOS_SIZE,
                   TIOCGPGRP, TIOCGSID, TIOCGWINSZ, TIOCNOTTY, TIOCSCTTY, TIOCSPGRP, TIOCSWINSZ, WINSIZE_SIZE)
 
 TIOCOUTQ, TIOCEXCL, TIOCNXCL = 0x5411, 0x540C, 0x540D
@@ -34,9 +35,9 @@ INPUT_CAPACITY = 4096            # N_TTY_BUF_SIZE: what the replica's reader may
 OUTPUT_CAPACITY = 65536          # what the master's reader may have queued
 
 # termios flags (asm-generic/termbits.h)
-ISTRIP, INLCR, IGNCR, ICRNL, IUCLC, IXON = 0x20, 0x40, 0x80, 0x100, 0x200, 0x400
+ISTRIP, INLCR, IGNCR, ICRNL, IUCLC, IXON, IXANY = 0x20, 0x40, 0x80, 0x100, 0x200, 0x400, 0x800
 OPOST, OLCUC, ONLCR, OCRNL, ONOCR, ONLRET = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
-ISIG, ICANON, ECHO, ECHOE, ECHOK, ECHONL, NOFLSH = 0x1, 0x2, 0x8, 0x10, 0x20, 0x40, 0x80
+ISIG, ICANON, ECHO, ECHOE, ECHOK, ECHONL, NOFLSH, TOSTOP = 0x1, 0x2, 0x8, 0x10, 0x20, 0x40, 0x80, 0x100
 ECHOCTL, ECHOKE, IEXTEN = 0x200, 0x800, 0x8000
 B38400, CS8, CREAD = 0xF, 0x30, 0x80
 (VINTR, VQUIT, VERASE, VKILL, VEOF, VTIME, VMIN, VSWTC, VSTART, VSTOP, VSUSP, VEOL, VREPRINT,
@@ -93,6 +94,14 @@ class Pty:
         self.editing = bytearray()   # canonical mode: the line being typed
         self.literal_next = False    # VLNEXT was typed
         self.output = bytearray()    # written by the replica (and echoes), for the master's reader
+        # Where the write being processed began in output (a signal key drops what it made), and
+        # where its echoes not yet sent begin, with the columns then (^S holds them, ^Q sends them).
+        self.batch_start = 0
+        self.pending_echoes = (0, 0, 0)
+        self.stopped = False         # IXON: ^S stopped output until ^Q
+        self.held_echoes = bytearray()
+        self.column = 0              # the output's column, and where the line being typed began
+        self.canon_column = 0
         self.queue = WaitQueue()
         self.inode = ReplicaInode(self, uid, gid)
 
@@ -113,10 +122,13 @@ class Pty:
     def receive(self, data):
         """Bytes written to the master go through input processing, as if typed."""
         tios = self.termios
-        if not tios.lflag & (ICANON | ISIG | ECHO | IEXTEN) and not tios.iflag & (ISTRIP | INLCR | IGNCR | ICRNL):
+        if not tios.lflag & (ICANON | ISIG | ECHO | IEXTEN) and not tios.iflag & (ISTRIP | INLCR | IGNCR | ICRNL
+                                                                                  | IXON):
             room = INPUT_CAPACITY - len(self.input)
             self.input += data[:room]
         else:
+            self.batch_start = len(self.output)
+            self.pending_echoes = (len(self.output), self.column, self.canon_column)
             for byte in data:
                 self._receive_byte(byte)
         self.queue.notify()
@@ -130,15 +142,38 @@ class Pty:
             self.literal_next = False
             self._add_input(byte, literal=True)
             return
+        if iflag & IXON:
+            if tios.is_special(byte, VSTART):
+                self.start_output()
+                return
+            if tios.is_special(byte, VSTOP):
+                # The echoes of this write are not out yet (n_tty sends them at its end): they wait too.
+                start = self.pending_echoes[0]
+                self.held_echoes[:0] = self.output[start:]
+                del self.output[start:]
+                self.stopped = True
+                return
+            if self.stopped and iflag & IXANY:
+                self.start_output()
         if lflag & ISIG:
             for index, signo in ((VINTR, signals.SIGINT), (VQUIT, signals.SIGQUIT), (VSUSP, signals.SIGTSTP)):
                 if tios.is_special(byte, index):
                     if not lflag & NOFLSH:
+                        # Linux drops the echoes of this write not yet committed; what was queued
+                        # for the master before stays.
                         self.flush_input()
-                        self.output.clear()
-                    self._echo_control(byte)
+                        _, self.column, self.canon_column = self.pending_echoes
+                        del self.output[self.batch_start:]
+                        self.held_echoes.clear()
+                        self.pending_echoes = (len(self.output), self.column, self.canon_column)
+                    if iflag & IXON:
+                        self.start_output(echoes_now=not lflag & ECHO)
+                    if lflag & ECHO:
+                        self._echo_char(byte)
                     self.signal_foreground(signo)
                     return
+        # A CR or NL the input flags map goes Linux's "special" way: its NL echoes as is, not as ^J.
+        mapped = byte == 0x0D and iflag & (IGNCR | ICRNL) or byte == 0x0A and iflag & INLCR
         if byte == 0x0D:
             if iflag & IGNCR:
                 return
@@ -147,29 +182,27 @@ class Pty:
         elif byte == 0x0A and iflag & INLCR:
             byte = 0x0D
         if lflag & ICANON:
+            if tios.is_special(byte, VERASE) or tios.is_special(byte, VKILL) or (
+                    lflag & IEXTEN and tios.is_special(byte, VWERASE)):
+                self._erase(byte)
+                return
             if lflag & IEXTEN and tios.is_special(byte, VLNEXT):
                 self.literal_next = True
                 if lflag & ECHO and lflag & ECHOCTL:
                     self.echo(b"^\b")
                 return
-            if tios.is_special(byte, VERASE) or lflag & IEXTEN and tios.is_special(byte, VWERASE):
-                self._erase(word=not tios.is_special(byte, VERASE))
-                return
-            if tios.is_special(byte, VKILL):
-                self._kill_line()
-                return
-            if lflag & IEXTEN and tios.is_special(byte, VREPRINT):
-                self._echo_control(byte)
-                self.echo(b"\n" + bytes(self.editing))
+            if lflag & ECHO and lflag & IEXTEN and tios.is_special(byte, VREPRINT):
+                self._echo_char(byte)
+                self.echo(b"\n")
+                for typed in self.editing:
+                    self._echo_char(typed, newline_raw=False)
                 return
             if tios.is_special(byte, VEOF):
                 self._end_line(b"")
-                if lflag & ECHO and lflag & ECHOCTL:
-                    self.echo(b"")  # Linux echoes nothing for EOF
                 return
-        self._add_input(byte)
+        self._add_input(byte, mapped=mapped)
 
-    def _add_input(self, byte, literal=False):
+    def _add_input(self, byte, literal=False, mapped=False):
         tios = self.termios
         lflag = tios.lflag
         char = bytes([byte])
@@ -177,14 +210,16 @@ class Pty:
             if len(self.input) < INPUT_CAPACITY:
                 self.input += char
                 if lflag & ECHO:
-                    self._echo_char(byte)
+                    self._echo_char(byte, newline_raw=mapped)  # NL is no line end here: ^J
             return
         ends_line = not literal and (byte == 0x0A or tios.is_special(byte, VEOL)
                                      or lflag & IEXTEN and tios.is_special(byte, VEOL2))
         if len(self.editing) >= INPUT_CAPACITY - 1 and not ends_line:
             return  # a full line buffer takes nothing but the end of the line
         if lflag & ECHO or lflag & ECHONL and byte == 0x0A:
-            self._echo_char(byte)
+            if not self.editing:
+                self.canon_column = self.column
+            self._echo_char(byte, newline_raw=not literal)
         if ends_line:
             self._end_line(char)
         else:
@@ -196,47 +231,93 @@ class Pty:
         self.input += line
         self.line_lengths.append(len(line))
 
-    def _erase(self, word):
-        """VERASE takes back one character; VWERASE the word before the cursor and the blanks after it."""
+    def _erase(self, byte):
+        """VERASE takes back a character, VWERASE a word (letters, digits and _, with what follows
+        it), VKILL the line; echoed as n_tty's eraser does."""
         tios = self.termios
-        erased = bytearray()
-        while self.editing and word and self.editing[-1] in b" \t":
-            erased.append(self.editing.pop())
-        while self.editing:
-            if word and self.editing[-1] in b" \t":
-                break
-            erased.append(self.editing.pop())
-            if not word:
-                break
-        if tios.lflag & ECHO and tios.lflag & ECHOE:
-            width = sum(2 if tios.lflag & ECHOCTL and _is_control(b) else 1 for b in erased)
-            self.echo(b"\b \b" * width)
-
-    def _kill_line(self):
-        tios = self.termios
-        if tios.lflag & ECHO:
-            if tios.lflag & ECHOKE and tios.lflag & ECHOE:
-                width = sum(2 if tios.lflag & ECHOCTL and _is_control(b) else 1 for b in self.editing)
-                self.echo(b"\b \b" * width)
-            else:
-                self._echo_control(tios.cc[VKILL])
-                if tios.lflag & ECHOK:
+        lflag = tios.lflag
+        if not self.editing:
+            return
+        kill = tios.is_special(byte, VKILL)
+        if kill and (not lflag & ECHO or not lflag & ECHOK or not lflag & ECHOKE or not lflag & ECHOE):
+            self.editing.clear()
+            if lflag & ECHO:
+                self._echo_char(byte)
+                if lflag & ECHOK:
                     self.echo(b"\n")
-        self.editing.clear()
+            return
+        word = not kill and not tios.is_special(byte, VERASE)
+        seen_word = False
+        while self.editing:
+            erased = self.editing[-1]
+            if word:
+                if erased < 0x80 and chr(erased).isalnum() or erased == ord("_"):
+                    seen_word = True
+                elif seen_word:
+                    break
+            self.editing.pop()
+            if lflag & ECHO:
+                if not kill and not word and not lflag & ECHOE:
+                    self._echo_char(byte)
+                elif erased == 0x09:
+                    self._erase_tab()
+                else:
+                    self.echo(b"\b \b" * self._echo_width(erased))
+            if not kill and not word:
+                break
 
-    def _echo_char(self, byte):
-        if byte in (0x0A, 0x09) or not _is_control(byte) or not self.termios.lflag & ECHOCTL:
+    def _erase_tab(self):
+        """Back to where the tab started: the columns of what follows the previous tab (or the
+        start of the line, from where it began) decide it (n_tty's ECHO_OP_ERASE_TAB)."""
+        columns, after_tab = 0, False
+        for byte in reversed(self.editing):
+            if byte == 0x09:
+                after_tab = True
+                break
+            columns += self._echo_width(byte)
+        if not after_tab:
+            columns += self.canon_column
+        backspaces = 8 - (columns & 7)
+        self._emit_echo(b"\b" * backspaces)
+        self.column = max(self.column - backspaces, 0)
+
+    def _echo_width(self, byte):
+        """How many columns the echo of `byte` took: ^X is two, a control character echoed raw none."""
+        if not _is_control(byte):
+            return 1
+        return 2 if self.termios.lflag & ECHOCTL else 0
+
+    def _echo_char(self, byte, newline_raw=True):
+        if byte == 0x09 or byte == 0x0A and newline_raw or not _is_control(byte) or not self.termios.lflag & ECHOCTL:
             self.echo(bytes([byte]))
         else:
             self._echo_control(byte)
 
     def _echo_control(self, byte):
-        """^C and the like, echoed as two characters when ECHOCTL is set."""
-        if self.termios.lflag & ECHO and self.termios.lflag & ECHOCTL and byte:
-            self.echo(b"^" + bytes([byte ^ 0x40]))
+        """^C and the like: two characters (ECHOCTL), two columns even without OPOST."""
+        self._emit_echo(b"^" + bytes([byte ^ 0x40]))
+        self.column += 2
 
     def echo(self, data):
-        self.output += self.process_output(data)
+        self._emit_echo(self.process_output(data))
+
+    def _emit_echo(self, data):
+        """Echoes wait while output is stopped (^S)."""
+        if self.stopped:
+            self.held_echoes += data
+        else:
+            self.output += data
+
+    def start_output(self, echoes_now=True):
+        """^Q (or any key with IXANY, or a signal key): output flows again, held echoes first.
+        Unless `echoes_now`, the echoes stay with this write's (a later ^S in it holds them again)."""
+        self.stopped = False
+        start = self.pending_echoes[0]
+        self.output[start:start] = self.held_echoes
+        self.held_echoes.clear()
+        if echoes_now:
+            self.pending_echoes = (len(self.output), self.column, self.canon_column)
+        self.queue.notify()
 
     def flush_input(self):
         self.input.clear()
@@ -279,16 +360,43 @@ class Pty:
     # --- output: the replica writes, the master reads ---
 
     def process_output(self, data):
+        """OPOST's mappings, keeping the output column as Linux's do_output_char does (which
+        counts columns only with OPOST)."""
         oflag = self.termios.oflag
-        if not oflag & OPOST or not oflag & (ONLCR | OCRNL | OLCUC):
+        if not oflag & OPOST:
             return data
         if oflag & OLCUC:
             data = data.upper()
-        if oflag & OCRNL:
-            data = data.replace(b"\r", b"\n")
-        if oflag & ONLCR:
-            data = data.replace(b"\n", b"\r\n")
-        return data
+        if not _CONTROL.search(data):
+            self.column += len(data)
+            return data
+        out = bytearray()
+        for byte in data:
+            if byte == 0x0A:
+                if oflag & ONLRET:
+                    self.column = 0
+                if oflag & ONLCR:
+                    self.canon_column = self.column = 0
+                    out += b"\r\n"
+                    continue
+                self.canon_column = self.column
+            elif byte == 0x0D:
+                if oflag & ONOCR and self.column == 0:
+                    continue
+                if oflag & OCRNL:
+                    byte = 0x0A
+                    if oflag & ONLRET:
+                        self.canon_column = self.column = 0
+                else:
+                    self.canon_column = self.column = 0
+            elif byte == 0x09:
+                self.column = (self.column | 7) + 1
+            elif byte == 0x08:
+                self.column = max(self.column - 1, 0)
+            elif not _is_control(byte):
+                self.column += 1
+            out.append(byte)
+        return bytes(out)
 
     # --- signals and sessions ---
 
@@ -330,6 +438,9 @@ class Pty:
             self.devpts.ptys.pop(self.index, None)
 
 
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+
 def _is_control(byte):
     return byte < 0x20 or byte == 0x7F
 
@@ -341,10 +452,19 @@ def signal_process_group(kernel, pgid, signo):
             signals.send_signal(tg, signals.SigInfo(signo, signals.SI_KERNEL))
 
 
+def _is_orphaned(kernel, tg):
+    """Whether tg's process group is orphaned: no member has a parent in another group of the
+    same session (POSIX's definition, as Linux's will_become_orphaned_pgrp)."""
+    return not any(member.parent is not None and not member.parent.zombie
+                   and member.parent.pgid != tg.pgid and member.parent.sid == tg.sid
+                   for member in kernel.thread_groups.values() if member.pgid == tg.pgid and not member.zombie)
+
+
 def controlling_terminal(tg):
-    """The pty that is the controlling terminal of tg's session, or None."""
+    """The pty that is the controlling terminal of tg's session, or None (also once it was hung up:
+    the session then keeps it only for its leader's exit)."""
     pty = tg.kernel.controlling_terminals.get(tg.sid)
-    if pty is not None and pty.session == tg.sid:
+    if pty is not None and pty.session == tg.sid and not pty.hung_up:
         return pty
     return None
 
@@ -364,6 +484,8 @@ class PtyEnd(File):
 
     def ioctl(self, t, cmd, arg):
         pty = self.pty
+        if cmd in (TCSETS, TCSETSW, TCSETSF, TCFLSH, TCXONC, TIOCSPGRP):
+            self.check_foreground(t, signals.SIGTTOU)
         if cmd == TCGETS:
             t.copy_out(arg, pty.termios.pack())
             return 0
@@ -427,6 +549,24 @@ class PtyEnd(File):
 
     def queued_output(self):
         return 0
+
+    def check_foreground(self, t, signo):
+        """tty_check_change: a background process using its controlling terminal stops its group
+        with SIGTTIN/SIGTTOU (the call restarts once continued), unless it ignores or blocks the
+        signal: then a read fails with EIO and the rest go ahead."""
+        pty, tg = self.pty, t.tg
+        if not isinstance(self, PtyReplicaFile) or controlling_terminal(tg) is not pty:
+            return
+        if pty.foreground is None or tg.pgid == pty.foreground:
+            return
+        if t.sigmask & signals.sigbit(signo) or tg.sighand[signo].handler == signals.SIG_IGN:
+            if signo == signals.SIGTTIN:
+                raise SyscallError(errno.EIO)
+            return
+        if _is_orphaned(t.kernel, tg):
+            raise SyscallError(errno.EIO)  # no shell would ever continue a stopped group
+        signal_process_group(t.kernel, tg.pgid, signo)
+        raise WouldBlock(pty.queue)  # the pending signal ends the wait at once
 
     def _check_controlling(self, t):
         """The replica answers session requests only for the session it controls; the master always does."""
@@ -549,10 +689,7 @@ class PtyMasterFile(PtyEnd):
         return super().ioctl(t, cmd, arg)
 
     def _open_peer(self, t, flags):
-        """TIOCGPTPEER: open the replica without a path lookup."""
-        allowed = os.O_ACCMODE | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
-        if flags & ~allowed & 0xFFFFFFFF:
-            raise SyscallError(errno.EINVAL)
+        """TIOCGPTPEER: open the replica without a path lookup (Linux takes any open flags)."""
         directory = self.dentry.parent
         dentry = directory.lookup(b"%d" % self.pty.index)
         replica = self.pty.inode.open(t, dentry, flags)
@@ -579,43 +716,48 @@ class PtyReplicaFile(PtyEnd):
         pty = self.pty
         if pty.hung_up:
             return b""
-        state = t.syscall_state
-        if n and pty.input_ready():
-            return self._read_ready(t, n)
+        self.check_foreground(t, signals.SIGTTIN)
         if n == 0:
             return b""
+        if not pty.termios.lflag & ICANON:
+            return self._read_raw(t, n)
+        if pty.line_lengths:
+            if pty.line_lengths[0] == 0:
+                pty.take_input(0)
+                return b""  # VEOF at the start of a line
+            return pty.take_input(n)
         if self.nonblocking:
             raise SyscallError(errno.EAGAIN)
-        tios = pty.termios
-        if not tios.lflag & ICANON and tios.cc[VTIME]:
-            # VTIME: with VMIN 0 a timeout for the whole read, otherwise between bytes once one came.
-            if t.timed_out() and (pty.input or tios.cc[VMIN] == 0):
-                state.pop("tty_deadline", None)
-                return pty.take_input(n)
-            if tios.cc[VMIN] == 0 or pty.input:
-                mark = (len(pty.input), state.get("tty_deadline"))
-                if "tty_deadline" not in state or state.get("tty_seen") != mark[0]:
-                    state["tty_deadline"] = t.kernel.now() + tios.cc[VTIME] / 10
-                    state["tty_seen"] = mark[0]
-                raise WouldBlock(pty.queue, deadline=state["tty_deadline"])
-        if not tios.lflag & ICANON and tios.cc[VMIN] == 0:
-            return b""
         raise WouldBlock(pty.queue)
 
-    def _read_ready(self, t, n):
-        pty = self.pty
-        if pty.termios.lflag & ICANON and pty.line_lengths[0] == 0:
-            pty.take_input(0)
-            return b""  # VEOF at the start of a line
-        return pty.take_input(n)
+    def _read_raw(self, t, n):
+        """Non-canonical reads: VMIN bytes are enough; VTIME (tenths of a second) bounds the wait
+        for a first byte when VMIN is 0, and otherwise the gap allowed after each byte."""
+        pty, state = self.pty, t.syscall_state
+        vmin, vtime = pty.termios.cc[VMIN], pty.termios.cc[VTIME]
+        available = len(pty.input)
+        if vmin == 0 and (vtime == 0 or available or t.timed_out()):
+            return pty.take_input(n)
+        if available >= min(vmin, n) or available and (self.nonblocking or t.timed_out()):
+            return pty.take_input(n)
+        if self.nonblocking:
+            raise SyscallError(errno.EAGAIN)
+        if vtime and (vmin == 0 or available):
+            if state.get("tty_seen") != available:   # the timer starts anew with each byte
+                state["tty_seen"] = available
+                state["tty_deadline"] = t.kernel.now() + vtime / 10
+            raise WouldBlock(pty.queue, deadline=state["tty_deadline"])
+        raise WouldBlock(pty.queue)
 
     def write(self, t, data):
         pty = self.pty
         if pty.hung_up:
             raise SyscallError(errno.EIO)
+        if pty.termios.lflag & TOSTOP:
+            self.check_foreground(t, signals.SIGTTOU)
         if not data:
             return 0
-        room = OUTPUT_CAPACITY - len(pty.output)
+        room = 0 if pty.stopped else OUTPUT_CAPACITY - len(pty.output)
         if room <= 0:
             if self.nonblocking:
                 raise SyscallError(errno.EAGAIN)
@@ -641,7 +783,7 @@ class PtyReplicaFile(PtyEnd):
         events = 0
         if pty.input_ready():
             events |= POLLIN | POLLRDNORM
-        if len(pty.output) < OUTPUT_CAPACITY:
+        if len(pty.output) < OUTPUT_CAPACITY and not pty.stopped:
             events |= POLLOUT | POLLWRNORM
         return events
 
@@ -707,14 +849,18 @@ class DevptsRoot(Inode):
         if name == b"ptmx":
             return self.devpts.ptmx
         if name.isdigit() and not name.startswith(b"0") or name == b"0":
-            pty = self.devpts.ptys.get(int(name))
-            if pty is not None:
+            index = int(name)
+            if index in self.devpts.consoles:
+                return self.devpts.consoles[index]
+            pty = self.devpts.ptys.get(index)
+            if pty is not None and pty.master_open:
                 return pty.inode
         raise SyscallError(errno.ENOENT)
 
     def list(self):
         entries = [DirEntry(b"ptmx", 2, dirent_type(self.devpts.ptmx.mode))]
-        for index in sorted(self.devpts.ptys):
+        indexes = [index for index, pty in self.devpts.ptys.items() if pty.master_open] + list(self.devpts.consoles)
+        for index in sorted(indexes):
             entries.append(DirEntry(b"%d" % index, index + 3, dirent_type(st.S_IFCHR)))
         return entries
 
@@ -731,6 +877,7 @@ class Devpts:
     def __init__(self, options=()):
         self.dev = new_synthetic_dev()
         self.ptys = {}
+        self.consoles = {}  # index -> inode: the host terminal the sandbox's stdio is on (show_console)
         self.mode, self.ptmx_mode, self.gid, self.uid, self.max = 0o600, 0o000, None, None, MAX_PTYS
         for option in options:
             key, has_value, value = option.partition("=")
@@ -756,7 +903,8 @@ class Devpts:
 
     def new_pty(self, t):
         """A new pair at the lowest free index (ENOSPC past max=)."""
-        index = next(i for i in range(len(self.ptys) + 1) if i not in self.ptys)
+        taken = self.ptys.keys() | self.consoles.keys()
+        index = next(i for i in range(len(taken) + 1) if i not in taken)
         if index >= self.max:
             raise SyscallError(errno.ENOSPC)
         uid = self.uid if self.uid is not None else t.creds.fsuid
@@ -764,6 +912,21 @@ class Devpts:
         pty = Pty(self, index, t.kernel, uid, gid)
         self.ptys[index] = pty
         return pty
+
+
+def show_console(root, inode):
+    """Show `inode` (the sandbox's stdio terminal) as N in devpts root `root`, as runc's console is
+    /dev/pts/0; returns N (the same one each time), or None when `root` is no devpts."""
+    if not isinstance(root, DevptsRoot):
+        return None
+    devpts = root.devpts
+    for index, console in devpts.consoles.items():
+        if console is inode:
+            return index
+    taken = devpts.ptys.keys() | devpts.consoles.keys()
+    index = next(i for i in range(len(taken) + 1) if i not in taken)
+    devpts.consoles[index] = inode
+    return index
 
 
 def devpts_root(options):

@@ -82,7 +82,7 @@ class HostStreamFile(File):
             mode = os.fstat(own_fd).st_mode
         if flags is None:
             flags = host_flags & ~os.O_NONBLOCK
-        return cls(own_fd, flags, dentry, _describe(own_fd, mode), terminal)
+        return cls(own_fd, flags, dentry, b"" if dentry is not None else _describe(own_fd, mode), terminal)
 
     def release(self):
         os.close(self.host_fd)

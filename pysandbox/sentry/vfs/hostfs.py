@@ -29,9 +29,14 @@ class HostFS:
     `root_mode` the root directory's handle and st_mode from the gofer.
     """
 
-    def __init__(self, ops, root_handle, root_mode, read_only):
+    def __init__(self, ops, root_handle, root_mode, read_only, exclusive=False):
         self.ops = ops
         self.read_only = read_only
+        # `exclusive`: nothing changes the host tree while the sandbox runs (gVisor's
+        # --file-access=exclusive), so an inode's attributes are read from the host once.
+        # Only the overlay's lower layer is exclusive by contract; other host trees are fstat'ed
+        # on every stat, as they may be shared with the host.
+        self.exclusive = exclusive and read_only
         self.root = HostInode(self, root_handle, None, b"/", root_mode)
 
 
@@ -42,6 +47,7 @@ class HostInode(Inode):
         self.parent = parent  # the HostInode whose handle `name` is relative to (None for the root)
         self.name = name
         self.mode = mode
+        self._attrs = None    # the StatResult, kept when the filesystem is exclusive
 
     def __del__(self):
         try:
@@ -64,7 +70,12 @@ class HostInode(Inode):
         return self.parent.handle, self.name
 
     def stat(self):
-        return self.fs.ops.stat(self.handle)
+        attrs = self._attrs
+        if attrs is None:
+            attrs = self.fs.ops.stat(self.handle)
+            if self.fs.exclusive:
+                self._attrs = attrs
+        return attrs
 
     def statfs(self):
         bsize, blocks, bfree, bavail, files, ffree, namemax, frsize = self.fs.ops.statfs(self.handle)

@@ -12,6 +12,7 @@ from .stat import dirent_type
 
 NAME_MAX = 255
 PATH_MAX = 4096
+_S_IFMT, _S_IFDIR, _S_IFLNK, _S_IFREG = st.S_IFMT(0o170000), st.S_IFDIR, st.S_IFLNK, st.S_IFREG
 
 _synthetic_dev_minors = itertools.count(0x20)
 
@@ -40,17 +41,18 @@ class Inode:
     # Whether a directory's children may be cached as dentries; not for generated ones (/proc).
     cache_children = True
 
+    # Bit tests rather than st.S_IS*(): path resolution asks these for every component.
     @property
     def is_dir(self):
-        return st.S_ISDIR(self.mode)
+        return self.mode & _S_IFMT == _S_IFDIR
 
     @property
     def is_symlink(self):
-        return st.S_ISLNK(self.mode)
+        return self.mode & _S_IFMT == _S_IFLNK
 
     @property
     def is_regular(self):
-        return st.S_ISREG(self.mode)
+        return self.mode & _S_IFMT == _S_IFREG
 
     def stat(self):
         raise NotImplementedError
@@ -133,22 +135,41 @@ class Dentry:
 
     def lookup(self, name):
         """The child named `name` (a mount root if something is mounted there)."""
-        mounted = self.mounts.get(name)
-        if mounted is not None:
-            return mounted
-        if not self.inode.cache_children:
-            return Dentry(self.inode.lookup(name), self, name)
-        child = self._children.get(name) if self._children is not None else None
-        if child is None:
-            child = Dentry(self.inode.lookup(name), self, name)
-            if self._children is None:
-                self._children = weakref.WeakValueDictionary()
-            self._children[name] = child
-        self._recent.append(child)
+        if self.mounts:
+            mounted = self.mounts.get(name)
+            if mounted is not None:
+                return mounted
+        children = self._children
+        if children is not None:
+            ref = children.get(name)
+            child = ref() if ref is not None else None
+            if child is not None:
+                self._recent.append(child)
+                return child
+        child = Dentry(self.inode.lookup(name), self, name)
+        if self.inode.cache_children:
+            self._remember(name, child)
+            self._recent.append(child)
         return child
 
+    def _remember(self, name, child):
+        """Cache `child` as `name` until nothing else holds it (a plain dict of weak references:
+        cheaper to read on every lookup than a WeakValueDictionary)."""
+        children = self._children
+        if children is None:
+            children = self._children = {}
+        parent_ref = weakref.ref(self)
+
+        def gone(ref):
+            parent = parent_ref()
+            if parent is not None and parent._children.get(name) is ref:
+                del parent._children[name]
+
+        children[name] = weakref.ref(child, gone)
+
     def cached_child(self, name):
-        return self._children.get(name) if self._children is not None else None
+        ref = self._children.get(name) if self._children is not None else None
+        return ref() if ref is not None else None
 
     def forget(self, name):
         """Drop the cached child `name` after it was removed or replaced."""
@@ -160,9 +181,7 @@ class Dentry:
         self.parent.forget(self.name)
         new_parent.forget(new_name)
         self.parent, self.name = new_parent, new_name
-        if new_parent._children is None:
-            new_parent._children = weakref.WeakValueDictionary()
-        new_parent._children[new_name] = self
+        new_parent._remember(new_name, self)
 
     def mount(self, name, root_inode):
         """Mount a filesystem whose root is `root_inode` on this directory's child `name`."""

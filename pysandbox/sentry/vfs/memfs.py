@@ -17,7 +17,7 @@ from .dirfile import DirFile
 from .file import SeekableFile, host_errors
 from .inode import NAME_MAX, DirEntry, Inode, new_synthetic_dev, now_ns
 from .pipe import Pipe
-from .stat import StatResult, blocks_for, dirent_type
+from .stat import BLOCK_SIZE, StatResult, blocks_for, dirent_type
 
 # In an overlay's upper directory, a name mapped to WHITEOUT hides the lower layer's entry.
 WHITEOUT = object()
@@ -26,6 +26,7 @@ _inode_numbers = itertools.count(2)
 # Files in memory are not sparse: bigger sizes are refused (ENOSPC, as a full tmpfs) so that a
 # guest's truncate or far-off write cannot make the sentry allocate without bound.
 MAX_MEM_FILE_SIZE = 1 << 32
+SMALL_FILE_MAX = 64 * 1024  # a file up to this size that was never mapped stays in sentry memory
 PAGE_SIZE = 4096
 TMPFS_MAGIC = 0x01021994
 XATTR_CREATE, XATTR_REPLACE = 1, 2
@@ -180,9 +181,8 @@ class MemInode(Inode):
 
     def stat(self):
         size = self.content_size()
-        return StatResult(dev=self.dev, ino=self.ino, mode=self.mode, nlink=self.nlink, uid=self.uid,
-                          gid=self.gid, rdev=self.rdev, size=size, blocks=blocks_for(size),
-                          atime_ns=self.atime_ns, mtime_ns=self.mtime_ns, ctime_ns=self.ctime_ns)
+        return StatResult(self.dev, self.ino, self.mode, self.nlink, self.uid, self.gid, self.rdev, size,
+                          BLOCK_SIZE, blocks_for(size), self.atime_ns, self.mtime_ns, self.ctime_ns)
 
     def copy_attributes_from(self, attrs):
         """Take over a lower inode's identity and attributes (overlay copy-up)."""
@@ -220,6 +220,8 @@ F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE = 1, 
 class MemFile(MemInode):
     """A regular file in memory. Its bytes live in a host memfd, so that processes of the
     sandbox can map it MAP_SHARED through their stubs and see each other's writes.
+    A small file that was never mapped keeps its bytes in the sentry instead: most
+    files are, and a memfd costs host syscalls to make, fill and close.
 
     Its size is kept here too: only write and truncate change it (a shared mapping
     cannot grow a file), and the tmpfs charges whole pages of it.
@@ -227,8 +229,8 @@ class MemFile(MemInode):
 
     def __init__(self, mode, uid=0, gid=0, data=b"", fs=None):
         super().__init__(st.S_IFREG | (mode & 0o7777), uid, gid, fs=fs)
-        self.host_fd = os.memfd_create("pysandbox-tmpfs", os.MFD_CLOEXEC)
-        weakref.finalize(self, os.close, self.host_fd)
+        self._memfd = None
+        self._small = bytearray()  # the file's bytes until it has a memfd
         self.size = 0
         self.seals = F_SEAL_SEAL  # memfd_create(MFD_ALLOW_SEALING) clears it; files never do
         if data:
@@ -237,8 +239,23 @@ class MemFile(MemInode):
     def content_size(self):
         return self.size
 
+    @property
+    def host_fd(self):
+        """The memfd holding the file, made when first needed (a mapping, or outgrowing SMALL_FILE_MAX)."""
+        if self._memfd is None:
+            with host_errors():
+                fd = os.memfd_create("pysandbox-tmpfs", os.MFD_CLOEXEC)
+                weakref.finalize(self, os.close, fd)
+                os.ftruncate(fd, self.size)
+                if self._small:
+                    os.pwrite(fd, self._small, 0)
+            self._memfd, self._small = fd, None
+        return self._memfd
+
     def read(self, offset, n):
-        return os.pread(self.host_fd, n, offset)
+        if self._memfd is None:
+            return bytes(self._small[offset:offset + n])
+        return os.pread(self._memfd, n, offset)
 
     def write(self, offset, data):
         if self.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE):
@@ -251,8 +268,15 @@ class MemFile(MemInode):
                 raise SyscallError(errno.EPERM)
             end = self._charge_growth(offset, end)
             data = data[:end - offset]
-        with host_errors():
-            written = os.pwrite(self.host_fd, data, offset)
+        if self._memfd is None and offset + len(data) <= SMALL_FILE_MAX:
+            small = self._small
+            if offset > len(small):
+                small.extend(bytes(offset - len(small)))
+            small[offset:offset + len(data)] = data
+            written = len(data)
+        else:
+            with host_errors():
+                written = os.pwrite(self.host_fd, data, offset)
         self.size = max(self.size, offset + written)
         self.touch()
         return written
@@ -279,8 +303,15 @@ class MemFile(MemInode):
             if available is not None and _pages(size) - _pages(self.size) > available:
                 raise SyscallError(errno.ENOSPC)
         self.fs.used_pages += _pages(size) - _pages(self.size)
-        with host_errors():
-            os.ftruncate(self.host_fd, size)
+        if self._memfd is None and size <= SMALL_FILE_MAX:
+            small = self._small
+            if size < len(small):
+                del small[size:]
+            else:
+                small.extend(bytes(size - len(small)))
+        else:
+            with host_errors():
+                os.ftruncate(self.host_fd, size)
         self.size = size
         self.touch()
 

@@ -7,7 +7,7 @@ which mount it belongs to (read-only and noexec checks, EXDEV between
 mounts) and renders /proc/<pid>/mounts and /proc/<pid>/mountinfo.
 """
 import os
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from ..errors import SandboxError
 from .memfs import MemDir, MemFile, TmpFS
@@ -53,14 +53,9 @@ _FLAG_WORDS = ((MS_NOSUID, "nosuid"), (MS_NODEV, "nodev"), (MS_NOEXEC, "noexec")
 FILESYSTEM_TYPES = ("tmpfs", "proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2", "bind", "none")
 
 
-@dataclass
-class MountSpec:
-    """One mount as OCI's config.json states it."""
-
-    destination: str
-    type: str
-    source: str = ""
-    options: list = field(default_factory=list)
+class MountSpec(namedtuple("MountSpec", "destination type source options", defaults=("", ()))):
+    """One mount as OCI's config.json states it (options: a list of OCI/mount(8) words)."""
+    __slots__ = ()
 
 
 def is_bind(spec):

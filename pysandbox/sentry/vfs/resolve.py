@@ -5,12 +5,15 @@ there, and a symlink's relative target is resolved from the directory that
 holds it. The host is only ever asked about single names (see hostfs).
 """
 import errno
+import stat as st
 
 from ..errors import SyscallError
 from .inode import NAME_MAX, PATH_MAX
 from .stat import MAY_EXEC, may_access
 
 AT_FDCWD = -100
+_SLASH = ord("/")
+_S_IFMT, _S_IFDIR, _S_IFLNK = 0o170000, st.S_IFDIR, st.S_IFLNK
 MAX_SYMLINKS = 40
 
 
@@ -48,15 +51,23 @@ class PathWalk:
             raise SyscallError(errno.ENOENT)
         if len(path) >= PATH_MAX:
             raise SyscallError(errno.ENAMETOOLONG)
-        current = self.root if path.startswith(b"/") else start
-        components = [component for component in path.split(b"/") if component]
-        if not components:
+        current = self.root if path[0] == _SLASH else start
+        trimmed = path.strip(b"/")
+        if not trimmed:
             return current, None, True
-        for name in components[:-1]:
-            current = self.step(current, name, follow=True)
-        if not current.inode.is_dir:
+        components = trimmed.split(b"/")
+        if b"//" in trimmed:
+            components = [component for component in components if component]
+        last = components.pop()
+        child = self.child
+        for name in components:
+            found = child(current, name)
+            if found.inode.mode & _S_IFMT == _S_IFLNK:
+                found = self.follow_link(current, found)
+            current = found
+        if current.inode.mode & _S_IFMT != _S_IFDIR:
             raise SyscallError(errno.ENOTDIR)
-        return current, components[-1], path.endswith(b"/")
+        return current, last, path[-1] == _SLASH
 
     def step(self, directory, name, follow, must_be_dir=False):
         """Look `name` up in `directory`, following a symlink there if `follow` or `must_be_dir`."""
@@ -69,16 +80,18 @@ class PathWalk:
 
     def child(self, directory, name):
         """`name` in `directory` without following it: search permission, `.` and `..` handled."""
-        if not directory.inode.is_dir:
+        inode = directory.inode
+        if inode.mode & _S_IFMT != _S_IFDIR:
             raise SyscallError(errno.ENOTDIR)
         if self.creds.fsuid != 0:
-            may_access(directory.inode.stat(), self.creds, MAY_EXEC)
-        if name == b".":
-            return directory
-        if name == b"..":
-            if directory is self.root or directory.parent is None:
+            may_access(inode.stat(), self.creds, MAY_EXEC)
+        if name[:1] == b".":
+            if name == b".":
                 return directory
-            return directory.parent
+            if name == b"..":
+                if directory is self.root or directory.parent is None:
+                    return directory
+                return directory.parent
         if len(name) > NAME_MAX:
             raise SyscallError(errno.ENAMETOOLONG)
         return directory.lookup(name)

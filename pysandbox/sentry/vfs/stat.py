@@ -13,6 +13,7 @@ _STATX_HEAD = struct.Struct("<IIQIIIH2xQQQQ")
 _STATX_TIME = struct.Struct("<qIi")
 _STATX_DEVS = struct.Struct("<IIIIQ")
 STATX_SIZE = 256
+_NS = 1_000_000_000
 
 STATX_TYPE = 0x1
 STATX_MODE = 0x2
@@ -72,10 +73,8 @@ class StatResult:
 
     @classmethod
     def from_host(cls, s):
-        return cls(dev=s.st_dev, ino=s.st_ino, mode=s.st_mode, nlink=s.st_nlink, uid=s.st_uid,
-                   gid=s.st_gid, rdev=s.st_rdev, size=s.st_size, blksize=s.st_blksize,
-                   blocks=s.st_blocks, atime_ns=s.st_atime_ns, mtime_ns=s.st_mtime_ns,
-                   ctime_ns=s.st_ctime_ns)
+        return cls(s.st_dev, s.st_ino, s.st_mode, s.st_nlink, s.st_uid, s.st_gid, s.st_rdev, s.st_size,
+                   s.st_blksize, s.st_blocks, s.st_atime_ns, s.st_mtime_ns, s.st_ctime_ns)
 
     def copy(self, **changes):
         return StatResult(**dict(zip(self.__slots__, self._fields()), **changes))
@@ -86,10 +85,11 @@ class StatResult:
 
     def pack_stat(self):
         """The 144-byte x86_64 `struct stat`."""
+        atime, mtime, ctime = self.atime_ns, self.mtime_ns, self.ctime_ns
         return _STAT.pack(
             self.dev, self.ino, self.nlink, self.mode, self.uid, self.gid, 0, self.rdev,
             self.size, self.blksize, self.blocks,
-            *_split_ns(self.atime_ns), *_split_ns(self.mtime_ns), *_split_ns(self.ctime_ns))
+            atime // _NS, atime % _NS, mtime // _NS, mtime % _NS, ctime // _NS, ctime % _NS)
 
     def pack_statx(self):
         """The 256-byte `struct statx`, filling STATX_BASIC_STATS."""

@@ -25,6 +25,8 @@ class FakeKernel:
         self.tasks = {}
         self.thread_groups = {}
         self.host_fd_queues = {}
+        self.controlling_terminals = {}
+        self.init = None
 
     def host_fd_queue(self, fd, events):
         return self.host_fd_queues.setdefault(fd, WaitQueue())
