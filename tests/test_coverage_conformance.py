@@ -95,6 +95,9 @@ def test_unknown_suite_or_test_is_one_line():
     result = run_pysandbox(["conformance", "--suite", "ltp"])
     assert result.status == 2 and "invalid choice: 'ltp'" in result.err and "ctests" in result.err
     assert result.err.count("\n") == 1
+    default_report = "/conformance-report"  # run_pysandbox runs the command in /
+    existed = os.path.exists(default_report)
     result = run_pysandbox(["conformance", "--suite", "ctests", "--only", "no_such_test"])
     assert result.status == 2
     assert result.err == "pysandbox: no test named no_such_test in the suites ctests\n"
+    assert existed or not os.path.exists(default_report), "a refused run left its report directory behind"

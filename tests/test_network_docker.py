@@ -1,6 +1,7 @@
 """Docker's default bridge network with pysandbox as the runtime: a port published with -p reaches
 python3's http.server inside the sandbox (host-backed sockets in the container's namespace)."""
 import socket
+import subprocess
 import time
 import urllib.request
 
@@ -35,7 +36,10 @@ def test_published_port_on_the_default_bridge_answers_the_host(docker, docker_im
         pytest.fail(f"docker run failed: {started}")
     container = started.out.strip()
     try:
-        assert b"localhost" in _fetch(f"http://127.0.0.1:{port}/hosts")
+        url = f"http://127.0.0.1:{port}/hosts"
+        assert b"localhost" in _fetch(url)
+        fetched = subprocess.run(["curl", "-sS", "--max-time", "10", url], capture_output=True)
+        assert fetched.returncode == 0 and b"localhost" in fetched.stdout, fetched
         inside = docker.run("exec", container, "python3", "-c",
                             "import socket; print([n for _, n in socket.if_nameindex()])")
         assert "'lo'" in inside.out and "'eth0'" in inside.out, inside

@@ -56,7 +56,6 @@ def run_conformance(suite_names, platform="ptrace", report_dir="conformance-repo
     if unknown:
         raise SuiteUnavailable(f"unknown suite {', '.join(unknown)} (known: {', '.join(SUITE_NAMES)})")
     progress = progress or Progress(None)
-    os.makedirs(report_dir, exist_ok=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pysandbox-conformance-") as workdir:
         cases = []
@@ -66,6 +65,7 @@ def run_conformance(suite_names, platform="ptrace", report_dir="conformance-repo
         if unmatched:
             raise SuiteUnavailable(f"no test named {', '.join(unmatched)} in the suites "
                                    f"{', '.join(suite_names)}")
+        os.makedirs(report_dir, exist_ok=True)  # only now: a refused call leaves nothing behind
         # Longest first, so that the last runs to finish are short ones and both workers stay busy.
         runs = sorted(((case, side) for case in cases for side in (NATIVE, SANDBOX)),
                       key=lambda run: -run[0].expected_seconds * (3 if run[1] == SANDBOX else 1))

@@ -99,7 +99,8 @@ _IO_URING = "io_uring is not implemented: ENOSYS."
 _MQUEUE = "POSIX message queues are not implemented: ENOSYS."
 _KEYS = "The kernel keyring is not implemented: ENOSYS."
 _NUMA = "NUMA policy is not implemented: ENOSYS."
-_MOUNT_API = "Mounting inside the sandbox is not supported: ENOSYS."
+_MOUNT_API = ("The new mount API (fsopen, fsmount, open_tree, listmount...) is not supported: ENOSYS; "
+              "mount(2) and umount2(2) work.")
 _ADMIN = "Host administration is never allowed in the sandbox: ENOSYS."
 _POSIX_TIMERS = ("The alarm clocks act as their plain clocks; CPU-time clocks follow the host's "
                  "accounting of the stubs, in clock ticks.")
@@ -320,7 +321,8 @@ TABLE = {
     153: Syscall("vhangup", None, UNIMPLEMENTED, _ADMIN),
     154: Syscall("modify_ldt", None, UNIMPLEMENTED, "Local descriptor tables are not supported: ENOSYS.",
                  "func:int ptr:ptr bytecount:ulong"),
-    155: Syscall("pivot_root", None, UNIMPLEMENTED, _MOUNT_API, "new_root:path put_old:path"),
+    155: Syscall("pivot_root", None, UNIMPLEMENTED, "Not yet: ENOSYS (mount(2), umount2(2) and chroot(2) work).",
+                 "new_root:path put_old:path"),
     156: Syscall("_sysctl", None, UNIMPLEMENTED, "Removed from Linux 5.5: ENOSYS.", "args:ptr"),
     157: Syscall("prctl", "sys_process.prctl", PARTIAL, "Common options (names, no_new_privs, pdeathsig, "
                  "dumpable, subreaper); others give EINVAL.",
