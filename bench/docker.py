@@ -46,8 +46,7 @@ def ensure_engine(pysandbox):
 
 def build_image(client):
     with tempfile.TemporaryDirectory() as root:
-        os.makedirs(os.path.join(root, "bin"))
-        for directory in ("etc", "tmp", "proc", "sys", "dev"):
+        for directory in ("bin", "etc", "tmp", "proc", "sys", "dev"):
             os.makedirs(os.path.join(root, directory))
         shutil.copy2("/bin/busybox", os.path.join(root, "bin", "busybox"))
         for applet in ("sh", "true", "echo"):

@@ -21,16 +21,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as base  # noqa: E402  (bench/run.py: runners, timing, table)
@@ -38,7 +35,6 @@ import run as base  # noqa: E402  (bench/run.py: runners, timing, table)
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUSYBOX = "/bin/busybox"
 BIG_MIB = 256
-TREE_MB = 50
 
 
 def benches(work):
@@ -55,13 +51,18 @@ def benches(work):
     ]
 
 
-def prepare(work):
-    """The loop program, a 4 KiB file, the 256 MiB file and the tar of a ~50 MB tree."""
-    out = os.path.join(work, "fs_ops_loop")
-    subprocess.run(["gcc", "-O2", "-static", "-o", out, os.path.join(HERE, "fs_progs", "fs_ops_loop.c")],
-                   check=True)
+def prepare(work, big=True):
+    """The loop program and a 4 KiB file; with big, also the 256 MiB file and the tar of a ~50 MB tree."""
+    progs = base.compile_progs(work, os.path.join(HERE, "fs_progs"))
     with open(os.path.join(work, "file"), "wb") as f:
         f.write(os.urandom(4096))
+    os.chmod(work, 0o755)
+    if big:
+        _prepare_big(work)
+    return progs
+
+
+def _prepare_big(work):
     chunk = os.urandom(1 << 20)
     with open(os.path.join(work, "big"), "wb") as f:
         for _ in range(BIG_MIB):
@@ -78,8 +79,6 @@ def prepare(work):
             link = tarfile.TarInfo(f"tree/d{d:02d}/link")
             link.type, link.linkname = tarfile.SYMTYPE, "big0"
             tar.addfile(link)
-    os.chmod(work, 0o755)
-    return {"fs_ops_loop": out}
 
 
 def _add_dir(tar, name):
@@ -113,50 +112,29 @@ def main(argv=None):
         blist = benches(work)
         if args.only:
             blist = [b for b in blist if b.name in args.only]
-        all_runners = {
-            "native": base.Native(True),
-            "pysandbox": base.Pysandbox(args.python, []),
-            "runsc": base.Runsc(True, base.RUNSC_FLAGS),
-            "runsc-nopin": base.Runsc(False, base.RUNSC_FLAGS),
-        }
+        all_runners = base.make_runners(args.python)
         runners = [all_runners[n] for n in args.runners]
-        unavailable = {}
-        for r in runners:
-            try:
-                r.check()
-            except base.RunnerUnavailable as e:
-                unavailable[r.name] = str(e)
-                print(f"bench: {r.name} is not available: {e}", file=sys.stderr)
-        results = {b.name: {} for b in blist}
-        for b in blist:
-            for r in runners:
-                if r.name in unavailable:
-                    results[b.name][r.name] = {"value": None, "error": unavailable[r.name]}
-                    continue
-                print(f"bench: {b.name} / {r.name} ...", file=sys.stderr, flush=True)
-                try:
-                    result = base.run_bench(b, r, progs, args.runs)
-                    if b.name == "tarx":
-                        start = base.measure(r, ["/bin/true"], args.runs, "")
-                        result["start_ms"] = statistics.median(start) * 1e3
-                        result["value"] -= result["start_ms"]
-                    results[b.name][r.name] = result
-                except base.RunnerUnavailable as e:
-                    print(f"bench: {b.name} / {r.name} failed: {e}", file=sys.stderr)
-                    results[b.name][r.name] = {"value": None, "error": str(e)}
-        # bigread's loop counts passes over the file: per 1 MiB chunk is per pass / BIG_MIB.
-        for result in results.get("bigread", {}).values():
-            if result.get("value"):
+        unavailable = base.check_runners(runners)
+
+        def run_one(b, r, progs, runs):
+            result = base.run_bench(b, r, progs, runs)
+            if b.name == "tarx":
+                start = base.measure(r, ["/bin/true"], runs, "")
+                result["start_ms"] = statistics.median(start) * 1e3
+                result["value"] -= result["start_ms"]
+            elif b.name == "bigread" and result["value"]:
+                # bigread's loop counts passes over the file: per 1 MiB chunk is per pass / BIG_MIB.
                 result["value"] /= BIG_MIB
                 result["mib_per_s"] = 1e6 / result["value"]
+            return result
+
+        results = base.run_matrix(blist, runners, unavailable, progs, args.runs, run=run_one)
 
         names = [r.name for r in runners]
         print()
         print(f"pysandbox file system benchmarks: median of {args.runs} runs; "
               f"{platform.node()} {platform.release()}, {os.cpu_count()} CPUs")
-        for r in runners:
-            print(f"  {r.name:12} {r.describe()}"
-                  + (f"   [unavailable: {unavailable[r.name]}]" if r.name in unavailable else ""))
+        base.print_runners(runners, unavailable)
         print()
         base.print_table(results, blist, names)
         if "bigread" in results:
@@ -165,14 +143,7 @@ def main(argv=None):
             if speeds.get("pysandbox") and speeds.get("native"):
                 print(f"pysandbox reads at {speeds['pysandbox'] / speeds['native']:.0%} of native throughput")
         if args.json:
-            doc = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": args.runs,
-                   "host": {"node": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count()},
-                   "benchmarks": {b.name: {"title": b.title, "unit": b.unit, "n": b.n,
-                                           "ratios": base.ratios(results[b.name]), **results[b.name]}
-                                  for b in blist}}
-            with open(args.json, "w") as f:
-                json.dump(doc, f, indent=2)
-                f.write("\n")
+            base.write_json(args.json, args.runs, blist, results)
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

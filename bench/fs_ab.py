@@ -15,7 +15,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 
@@ -36,8 +35,8 @@ class Baseline(base.Pysandbox):
         super().__init__(python, [])
         self.tree = tree
 
-    def prefix(self):
-        return [self.python, "-c", _LAUNCH, self.tree, "do", "--platform=ptrace", "--"]
+    def command(self):
+        return [self.python, "-c", _LAUNCH, self.tree]
 
 
 def main(argv=None):
@@ -55,12 +54,7 @@ def main(argv=None):
 
     work = tempfile.mkdtemp(prefix="pysandbox-fsab-")
     try:
-        loop = os.path.join(work, "fs_ops_loop")
-        subprocess.run(["gcc", "-O2", "-static", "-o", loop, os.path.join(fs.HERE, "fs_progs", "fs_ops_loop.c")],
-                       check=True)
-        with open(os.path.join(work, "file"), "wb") as f:
-            f.write(os.urandom(4096))
-        os.chmod(work, 0o755)
+        loop = fs.prepare(work, big=False)["fs_ops_loop"]
         runners = [base.Native(True), Baseline(args.python, os.path.abspath(args.baseline)),
                    base.Pysandbox(args.python, []), base.Runsc(True, base.RUNSC_FLAGS)]
         unavailable = base.check_runners(runners)

@@ -17,10 +17,10 @@ The default mode (pysandbox/gofer/client.py DEFAULT_GOFER_MODE) is the faster on
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -40,9 +40,7 @@ class PysandboxMode(base.Pysandbox):
 
 
 def build(work):
-    out = os.path.join(work, "gofer_ops_loop")
-    src = os.path.join(HERE, "gofer_progs", "gofer_ops_loop.c")
-    subprocess.run(["gcc", "-O2", "-static", "-o", out, src], check=True)
+    out = base.compile_progs(work, os.path.join(HERE, "gofer_progs"))["gofer_ops_loop"]
     tree = os.path.join(work, "tree")
     os.makedirs(os.path.join(tree, "new"))
     os.makedirs(os.path.join(tree, "many"))
@@ -87,7 +85,6 @@ def main(argv=None):
         for row in [head, ["-" * w for w in widths], *rows]:
             print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)))
         if args.json:
-            import json
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=2)
         return 0

@@ -33,10 +33,7 @@ import run as base  # noqa: E402
 
 class PysandboxKvm(base.Pysandbox):
     name = "pysandbox-kvm"
-
-    def prefix(self):
-        command = super().prefix()
-        return [("--platform=kvm" if part == "--platform=ptrace" else part) for part in command]
+    platform = "kvm"
 
 
 class RunscKvm(base.Runsc):
@@ -46,10 +43,7 @@ class RunscKvm(base.Runsc):
         self.timeout = timeout
 
     def check(self):
-        if not shutil.which("runsc"):
-            raise base.RunnerUnavailable("runsc is not installed (apt-get install runsc)")
-        if os.geteuid() != 0:
-            raise base.RunnerUnavailable("runsc do needs root here; run the benchmark as root")
+        self.check_host()
         probe = subprocess.Popen(["runsc", *self.flags, "do", "/bin/true"], start_new_session=True,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -71,39 +65,19 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     work = tempfile.mkdtemp(prefix="pysandbox-bench-kvm-")
     try:
-        datafile = os.path.join(work, "small.txt")
-        with open(datafile, "w") as f:
-            f.write("pysandbox benchmark data\n" * 5)
-        os.chmod(work, 0o755)
-        progs = base.compile_progs(work)
+        progs, datafile = base.prepare(work)
         blist = [b for b in base.benches(datafile) if not args.only or b.name in args.only]
         runners = [base.Native(True), base.Pysandbox(sys.executable, []), PysandboxKvm(sys.executable, []),
                    base.Runsc(True, base.RUNSC_FLAGS), RunscKvm(args.runsc_kvm_timeout)]
-        unavailable = {}
-        for runner in runners:
-            try:
-                runner.check()
-            except base.RunnerUnavailable as error:
-                unavailable[runner.name] = str(error)
-        results = {b.name: {} for b in blist}
-        for b in blist:
-            for runner in runners:
-                if runner.name in unavailable:
-                    continue
-                print(f"bench: {b.name} / {runner.name} ...", file=sys.stderr, flush=True)
-                try:
-                    results[b.name][runner.name] = base.run_bench(b, runner, progs, args.runs)["value"]
-                except base.RunnerUnavailable as error:
-                    print(f"bench: {b.name} / {runner.name} failed: {error}", file=sys.stderr)
+        unavailable = base.check_runners(runners)
+        results = base.run_matrix(blist, runners, unavailable, progs, args.runs)
         print(f"\nKVM platform benchmarks: median of {args.runs} runs")
-        for runner in runners:
-            note = f"   [unavailable: {unavailable[runner.name]}]" if runner.name in unavailable else ""
-            print(f"  {runner.name:14} {runner.describe()}{note}")
+        base.print_runners(runners, unavailable, width=14)
         names = [r.name for r in runners if r.name not in unavailable]
         head = ["benchmark", *names, "kvm/ptrace", "kvm/native", "kvm/runsc"]
         rows = []
         for b in blist:
-            values = results[b.name]
+            values = {name: result["value"] for name, result in results[b.name].items()}
             kvm_value = values.get("pysandbox-kvm")
             row = [b.name] + [base.fmt(values.get(n), b.unit) for n in names]
             row += [base.ratio(kvm_value, values.get(other)) for other in ("pysandbox", "native", "runsc")]

@@ -36,16 +36,23 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER_CPU, CLIENT_CPU = "0", "1"
 NGINX_CONF = """daemon off;
 user root;
-worker_processes 1;
+worker_processes {workers};
 pid {root}/nginx.pid;
 error_log stderr;
 events {{ worker_connections 256; }}
 http {{
   access_log off;
   client_body_temp_path {root}/body;
+  proxy_temp_path {root}/proxy;
   server {{ listen 127.0.0.1:{port}; root {root}/html; }}
 }}
 """
+
+
+def nginx_conf(root, port, workers=1):
+    """nginx.conf for a foreground nginx serving ROOT/html on 127.0.0.1:PORT, everything it writes under ROOT
+    (tests/test_network.py uses it too)."""
+    return NGINX_CONF.format(root=root, port=port, workers=workers)
 
 
 def free_port():
@@ -123,7 +130,7 @@ def nginx_once(runner, workdir):
     with open(os.path.join(workdir, "html", "index.html"), "w") as page:
         page.write("hello from nginx\n" * 32)
     with open(os.path.join(workdir, "nginx.conf"), "w") as conf:
-        conf.write(NGINX_CONF.format(root=workdir, port=port))
+        conf.write(nginx_conf(workdir, port))
     server = Server(runner, ["/usr/sbin/nginx", "-c", os.path.join(workdir, "nginx.conf"), "-p", workdir],
                     port, workdir)
     try:

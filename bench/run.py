@@ -109,17 +109,20 @@ class Native(Runner):
 
 class Pysandbox(Runner):
     name = "pysandbox"
+    platform = "ptrace"
 
     def __init__(self, python: str, extra: list[str]):
         self.python = python
         self.extra = extra
 
-    def prefix(self):
+    def command(self) -> list[str]:
         # The `pysandbox` command installed beside the interpreter, as users run it;
         # `python -m pysandbox` would add runpy's start-up to every figure.
         script = os.path.join(os.path.dirname(self.python), "pysandbox")
-        command = [script] if os.access(script, os.X_OK) else [self.python, "-m", "pysandbox"]
-        return [*command, "do", "--platform=ptrace", *self.extra, "--"]
+        return [script] if os.access(script, os.X_OK) else [self.python, "-m", "pysandbox"]
+
+    def prefix(self):
+        return [*self.command(), "do", f"--platform={self.platform}", *self.extra, "--"]
 
 
 class Runsc(Runner):
@@ -132,11 +135,27 @@ class Runsc(Runner):
         return ["runsc", *self.flags, "do"]
 
     def check(self):
+        self.check_host()
+        super().check()
+
+    @staticmethod
+    def check_host():
+        """Raise RunnerUnavailable if runsc is missing or cannot `do` without root."""
         if not shutil.which("runsc"):
             raise RunnerUnavailable("runsc is not installed (apt-get install runsc)")
         if os.geteuid() != 0:
             raise RunnerUnavailable("runsc do needs root here; run the benchmark as root")
-        super().check()
+
+
+def make_runners(python: str, pysandbox_flags: list[str] = (), runsc_flags: list[str] = (),
+                 pin: bool = True) -> dict:
+    """{name: Runner} for every name in RUNNERS."""
+    return {
+        "native": Native(pin),
+        "pysandbox": Pysandbox(python, list(pysandbox_flags)),
+        "runsc": Runsc(True, RUNSC_FLAGS + list(runsc_flags)),
+        "runsc-nopin": Runsc(False, RUNSC_FLAGS + list(runsc_flags)),
+    }
 
 
 @dataclass
@@ -177,19 +196,20 @@ def last_line(s: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def compile_progs(outdir: str) -> dict[str, str]:
+def compile_progs(outdir: str, src_dir: str = PROGS_DIR) -> dict[str, str]:
+    """Compile every C program in src_dir into outdir: {name: path}."""
     gcc = shutil.which("gcc")
     if not gcc:
         sys.exit("bench: gcc not found (bash scripts/install.sh installs it)")
     paths = {}
-    for fn in sorted(os.listdir(PROGS_DIR)):
+    for fn in sorted(os.listdir(src_dir)):
         if not fn.endswith(".c"):
             continue
         name = fn[:-2]
         out = os.path.join(outdir, name)
         # Static: every runner pays the same (no dynamic loading) and the loop
         # is what gets measured.
-        cmd = [gcc, "-O2", "-static", "-o", out, os.path.join(PROGS_DIR, fn)]
+        cmd = [gcc, "-O2", "-static", "-o", out, os.path.join(src_dir, fn)]
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if r.returncode != 0:
             sys.exit(f"bench: compiling {fn} failed:\n{r.stdout.decode(errors='replace')}")
@@ -235,8 +255,19 @@ def check_runners(runners: list) -> dict:
     return unavailable
 
 
-def run_matrix(blist: list, runners: list, unavailable: dict, progs: dict, runs: int) -> dict:
-    """{bench name: {runner name: result}} of every benchmark under every runner that can run."""
+def prepare(work: str) -> tuple[dict, str]:
+    """The compiled bench/progs and the small data file openread reads, in work."""
+    datafile = os.path.join(work, "small.txt")
+    with open(datafile, "w") as f:
+        f.write("pysandbox benchmark data\n" * 5)
+    os.chmod(work, 0o755)
+    return compile_progs(work), datafile
+
+
+def run_matrix(blist: list, runners: list, unavailable: dict, progs: dict, runs: int,
+               run=run_bench) -> dict:
+    """{bench name: {runner name: result}} of every benchmark under every runner that can run;
+    run(b, runner, progs, runs) measures one (default run_bench)."""
     results: dict = {b.name: {} for b in blist}
     for b in blist:
         for r in runners:
@@ -245,11 +276,33 @@ def run_matrix(blist: list, runners: list, unavailable: dict, progs: dict, runs:
                 continue
             print(f"bench: {b.name} / {r.name} ...", file=sys.stderr, flush=True)
             try:
-                results[b.name][r.name] = run_bench(b, r, progs, runs)
+                results[b.name][r.name] = run(b, r, progs, runs)
             except RunnerUnavailable as e:
                 print(f"bench: {b.name} / {r.name} failed: {e}", file=sys.stderr)
                 results[b.name][r.name] = {"value": None, "error": str(e)}
     return results
+
+
+def print_runners(runners: list, unavailable: dict, width: int = 12) -> None:
+    for r in runners:
+        print(f"  {r.name:{width}} {r.describe()}"
+              + (f"   [unavailable: {unavailable[r.name]}]" if r.name in unavailable else ""))
+
+
+def write_json(path: str, runs: int, blist: list, results: dict, **extra) -> None:
+    """The results as a JSON document: when, host, runs, extra keys, benchmarks (with ratios)."""
+    doc = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": {"node": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count()},
+        "runs": runs,
+        **extra,
+        "benchmarks": {b.name: {"title": b.title, "unit": b.unit, "n": b.n,
+                                "ratios": ratios(results[b.name]),
+                                **results[b.name]} for b in blist},
+    }
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
 
 
 def fmt(v, unit):
@@ -332,11 +385,7 @@ def main(argv=None) -> int:
 
     work = tempfile.mkdtemp(prefix="pysandbox-bench-")
     try:
-        datafile = os.path.join(work, "small.txt")
-        with open(datafile, "w") as f:
-            f.write("pysandbox benchmark data\n" * 5)
-        os.chmod(work, 0o755)
-        progs = compile_progs(work)
+        progs, datafile = prepare(work)
         blist = benches(datafile)
         if args.only:
             unknown = set(args.only) - {b.name for b in blist}
@@ -344,13 +393,8 @@ def main(argv=None) -> int:
                 ap.error(f"unknown benchmark(s): {' '.join(sorted(unknown))}")
             blist = [b for b in blist if b.name in args.only]
 
-        pin = not args.no_taskset
-        all_runners = {
-            "native": Native(pin),
-            "pysandbox": Pysandbox(args.python, args.pysandbox_flag),
-            "runsc": Runsc(True, RUNSC_FLAGS + args.runsc_flag),
-            "runsc-nopin": Runsc(False, RUNSC_FLAGS + args.runsc_flag),
-        }
+        all_runners = make_runners(args.python, args.pysandbox_flag, args.runsc_flag,
+                                   pin=not args.no_taskset)
         runners = [all_runners[n] for n in args.runners]
 
         unavailable = check_runners(runners)
@@ -360,27 +404,14 @@ def main(argv=None) -> int:
         print()
         print(f"pysandbox benchmarks: median of {args.runs} runs; "
               f"{platform.node()} {platform.release()}, {os.cpu_count()} CPUs")
-        for r in runners:
-            print(f"  {r.name:12} {r.describe()}"
-                  + (f"   [unavailable: {unavailable[r.name]}]" if r.name in unavailable else ""))
+        print_runners(runners, unavailable)
         print()
         print_table(results, blist, names)
 
         if args.json:
-            doc = {
-                "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "host": {"node": platform.node(), "kernel": platform.release(),
-                         "cpus": os.cpu_count()},
-                "runs": args.runs,
-                "runners": {r.name: {"command": r.describe(),
-                                     "unavailable": unavailable.get(r.name)} for r in runners},
-                "benchmarks": {b.name: {"title": b.title, "unit": b.unit, "n": b.n,
-                                        "ratios": ratios(results[b.name]),
-                                        **results[b.name]} for b in blist},
-            }
-            with open(args.json, "w") as f:
-                json.dump(doc, f, indent=2)
-                f.write("\n")
+            write_json(args.json, args.runs, blist, results,
+                       runners={r.name: {"command": r.describe(),
+                                         "unavailable": unavailable.get(r.name)} for r in runners})
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

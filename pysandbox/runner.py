@@ -164,10 +164,7 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
                           exit_status=None if status is None else exit_code(status))
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        platform.close()
-        vfs.close()
-        if kernel.network is not None:
-            kernel.network.close()
+        close_sandbox(kernel, platform, vfs)
         if host_cgroup is not None:
             if host_cgroup.oom_kills():
                 log(f"pysandbox: the sandbox reached its memory limit ({memory_limit} bytes): "
@@ -177,6 +174,14 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
     if vfs.failure:
         raise SandboxError(vfs.failure, 125)
     return exit_code(status)
+
+
+def close_sandbox(kernel, platform, vfs):
+    """Kill and reap what a shut-down kernel leaves on the host: stubs, the gofer, host sockets."""
+    platform.close()
+    vfs.close()
+    if kernel.network is not None:
+        kernel.network.close()
 
 
 def _start_profile(kernel, path):

@@ -185,13 +185,9 @@ class Docker:
         return left
 
 
-def _docker_client():
-    return shutil.which("docker")
-
-
 @pytest.fixture(scope="session")
 def docker():
-    client = _docker_client()
+    client = shutil.which("docker")
     if client is None or shutil.which("dockerd") is None:
         pytest.skip("docker.io is not installed (scripts/install.sh installs it)")
     if os.geteuid() != 0:

@@ -2,6 +2,7 @@
 the very same lines in the sandbox; together they make every syscall the table calls "full"."""
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -52,7 +53,6 @@ def test_check_macros_report_failures(tmp_path):
                       '    CHECK_RET(sys(SYS_getpid), 0);\n'
                       '    CHECK_OK(open("/nonexistent", O_RDONLY));\n'
                       '    return done();\n}\n')
-    import subprocess
     binary = tmp_path / "failing"
     subprocess.run(["gcc", "-O2", "-I", C_TESTS, "-o", str(binary), str(source)], check=True)
     result = run_native([str(binary)])

@@ -67,9 +67,7 @@ def test_profile_records_counts_errnos_and_partial_paths(tmp_path, busybox_rootf
 
 
 def test_profile_names_unimplemented_and_unknown_calls(tmp_path, cprog):
-    path = tmp_path / "profile.json"
-    result = run_sandbox([cprog("enosys")], flags=["--syscall-profile", str(path)])
-    profile = json.loads(path.read_text())
+    result, profile = record_profile(tmp_path, [cprog("enosys")], None)
     unknown = [name for name in profile["syscalls"] if name.startswith("syscall_")]
     assert unknown, (result, profile["syscalls"].keys())
     for name in unknown:

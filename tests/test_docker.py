@@ -42,13 +42,13 @@ def no_stray_processes(request):
 
 
 def _docker_stubs():
-    return {pid: comm for pid, (comm, _state, _ppid) in helpers.process_table().items()
-            if comm == helpers.STUB_COMM and _is_dockers(pid)}
-
-
-def _is_dockers(pid):
-    """Whether a process descends from containerd (not from another test's `pysandbox do`)."""
     table = helpers.process_table()
+    return {pid: comm for pid, (comm, _state, _ppid) in table.items()
+            if comm == helpers.STUB_COMM and _is_dockers(pid, table)}
+
+
+def _is_dockers(pid, table):
+    """Whether a process descends from containerd (not from another test's `pysandbox do`)."""
     while pid > 1 and pid in table:
         if table[pid][0].startswith("containerd"):
             return True
@@ -115,7 +115,8 @@ def test_tty_through_script(docker, bb):
         return result.returncode, result.stdout.decode().replace("\r", "").splitlines()
     status, lines = run("--runtime=pysandbox")
     assert status == 0 and lines[0] == "on-a-tty" and lines[1].startswith("/dev/"), lines
-    assert (status, lines[:1] + lines[2:]) == (lambda s, l: (s, l[:1] + l[2:]))(*run()), "runc differs"
+    runc_status, runc_lines = run()
+    assert (status, lines[:1] + lines[2:]) == (runc_status, runc_lines[:1] + runc_lines[2:]), "runc differs"
 
 
 def test_detached_then_logs_exec_top(docker, detached):

@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from helpers import assert_same, errno_of, run_native, run_sandbox
+from helpers import compare_with_native, errno_of, run_sandbox
 from pysandbox.sentry import signals
 from pysandbox.sentry.errors import RESTART_NEVER, SyscallError, WouldBlock
 from pysandbox.sentry.signals import SignalQueue, SigInfo
@@ -36,20 +36,14 @@ C_PROGRAMS = ["epoll_pipes", "epoll_wait", "eventfd_counter", "timerfd_expiratio
 
 @pytest.mark.parametrize("name", C_PROGRAMS)
 def test_c_program_matches_native(build, name):
-    path = build(name)
-    native = run_native([path])
-    assert native.status == 0, native
-    sandboxed = run_sandbox([path])
-    assert_same(native, sandboxed)
+    sandboxed = compare_with_native([build(name)])
+    assert sandboxed.status == 0, sandboxed
     assert "internal error" not in sandboxed.log
 
 
 def compare_python(script, stdin=None):
-    argv = [PYTHON3, "-c", script]
-    native = run_native(argv, stdin=stdin)
-    assert native.status == 0, native
-    sandboxed = run_sandbox(argv, stdin=stdin)
-    assert_same(native, sandboxed)
+    sandboxed = compare_with_native([PYTHON3, "-c", script], stdin=stdin)
+    assert sandboxed.status == 0, sandboxed
     return sandboxed
 
 

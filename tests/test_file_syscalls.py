@@ -11,13 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 
-from helpers import assert_same, compare_with_native, run_native, run_sandbox
+from helpers import assert_same, compare_program_output, run_native, run_sandbox
 
 
-def compare(cprog, name, *args, **kw):
-    result = compare_with_native([cprog(name), *map(str, args)], **kw)
-    assert result.status == 0, result
-    return result.out
+def compare(cprog, name, *args):
+    return compare_program_output([cprog(name), *map(str, args)])
 
 
 def test_flock_and_record_locks(cprog, tmp_path):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from helpers import TEST_ENV, descendants, run_native, run_sandbox, sandbox_argv
+from helpers import TEST_ENV, assert_same, descendants, errno_of, run_native, run_sandbox, sandbox_argv
 from rootfs import build_busybox_rootfs
 from pysandbox.gofer import protocol as p
 from pysandbox.gofer.client import GoferClient, GoferHost
@@ -17,12 +17,6 @@ from pysandbox.sentry.vfs.resolve import AT_FDCWD
 from pysandbox.sentry.vfs.testing import FakeTask
 
 MODES = ["directfs", "gofer"]
-
-
-def _errno(call, *args):
-    with pytest.raises(SyscallError) as raised:
-        call(*args)
-    return raised.value.errno
 
 
 # --- the wire format ---
@@ -85,9 +79,9 @@ def test_gofer_is_a_separate_named_process(gofer, trees):
 def test_gofer_refuses_anything_but_one_name(gofer, name):
     host = GoferHost(gofer)
     root = host.attach(0)[0]
-    assert _errno(host.walk, root, name) == errno.EINVAL
-    assert _errno(host.create, root, name, 0o644, 0, 0) == errno.EINVAL
-    assert _errno(host.open, root, name, os.O_RDONLY) == errno.EINVAL
+    assert errno_of(host.walk, root, name) == errno.EINVAL
+    assert errno_of(host.create, root, name, 0o644, 0, 0) == errno.EINVAL
+    assert errno_of(host.open, root, name, os.O_RDONLY) == errno.EINVAL
 
 
 def test_gofer_never_follows_symlinks(gofer, trees):
@@ -96,10 +90,10 @@ def test_gofer_never_follows_symlinks(gofer, trees):
     link, mode = host.walk(root, b"link")
     assert stat.S_ISLNK(mode)
     assert host.readlink(root, b"link") == b"/etc"
-    assert _errno(host.open, root, b"link", os.O_RDONLY) == errno.ELOOP
-    assert _errno(host.walk, link, b"passwd") == errno.ENOTDIR
-    assert _errno(host.create, root, b"link", 0o644, 0, 0) == errno.EEXIST
-    assert _errno(host.setattr, root, b"link", 0o777) == errno.EOPNOTSUPP
+    assert errno_of(host.open, root, b"link", os.O_RDONLY) == errno.ELOOP
+    assert errno_of(host.walk, link, b"passwd") == errno.ENOTDIR
+    assert errno_of(host.create, root, b"link", 0o644, 0, 0) == errno.EEXIST
+    assert errno_of(host.setattr, root, b"link", 0o777) == errno.EOPNOTSUPP
     assert os.stat("/etc").st_mode & 0o777 != 0o777
 
 
@@ -117,12 +111,12 @@ def test_a_symlink_out_of_the_root_is_never_followed(tmp_path):
         host = GoferHost(client)
         node = host.attach(0)[0]
         for flags in (os.O_RDONLY, os.O_WRONLY | os.O_TRUNC, os.O_RDWR):
-            assert _errno(host.open, node, b"out", flags) == errno.ELOOP
-        assert _errno(host.setattr, node, b"out", 0o777) == errno.EOPNOTSUPP
-        assert _errno(host.setattr, node, b"out", None, None, None, 0) == errno.ELOOP
+            assert errno_of(host.open, node, b"out", flags) == errno.ELOOP
+        assert errno_of(host.setattr, node, b"out", 0o777) == errno.EOPNOTSUPP
+        assert errno_of(host.setattr, node, b"out", None, None, None, 0) == errno.ELOOP
         host.setattr(node, b"out", None, None, None, None, 1, 2)  # the link's own times
-        assert _errno(host.create, node, b"out", 0o644, 0, 0) == errno.EEXIST
-        assert _errno(host.walk, host.walk(node, b"out")[0], b"x") == errno.ENOTDIR
+        assert errno_of(host.create, node, b"out", 0o644, 0, 0) == errno.EEXIST
+        assert errno_of(host.walk, host.walk(node, b"out")[0], b"x") == errno.ENOTDIR
         host.link(node, b"out", node, b"hard")
         assert os.path.islink(root / "hard")
         host.rename(node, b"hard", node, b"moved", 0)
@@ -138,22 +132,22 @@ def test_a_symlink_out_of_the_root_is_never_followed(tmp_path):
 def test_long_names_are_enametoolong(gofer):
     host = GoferHost(gofer)
     root = host.attach(0)[0]
-    assert _errno(host.walk, root, b"n" * 256) == errno.ENAMETOOLONG
+    assert errno_of(host.walk, root, b"n" * 256) == errno.ENAMETOOLONG
 
 
 def test_read_only_root_refuses_every_change(gofer, trees):
     host = GoferHost(gofer)
     root = host.attach(1)[0]
-    assert _errno(host.create, root, b"new", 0o644, 0, 0) == errno.EROFS
-    assert _errno(host.mkdir, root, b"new", 0o755, 0, 0) == errno.EROFS
-    assert _errno(host.unlink, root, b"file", 0) == errno.EROFS
-    assert _errno(host.rename, root, b"file", root, b"moved", 0) == errno.EROFS
-    assert _errno(host.setattr, root, b"file", 0o600) == errno.EROFS
-    assert _errno(host.open, root, b"file", os.O_WRONLY) == errno.EROFS
-    assert _errno(host.open, root, b"file", os.O_RDONLY | os.O_TRUNC) == errno.EROFS
+    assert errno_of(host.create, root, b"new", 0o644, 0, 0) == errno.EROFS
+    assert errno_of(host.mkdir, root, b"new", 0o755, 0, 0) == errno.EROFS
+    assert errno_of(host.unlink, root, b"file", 0) == errno.EROFS
+    assert errno_of(host.rename, root, b"file", root, b"moved", 0) == errno.EROFS
+    assert errno_of(host.setattr, root, b"file", 0o600) == errno.EROFS
+    assert errno_of(host.open, root, b"file", os.O_WRONLY) == errno.EROFS
+    assert errno_of(host.open, root, b"file", os.O_RDONLY | os.O_TRUNC) == errno.EROFS
     rw_root = host.attach(0)[0]
-    assert _errno(host.rename, rw_root, b"file", root, b"moved", 0) == errno.EROFS
-    assert _errno(host.link, rw_root, b"file", root, b"moved") == errno.EROFS
+    assert errno_of(host.rename, rw_root, b"file", root, b"moved", 0) == errno.EROFS
+    assert errno_of(host.link, rw_root, b"file", root, b"moved") == errno.EROFS
     fd = host.open(root, b"file", os.O_RDONLY)
     assert os.read(fd, 100) == b"content\n"
     os.close(fd)
@@ -170,15 +164,15 @@ def test_garbage_gets_einval_and_the_gofer_keeps_serving(gofer):
         assert raised.value.errno == errno.EINVAL
     host = GoferHost(gofer)
     assert stat.S_ISDIR(host.attach(0)[1])
-    assert _errno(host.stat, 12345) == errno.EBADF
-    assert _errno(host.attach, 7) == errno.ENOENT
+    assert errno_of(host.stat, 12345) == errno.EBADF
+    assert errno_of(host.attach, 7) == errno.ENOENT
 
 
 def test_no_request_hands_out_a_directory_fd(gofer):
     host = GoferHost(gofer)
     root = host.attach(0)[0]
-    assert _errno(host.open, root, b"dir", os.O_RDONLY) == errno.EACCES
-    assert _errno(host.open, root, b"dir", os.O_RDONLY | os.O_DIRECTORY) == errno.EACCES
+    assert errno_of(host.open, root, b"dir", os.O_RDONLY) == errno.EACCES
+    assert errno_of(host.open, root, b"dir", os.O_RDONLY | os.O_DIRECTORY) == errno.EACCES
 
 
 def test_directfs_hand_over_sends_the_roots_and_exits(trees, tmp_path):
@@ -215,8 +209,8 @@ def test_a_dead_gofer_means_eio(gofer):
     died = []
     gofer.on_death.append(lambda: died.append(True))
     os.kill(gofer.pid, 9)
-    assert _errno(host.walk, root, b"file") == errno.EIO
-    assert _errno(host.stat, root) == errno.EIO
+    assert errno_of(host.walk, root, b"file") == errno.EIO
+    assert errno_of(host.stat, root) == errno.EIO
     assert died == [True]
 
 
@@ -226,7 +220,7 @@ def test_a_gofer_that_stops_answering_counts_as_dead(trees):
         host = GoferHost(client)
         root = host.attach(0)[0]
         os.kill(client.pid, 19)  # SIGSTOP
-        assert _errno(host.stat, root) == errno.EIO
+        assert errno_of(host.stat, root) == errno.EIO
         assert client.dead
         with pytest.raises(ChildProcessError):
             os.waitpid(client.pid, os.WNOHANG)  # killed and collected
@@ -307,14 +301,14 @@ SCRIPT = ("cd /work && cp -a /data copy && find copy | sort && ln -s hello.txt c
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_busybox_file_work_in_each_mode(busybox_rootfs, tmp_path, mode, as_root):
+def test_busybox_file_work_in_each_mode(tmp_path, mode, as_root):
     rootfs = tmp_path / "rootfs"
     rootfs.mkdir()
     build_busybox_rootfs(str(rootfs))
     (rootfs / "work").mkdir(exist_ok=True)
     native = run_native(["/bin/sh", "-c", SCRIPT], chroot=str(rootfs))
     sandboxed = run_sandbox(["/bin/sh", "-c", SCRIPT], rootfs=str(rootfs), flags=[f"--gofer-mode={mode}"])
-    assert (sandboxed.status, sandboxed.out, sandboxed.err) == (native.status, native.out, native.err)
+    assert_same(native, sandboxed)
     assert native.status == 0
 
 

@@ -41,28 +41,20 @@ def test_kvm_without_dev_kvm_fails_with_one_clear_line(monkeypatch):
     assert raised.value.exit_status == 2
 
 
-@pytest.mark.parametrize("platform", ["ptrace", "kvm"])
 @pytest.mark.parametrize("kind", ["rodata", "jump", "ud2", "int3", "div0", "exec_nx", "out", "in"])
-def test_a_fault_gets_the_native_signal_and_exit_status(cprog, platform, kind):
-    usable, reason = platform_support(platform)
-    if not usable:
-        pytest.skip(f"{platform} unavailable here: {reason}")
+def test_a_fault_gets_the_native_signal_and_exit_status(cprog, each_platform, kind):
     program = cprog("kvm_faults", static=True)
     native = run_native([program, kind])
-    sandboxed = run_sandbox([program, kind], platform=platform)
+    sandboxed = run_sandbox([program, kind], platform=each_platform)
     assert native.status > 128
     assert (sandboxed.status, sandboxed.out) == (native.status, native.out)
 
 
-@pytest.mark.parametrize("platform", ["ptrace", "kvm"])
 @pytest.mark.parametrize("mode", ["alarm", "thread", "kill"])
-def test_a_signal_reaches_a_thread_spinning_in_guest_code(cprog, platform, mode):
-    usable, reason = platform_support(platform)
-    if not usable:
-        pytest.skip(f"{platform} unavailable here: {reason}")
+def test_a_signal_reaches_a_thread_spinning_in_guest_code(cprog, each_platform, mode):
     program = cprog("kvm_interrupt")
     native = run_native([program, mode])
-    sandboxed = run_sandbox([program, mode], platform=platform)
+    sandboxed = run_sandbox([program, mode], platform=each_platform)
     assert native.status in (3, 4, 5)
     assert (sandboxed.status, sandboxed.out) == (native.status, native.out)
 

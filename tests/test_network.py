@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -19,6 +21,9 @@ import urllib.request
 import pytest
 
 from helpers import TEST_ENV, assert_same, descendants, kill_tree, run_native, run_sandbox, sandbox_argv
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.net import nginx_conf  # noqa: E402  (the nginx.conf bench/net.py serves with)
 
 PYTHON3 = "/usr/bin/python3"
 
@@ -207,32 +212,13 @@ def test_redis_benchmark_and_save_survives_a_restart(tmp_path):
         assert redis_cli(port, "get", "kept").stdout.strip() == "across restarts"
 
 
-NGINX_CONF = """
-daemon off;
-user root;
-worker_processes 2;
-pid {root}/nginx.pid;
-error_log stderr;
-events {{ worker_connections 256; }}
-http {{
-  access_log off;
-  client_body_temp_path {root}/body;
-  proxy_temp_path {root}/proxy;
-  server {{
-    listen 127.0.0.1:{port};
-    root {root}/html;
-  }}
-}}
-"""
-
-
 def test_nginx_under_wrk_has_no_errors(tmp_path):
     need("nginx")
     need("wrk")
     port = free_port()
     (tmp_path / "html").mkdir()
     (tmp_path / "html" / "index.html").write_text("nginx in the sandbox\n" * 100)
-    (tmp_path / "nginx.conf").write_text(NGINX_CONF.format(root=tmp_path, port=port))
+    (tmp_path / "nginx.conf").write_text(nginx_conf(tmp_path, port, workers=2))
     argv = ["/usr/sbin/nginx", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)]
     with sandboxed_server(argv, port):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:

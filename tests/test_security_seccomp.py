@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from helpers import PYTHON, TEST_ENV, run_native, run_sandbox
+from helpers import PYTHON, TEST_ENV, descendants, run_native, run_sandbox
 from pysandbox.security import seccomp
 
 FORBIDDEN = 102                          # getuid(2): the sentry never needs it
@@ -211,7 +211,6 @@ def test_the_serving_gofer_is_confined_too(tmp_path):
         status = ""
         deadline = time.monotonic() + 30
         while "Seccomp:\t2" not in status and time.monotonic() < deadline:
-            from helpers import descendants
             gofers = [pid for pid, (comm, _state) in descendants(process.pid).items() if comm == "pysandbox-gofer"]
             if gofers:
                 with open(f"/proc/{gofers[0]}/status") as proc_status:

@@ -50,8 +50,10 @@ class FakeTask(GuestMemory):
         self.kernel = kernel
         self.tid = tid
         self.creds = creds or Credentials()
-        self.tg = tg or SimpleNamespace(tgid=tid, rlimits=default_rlimits(), utime=1.5, stime=0.5,
-                                        cutime=0.25, cstime=0.125)
+        if tg is None:
+            tg = SimpleNamespace(tgid=tid, rlimits=default_rlimits(), utime=1.5, stime=0.5, cutime=0.25, cstime=0.125)
+            tg.cpu_times = lambda: (tg.utime, tg.stime)
+        self.tg = tg
         self.syscall_state = {}
         kernel.tasks[tid] = self
         kernel.thread_groups.setdefault(self.tg.tgid, self.tg)

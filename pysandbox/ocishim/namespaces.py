@@ -3,9 +3,8 @@ import ctypes
 import os
 
 from pysandbox.ocishim.spec import HOST_NAMESPACES
+from pysandbox.security.confine import MS_PRIVATE, MS_REC
 from pysandbox.sentry.errors import SandboxError
-
-MS_REC, MS_PRIVATE = 0x4000, 1 << 18
 
 
 def enter_namespaces(namespaces):

@@ -50,6 +50,12 @@ class SandboxProcess:
         self.host_cgroup = None
         self._handled = threading.Event()   # set once the request being handled needs no more nudges
 
+    @property
+    def network(self):
+        """"none": loopback only; otherwise inet sockets are host sockets of this process's network
+        namespace, which is the container's (fresh, or the one config.json names)."""
+        return "none" if self.options.get("network") == "none" else "host"
+
     # -- before start --------------------------------------------------------------------------
     def prepare(self, host_fds):
         """What `create` promises once the namespaces exist: the sentry built, init loaded (host_fds
@@ -72,9 +78,8 @@ class SandboxProcess:
         self.vfs = _build_vfs(self.spec, overlay=self.options.get("overlay", False))
         self.kernel = Kernel(self.platform, self.vfs, hostname=self.spec.hostname or self.container.id[:12],
                              strace=self._strace_writer(), log=self.log.warning, protect_init=True)
-        # "none": loopback only; otherwise inet sockets are host sockets of this process's network
-        # namespace, which is the container's (fresh, or the one config.json names)
-        self.kernel.network = new_network("none" if self.options.get("network") == "none" else "host")
+        # Loopback only is built on the first inet or netlink socket (inet.network_of), as in `do`.
+        self.kernel.network = new_network("host") if self.network == "host" else None
         if self.spec.domainname:
             self.kernel.domainname = self.spec.domainname
         self.kernel.pids_limit = self.spec.pids_limit
@@ -118,16 +123,14 @@ class SandboxProcess:
         plus the control socket's accept4."""
         from pysandbox.security.confine import DEFAULT_MODE, confine_sentry
         from pysandbox.security.seccomp import OCI_RULES
-        network = "none" if self.options.get("network") == "none" else "host"
-        confine_sentry(self.options.get("seccomp") or DEFAULT_MODE, network, self.log.fileno(),
+        confine_sentry(self.options.get("seccomp") or DEFAULT_MODE, self.network, self.log.fileno(),
                        self.options.get("platform", "ptrace"), extra_rules=OCI_RULES)
 
     def close(self):
         """Kill and reap everything of the sandbox: stubs, the gofer, host sockets, its cgroup."""
+        from pysandbox.runner import close_sandbox
         self.kernel.shutdown()
-        self.platform.close()
-        self.vfs.close()
-        self.kernel.network.close()
+        close_sandbox(self.kernel, self.platform, self.vfs)
         if self.host_cgroup is not None:
             self.host_cgroup.close()
 
@@ -336,15 +339,10 @@ class SandboxProcess:
         if self.host_cgroup is None:
             raise SandboxError("memory limit can only be changed when the container was created with one "
                                "and the host has cgroups", 1)
-        for directory, _ in self.host_cgroup.created:
-            for name in ("memory.max", "memory.limit_in_bytes"):
-                path = os.path.join(directory, name)
-                if os.path.exists(path):
-                    try:
-                        with open(path, "w") as limit_file:
-                            limit_file.write(str(limit))
-                    except OSError as error:
-                        raise SandboxError(f"memory limit {limit}: {error.strerror.lower()}", 1) from None
+        try:
+            self.host_cgroup.set_memory_limit(limit)
+        except OSError as error:
+            raise SandboxError(f"memory limit {limit}: {error.strerror.lower()}", 1) from None
 
 
 # -- building blocks -----------------------------------------------------------------------------------

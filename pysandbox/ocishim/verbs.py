@@ -396,17 +396,8 @@ def do_exec(args, log):
 
 def _exec_process(args):
     """The process to exec: --process FILE (or - for stdin), else the command line's words."""
-    from pysandbox.ocishim.spec import SpecError
     if args.process:
-        try:
-            if args.process == "-":
-                return json.load(sys.stdin)
-            with open(args.process) as process_file:
-                return json.load(process_file)
-        except OSError as error:
-            raise SpecError(f"--process {args.process}: {error.strerror.lower()}") from None
-        except ValueError as error:
-            raise SpecError(f"--process {args.process}: invalid JSON: {error}") from None
+        return _load_json("--process", args.process)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise SandboxError("exec: give --process FILE or a command", 2)
@@ -520,21 +511,10 @@ def do_events(args, log):
 
 
 def do_update(args, log):
-    from pysandbox.ocishim.spec import SpecError, parse_resources
+    from pysandbox.ocishim.spec import parse_resources
     container = Container.load(args.root, args.id)
     container.require("update", CREATED, RUNNING, PAUSED)
-    resources = {}
-    if args.resources:
-        try:
-            if args.resources == "-":
-                resources = json.load(sys.stdin)
-            else:
-                with open(args.resources) as resources_file:
-                    resources = json.load(resources_file)
-        except OSError as error:
-            raise SpecError(f"--resources {args.resources}: {error.strerror.lower()}") from None
-        except ValueError as error:
-            raise SpecError(f"--resources {args.resources}: invalid JSON: {error}") from None
+    resources = _load_json("--resources", args.resources) if args.resources else {}
     if args.pids_limit is not None:
         resources.setdefault("pids", {})["limit"] = args.pids_limit
     if args.memory is not None:
@@ -542,6 +522,20 @@ def do_update(args, log):
     parse_resources(resources)
     control.request(container, {"op": "update", "resources": resources})
     return 0
+
+
+def _load_json(option, path):
+    """The JSON document in the file an option names (- for stdin)."""
+    from pysandbox.ocishim.spec import SpecError
+    try:
+        if path == "-":
+            return json.load(sys.stdin)
+        with open(path) as json_file:
+            return json.load(json_file)
+    except OSError as error:
+        raise SpecError(f"{option} {path}: {error.strerror.lower()}") from None
+    except ValueError as error:
+        raise SpecError(f"{option} {path}: invalid JSON: {error}") from None
 
 
 def _bytes(text):

@@ -75,6 +75,12 @@ class Platform:
                 pass
 
 
+def timeout_ms(timeout):
+    """epoll's timeout: milliseconds rounded up, -1 for none. It is a C int: a far-off timer
+    (alarm(UINT_MAX)) just wakes the loop early."""
+    return -1 if timeout is None else min(max(0, int(timeout * 1000 + 0.999)), 0x7FFFFFFF)
+
+
 PLATFORMS = ("ptrace", "kvm")
 
 

@@ -238,23 +238,11 @@ class Pysandbox(Runtime):
 
     def command(self, bench, argv, env, container_id):
         cmd = [sys.executable, "-m", "pysandbox", "do", "--platform", self.platform, "--rootfs", bench.rootfs,
-               "--clear-env", "--cwd", "/", "--log", os.path.join(bench.work, "pysandbox.log")]
-        cmd += _limit_flags()
+               "--clear-env", "--cwd", "/", "--log", os.path.join(bench.work, "pysandbox.log"),
+               "--pids-limit", str(PIDS_LIMIT), "--memory-limit", f"{MEMORY_LIMIT_MIB}m"]
         for key, value in env.items():
             cmd += ["--env", f"{key}={value}"]
         return cmd + ["--", *argv], dict(os.environ)
-
-
-def _limit_flags():
-    """--pids-limit/--memory-limit, when this pysandbox has them."""
-    from pysandbox.cli import build_parser
-    known = build_parser("do")._subparsers._group_actions[0].choices["do"]._option_string_actions
-    flags = []
-    if "--pids-limit" in known:
-        flags += ["--pids-limit", str(PIDS_LIMIT)]
-    if "--memory-limit" in known:
-        flags += ["--memory-limit", f"{MEMORY_LIMIT_MIB}m"]
-    return flags
 
 
 class OciRuntime(Runtime):
@@ -353,41 +341,24 @@ def _docker(*args):
 
 
 def oci_config(rootfs, argv, env):
-    """What `runc spec` writes (default namespaces, mounts, masks and capabilities; no seccomp
-    profile, as with runc on its own), with this attack's process, a writable root, and the
-    bench's pids and memory limits."""
-    caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-    return {
-        "ociVersion": "1.0.2",
-        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": list(argv),
-                    "env": ["PATH=/bin"] + [f"{k}={v}" for k, v in env.items()], "cwd": "/",
-                    "capabilities": {kind: caps for kind in ("bounding", "effective", "permitted")},
-                    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-                    "noNewPrivileges": True},
-        "root": {"path": rootfs, "readonly": False},
-        "hostname": "psb-bench-container",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-        ],
-        "linux": {
-            "resources": {"devices": [{"allow": False, "access": "rwm"}],
-                          "pids": {"limit": PIDS_LIMIT},
-                          "memory": {"limit": MEMORY_LIMIT_MIB << 20}},
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
-            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-                            "/proc/scsi"],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
-        },
-    }
+    """`pysandbox spec`'s config (runc's defaults: namespaces, mounts, masks and capabilities; no
+    seccomp profile, as with runc on its own) with this attack's process, a writable root, the
+    bench's pids and memory limits, and the bench's own variations on those defaults."""
+    from pysandbox.ocishim.spec import default_spec
+    config = default_spec(argv)
+    process = config["process"]
+    process.update(terminal=False, env=["PATH=/bin"] + [f"{k}={v}" for k, v in env.items()])
+    del process["capabilities"]["ambient"]
+    config.update(root={"path": rootfs, "readonly": False}, hostname="psb-bench-container")
+    config["mounts"] = [mount for mount in config["mounts"] if mount["type"] != "mqueue"]
+    for mount in config["mounts"]:
+        if mount["type"] == "devpts":
+            mount["options"].remove("gid=5")
+    linux = config["linux"]
+    linux["resources"].update(pids={"limit": PIDS_LIMIT}, memory={"limit": MEMORY_LIMIT_MIB << 20})
+    linux["maskedPaths"].insert(1, "/proc/asound")
+    linux["maskedPaths"].append("/proc/scsi")
+    return config
 
 
 def get_runtime(spec):
@@ -549,7 +520,7 @@ def _drain_tty(master, slave):
 
 
 def run_bench(runtime_specs, attack_names=None, quick=False, progress=None):
-    """Run the suite; returns (runtimes, outcomes, notes)."""
+    """Run the suite; returns (runtimes, attacks, outcomes, notes)."""
     runtimes = [get_runtime(spec) for spec in runtime_specs]
     attacks = [a for a in ATTACKS if (not attack_names or a.name in attack_names) and (a.quick or not quick)]
     unknown = set(attack_names or ()) - {a.name for a in ATTACKS}

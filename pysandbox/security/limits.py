@@ -134,6 +134,15 @@ class HostCgroup:
                     continue
         return 0
 
+    def set_memory_limit(self, limit):
+        """A new memory limit for the sandbox (this process and every stub); OSError if refused."""
+        for directory, _parent in self.created:
+            for name in ("memory.max", "memory.limit_in_bytes"):        # v2, v1
+                path = os.path.join(directory, name)
+                if os.path.exists(path):
+                    with open(path, "w") as limit_file:
+                        limit_file.write(str(limit))
+
     def close(self):
         """Leave the cgroups (every stub is gone by now) and remove them."""
         for directory, parent_procs in reversed(self.created):

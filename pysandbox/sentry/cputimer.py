@@ -20,7 +20,7 @@ class CpuTimer(signals.RealTimer):
         self.signo = signals.SIGVTALRM if which == ITIMER_VIRTUAL else signals.SIGPROF
 
     def _now(self):
-        return self.tg.utime if self.which == ITIMER_VIRTUAL else self.tg.utime + self.tg.stime
+        return self.tg.utime if self.which == ITIMER_VIRTUAL else sum(self.tg.cpu_times())
 
     def _arm(self, deadline):
         self._deadline = deadline

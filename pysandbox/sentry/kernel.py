@@ -525,8 +525,9 @@ class Kernel:
         tg.reaped = True
         if tg.parent is not None and tg in tg.parent.children:
             tg.parent.children.remove(tg)
-            tg.parent.cutime += tg.utime + tg.cutime
-            tg.parent.cstime += tg.stime + tg.cstime
+            user, system = tg.cpu_times()
+            tg.parent.cutime += user + tg.cutime
+            tg.parent.cstime += system + tg.cstime
         self.thread_groups.pop(tg.tgid, None)
         for task in tg.tasks:
             self.tasks.pop(task.tid, None)

@@ -71,13 +71,7 @@ class MemoryManager:
         where a copy into or out of a buffer stops when the buffer runs into a page it can't use."""
         if addr < MIN_ADDRESS:
             return 0
-        end = min(addr + length, GUEST_ADDRESS_LIMIT)
-        position = addr
-        for vma in self.vmas.overlapping(addr, end):
-            if vma.start > position or vma.prot & prot != prot:
-                break
-            position = vma.end
-        return max(0, min(position, end) - addr)
+        return max(0, self._mapped_until(addr, min(addr + length, GUEST_ADDRESS_LIMIT), prot) - addr)
 
     def copy_in(self, addr, length):
         self._check_access(addr, length, PROT_READ)
@@ -225,11 +219,11 @@ class MemoryManager:
             # Only where the guest had mappings: the stub's own pages lie above them.
             self.space.unmap(removed[0].start, removed[-1].end - removed[0].start)
 
-    def _mapped_until(self, start, end):
-        """Where the run of mapped pages from `start` stops (at most `end`)."""
+    def _mapped_until(self, start, end, prot=0):
+        """Where the run of mapped pages from `start` (allowing `prot`) stops (at most `end`)."""
         position = start
         for vma in self.vmas.overlapping(start, end):
-            if vma.start > position:
+            if vma.start > position or vma.prot & prot != prot:
                 break
             position = vma.end
         return min(position, end)

@@ -40,8 +40,7 @@ class PosixTimer:
     def set(self, value, interval, absolute):
         """Arm (value 0 disarms); returns the old get()."""
         old = self.get()
-        self.tg.kernel.cancel_timer(self._handle)
-        self._handle = self.expires = None
+        self.delete()
         self.interval = interval if value else 0
         if value:
             self.expires = value if absolute else self._read_clock() + value

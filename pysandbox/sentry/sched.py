@@ -30,9 +30,9 @@ class SchedParams:
         self.reset_on_fork = reset_on_fork
         self.ioprio = ioprio
         self.deadline_params = (0, 0, 0)        # SCHED_DEADLINE runtime, deadline, period (ns)
-        self.flags = 0
+        self.flags = 0                          # SCHED_FLAG_RECLAIM / DL_OVERRUN, as set
         self.custom_slice = 0                   # a fair task's sched_runtime, 0 for the default
-        self.affinity = None                    # sched_setaffinity's CPU mask; None: every CPU                          # SCHED_FLAG_RECLAIM / DL_OVERRUN, as set
+        self.affinity = None                    # sched_setaffinity's CPU mask; None: every CPU
 
     def forbids_fork(self):
         """A SCHED_DEADLINE task may not fork unless SCHED_RESET_ON_FORK is set (EAGAIN)."""

@@ -301,8 +301,9 @@ class SigInfo:
         elif code in (CLD_KILLED, CLD_DUMPED):
             status &= 0x7F
         uid = tg.leader.creds.uid if tg.leader is not None else 0
+        user, system = tg.cpu_times()
         return cls(SIGCHLD, code, pid=tg.tgid, uid=uid, status=status,
-                   utime=int(tg.utime * USER_HZ), stime=int(tg.stime * USER_HZ))
+                   utime=int(user * USER_HZ), stime=int(system * USER_HZ))
 
     def describe(self):
         """The siginfo as strace shows it: {si_signo=SIGCHLD, si_code=1, si_pid=2, ...}."""

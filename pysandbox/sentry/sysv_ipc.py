@@ -12,6 +12,8 @@ from pysandbox.sentry.waiter import WaitQueue
 
 IPC_PRIVATE = 0
 IPC_CREAT, IPC_EXCL, IPC_NOWAIT = 0o1000, 0o2000, 0o4000
+IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
+READ, WRITE = 0o4, 0o2         # the permission bits ipcperms() checks
 MSGMAX, MSGMNB, MSGMNI = 8192, 16384, 32000
 SEMMSL, SEMMNI, SEMMNS, SEMOPM, SEMVMX, SEMAEM = 32000, 32000, 1024000000, 500, 32767, 32767
 SEQ_MULTIPLIER = 32768
@@ -142,6 +144,23 @@ class IpcIds:
             raise SyscallError(errno.EIDRM if t.syscall_state.get("ipc_waited") else errno.EINVAL)
         return found
 
+    def for_stat(self, t, ipc_id, cmd, check_read=True):
+        """The object IPC_STAT (by id) or MSG_STAT/SEM_STAT (by slot) reports on: EINVAL if none,
+        EACCES without read permission unless check_read is off (*_STAT_ANY)."""
+        found = self.find(ipc_id) if cmd == IPC_STAT else self.by_slot.get(ipc_id)
+        if found is None:
+            raise SyscallError(errno.EINVAL)
+        if check_read and not found.perm.allows(t.creds, READ):
+            raise SyscallError(errno.EACCES)
+        return found
+
+    def for_change(self, t, ipc_id):
+        """The object IPC_SET or IPC_RMID acts on, which the caller must own (EPERM)."""
+        found = self.lookup(t, ipc_id)
+        if not found.perm.owned_by(t.creds):
+            raise SyscallError(errno.EPERM)
+        return found
+
     def find(self, ipc_id):
         """The object with this id (EINVAL to the caller when None)."""
         if ipc_id < 0:
@@ -171,7 +190,6 @@ class IpcNamespace:
     def __init__(self):
         self.messages = IpcIds()
         self.semaphores = IpcIds()
-        self.undo = {}                  # ThreadGroup -> {(semaphore set, index): adjustment}
 
 
 _NAMESPACES = weakref.WeakKeyDictionary()

@@ -113,14 +113,19 @@ class ThreadGroup:
             return 0.0, 0.0
         return leader.context.cpu_times()
 
+    def cpu_times(self):
+        """(user, system) CPU seconds: the time its stubs ran (the sentry's own work is not counted).
+        One read of the host's accounting; use it where both are needed."""
+        user, system = self._live_cpu()
+        return self._past_cpu[0] + user, self._past_cpu[1] + system
+
     @property
     def utime(self):
-        """User CPU seconds: the time its stubs ran guest code (the sentry's own work is not counted)."""
-        return self._past_cpu[0] + self._live_cpu()[0]
+        return self.cpu_times()[0]
 
     @property
     def stime(self):
-        return self._past_cpu[1] + self._live_cpu()[1]
+        return self.cpu_times()[1]
 
     def settle_cpu_time(self):
         """Keep the CPU time of the current host process before it goes (exec, exit)."""
@@ -157,8 +162,8 @@ class Task:
         self.alive = True
         self.parked = None                   # the WouldBlock this task waits on
         self.timed_out_flag = False
-        self.interrupted = False
-        self.queued = False                  # in the kernel's run queue             # a signal ended a parked syscall: rax holds -ERESTART*
+        self.interrupted = False             # a signal ended a parked syscall: rax holds -ERESTART*
+        self.queued = False                  # in the kernel's run queue
         self.restart_block = None
         self.vfork_parent = None             # the task this vfork child holds parked
         if context is not None:

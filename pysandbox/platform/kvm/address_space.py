@@ -297,16 +297,6 @@ class KvmAddressSpace:
             self._set_pte(vpn, self._pte(entry[0], prot, entry[2]), invalidate=bool(old_prot & ~prot))
         self._commit()
 
-    def discard(self, addr, length):
-        """MADV_DONTNEED: private pages become zero pages again."""
-        for vpn in range(addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT):
-            entry = self.pages.get(vpn)
-            if entry is None or entry[2] or entry[0] is None:
-                continue
-            self._drop(vpn)
-            self.pages[vpn] = [None, entry[1], False]
-        self._commit()
-
     def remap(self, addr, length, new_length, new_addr=None, keep_old=False):
         """mremap: move the pages of [addr, addr + length) to new_addr (or grow in place);
         a growing tail gets fresh pages. old length 0 maps the same shared pages again."""

@@ -18,7 +18,7 @@ import signal
 import struct
 import time
 
-from pysandbox.platform import INTERRUPTED, SYSCALL, Fault, Platform
+from pysandbox.platform import INTERRUPTED, SYSCALL, Fault, Platform, timeout_ms
 from pysandbox.platform.kvm import bindings as kvm
 from pysandbox.platform.kvm._vcpu import ffi, lib
 from pysandbox.platform.kvm.address_space import (PAST_END, PF_PROTECTION, PLATFORM_BASE, PTE_NX, PTE_PRESENT,
@@ -288,8 +288,7 @@ class KvmPlatform(Platform):
             index = lib.psk_take()
             if index < 0:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                timeout_ms = -1 if left is None else min(int(left * 1000 + 0.999), 0x7FFFFFFF)
-                lib.psk_wait_event(self._epoll.fileno(), timeout_ms, self._ready, 64, self._n_ready)
+                lib.psk_wait_event(self._epoll.fileno(), timeout_ms(left), self._ready, 64, self._n_ready)
                 index = lib.psk_take()
                 if index < 0:
                     return 0, 0                      # the deadline, or a watched fd
@@ -348,9 +347,7 @@ class KvmPlatform(Platform):
         events = self._take_stops()
         if events:
             return events, ()
-        # epoll's timeout is a C int: a far-off timer just wakes the loop early.
-        timeout_ms = -1 if timeout is None else min(max(0, int(timeout * 1000 + 0.999)), 0x7FFFFFFF)
-        lib.psk_wait_event(self._epoll.fileno(), timeout_ms, self._ready, 64, self._n_ready)
+        lib.psk_wait_event(self._epoll.fileno(), timeout_ms(timeout), self._ready, 64, self._n_ready)
         ready = [self._ready[i] for i in range(self._n_ready[0])]
         return self._take_stops(), ready
 

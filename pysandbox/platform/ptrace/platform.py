@@ -12,7 +12,7 @@ import itertools
 import signal
 import time
 
-from pysandbox.platform import INTERRUPTED, SYSCALL, Exited, Fault, Platform
+from pysandbox.platform import INTERRUPTED, SYSCALL, Exited, Fault, Platform, timeout_ms
 from pysandbox.platform.ptrace._loop import ffi, lib
 from pysandbox.platform.ptrace.stub import (CHANNEL_FD, CMSG_ADDR, CMSG_FD_OFFSET, GADGET_ADDR, MSGHDR_ADDR,
                                             NAME_ADDR, SCRATCH_ADDR, SECCOMP_FPROG_ADDR, STUB_BASE, STUB_END,
@@ -20,7 +20,7 @@ from pysandbox.platform.ptrace.stub import (CHANNEL_FD, CMSG_ADDR, CMSG_FD_OFFSE
 from pysandbox.sentry.errors import SandboxError, SyscallError
 from pysandbox.sentry.task import host_cpu_times
 
-SYS_MMAP, SYS_MPROTECT, SYS_MUNMAP, SYS_CLONE, SYS_EXIT, SYS_PRCTL, SYS_MADVISE = 9, 10, 11, 56, 60, 157, 28
+SYS_MMAP, SYS_MPROTECT, SYS_MUNMAP, SYS_CLONE, SYS_EXIT, SYS_PRCTL = 9, 10, 11, 56, 60, 157
 SYS_MREMAP, MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 25, 1, 2, 4
 SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, PR_SET_NO_NEW_PRIVS = 317, 1, 38
 SYS_CLOSE, SYS_RECVMSG = 3, 47
@@ -29,7 +29,6 @@ MAP_PRIVATE, MAP_SHARED, MAP_FIXED, MAP_ANONYMOUS = 0x02, 0x01, 0x10, 0x20
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
 CLONE_PARENT, CLONE_THREAD, CLONE_SYSVSEM = 0x8000, 0x10000, 0x40000
 PR_SET_NAME = 15
-MADV_DONTNEED = 4
 SYSCALL_STOP = signal.SIGTRAP | 0x80
 FAULT_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP}
 WALL = 0x40000000
@@ -126,7 +125,7 @@ class PtracePlatform(Platform):
             tid = lib.psb_resume_wait(context.tid, context.regs, self._status)
         else:
             tid = lib.psb_resume_wait_event(context.tid, context.regs, self._status, self._epoll_fd,
-                                            self._sigchld_fd, _timeout_ms(timeout), self._ready, 64,
+                                            self._sigchld_fd, timeout_ms(timeout), self._ready, 64,
                                             self._n_ready)
         if tid == context.tid:
             context.stopped = True
@@ -146,7 +145,7 @@ class PtracePlatform(Platform):
                     return [], ()
                 raise SandboxError(f"ptrace: wait: {os.strerror(-tid)}")
             return [self._event(tid, self._status[0])], ()
-        tid = lib.psb_wait_event(self._epoll_fd, self._sigchld_fd, _timeout_ms(timeout),
+        tid = lib.psb_wait_event(self._epoll_fd, self._sigchld_fd, timeout_ms(timeout),
                                  self._status, self._ready, 64, self._n_ready)
         if tid < 0:
             if tid in (-errno.ECHILD, -errno.EINTR):
@@ -198,17 +197,11 @@ class PtracePlatform(Platform):
         """Sleep until a SIGCHLD arrives (or `timeout` seconds pass), and consume it."""
         poller = select.poll()                   # poll(2), not select(2): the sentry's seccomp allows poll
         poller.register(self._sigchld_fd, select.POLLIN)
-        if poller.poll(_timeout_ms(max(timeout, 0))):
+        if poller.poll(timeout_ms(max(timeout, 0))):
             try:
                 os.read(self._sigchld_fd, 128 * 16)  # signalfd_siginfo records
             except BlockingIOError:
                 pass
-
-
-def _timeout_ms(timeout):
-    """epoll's timeout: milliseconds rounded up, -1 for none. It is a C int: a far-off timer
-    (alarm(UINT_MAX)) just wakes the loop early."""
-    return -1 if timeout is None else min(max(0, int(timeout * 1000 + 0.999)), 0x7FFFFFFF)
 
 
 class PtraceAddressSpace:
@@ -298,9 +291,6 @@ class PtraceAddressSpace:
 
     def protect(self, addr, length, prot):
         self._call(SYS_MPROTECT, addr, length, prot)
-
-    def discard(self, addr, length):
-        self._call(SYS_MADVISE, addr, length, MADV_DONTNEED)
 
     def remap(self, addr, length, new_length, new_addr=None, keep_old=False):
         """Resize [addr, addr + length) in place, or move it to new_addr (replacing what is

@@ -60,10 +60,3 @@ ATTACKS = [
 ]
 
 PROGRAMS = sorted({attack.program for attack in ATTACKS})
-
-
-def by_name(name):
-    for attack in ATTACKS:
-        if attack.name == name:
-            return attack
-    raise KeyError(name)

@@ -4,7 +4,7 @@ import struct
 
 from ..errors import SyscallError
 from ..vfs.file import SEEK_CUR, SEEK_END, SEEK_SET
-from ..vfs.lock import F_RDLCK, F_UNLCK, F_WRLCK, LOCKS, lock_range
+from ..vfs.lock import F_RDLCK, F_UNLCK, F_WRLCK, LOCKS, OFFSET_MAX, lock_range
 
 LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
 F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
@@ -45,7 +45,7 @@ def record_lock(t, file, cmd, arg):
         if blocker is None:
             reply = _FLOCK.pack(F_UNLCK, whence, start, length, pid)
         else:
-            blocker_length = 0 if blocker.end == (1 << 63) - 1 else blocker.end - blocker.start + 1
+            blocker_length = 0 if blocker.end == OFFSET_MAX else blocker.end - blocker.start + 1
             reply = _FLOCK.pack(blocker.type, SEEK_SET, blocker.start, blocker_length, blocker.pid)
         t.copy_out(arg, reply)
         return 0

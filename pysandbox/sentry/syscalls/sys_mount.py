@@ -12,11 +12,12 @@ import os
 from ..errors import SyscallError
 from ..vfs.mount import (FLAG_OPTIONS, MS_BIND, MS_MOVE, MS_NOATIME, MS_NOUSER, MS_PROPAGATION, MS_RDONLY,
                          MS_REC, MS_RELATIME, MS_REMOUNT, MS_SILENT, MS_STRICTATIME, PER_MOUNT_FLAGS)
+from ..vfs.memfs import _parse_size
 from ..vfs.resolve import AT_FDCWD
+from ..vma import PAGE_SIZE
 
 MS_MGC_MSK, MS_MGC_VAL = 0xFFFF0000, 0xC0ED0000
 MNT_FORCE, MNT_DETACH, MNT_EXPIRE, UMOUNT_NOFOLLOW = 1, 2, 4, 8
-PAGE_SIZE = 4096
 FS_TYPE_MAX = 256
 
 
@@ -101,7 +102,7 @@ def _shown_options(fstype, data):
         return data
     try:
         return _tmpfs_options_shown(data)
-    except ValueError:  # a size in % of memory: shown as given
+    except (ValueError, SyscallError):  # a size in % of memory: shown as given
         return data
 
 
@@ -109,10 +110,10 @@ def _tmpfs_options_shown(data):
     given = dict(option.partition("=")[::2] for option in data)
     shown = []
     if given.get("size"):
-        pages = -(-parse_size(given["size"]) // PAGE_SIZE)
+        pages = -(-_parse_size(os.fsencode(given["size"])) // PAGE_SIZE)
         shown.append(f"size={pages * PAGE_SIZE // 1024}k")
     if given.get("nr_inodes"):
-        shown.append(f"nr_inodes={parse_size(given['nr_inodes'])}")
+        shown.append(f"nr_inodes={_parse_size(os.fsencode(given['nr_inodes']))}")
     mode = int(given.get("mode") or "1777", 8)
     if mode != 0o1777:
         shown.append(f"mode={mode:03o}")
@@ -120,13 +121,6 @@ def _tmpfs_options_shown(data):
         if given.get(key, "0") != "0":
             shown.append(f"{key}={given[key]}")
     return shown
-
-
-def parse_size(text):
-    """A size as tmpfs reads it: digits with an optional k, m, g or t suffix."""
-    suffixes = {"k": 10, "m": 20, "g": 30, "t": 40}
-    shift = suffixes.get(text[-1:].lower(), 0)
-    return int(text[:-1] if shift else text) << shift
 
 
 def _attach(table, point, root_inode, fstype, source, flags, data, root_path=b"/"):

@@ -5,15 +5,13 @@ import struct
 import time
 
 from ..errors import RESTART_ALWAYS, SyscallError
-from ..sysv_ipc import IPC_NOWAIT, MSGMAX, MSGMNB, MSGMNI, Message, MessageQueue, namespace, wait
+from ..sysv_ipc import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSGMAX, MSGMNB, MSGMNI, READ, WRITE,
+                        Message, MessageQueue, namespace, wait)
 
-IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
 MSG_STAT, MSG_INFO, MSG_STAT_ANY = 11, 12, 13
 MSG_NOERROR, MSG_EXCEPT, MSG_COPY = 0o10000, 0o20000, 0o40000
 MSGPOOL = MSGMNI * MSGMNB // 1024
 MSGSSZ, MSGSEG = 16, 0xFFFF
-_READ, _WRITE = 0o4, 0o2
-_LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
 
 # struct msqid64_ds: ipc64_perm (key, uid, gid, cuid, cgid, mode, seq), stime, rtime, ctime,
 # cbytes, qnum, qbytes, lspid, lrpid.
@@ -56,7 +54,7 @@ def msgsnd(t, msqid, msgp, msgsz, msgflg):
         raise SyscallError(errno.EINVAL)
     text = t.copy_in(msgp + _MTYPE.size, msgsz)
     queue = _queue(t, msqid)
-    if not queue.perm.allows(t.creds, _WRITE):
+    if not queue.perm.allows(t.creds, WRITE):
         raise SyscallError(errno.EACCES)
     if not queue.has_room(msgsz):
         if msgflg & IPC_NOWAIT:
@@ -79,8 +77,7 @@ def _find(queue, msgtyp, msgflg):
     if msgtyp == 0:
         return messages[0] if messages else None
     if msgtyp < 0:
-        limit = _LONG_MAX if msgtyp == _LONG_MIN else -msgtyp
-        candidates = [message for message in messages if message.type <= limit]
+        candidates = [message for message in messages if message.type <= -msgtyp]   # no overflow in Python
         return min(candidates, key=lambda message: message.type) if candidates else None
     if msgflg & MSG_EXCEPT:
         return next((message for message in messages if message.type != msgtyp), None)
@@ -94,7 +91,7 @@ def msgrcv(t, msqid, msgp, msgsz, msgtyp, msgflg):
     if msgflg & MSG_COPY and (msgflg & MSG_EXCEPT or not msgflg & IPC_NOWAIT):
         raise SyscallError(errno.EINVAL)
     queue = _queue(t, msqid)
-    if not queue.perm.allows(t.creds, _READ):
+    if not queue.perm.allows(t.creds, READ):
         raise SyscallError(errno.EACCES)
     message = _find(queue, msgtyp, msgflg)
     if message is None:
@@ -136,19 +133,13 @@ def msgctl(t, msqid, cmd, buf):
         t.copy_out(buf, _MSGINFO.pack(pool, messages, MSGMAX, MSGMNB, MSGMNI, MSGSSZ, total, MSGSEG))
         return queues.highest_slot
     if cmd in (IPC_STAT, MSG_STAT, MSG_STAT_ANY):
-        queue = queues.by_slot.get(msqid) if cmd != IPC_STAT else queues.find(msqid)
-        if queue is None:
-            raise SyscallError(errno.EINVAL)
-        if cmd != MSG_STAT_ANY and not queue.perm.allows(t.creds, _READ):
-            raise SyscallError(errno.EACCES)
+        queue = queues.for_stat(t, msqid, cmd, check_read=cmd != MSG_STAT_ANY)
         t.copy_out(buf, _stat_bytes(queue))
         return 0 if cmd == IPC_STAT else queue.id
     if cmd not in (IPC_SET, IPC_RMID):
         raise SyscallError(errno.EINVAL)
     new = _MSQID_DS.unpack(t.copy_in(buf, _MSQID_DS.size)) if cmd == IPC_SET else None
-    queue = _queue(t, msqid)
-    if not queue.perm.owned_by(t.creds):
-        raise SyscallError(errno.EPERM)
+    queue = queues.for_change(t, msqid)
     if cmd == IPC_RMID:
         queues.remove(queue)
         return 0

@@ -10,11 +10,10 @@ from ..signals import SIGALRM
 from .sys_time import (CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
                        CLOCK_REALTIME, CLOCK_REALTIME_ALARM, CLOCK_TAI, CLOCK_THREAD_CPUTIME_ID, TIMER_ABSTIME,
                        clock_now_ns)
+from .sys_timerfd import copy_in_itimerspec, copy_out_itimerspec
 
 _SIGEVENT = struct.Struct("<qiii")          # sigev_value, sigev_signo, sigev_notify, sigev_notify_thread_id
 _SIGEVENT_SIZE = 64
-_ITIMERSPEC = struct.Struct("<qqqq")        # it_interval {sec, nsec}, it_value {sec, nsec}
-_NSEC_PER_SEC = 1_000_000_000
 _SIGRTMAX = 64
 _WALL_CLOCKS = (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_TAI, CLOCK_REALTIME_ALARM,
                 CLOCK_BOOTTIME_ALARM)
@@ -70,31 +69,21 @@ def _timer(t, timerid):
     return timer
 
 
-def _itimerspec(interval, value):
-    return _ITIMERSPEC.pack(*divmod(interval, _NSEC_PER_SEC), *divmod(value, _NSEC_PER_SEC))
-
-
 def timer_settime(t, timerid, flags, new_value, old_value):
     """timer_settime(2)."""
     timer = _timer(t, timerid)
     if not new_value:
         raise SyscallError(errno.EINVAL)
-    interval_s, interval_ns, value_s, value_ns = _ITIMERSPEC.unpack(t.copy_in(new_value, _ITIMERSPEC.size))
-    for seconds, nanoseconds in ((interval_s, interval_ns), (value_s, value_ns)):
-        if seconds < 0 or not 0 <= nanoseconds < _NSEC_PER_SEC:
-            raise SyscallError(errno.EINVAL)
-    value = value_s * _NSEC_PER_SEC + value_ns
-    interval = interval_s * _NSEC_PER_SEC + interval_ns
+    interval, value = copy_in_itimerspec(t, new_value)
     old = timer.set(value, interval, absolute=bool(flags & TIMER_ABSTIME))
     if old_value:
-        t.copy_out(old_value, _itimerspec(old[1], old[0]))
+        copy_out_itimerspec(t, old_value, old)
     return 0
 
 
 def timer_gettime(t, timerid, curr_value):
     """timer_gettime(2)."""
-    value, interval = _timer(t, timerid).get()
-    t.copy_out(curr_value, _itimerspec(interval, value))
+    copy_out_itimerspec(t, curr_value, _timer(t, timerid).get())
     return 0
 
 

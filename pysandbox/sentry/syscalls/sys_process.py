@@ -340,8 +340,8 @@ def _wait(t, idtype, ident, options, report):
 def _child_rusage(child):
     """struct rusage of a waited-for child: its CPU time and that of the children it reaped
     (RUSAGE_BOTH); the sandbox counts nothing else."""
-    user = seconds_to_ns(child.utime + child.cutime)
-    system = seconds_to_ns(child.stime + child.cstime)
+    user, system = child.cpu_times()
+    user, system = seconds_to_ns(user + child.cutime), seconds_to_ns(system + child.cstime)
     return (timeval_bytes(user) + timeval_bytes(system)).ljust(RUSAGE_SIZE, b"\0")
 
 

@@ -81,7 +81,7 @@ def getrusage(t, who, usage):
     """getrusage(2)."""
     tg = t.tg
     if who in (RUSAGE_SELF, RUSAGE_THREAD):    # threads have no CPU time of their own yet
-        user, system = tg.utime, tg.stime
+        user, system = tg.cpu_times()
     elif who == RUSAGE_CHILDREN:
         user, system = tg.cutime, tg.cstime
     else:

@@ -15,6 +15,7 @@ from ..sched import (IOPRIO_CLASS_BE, IOPRIO_CLASS_IDLE, IOPRIO_CLASS_MASK, IOPR
                      MIN_NICE, NORMAL_POLICIES, REALTIME_POLICIES, SCHED_DEADLINE, SCHED_FIFO, SCHED_IDLE,
                      SCHED_OTHER, SCHED_RESET_ON_FORK, SCHED_RR)
 from ..task import RLIMIT_NICE, RLIMIT_RTPRIO
+from ..vma import PAGE_SIZE
 
 PRIO_PROCESS, PRIO_PGRP, PRIO_USER = 0, 1, 2
 IOPRIO_WHO_PROCESS, IOPRIO_WHO_PGRP, IOPRIO_WHO_USER = 1, 2, 3
@@ -51,10 +52,10 @@ def _can_nice(t, nice):
 
 def _tasks_for(t, which, who):
     """The live threads that getpriority/setpriority's (which, who) selects."""
-    live = [task for task in t.kernel.tasks.values() if task.alive]
     if which == PRIO_PROCESS:
         task = t if who == 0 else t.kernel.tasks.get(who)
         return [task] if task is not None and task.alive else []
+    live = [task for task in t.kernel.tasks.values() if task.alive]
     if which == PRIO_PGRP:
         pgid = who or t.tg.pgid
         return [task for task in live if task.tg.pgid == pgid]
@@ -200,14 +201,13 @@ def sched_rr_get_interval(t, pid, tp):
     return 0
 
 
+_IOPRIO_WHO = {IOPRIO_WHO_PROCESS: PRIO_PROCESS, IOPRIO_WHO_PGRP: PRIO_PGRP, IOPRIO_WHO_USER: PRIO_USER}
+
+
 def _ioprio_tasks(t, which, who):
-    if which == IOPRIO_WHO_PROCESS:
-        return _tasks_for(t, PRIO_PROCESS, who)
-    if which == IOPRIO_WHO_PGRP:
-        return _tasks_for(t, PRIO_PGRP, who)
-    if which == IOPRIO_WHO_USER:
-        return _tasks_for(t, PRIO_USER, who)
-    raise SyscallError(errno.EINVAL)
+    if which not in _IOPRIO_WHO:
+        raise SyscallError(errno.EINVAL)
+    return _tasks_for(t, _IOPRIO_WHO[which], who)
 
 
 def ioprio_set(t, which, who, ioprio):
@@ -223,7 +223,7 @@ def ioprio_set(t, which, who, ioprio):
     if not tasks:
         raise SyscallError(errno.ESRCH)
     for task in tasks:
-        if not _same_owner(t, task) and t.creds.euid != 0:
+        if not _same_owner(t, task) and not _capable_sys_nice(t):
             raise SyscallError(errno.EPERM)
         task.sched.ioprio = ioprio
     return 0
@@ -269,7 +269,6 @@ def getcpu(t, cpu, node, tcache):
 # struct sched_attr: size, policy, flags, nice, priority, runtime, deadline, period, util_min, util_max.
 _SCHED_ATTR = struct.Struct("<IIQiIQQQII")
 SCHED_ATTR_SIZE_VER0, SCHED_ATTR_SIZE_VER1 = 48, _SCHED_ATTR.size
-PAGE_SIZE = 4096
 SCHED_FLAG_RESET_ON_FORK, SCHED_FLAG_RECLAIM, SCHED_FLAG_DL_OVERRUN = 0x01, 0x02, 0x04
 SCHED_FLAG_KEEP_POLICY, SCHED_FLAG_KEEP_PARAMS = 0x08, 0x10
 SCHED_FLAG_UTIL_CLAMP_MIN, SCHED_FLAG_UTIL_CLAMP_MAX = 0x20, 0x40

@@ -5,15 +5,13 @@ import struct
 import time
 
 from ..errors import RESTART_NEVER, SyscallError
-from ..sysv_ipc import (IPC_NOWAIT, SEMAEM, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SEMVMX, SemaphoreSet, namespace,
-                        wait)
+from ..sysv_ipc import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, READ, SEMAEM, SEMMNI, SEMMNS, SEMMSL,
+                        SEMOPM, SEMVMX, WRITE, SemaphoreSet, namespace, wait)
 
-IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
 GETPID, GETVAL, GETALL, GETNCNT, GETZCNT, SETVAL, SETALL = 11, 12, 13, 14, 15, 16, 17
 SEM_STAT, SEM_INFO, SEM_STAT_ANY = 18, 19, 20
 SEM_UNDO = 0x1000
 SEMUME, SEMUSZ = SEMOPM, 20
-_READ, _WRITE = 0o4, 0o2
 
 _SEMBUF = struct.Struct("<HhH")                       # sem_num, sem_op, sem_flg
 _TIMESPEC = struct.Struct("<qq")
@@ -88,7 +86,7 @@ def semtimedop(t, semid, sops, nsops, timeout):
     if max(num for num, _, _ in ops) >= len(semaphores.semaphores):
         raise SyscallError(errno.EFBIG)
     altering = any(op for _, op, _ in ops)
-    if not semaphores.perm.allows(t.creds, _WRITE if altering else _READ):
+    if not semaphores.perm.allows(t.creds, WRITE if altering else READ):
         raise SyscallError(errno.EACCES)
     undo = t.tg.sem_undo
     values = [semaphore.value for semaphore in semaphores.semaphores]
@@ -165,11 +163,7 @@ def semctl(t, semid, semnum, cmd, arg):
                                       sum(len(s.semaphores) for s in sets.by_slot.values()) if in_use else SEMAEM))
         return max(sets.by_slot, default=0)
     if cmd in (IPC_STAT, SEM_STAT, SEM_STAT_ANY):
-        found = sets.find(semid) if cmd == IPC_STAT else sets.by_slot.get(semid)
-        if found is None:
-            raise SyscallError(errno.EINVAL)
-        if cmd != SEM_STAT_ANY and not found.perm.allows(t.creds, _READ):
-            raise SyscallError(errno.EACCES)
+        found = sets.for_stat(t, semid, cmd, check_read=cmd != SEM_STAT_ANY)
         t.copy_out(arg, _stat_bytes(found))
         return 0 if cmd == IPC_STAT else found.id
     if cmd == SETVAL:
@@ -179,7 +173,7 @@ def semctl(t, semid, semnum, cmd, arg):
         semaphores = _set(t, semid)
         if not 0 <= semnum < len(semaphores.semaphores):
             raise SyscallError(errno.EINVAL)
-        if not semaphores.perm.allows(t.creds, _WRITE):
+        if not semaphores.perm.allows(t.creds, WRITE):
             raise SyscallError(errno.EACCES)
         _forget_undo(t, semaphores, [semnum])
         semaphores.semaphores[semnum].value = value
@@ -192,9 +186,7 @@ def semctl(t, semid, semnum, cmd, arg):
     if cmd not in (IPC_SET, IPC_RMID):
         raise SyscallError(errno.EINVAL)
     new = _SEMID_DS.unpack(t.copy_in(arg, _SEMID_DS.size)) if cmd == IPC_SET else None
-    semaphores = _set(t, semid)
-    if not semaphores.perm.owned_by(t.creds):
-        raise SyscallError(errno.EPERM)
+    semaphores = sets.for_change(t, semid)
     if cmd == IPC_RMID:
         _forget_undo(t, semaphores, range(len(semaphores.semaphores)))
         sets.remove(semaphores)
@@ -207,7 +199,7 @@ def semctl(t, semid, semnum, cmd, arg):
 def _per_semaphore(t, semid, semnum, cmd, arg):
     semaphores = _set(t, semid)
     count = len(semaphores.semaphores)
-    if not semaphores.perm.allows(t.creds, _WRITE if cmd == SETALL else _READ):
+    if not semaphores.perm.allows(t.creds, WRITE if cmd == SETALL else READ):
         raise SyscallError(errno.EACCES)
     if cmd == GETALL:
         t.copy_out(arg, struct.pack(f"<{count}H", *(s.value for s in semaphores.semaphores)))

@@ -427,7 +427,7 @@ class _ControlWriter:
 
     def put_files(self, files, cloexec):
         """scm_detach_fds(): as many descriptors as fit; the files left over are closed."""
-        fits = max(0, (self.room - _CMSGHDR.size) // _INT.size) if self.room > _CMSGHDR.size else 0
+        fits = max(0, (self.room - _CMSGHDR.size) // _INT.size)
         fds = []
         for index, file in enumerate(files):
             if index >= fits:

@@ -4,14 +4,13 @@ import os
 
 from ..errors import SyscallError, WouldBlock
 from ..vfs import fsnotify
-from ..vfs.file import SEEK_CUR, SEEK_SET, on_broken_pipe
+from ..vfs.file import MAX_OFFSET, SEEK_CUR, SEEK_SET, on_broken_pipe
 from ..vfs.pipe import PipeFile
 from . import sys_read_write
 
 SPLICE_F_MOVE, SPLICE_F_NONBLOCK, SPLICE_F_MORE, SPLICE_F_GIFT = 1, 2, 4, 8
 _SPLICE_FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT
 MAX_COPY_CHUNK = 1 << 22  # one copy_file_range moves at most this much; callers loop on short counts
-MAX_OFFSET = (1 << 63) - 1
 
 
 def splice(t, fd_in, off_in, fd_out, off_out, length, flags):
@@ -36,7 +35,7 @@ def splice(t, fd_in, off_in, fd_out, off_out, length, flags):
         return 0
     nonblocking = bool(flags & SPLICE_F_NONBLOCK)
     if source_is_pipe:
-        if not _wait_for_data(source, nonblocking):
+        if not source.wait_for_data(nonblocking):
             return 0
         data = bytes(source.pipe.buffer[:length])
         if sink_is_pipe:
@@ -77,7 +76,7 @@ def tee(t, fd_in, fd_out, length, flags):
     if length == 0:
         return 0
     nonblocking = bool(flags & SPLICE_F_NONBLOCK)
-    if not _wait_for_data(source, nonblocking):
+    if not source.wait_for_data(nonblocking):
         return 0
     _wait_for_room(t, sink, nonblocking)
     data = bytes(source.pipe.buffer[:min(length, sink.pipe.free_space)])
@@ -119,7 +118,8 @@ def copy_file_range(t, fd_in, off_in, fd_out, off_out, length, flags):
     count = min(length, MAX_COPY_CHUNK)
     if read_at + count > MAX_OFFSET or write_at + count > MAX_OFFSET:
         raise SyscallError(errno.EOVERFLOW)
-    same_file = source.stat().dev == sink.stat().dev and source.stat().ino == sink.stat().ino
+    source_attrs, sink_attrs = source.stat(), sink.stat()
+    same_file = (source_attrs.dev, source_attrs.ino) == (sink_attrs.dev, sink_attrs.ino)
     if same_file and read_at < write_at + count and write_at < read_at + count:
         raise SyscallError(errno.EINVAL)
     data = source.pread(read_at, count) if count else b""
@@ -147,18 +147,6 @@ def _copy_in_offset(t, pointer):
     if offset > MAX_OFFSET:
         raise SyscallError(errno.EINVAL)
     return offset
-
-
-def _wait_for_data(pipe_end, nonblocking):
-    """True once the pipe has bytes; False at end of file (no writers left)."""
-    pipe = pipe_end.pipe
-    if pipe.buffer:
-        return True
-    if pipe.writers == 0:
-        return False
-    if nonblocking or pipe_end.nonblocking:
-        raise SyscallError(errno.EAGAIN)
-    raise WouldBlock(pipe.queue)
 
 
 def _wait_for_room(t, pipe_end, nonblocking):

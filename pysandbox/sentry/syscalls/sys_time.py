@@ -113,11 +113,11 @@ def clock_now_ns(t, clockid):
     if clockid in _MONOTONIC_CLOCKS:
         return sandbox_monotonic_ns(t.kernel)
     if clockid in (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID):
-        return seconds_to_ns(t.tg.utime + t.tg.stime)
+        return seconds_to_ns(sum(t.tg.cpu_times()))
     if clockid < 0:
         tg = _dynamic_cpu_clock_tg(t, clockid)
         user_only = clockid & _CPUCLOCK_WHICH_MASK == _CPUCLOCK_VIRT
-        return seconds_to_ns(tg.utime if user_only else tg.utime + tg.stime)
+        return seconds_to_ns(tg.utime if user_only else sum(tg.cpu_times()))
     raise SyscallError(errno.EINVAL)
 
 
@@ -180,7 +180,8 @@ def times(t, buf):
     """times(2)."""
     if buf:
         tg = t.tg
-        t.copy_out(buf, _TMS.pack(_ticks(tg.utime), _ticks(tg.stime), _ticks(tg.cutime), _ticks(tg.cstime)))
+        user, system = tg.cpu_times()
+        t.copy_out(buf, _TMS.pack(_ticks(user), _ticks(system), _ticks(tg.cutime), _ticks(tg.cstime)))
     return sandbox_monotonic_ns(t.kernel) * USER_HZ // NSEC_PER_SEC
 
 

@@ -34,7 +34,7 @@ def timerfd_create(t, clockid, flags):
 
 def timerfd_settime(t, fd, flags, new_value, old_value):
     """timerfd_settime(2)."""
-    interval_ns, value_ns = _copy_in_itimerspec(t, new_value)
+    interval_ns, value_ns = copy_in_itimerspec(t, new_value)
     if flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET):
         raise SyscallError(errno.EINVAL)
     timer = _timer_file(t, fd)
@@ -46,13 +46,13 @@ def timerfd_settime(t, fd, flags, new_value, old_value):
         expiry_ns = monotonic_ns() + value_ns
     previous = timer.set(expiry_ns, interval_ns)
     if old_value:
-        _copy_out_itimerspec(t, old_value, previous)
+        copy_out_itimerspec(t, old_value, previous)
     return 0
 
 
 def timerfd_gettime(t, fd, curr_value):
     """timerfd_gettime(2)."""
-    _copy_out_itimerspec(t, curr_value, _timer_file(t, fd).get())
+    copy_out_itimerspec(t, curr_value, _timer_file(t, fd).get())
     return 0
 
 
@@ -63,7 +63,7 @@ def _timer_file(t, fd):
     return file
 
 
-def _copy_in_itimerspec(t, address):
+def copy_in_itimerspec(t, address):
     """(interval, value) in nanoseconds: EFAULT, then EINVAL for a timespec out of range."""
     interval_s, interval_ns, value_s, value_ns = _ITIMERSPEC.unpack(t.copy_in(address, _ITIMERSPEC.size))
     for seconds, nanoseconds in ((interval_s, interval_ns), (value_s, value_ns)):
@@ -72,6 +72,6 @@ def _copy_in_itimerspec(t, address):
     return interval_s * NSEC_PER_SEC + interval_ns, value_s * NSEC_PER_SEC + value_ns
 
 
-def _copy_out_itimerspec(t, address, remaining_and_interval):
+def copy_out_itimerspec(t, address, remaining_and_interval):
     remaining_ns, interval_ns = remaining_and_interval
     t.copy_out(address, _ITIMERSPEC.pack(*divmod(interval_ns, NSEC_PER_SEC), *divmod(remaining_ns, NSEC_PER_SEC)))

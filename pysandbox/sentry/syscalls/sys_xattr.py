@@ -109,13 +109,7 @@ def _get(t, dentry, name, value, size):
     key = _name(t, name)
     if key.startswith(b"user."):
         may_access(inode.stat(), t.creds, MAY_READ)
-    data = inode.getxattr(key, _is_root(t))
-    if size == 0:
-        return len(data)
-    if len(data) > min(size, XATTR_SIZE_MAX):
-        raise SyscallError(errno.ERANGE)
-    t.copy_out(value, data)
-    return len(data)
+    return _reply(t, value, size, inode.getxattr(key, _is_root(t)), XATTR_SIZE_MAX)
 
 
 def _set(t, dentry, name, value, size, flags):
@@ -152,9 +146,14 @@ def _check_can_change(t, inode, key):
 
 def _list(t, dentry, buffer, size):
     names = b"".join(name + b"\0" for name in dentry.inode.listxattr(_is_root(t)))
+    return _reply(t, buffer, size, names, XATTR_LIST_MAX)
+
+
+def _reply(t, buffer, size, data, limit):
+    """The length of `data`, copied out unless size is 0 (a query); ERANGE when it does not fit."""
     if size == 0:
-        return len(names)
-    if len(names) > min(size, XATTR_LIST_MAX):
+        return len(data)
+    if len(data) > min(size, limit):
         raise SyscallError(errno.ERANGE)
-    t.copy_out(buffer, names)
-    return len(names)
+    t.copy_out(buffer, data)
+    return len(data)

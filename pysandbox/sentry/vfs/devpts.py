@@ -110,10 +110,6 @@ class Pty:
         return os.makedev(PTY_REPLICA_MAJOR, self.index)
 
     @property
-    def name(self):
-        return b"/dev/pts/%d" % self.index
-
-    @property
     def hung_up(self):
         return not self.master_open
 
@@ -479,9 +475,6 @@ class PtyEnd(File):
         self.pty = pty
         self.wait_queue = pty.queue
 
-    def stat(self):
-        return self.dentry.inode.stat()
-
     def ioctl(self, t, cmd, arg):
         pty = self.pty
         if cmd in (TCSETS, TCSETSW, TCSETSF, TCFLSH, TCXONC, TIOCSPGRP):
@@ -796,7 +789,7 @@ class ReplicaInode(MemInode):
     def __init__(self, pty, uid, gid):
         devpts = pty.devpts
         super().__init__(st.S_IFCHR | devpts.mode, uid, gid, dev=devpts.dev, ino=pty.index + 3,
-                         rdev=os.makedev(PTY_REPLICA_MAJOR, pty.index))
+                         rdev=pty.rdev)
         self.pty = pty
 
     def open(self, t, dentry, flags):
@@ -901,10 +894,14 @@ class Devpts:
         self.ptmx = PtmxInode(self, self.ptmx_mode)
         self.root = DevptsRoot(self)
 
+    def free_index(self):
+        """The lowest index neither a pair nor a console has."""
+        taken = self.ptys.keys() | self.consoles.keys()
+        return next(i for i in range(len(taken) + 1) if i not in taken)
+
     def new_pty(self, t):
         """A new pair at the lowest free index (ENOSPC past max=)."""
-        taken = self.ptys.keys() | self.consoles.keys()
-        index = next(i for i in range(len(taken) + 1) if i not in taken)
+        index = self.free_index()
         if index >= self.max:
             raise SyscallError(errno.ENOSPC)
         uid = self.uid if self.uid is not None else t.creds.fsuid
@@ -923,8 +920,7 @@ def show_console(root, inode):
     for index, console in devpts.consoles.items():
         if console is inode:
             return index
-    taken = devpts.ptys.keys() | devpts.consoles.keys()
-    index = next(i for i in range(len(taken) + 1) if i not in taken)
+    index = devpts.free_index()
     devpts.consoles[index] = inode
     return index
 

@@ -226,10 +226,6 @@ class EpollFile(File):
         self.interests.pop((interest.file, interest.fd), None)
         self._ready.pop(interest, None)
 
-    def _forget_closed(self):
-        for interest in [interest for interest in self.interests.values() if interest.closed]:
-            self.forget(interest)
-
     # -- the ready list ---------------------------------------------------------------------
     def make_ready(self, interest):
         self._ready.setdefault(interest)
@@ -238,9 +234,10 @@ class EpollFile(File):
     def ready_events(self, maxevents):
         """Up to `maxevents` (interest, events) pairs, in ready-list order, without taking them;
         interests found no longer ready leave the list."""
-        self._forget_closed()
-        for interest in self.interests.values():
-            if not interest.follows_changes and interest.look():
+        for interest in list(self.interests.values()):
+            if interest.closed:
+                self.forget(interest)
+            elif not interest.follows_changes and interest.look():
                 self._ready.setdefault(interest)
         found = []
         for interest in list(self._ready):

@@ -265,7 +265,7 @@ class HostSocket(SocketFile):
             try:
                 if self.type == SOCK_STREAM:
                     data = self.host.recv(size, host_flags)
-                    received = Received(data, len(data) if not flags & MSG_TRUNC else None)
+                    received = Received(data)
                 else:
                     received = self._receive_message(size, host_flags)
                 if not flags & MSG_PEEK:

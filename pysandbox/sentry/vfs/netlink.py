@@ -20,7 +20,7 @@ from ..errors import SyscallError
 from .file import POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
 from .inet import AF_INET, AF_INET6, AF_NETLINK, network_of
 from .interfaces import INTERFACES
-from .socket import MSG_PEEK, MSG_TRUNC, NO_CONTROL, SOCK_DGRAM, SOCK_RAW, Received, SocketFile
+from .socket import MSG_PEEK, NO_CONTROL, SOCK_DGRAM, SOCK_RAW, Received, SocketFile
 
 NETLINK_ROUTE = 0
 SOCKADDR_NL = struct.Struct("<HHIi")
@@ -184,7 +184,6 @@ class RouteSocket(_NetlinkNames, SocketFile):
 
     def _answer(self, kind, flags, seq, payload):
         if kind == RTM_GETLINK:
-            links = [link_message(i) for i in INTERFACES]
             if not flags & NLM_F_DUMP:
                 index = IFINFOMSG.unpack_from(payload.ljust(IFINFOMSG.size, b"\0"))[2]
                 found = [link_message(i) for i in INTERFACES if i.index == index
@@ -192,7 +191,7 @@ class RouteSocket(_NetlinkNames, SocketFile):
                 if not found:
                     raise SyscallError(errno.ENODEV)
                 return [message(RTM_NEWLINK, 0, seq, self.portid, found[0])]
-            return self._dump(RTM_NEWLINK, seq, links)
+            return self._dump(RTM_NEWLINK, seq, [link_message(i) for i in INTERFACES])
         if kind == RTM_GETADDR and flags & NLM_F_DUMP:
             family = payload[0] if payload else 0
             return self._dump(RTM_NEWADDR, seq, [address_message(i, a) for i in INTERFACES for a in i.addresses
@@ -216,9 +215,7 @@ class RouteSocket(_NetlinkNames, SocketFile):
         if not self.replies:
             self.wait(t, self.timeout(flags, self.receive_timeout), self.wait_queue)
         reply = self.replies[0] if flags & MSG_PEEK else self.replies.popleft()
-        data = reply[:size]
-        return Received(data, len(reply) if flags & MSG_TRUNC else len(data),
-                        MSG_TRUNC if len(data) < len(reply) else 0, KERNEL_ADDRESS)
+        return Received.datagram(reply, size, flags, KERNEL_ADDRESS)
 
     def poll_events(self):
         return POLLOUT | POLLWRNORM | (POLLIN | POLLRDNORM if self.replies else 0)

@@ -26,9 +26,9 @@ import struct
 from ..errors import SyscallError
 from .file import POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRBAND, POLLWRNORM
 from .inet import AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP
-from .socket import (AF_UNSPEC, MSG_OOB, MSG_PEEK, MSG_TRUNC, NO_CONTROL, RCV_SHUTDOWN, SO_REUSEADDR, SO_REUSEPORT,
-                     SOL_SOCKET, SOCK_DGRAM, SOCK_STREAM, Received, SocketFile)
-from .unix import CLOSE, ESTABLISHED, LISTEN, UnixSocket
+from .socket import (AF_UNSPEC, MSG_OOB, MSG_PEEK, NO_CONTROL, RCV_SHUTDOWN, SEND_SHUTDOWN,
+                     SO_REUSEADDR, SO_REUSEPORT, SOL_SOCKET, SOCK_DGRAM, SOCK_STREAM, Received, SocketFile)
+from .unix import CLOSE, ESTABLISHED, LISTEN, SIOCOUTQ, UnixSocket
 
 IPPROTO_IPV6 = 41
 IPV6_V6ONLY = 26
@@ -274,7 +274,7 @@ class _InetNames:
         return format_address(self.family, *self.remote)
 
     # -- options ---------------------------------------------------------------------------
-    def inet_getsockopt(self, t, level, name, length):
+    def getsockopt(self, t, level, name, length):
         if level == SOL_SOCKET and name == SO_REUSEPORT:
             return _INT.pack(self.reuse_port)
         if level == SOL_SOCKET:
@@ -289,7 +289,7 @@ class _InetNames:
             raise SyscallError(errno.ENOPROTOOPT)
         return _INT.pack(values[name])
 
-    def inet_setsockopt(self, t, level, name, option):
+    def setsockopt(self, t, level, name, option):
         if level == SOL_SOCKET:
             if name == SO_REUSEPORT:
                 self.reuse_port = int(bool(option.integer()))
@@ -404,12 +404,6 @@ class LoopbackStream(_InetNames, UnixSocket):
     def _credentials_for(self, t, receiver, control):
         return None
 
-    def getsockopt(self, t, level, name, length):
-        return self.inet_getsockopt(t, level, name, length)
-
-    def setsockopt(self, t, level, name, option):
-        return self.inet_setsockopt(t, level, name, option)
-
     def peer_credentials(self):
         return None
 
@@ -465,7 +459,7 @@ class LoopbackDatagram(_InetNames, SocketFile):
         if destination is None:
             raise SyscallError(errno.EDESTADDRREQ)
         self.raise_error()
-        if self.shutdown_mask & 2:
+        if self.shutdown_mask & SEND_SHUTDOWN:
             UnixSocket._broken_pipe(t, flags)
         if len(data) > UDP_MAX_PAYLOAD[self.family if destination[0].version == 6 else AF_INET]:
             raise SyscallError(errno.EMSGSIZE)
@@ -480,7 +474,7 @@ class LoopbackDatagram(_InetNames, SocketFile):
         return len(data)
 
     def deliver(self, data, source):
-        if self.queued_bytes + len(data) > self.receive_buffer or self.shutdown_mask & 1:
+        if self.queued_bytes + len(data) > self.receive_buffer or self.shutdown_mask & RCV_SHUTDOWN:
             return                                   # a full receiver drops the datagram
         self.queue.append((data, source))
         self.queued_bytes += len(data)
@@ -492,20 +486,18 @@ class LoopbackDatagram(_InetNames, SocketFile):
         timeout = self.timeout(flags, self.receive_timeout)
         self.raise_error()
         if not self.queue:
-            if self.shutdown_mask & 1:
+            if self.shutdown_mask & RCV_SHUTDOWN:
                 return Received(b"")
             self.wait(t, timeout, self.wait_queue)
         data, source = self.queue[0]
         if not flags & MSG_PEEK:
             self.queue.popleft()
             self.queued_bytes -= len(data)
-        taken = data[:size]
-        return Received(taken, len(data) if flags & MSG_TRUNC else len(taken),
-                        MSG_TRUNC if len(taken) < len(data) else 0, format_address(self.family, *source))
+        return Received.datagram(data, size, flags, format_address(self.family, *source))
 
     def poll_events(self):
         events = POLLOUT | POLLWRNORM | POLLWRBAND
-        if self.queue or self.shutdown_mask & 1:
+        if self.queue or self.shutdown_mask & RCV_SHUTDOWN:
             events |= POLLIN | POLLRDNORM
         if self.error:
             events |= POLLERR
@@ -514,12 +506,6 @@ class LoopbackDatagram(_InetNames, SocketFile):
     def bytes_available(self):
         return len(self.queue[0][0]) if self.queue else 0
 
-    def getsockopt(self, t, level, name, length):
-        return self.inet_getsockopt(t, level, name, length)
-
-    def setsockopt(self, t, level, name, option):
-        return self.inet_setsockopt(t, level, name, option)
-
     def release(self):
         self.network.unbind(self)
         self.queue.clear()
@@ -527,7 +513,7 @@ class LoopbackDatagram(_InetNames, SocketFile):
     def ioctl(self, t, cmd, arg):
         if cmd in _INTERFACE_IOCTLS:
             return self.network.interface_ioctl(t, self, cmd, arg)
-        if cmd == 0x5411:                            # SIOCOUTQ: nothing waits to be sent
+        if cmd == SIOCOUTQ:                          # nothing waits to be sent
             t.copy_out(arg, _INT.pack(0))
             return 0
         return SocketFile.ioctl(self, t, cmd, arg)

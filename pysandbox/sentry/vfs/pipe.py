@@ -172,17 +172,24 @@ class PipeFile(File):
             pipe.segments.clear()
         pipe.queue.notify()
 
-    def read(self, t, n):
+    def wait_for_data(self, nonblocking=False):
+        """True once the pipe has bytes; False at end of file (no writers left)."""
         pipe = self.pipe
-        if pipe.buffer and n:
-            data = pipe.take(n)
-            pipe.queue.notify()
-            return data
-        if pipe.writers == 0 or n == 0:
-            return b""
-        if self.nonblocking:
+        if pipe.buffer:
+            return True
+        if pipe.writers == 0:
+            return False
+        if nonblocking or self.nonblocking:
             raise SyscallError(errno.EAGAIN)
         raise WouldBlock(pipe.queue)
+
+    def read(self, t, n):
+        if n == 0 or not self.wait_for_data():
+            return b""
+        pipe = self.pipe
+        data = pipe.take(n)
+        pipe.queue.notify()
+        return data
 
     def write(self, t, data):
         pipe = self.pipe

@@ -245,8 +245,9 @@ def process_stat(task, tg, kernel):
     start = int((tg.start_time - kernel.boot_time) * ticks) if kernel is not None else 0
     pty = controlling_terminal(tg) if kernel is not None else None
     tty_nr, tpgid = (new_encode_dev(pty.rdev), pty.foreground or -1) if pty is not None else (0, -1)
+    user, system = tg.cpu_times()
     fields = [tg.tgid, f"({comm})", state, parent, tg.pgid, tg.sid, tty_nr, tpgid, 0, 0, 0, 0, 0,
-              int(tg.utime * ticks), int(tg.stime * ticks), 0, 0, 20, 0, len(tg.tasks), 0, start]
+              int(user * ticks), int(system * ticks), 0, 0, 20, 0, len(tg.tasks), 0, start]
     fields += [0] * (52 - len(fields))
     return " ".join(map(str, fields)) + "\n"
 

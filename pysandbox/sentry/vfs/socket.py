@@ -120,6 +120,14 @@ class Received:
         self.credentials = credentials
         self.messages = list(messages)
 
+    @classmethod
+    def datagram(cls, whole, size, flags, address=None, files=(), credentials=None):
+        """One datagram cut to `size`: with MSG_TRUNC the call returns its whole length, and
+        MSG_TRUNC is reported when it was cut."""
+        data = whole[:size]
+        return cls(data, len(whole) if flags & MSG_TRUNC else len(data),
+                   MSG_TRUNC if len(data) < len(whole) else 0, address, files, credentials)
+
 
 class SocketInode(Inode):
     """The socket as an inode of sockfs: what fstat(2) and /proc/<pid>/fd show."""
@@ -330,10 +338,6 @@ class SocketFile(File):
         if onoff:
             seconds &= 0xFFFFFFFFFFFFFFFF            # unsigned long, as Linux reads it
             self.linger_time = MAX_SCHEDULE_TIMEOUT if seconds >= MAX_SCHEDULE_TIMEOUT // HZ else seconds * HZ
-
-    # -- the file ----------------------------------------------------------------------------------
-    def stat(self):
-        return self.dentry.inode.stat()
 
 
 # The SOL_SOCKET options getsockopt(2) reports as an int.

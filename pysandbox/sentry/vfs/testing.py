@@ -46,6 +46,7 @@ class FakeThreadGroup:
         self.reaped = False
         self.start_time = kernel.boot_time
         self.utime = self.stime = 0.0
+        self.cpu_times = lambda: (self.utime, self.stime)
         self.pending = SignalQueue()
         self.sighand = new_sighand()
 

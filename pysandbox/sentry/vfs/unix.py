@@ -34,7 +34,7 @@ from ..waiter import WaitQueue
 from .file import (POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRBAND, POLLWRNORM,
                    on_broken_pipe)
 from .resolve import AT_FDCWD
-from .socket import (AF_UNIX, AF_UNSPEC, MSG_OOB, MSG_PEEK, MSG_NOSIGNAL, MSG_TRUNC,
+from .socket import (AF_UNIX, AF_UNSPEC, MSG_OOB, MSG_PEEK, MSG_NOSIGNAL,
                      MSG_WAITALL, OVERFLOW_ID, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUT_RD, SHUT_RDWR, SHUTDOWN_MASK,
                      SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM, NO_CONTROL, Received, SocketFile,
                      credentials_of)
@@ -578,7 +578,6 @@ class UnixSocket(SocketFile):
                 return Received(b"")
             self.wait(t, timeout, self.wait_queue)
         segment = self.receive_queue[0]
-        data = segment.data[:size]
         if flags & MSG_PEEK:
             files = [file.incref() for file in segment.files]
         else:
@@ -586,9 +585,8 @@ class UnixSocket(SocketFile):
             self.receive_queue.popleft()
             segment.free()
             self._wake_blocked_writers()
-        return Received(data, len(segment.data) if flags & MSG_TRUNC else len(data),
-                        MSG_TRUNC if len(data) < len(segment.data) else 0, segment.sender.address, files,
-                        self._reported_credentials(segment))
+        return Received.datagram(segment.data, size, flags, segment.sender.address, files,
+                                 self._reported_credentials(segment))
 
     def _receive_stream(self, t, size, flags):
         """unix_stream_read_generic(): bytes across segments, at least SO_RCVLOWAT of them
