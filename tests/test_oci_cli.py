@@ -127,10 +127,12 @@ def test_namespaces_oom_score_and_masked_paths(runtime, bundle):
     runtime.run("delete", "ns", check=True)
 
 
-def test_the_sandbox_process_runs_under_the_sentrys_seccomp_filter(runtime, bundle):
+@pytest.mark.parametrize("network", ["host", "none"])
+def test_the_sandbox_process_runs_under_the_sentrys_seccomp_filter(runtime, bundle, network):
     from pysandbox.security.confine import DEFAULT_MODE
     if DEFAULT_MODE == "off":
         pytest.skip("PYSANDBOX_SECCOMP=off: the sentry runs without its filter")
+    runtime.global_flags += ["--network", network]
     start_sleeper(runtime, bundle, "sc")
     pid = runtime.state("sc")["pid"]
     status = dict(line.split(":\t", 1) for line in read(f"/proc/{pid}/status").splitlines() if ":\t" in line)

@@ -164,7 +164,8 @@ GOFER_RULES = [
 ]
 
 # The OCI sandbox process (ocishim/sandbox.py): its control socket.
-OCI_RULES = [_rule("accept4", "the control socket of an OCI container's sandbox process")]
+OCI_RULES = [_rule("accept4", "the control socket of an OCI container's sandbox process"),
+             _rule("getsockname", "socket.accept() checks the accepted control connection")]
 
 # Calls that fail instead of killing: glibc tries them first and falls back.
 FALLBACK_ERRNOS = {"clone3": errno.ENOSYS}
