@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks: pysandbox (ptrace) side by side with native and runsc.
 
-    python3 bench/run.py [--runs 5] [--json OUT] [--only NAME ...] [--runners ...]
+    python3 bench/run.py [--runs 5] [--json OUT] [--only NAME ...] [--runners ...] [--baseline TREE]
 
 Every benchmark is a whole command, timed from outside (wall clock), in the
 same run for every runner:
@@ -17,7 +17,9 @@ same run for every runner:
 
 Loop benchmarks run the program with N iterations and with 0 iterations and
 report (median(t_N) - median(t_0)) / N, so start-up cost cancels out. The
-start benchmark reports the median wall time of `do /bin/true` itself.
+start benchmark reports the median wall time of `do /bin/true` itself. The
+runners take turns, one run each per round (after one warm-up each), so that
+a change of load on the shared machine hits them all alike.
 
 A runner that cannot run here (runsc missing, not root, pysandbox not built
 yet) is reported with the reason, and the other runners carry on.
@@ -125,6 +127,24 @@ class Pysandbox(Runner):
         return [*self.command(), "do", f"--platform={self.platform}", *self.extra, "--"]
 
 
+# Imports pysandbox from another tree even where this checkout is installed in editable mode.
+_BASELINE_LAUNCH = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]; "
+                    "sys.path.insert(0, sys.argv.pop(1)); from pysandbox.cli import run; run()")
+
+
+class Baseline(Pysandbox):
+    """pysandbox from another copy of the source (a directory holding `pysandbox/`, e.g. made with
+    `git archive REV pysandbox | tar -x -C DIR`, its C modules built or copied in): "before"."""
+    name = "baseline"
+
+    def __init__(self, python: str, tree: str, extra: list[str] = ()):
+        super().__init__(python, list(extra))
+        self.tree = tree
+
+    def command(self):
+        return [self.python, "-c", _BASELINE_LAUNCH, self.tree]
+
+
 class Runsc(Runner):
     def __init__(self, pin: bool, flags: list[str]):
         self.pin = pin
@@ -217,10 +237,10 @@ def compile_progs(outdir: str, src_dir: str = PROGS_DIR) -> dict[str, str]:
     return paths
 
 
-def measure(runner: Runner, argv: list[str], runs: int, expect: str) -> list[float]:
-    """Run argv `runs` times (after one warm-up); return the wall times."""
+def measure(runner: Runner, argv: list[str], runs: int, expect: str, warmup: bool = True) -> list[float]:
+    """Run argv `runs` times (after one warm-up, unless told not to); return the wall times."""
     times = []
-    for i in range(runs + 1):
+    for i in range(0 if warmup else 1, runs + 1):
         res = runner.run(argv)
         if res.status != 0 or not res.out.startswith(expect):
             raise RunnerUnavailable(
@@ -232,15 +252,52 @@ def measure(runner: Runner, argv: list[str], runs: int, expect: str) -> list[flo
     return times
 
 
-def run_bench(b: Bench, runner: Runner, progs: dict, runs: int) -> dict:
+def run_bench(b: Bench, runner: Runner, progs: dict, runs: int, warmup: bool = True) -> dict:
     prog = progs.get(b.prog, b.prog)
     if b.n == 0:
-        t = measure(runner, [prog, *b.extra], runs, b.expect)
+        t = measure(runner, [prog, *b.extra], runs, b.expect, warmup)
         return {"value": statistics.median(t) * 1e3, "times": t}
-    t_n = measure(runner, [prog, str(b.n), *b.extra], runs, b.expect.format(n=b.n))
-    t_0 = measure(runner, [prog, "0", *b.extra], runs, b.expect.format(n=0))
+    t_n = measure(runner, [prog, str(b.n), *b.extra], runs, b.expect.format(n=b.n), warmup)
+    t_0 = measure(runner, [prog, "0", *b.extra], runs, b.expect.format(n=0), warmup)
     per = (statistics.median(t_n) - statistics.median(t_0)) / b.n
     return {"value": per * 1e6, "times_n": t_n, "times_0": t_0, "n": b.n}
+
+
+def run_interleaved(blist: list, runners: list, unavailable: dict, progs: dict, runs: int) -> dict:
+    """run_matrix's results, with the runners taking turns: each round measures every runner once
+    (after one warm-up each), so that a change of load on the shared machine, which these VMs see
+    all the time, hits every runner alike and the ratios stay fair."""
+    results: dict = {b.name: {} for b in blist}
+    for b in blist:
+        live = [r for r in runners if r.name not in unavailable]
+        for r in runners:
+            if r.name in unavailable:
+                results[b.name][r.name] = {"value": None, "error": unavailable[r.name]}
+        print(f"bench: {b.name} / {', '.join(r.name for r in live)} in turns ...", file=sys.stderr, flush=True)
+        rounds: dict = {r.name: [] for r in live}
+        for round_number in range(runs):
+            for r in list(live):
+                try:
+                    rounds[r.name].append(run_bench(b, r, progs, 1, warmup=round_number == 0))
+                except RunnerUnavailable as e:
+                    print(f"bench: {b.name} / {r.name} failed: {e}", file=sys.stderr)
+                    results[b.name][r.name] = {"value": None, "error": str(e)}
+                    live.remove(r)
+        for r in live:
+            results[b.name][r.name] = _merge(rounds[r.name])
+    return results
+
+
+def _merge(results: list) -> dict:
+    """One result from single-run results of run_bench: medians over all their times."""
+    if "times" in results[0]:
+        times = [t for r in results for t in r["times"]]
+        return {"value": statistics.median(times) * 1e3, "times": times}
+    t_n = [t for r in results for t in r["times_n"]]
+    t_0 = [t for r in results for t in r["times_0"]]
+    n = results[0]["n"]
+    return {"value": (statistics.median(t_n) - statistics.median(t_0)) / n * 1e6, "times_n": t_n,
+            "times_0": t_0, "n": n}
 
 
 def check_runners(runners: list) -> dict:
@@ -334,6 +391,8 @@ def ratios(res: dict) -> dict:
     r = best_runsc(vals)
     if p is not None and r:
         out["pysandbox/runsc"] = p / r
+    if vals.get("baseline") is not None and r:
+        out["baseline/runsc"] = vals["baseline"] / r
     return out
 
 
@@ -344,6 +403,8 @@ def print_table(results: dict, blist: list[Bench], runner_names: list[str]) -> N
         head.append("pysandbox/native")
     if "pysandbox" in runner_names and has_runsc:
         head.append("pysandbox/runsc")
+    if "baseline" in runner_names and has_runsc:
+        head.append("baseline/runsc")
     rows = []
     for b in blist:
         r = results[b.name]
@@ -354,6 +415,8 @@ def print_table(results: dict, blist: list[Bench], runner_names: list[str]) -> N
             row.append(ratio(vals["pysandbox"], vals["native"]))
         if "pysandbox/runsc" in head:
             row.append(ratio(vals["pysandbox"], best_runsc(vals)))
+        if "baseline/runsc" in head:
+            row.append(ratio(vals["baseline"], best_runsc(vals)))
         rows.append(row)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))
@@ -379,6 +442,9 @@ def main(argv=None) -> int:
                     help="extra global flag for runsc (repeatable)")
     ap.add_argument("--no-taskset", action="store_true",
                     help="don't pin the native runs to CPU 0")
+    ap.add_argument("--baseline", metavar="TREE",
+                    help="also measure pysandbox from TREE (a directory holding another pysandbox/), as "
+                         "runner 'baseline'")
     args = ap.parse_args(argv)
     if args.runs < 1:
         ap.error("--runs must be at least 1")
@@ -396,9 +462,14 @@ def main(argv=None) -> int:
         all_runners = make_runners(args.python, args.pysandbox_flag, args.runsc_flag,
                                    pin=not args.no_taskset)
         runners = [all_runners[n] for n in args.runners]
+        if args.baseline:
+            if not os.path.isfile(os.path.join(args.baseline, "pysandbox", "cli.py")):
+                ap.error(f"--baseline {args.baseline}: no pysandbox/cli.py there")
+            runners.insert(runners.index(all_runners["pysandbox"]) if "pysandbox" in args.runners else 0,
+                           Baseline(args.python, os.path.abspath(args.baseline), args.pysandbox_flag))
 
         unavailable = check_runners(runners)
-        results = run_matrix(blist, runners, unavailable, progs, args.runs)
+        results = run_interleaved(blist, runners, unavailable, progs, args.runs)
 
         names = [r.name for r in runners]
         print()

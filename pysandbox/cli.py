@@ -1,9 +1,11 @@
 """The pysandbox command line: do, syscalls, platforms."""
-import argparse
 import atexit
+import gc
 import os
 import sys
 
+from pysandbox import fastargs
+from pysandbox.fastargs import OPTIONAL_BOOL
 from pysandbox.sentry.errors import SandboxError
 
 USAGE_ERROR = 2
@@ -11,79 +13,117 @@ USAGE_ERROR = 2
 
 def _formatter(prog):
     # A fixed width spares argparse importing shutil (and locale) at every start.
+    import argparse
     return argparse.HelpFormatter(prog, width=min(100, int(os.environ.get("COLUMNS", "80") or 80)))
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad command line gets one line and exit status 2."""
+def _parser_class():
+    """argparse's parser, but a bad command line gets one line and exit status 2 (argparse is
+    imported only when a parser is built: `do` reads a plain command line without it)."""
+    import argparse
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", _formatter)
-        super().__init__(*args, **kwargs)
+    class _Parser(argparse.ArgumentParser):
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("formatter_class", _formatter)
+            super().__init__(*args, **kwargs)
 
-    def error(self, message):
-        print(f"pysandbox: {message} (see '{self.prog} --help')", file=sys.stderr)
-        sys.exit(USAGE_ERROR)
+        def error(self, message):
+            print(f"pysandbox: {message} (see '{self.prog} --help')", file=sys.stderr)
+            sys.exit(USAGE_ERROR)
+    return _Parser
 
 
 def _env_pair(text):
     if "=" not in text:
-        raise argparse.ArgumentTypeError(f"--env takes KEY=VALUE, got {text!r}")
+        raise ValueError(f"--env takes KEY=VALUE, got {text!r}")
     return text
 
 
 def _volume(text):
     from pysandbox.sentry.vfs.mount import volume_spec
-    try:
-        return volume_spec(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    return volume_spec(text)
 
 
 def _tmpfs(text):
     from pysandbox.sentry.vfs.mount import tmpfs_spec
-    try:
-        return tmpfs_spec(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    return tmpfs_spec(text)
+
+
+def _argparse_type(check):
+    """`check` (which raises ValueError) as an argparse type, whose message argparse shows."""
+    import argparse
+
+    def convert(text):
+        try:
+            return check(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    convert.__name__ = check.__name__
+    return convert
+
+
+# `do`'s options, as argparse declarations: argparse builds the parser from them (help, errors,
+# abbreviations), and parse_do_fast reads a plain command line with them (pysandbox/fastargs.py).
+DO_OPTIONS = (
+    (("--platform",), {"default": "ptrace", "help": "ptrace (default) or kvm"}),
+    (("--rootfs",), {"metavar": "DIR", "help": "directory to use as / (default: the host's /, read-only, "
+                                               "with writes kept in memory)"}),
+    (("--strace",), {"action": "store_true", "help": "log every syscall (to the log)"}),
+    (("--syscall-profile",), {"metavar": "OUT.json", "help": "record every syscall the workload makes (counts, "
+                                                             "errnos, partial paths) as JSON"}),
+    (("--log",), {"metavar": "FILE", "help": "where the sandbox's own messages go (default: stderr)"}),
+    (("--cwd",), {"default": "/", "metavar": "DIR", "help": "working directory inside the sandbox"}),
+    (("--env",), {"action": "append", "default": [], "type": _env_pair, "metavar": "KEY=VALUE",
+                  "help": "set an environment variable (repeatable)"}),
+    (("--clear-env",), {"action": "store_true", "help": "start from an empty environment"}),
+    (("--hostname",), {"default": "pysandbox", "help": "the sandbox's hostname"}),
+    (("--network",), {"choices": ("host", "none"), "default": "none",
+                      "help": "none (default): loopback only, inside the sandbox; host: inet sockets are host "
+                              "sockets of the sandbox's network namespace"}),
+    (("--pids-limit",), {"metavar": "N", "help": "at most N tasks (processes and threads) in the sandbox"}),
+    (("--memory-limit",), {"metavar": "SIZE", "help": "at most SIZE bytes of memory (256m, 1g; enforced by a "
+                                                      "host cgroup where there is one)"}),
+    (("--overlay",), {"action": OPTIONAL_BOOL, "default": None,
+                      "help": "keep the rootfs read-only and the sandbox's changes in memory until exit "
+                              "(default: on for the host's /, off for --rootfs)"}),
+    (("-v", "--volume"), {"action": "append", "default": [], "type": _volume, "metavar": "SRC:DST[:ro]",
+                          "help": "bind-mount host directory or file SRC at DST (repeatable)"}),
+    (("--tmpfs",), {"action": "append", "default": [], "type": _tmpfs, "metavar": "DST[:OPTS]",
+                    "help": "mount a tmpfs at DST, OPTS as mount(8)'s: size=64m,mode=1777,ro (repeatable)"}),
+    (("--gofer-mode",), {"choices": ("directfs", "gofer"), "default": None,
+                         "help": "directfs (default): the sentry makes *at calls on directory fds the gofer "
+                                 "opened; gofer: every host file access is a request to the gofer process"}),
+    (("--seccomp",), {"choices": ("kill", "debug", "off"), "default": None,
+                      "help": "the sentry's own host syscall filter: kill (a denied call ends the sandbox with "
+                              "one log line naming it), debug (log it, the call fails with ENOSYS), off"}),
+    (("--no-pin",), {"dest": "pin", "action": "store_false",
+                     "help": "do not pin the sentry and its stubs to one CPU"}),
+)
 
 
 def _add_do(commands):
+    import argparse
     do = commands.add_parser("do", help="run a program inside a new sandbox")
-    do.add_argument("--platform", default="ptrace", help="ptrace (default) or kvm")
-    do.add_argument("--rootfs", metavar="DIR", help="directory to use as / (default: the host's /, read-only, "
-                                                     "with writes kept in memory)")
-    do.add_argument("--strace", action="store_true", help="log every syscall (to the log)")
-    do.add_argument("--syscall-profile", metavar="OUT.json",
-                    help="record every syscall the workload makes (counts, errnos, partial paths) as JSON")
-    do.add_argument("--log", metavar="FILE", help="where the sandbox's own messages go (default: stderr)")
-    do.add_argument("--cwd", default="/", metavar="DIR", help="working directory inside the sandbox")
-    do.add_argument("--env", action="append", default=[], type=_env_pair, metavar="KEY=VALUE",
-                    help="set an environment variable (repeatable)")
-    do.add_argument("--clear-env", action="store_true", help="start from an empty environment")
-    do.add_argument("--hostname", default="pysandbox", help="the sandbox's hostname")
-    do.add_argument("--network", choices=("host", "none"), default="none",
-                    help="none (default): loopback only, inside the sandbox; host: inet sockets are host "
-                         "sockets of the sandbox's network namespace")
-    do.add_argument("--pids-limit", metavar="N", help="at most N tasks (processes and threads) in the sandbox")
-    do.add_argument("--memory-limit", metavar="SIZE", help="at most SIZE bytes of memory (256m, 1g; "
-                                                           "enforced by a host cgroup where there is one)")
-    do.add_argument("--overlay", action=argparse.BooleanOptionalAction, default=None,
-                    help="keep the rootfs read-only and the sandbox's changes in memory until exit "
-                         "(default: on for the host's /, off for --rootfs)")
-    do.add_argument("-v", "--volume", action="append", default=[], type=_volume, metavar="SRC:DST[:ro]",
-                    help="bind-mount host directory or file SRC at DST (repeatable)")
-    do.add_argument("--tmpfs", action="append", default=[], type=_tmpfs, metavar="DST[:OPTS]",
-                    help="mount a tmpfs at DST, OPTS as mount(8)'s: size=64m,mode=1777,ro (repeatable)")
-    do.add_argument("--gofer-mode", choices=("directfs", "gofer"), default=None,
-                    help="directfs (default): the sentry makes *at calls on directory fds the gofer "
-                         "opened; gofer: every host file access is a request to the gofer process")
-    do.add_argument("--seccomp", choices=("kill", "debug", "off"), default=None,
-                    help="the sentry's own host syscall filter: kill (a denied call ends the sandbox with one "
-                         "log line naming it), debug (log it, the call fails with ENOSYS), off")
-    do.add_argument("--no-pin", dest="pin", action="store_false",
-                    help="do not pin the sentry and its stubs to one CPU")
+    for names, options in DO_OPTIONS:
+        if options.get("action") == OPTIONAL_BOOL:
+            options = dict(options, action=argparse.BooleanOptionalAction)
+        if "type" in options:
+            options = dict(options, type=_argparse_type(options["type"]))
+        do.add_argument(*names, **options)
     do.add_argument("program", nargs=argparse.REMAINDER, metavar="-- PROGRAM [ARGS...]")
+
+
+def parse_do_fast(argv):
+    """`do`'s arguments from a plain command line (`do [OPTIONS] [--] PROGRAM ...` with exact option
+    names), or None for anything else (help, abbreviations, bad values), which argparse reads."""
+    if not argv or argv[0] != "do":
+        return None
+    values = dict(fastargs.defaults(DO_OPTIONS), command="do")
+    index = fastargs.read(argv, 1, DO_OPTIONS, values)
+    if index is None:
+        return None
+    values["program"] = argv[index:]
+    return fastargs.Arguments(values)
 
 
 def _add_platforms(commands):
@@ -104,6 +144,11 @@ COMMAND_GROUPS = (
 )
 
 
+# The OCI verbs a container's start and end are made of: each a short process, or (create,
+# run) one that starts a sandbox, whose Kernel.run turns the collector back on.
+GC_FREE_VERBS = ("create", "run", "start", "state", "kill", "delete")
+
+
 def _requested_command(argv):
     """The subcommand named on the command line, or None (none given, or only top-level options)."""
     for word in argv:
@@ -116,12 +161,13 @@ def _requested_command(argv):
 
 def build_parser(command=None):
     """The parser; with `command`, only that subcommand's group is built (if it is a known one)."""
-    parser = _Parser(prog="pysandbox", description="A gVisor-style sandbox in Python.",
-                     epilog="As an OCI runtime it takes runc's command line, pysandbox [--root DIR] VERB ... "
-                            "with VERB one of create, start, run, state, kill, delete, exec, ps, list, pause, "
-                            "resume, events, update, features, spec, wait (see docs/OCI.md).")
+    parser_class = _parser_class()
+    parser = parser_class(prog="pysandbox", description="A gVisor-style sandbox in Python.",
+                          epilog="As an OCI runtime it takes runc's command line, pysandbox [--root DIR] VERB "
+                                 "... with VERB one of create, start, run, state, kill, delete, exec, ps, list, "
+                                 "pause, resume, events, update, features, spec, wait (see docs/OCI.md).")
     parser.add_argument("--version", action="version", version="pysandbox 0.1.0")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
     groups = [group for group in COMMAND_GROUPS if command in group[0]] or COMMAND_GROUPS
     for _, module_name, function_name in groups:
         module = sys.modules.get(module_name) or __import__(module_name, fromlist=[function_name])
@@ -160,13 +206,19 @@ def _run_platforms(_args):
 
 
 def main(argv=None):
-    from pysandbox.ocishim.cli import is_oci_invocation
-    if is_oci_invocation(sys.argv[1:] if argv is None else argv):
-        from pysandbox.ocishim.cli import main as oci_main
-        return oci_main(argv)
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(_requested_command(argv))
-    args = parser.parse_args(argv)
+    args = parse_do_fast(argv)
+    if args is None:
+        from pysandbox.ocishim.cli import oci_verb
+        verb = oci_verb(argv)
+        if verb is not None:
+            if verb not in GC_FREE_VERBS:
+                gc.enable()
+            from pysandbox.ocishim.cli import main as oci_main
+            return oci_main(argv)
+        args = build_parser(_requested_command(argv)).parse_args(argv)
+    if args.command != "do":
+        gc.enable()
     try:
         if args.command == "do":
             return _run_do(args)
@@ -202,6 +254,10 @@ def run():
     """The `pysandbox` command: main(), then an immediate exit. The interpreter's own teardown
     of every module costs ~4 ms per command and does nothing a process exit doesn't do, so
     only the exit handlers run (a host cgroup is removed by one) and stdio is flushed."""
+    # No cyclic garbage collection while a sandbox starts: the objects made then are the sentry's
+    # own, for its whole life, and the collector would go over them a dozen times (~2 ms).
+    # Kernel.run turns it back on; main() does for every command but `do` and GC_FREE_VERBS.
+    gc.disable()
     status = main()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

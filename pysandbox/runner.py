@@ -1,22 +1,15 @@
 """`pysandbox do`: build a sandbox around one program, run it, and return its exit status."""
 import errno
 import os
-import signal
+import _signal as signal  # the C module: `signal` adds enum's import, ~2 ms of every start
 import sys
 import termios
 
-from pysandbox.platform import get_platform
 from pysandbox.security.confine import DEFAULT_MODE as DEFAULT_SECCOMP_MODE, confine_sentry, isolate_sandbox_process
+from pysandbox.security.confine import (chroot_sentry, finish_sandbox_process, fork_pid_namespace_init,
+                                        wait_for_sandbox_process)
 from pysandbox.security.limits import HostCgroup, protect_sentry_from_oom_killer
-from pysandbox.sentry import signals
 from pysandbox.sentry.errors import SandboxError, SyscallError
-from pysandbox.sentry.fdtable import FDTable
-from pysandbox.sentry.kernel import Kernel
-from pysandbox.sentry.syscalls import sys_process
-from pysandbox.sentry.task import RLIMIT_NOFILE, Credentials, Task, ThreadGroup, default_rlimits
-from pysandbox.sentry.vfs import VFS
-from pysandbox.sentry.vfs.inet import new_network
-from pysandbox.sentry.vfs.resolve import AT_FDCWD
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
@@ -91,6 +84,11 @@ def new_process(kernel, vfs, argv, env, *, tgid=None, cwd="/", host_fds=(0, 1, 2
     """A new process of the sandbox, in a session of its own, loaded with `argv` and added to the
     kernel but not yet runnable; returns its first Task. tgid 1 makes it the sandbox's init.
     host_fds become its fds 0, 1 and 2. Raises SandboxError with the shell's status (125, 126, 127)."""
+    from pysandbox.sentry import signals
+    from pysandbox.sentry.fdtable import FDTable
+    from pysandbox.sentry.syscalls import sys_process
+    from pysandbox.sentry.task import RLIMIT_NOFILE, Credentials, Task, ThreadGroup, default_rlimits
+    from pysandbox.sentry.vfs.resolve import AT_FDCWD
     tgid = tgid or kernel.allocate_pid()
     group = ThreadGroup(kernel, tgid, None, signals.new_sighand(), rlimits or default_rlimits(), tgid, tgid)
     fds = FDTable(limit=lambda: group.rlimits[RLIMIT_NOFILE][0])
@@ -125,36 +123,80 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
                 overlay=None):
     """Run argv inside a new sandbox; returns the exit status for the shell. With
     `syscall_profile` (a path), every syscall the workload makes is recorded there as JSON.
-    pids_limit (tasks) and memory_limit (bytes) bound the whole sandbox (security/limits.py)."""
+    pids_limit (tasks) and memory_limit (bytes) bound the whole sandbox (security/limits.py).
+    As root, the sandbox runs in a child process, pid 1 of a new host pid namespace; this
+    process passes signals on to it and returns its exit status (security/confine.py)."""
+    settings = dict(locals())
     cpu = _pin_cpu(pin)
     _raise_fd_limit()
     host_cgroup = HostCgroup.create(pids_limit, memory_limit)
-    platform = get_platform(platform_name, cpu=cpu)
+    sandbox_process = fork_pid_namespace_init(FORWARDED_SIGNALS)
+    if sandbox_process:
+        status = wait_for_sandbox_process(sandbox_process, FORWARDED_SIGNALS, TERMINAL_SIGNALS)
+        if host_cgroup is not None:
+            _report_oom_kills(host_cgroup, memory_limit, _open_log(log_path))
+            host_cgroup.close()
+        return exit_code(status)
+    if sandbox_process == 0:
+        finish_sandbox_process(lambda: _run_sandbox(cpu=cpu, protect_sentry=host_cgroup is not None,
+                                                    host_cgroup=None, **settings))
+    return _run_sandbox(cpu=cpu, protect_sentry=host_cgroup is not None, host_cgroup=host_cgroup, **settings)
+
+
+def _report_oom_kills(host_cgroup, memory_limit, log_file):
+    if host_cgroup.oom_kills():
+        print(f"pysandbox: the sandbox reached its memory limit ({memory_limit} bytes): "
+              f"the host killed {host_cgroup.oom_kills()} of its processes", file=log_file, flush=True)
+
+
+def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootfs, cwd, env, strace, pin,
+                 hostname, log_path, syscall_profile, network, pids_limit, memory_limit, mounts, gofer_mode,
+                 seccomp, overlay):
+    """run_program's sandbox itself, in the sandbox process (the pid namespace's init, or this
+    process when there is none); host_cgroup: the cgroup to report on and remove, if it is ours."""
+    # The sentry's modules are imported here, in the sandbox process, which `pysandbox do` forks
+    # before they are (fork_pid_namespace_init): forking the bigger process, and the child's
+    # copies on write of every page their objects touch, cost ~5 ms on these VMs. new_process's
+    # too: after the chroot, imports take the slower fd-based finder.
+    from pysandbox.platform import get_platform
+    from pysandbox.sentry import fdtable  # noqa: F401
+    from pysandbox.sentry.kernel import Kernel
+    from pysandbox.sentry.syscalls import sys_process  # noqa: F401
+    from pysandbox.sentry.vfs import VFS
     isolate_sandbox_process(network)        # before the gofer and any stub: they inherit it
+    platform = get_platform(platform_name, cpu=cpu)
     overlay = rootfs is None if overlay is None else overlay
     vfs = VFS.for_rootfs(rootfs or "/", overlay=overlay, mounts=mounts, gofer_mode=gofer_mode)
     log_file = _open_log(log_path)
     log = lambda line: print(line, file=log_file, flush=True)  # noqa: E731
+    # The loopback stack is built on the first inet or netlink socket (inet.network_of): most
+    # workloads never make one, and its imports cost several ms of start-up. Host sockets are
+    # made before the chroot: they use ctypes, a C extension, which can't be loaded after it.
+    network_stack = None
+    if network != "none":
+        from pysandbox.sentry.vfs.inet import new_network
+        network_stack = new_network(network)
+    profile = _open_profile(syscall_profile)
+    chroot_sentry()                         # from here on, host files only through the fds it holds
     kernel = Kernel(platform, vfs, hostname=hostname, strace=log if strace else None, protect_init=False,
                     log=lambda message: log(f"pysandbox: {message}"))
-    # The loopback stack is built on the first inet or netlink socket (inet.network_of): most
-    # workloads never make one, and its imports cost several ms of start-up.
-    kernel.network = new_network(network) if network != "none" else None
+    kernel.network = network_stack
     kernel.pids_limit = pids_limit
     env = list(env if env is not None else [f"{k}={v}" for k, v in os.environ.items()])
 
     task = new_process(kernel, vfs, argv, env, tgid=1, cwd=cwd)
     kernel.init = task.tg
-    if host_cgroup is not None:
+    if protect_sentry:
         protect_sentry_from_oom_killer()     # after the template stub started: stubs stay killable
     kernel.make_runnable(task)
     previous = {sig: signal.signal(sig, lambda signo, _f: _forward(kernel, vfs.terminal, signo))
                 for sig in FORWARDED_SIGNALS}
     terminal = _save_terminal()
-    profile = _start_profile(kernel, syscall_profile)
+    profile = _start_profile(kernel, profile)
     status = None
     try:
         confine_sentry(seccomp or DEFAULT_SECCOMP_MODE, network, log_file.fileno(), platform_name)
+        platform.confine_threads(seccomp or DEFAULT_SECCOMP_MODE, log_file.fileno())
         status = kernel.run()
     finally:
         kernel.shutdown()
@@ -166,9 +208,7 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
             signal.signal(sig, handler)
         close_sandbox(kernel, platform, vfs)
         if host_cgroup is not None:
-            if host_cgroup.oom_kills():
-                log(f"pysandbox: the sandbox reached its memory limit ({memory_limit} bytes): "
-                    f"the host killed {host_cgroup.oom_kills()} of its processes")
+            _report_oom_kills(host_cgroup, memory_limit, log_file)
             host_cgroup.close()
         _restore_terminal(terminal)
     if vfs.failure:
@@ -184,8 +224,9 @@ def close_sandbox(kernel, platform, vfs):
         kernel.network.close()
 
 
-def _start_profile(kernel, path):
-    """Record the workload's syscalls for `path` (checked writable now, not after the run)."""
+def _open_profile(path):
+    """A record of the workload's syscalls for `path`, its file open now: checked writable before
+    the run, and opened before the chroot, after which no host path can be."""
     if path is None:
         return None
     from pysandbox.coverage.profile import SyscallProfile
@@ -194,8 +235,13 @@ def _start_profile(kernel, path):
         profile.open_output(path)
     except OSError as error:
         raise SandboxError(f"--syscall-profile {path}: {error.strerror.lower()}", 2) from None
-    profile.install()
-    kernel.syscall_profile = profile
+    return profile
+
+
+def _start_profile(kernel, profile):
+    if profile is not None:
+        profile.install()
+        kernel.syscall_profile = profile
     return profile
 
 
@@ -234,6 +280,7 @@ TERMINAL_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGWIN
 def _forward(kernel, terminal, signo):
     """Signals sent to `pysandbox do` go to the sandbox's init, as runsc does; those a host
     terminal generates go to the foreground process group the sandbox set on it."""
+    from pysandbox.sentry import signals
     if kernel.init is None or kernel.init.zombie:
         return
     targets = [kernel.init]

@@ -107,6 +107,8 @@ say "pip install -e '.[test]'  ($("$PYTHON" -V 2>&1) at $PYTHON)"
     || fail "pysandbox does not import after pip install (are the C loops built?)"
 
 if [ "$PYTHON" = "$VENV/bin/python" ]; then
+    # A leaner `pysandbox` command than pip's wrapper (start-up, see the script).
+    bash "$REPO/scripts/write-launcher.sh" "$VENV" "$REPO" >"$LOG" 2>&1 || fail "scripts/write-launcher.sh"
     ln -sf "$VENV/bin/pysandbox" /usr/local/bin/pysandbox
     say "installed /usr/local/bin/pysandbox -> $VENV/bin/pysandbox"
 fi

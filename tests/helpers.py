@@ -103,6 +103,17 @@ def _proc_stat(pid: int) -> tuple[str, str, int] | None:
     return comm, fields[0], int(fields[1])
 
 
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05):
+    """predicate()'s first true value, polled until `timeout` seconds pass (AssertionError then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s")
+
+
 def process_table() -> dict[int, tuple[str, str, int]]:
     table = {}
     for name in os.listdir("/proc"):

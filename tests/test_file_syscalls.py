@@ -124,3 +124,19 @@ def test_shared_file_mappings_on_each_filesystem(cprog, tmp_path):
     assert_same(native, run_sandbox([binary, str(tmp_path)]), "overlay")
     assert_same(native, run_sandbox([binary, "/dev/shm"]), "tmpfs")
     assert_same(native, run_sandbox([binary, "/data"], flags=["-v", f"{tmp_path}:/data"]), "host")
+
+
+def test_a_host_fifo_pipe_lives_only_while_an_end_is_open():
+    """The sentry keeps a host FIFO's pipe for its openers, and forgets it with the last close."""
+    from types import SimpleNamespace
+
+    from pysandbox.sentry.vfs import fifo
+    attrs = SimpleNamespace(dev=1, ino=424242)
+    first = fifo.open_host_fifo(None, None, attrs, os.O_RDWR)
+    second = fifo.open_host_fifo(None, None, attrs, os.O_RDWR)
+    assert second.pipe is first.pipe
+    first.decref()
+    assert fifo._pipes[(1, 424242)] is second.pipe
+    second.decref()
+    assert (1, 424242) not in fifo._pipes
+    assert fifo.open_host_fifo(None, None, attrs, os.O_RDWR).pipe is not first.pipe

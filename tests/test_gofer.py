@@ -363,10 +363,12 @@ def test_only_the_gofer_holds_host_directories_in_gofer_mode(busybox_rootfs, mod
     sandbox = _start_sandbox(busybox_rootfs, ["/bin/sh", "-c", "ls /data >/dev/null; read x"], mode)
     try:
         def host_directories():
+            from pysandbox.security.hostproc import children_of
+            sentry = (children_of(sandbox.pid) or [sandbox.pid])[0]   # as root, in its own pid namespace
             found = []
-            for fd in os.listdir(f"/proc/{sandbox.pid}/fd"):
+            for fd in os.listdir(f"/proc/{sentry}/fd"):
                 try:
-                    target = os.readlink(f"/proc/{sandbox.pid}/fd/{fd}")
+                    target = os.readlink(f"/proc/{sentry}/fd/{fd}")
                 except OSError:
                     continue
                 if target.startswith(busybox_rootfs) and os.path.isdir(target):

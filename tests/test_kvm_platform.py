@@ -85,6 +85,7 @@ operations = st.one_of(
     st.tuples(st.just("unmap"), pages, st.integers(1, 2)),
     st.tuples(st.just("protect"), pages, st.integers(1, 2), prots),
     st.tuples(st.just("fork")),
+    st.tuples(st.just("thread")),
     st.tuples(st.just("switch"), st.integers(0, 3)),
     st.tuples(st.just("write"), pages, st.integers(1, 2**63)),
     st.tuples(st.just("read"), pages),
@@ -162,6 +163,8 @@ def test_the_guest_sees_what_the_model_of_its_address_space_predicts(ops):
             elif kind == "fork":
                 child = current.context.fork()
                 guests.append(Guest(child, {page: list(entry) for page, entry in model.items()}))
+            elif kind == "thread":                   # another vCPU in the same address space
+                guests.append(Guest(current.context.clone_thread(), model))
             elif kind == "switch":
                 current = guests[op[1] % len(guests)]
             elif kind == "write":
@@ -281,5 +284,70 @@ def test_copy_in_of_unmapped_memory_is_efault():
         with pytest.raises(SyscallError) as raised:
             space.read(WINDOW, 8)
         assert raised.value.errno == errno.EFAULT
+    finally:
+        platform.close()
+
+
+def test_private_memory_after_fork_is_each_processs_own(cprog, each_platform):
+    """Copy-on-write fork: parent, child, a thread of the parent and a grandchild write to the
+    same private pages in turn, and a child read(2)s a file into memory shared since the fork;
+    each sees what it would natively."""
+    program = cprog("kvm_cow_fork")
+    native = run_native([program, "/bin/busybox"])
+    assert native.status == 0, native
+    sandboxed = run_sandbox([program, "/bin/busybox"], platform=each_platform)
+    assert (sandboxed.status, sandboxed.out) == (native.status, native.out)
+
+
+@needs_kvm
+def test_fork_shares_the_pages_until_one_side_writes():
+    """The child gets the parent's pages themselves, read-only in both; a write copies the page
+    for the writer while another process holds it, and takes it back (no copy) once none does."""
+    platform = get_platform("kvm")
+    try:
+        parent = _start(platform)
+        space = parent.context.address_space
+        space.map(WINDOW, 2 * 4096, PROT_READ | PROT_WRITE)
+        for page in (0, 1):
+            assert not isinstance(parent.access(platform, page, 10 + page), Fault)
+        before = [space.pages[(WINDOW >> 12) + page][0] for page in (0, 1)]
+        child = Guest(parent.context.fork(), {})
+        child_space = child.context.address_space
+        assert [child_space.pages[(WINDOW >> 12) + page][0] for page in (0, 1)] == before     # no copy made
+        assert [platform.memory.fork_refs[page] for page in before] == [2, 2]
+        assert not isinstance(parent.access(platform, 0, 20), Fault)
+        assert (parent.access(platform, 0), child.access(platform, 0)) == (20, 10)
+        assert space.pages[WINDOW >> 12][0] != before[0] and child_space.pages[WINDOW >> 12][0] == before[0]
+        assert not isinstance(child.access(platform, 0, 30), Fault)      # the last holder: its page back
+        assert child_space.pages[WINDOW >> 12][0] == before[0] and before[0] not in platform.memory.fork_refs
+        assert (parent.access(platform, 0), child.access(platform, 0)) == (20, 30)
+        child_space.release()
+        assert platform.memory.fork_refs[before[1]] == 1          # the parent alone holds it now
+        assert not isinstance(parent.access(platform, 1, 40), Fault)
+        assert space.pages[(WINDOW >> 12) + 1][0] == before[1] and before[1] not in platform.memory.fork_refs
+        assert (parent.access(platform, 0), parent.access(platform, 1)) == (20, 40)
+        space.write(WINDOW, (50).to_bytes(8, "little"))       # the sentry's copy-out of a page no one shares
+        assert parent.access(platform, 0) == 50
+    finally:
+        platform.close()
+
+
+@needs_kvm
+def test_after_fork_every_thread_sees_its_processs_copy():
+    """A thread that read a page before the fork (KVM caches that translation) reads what
+    another thread of its process wrote after it: the copy, not the page the child keeps."""
+    platform = get_platform("kvm")
+    try:
+        writer = _start(platform)
+        space = writer.context.address_space
+        space.map(WINDOW, 4096, PROT_READ | PROT_WRITE)
+        assert not isinstance(writer.access(platform, 0, 1), Fault)
+        reader = Guest(writer.context.clone_thread(), {})
+        assert reader.access(platform, 0) == 1
+        child = Guest(writer.context.fork(), {})
+        assert not isinstance(writer.access(platform, 0, 2), Fault)
+        assert (reader.access(platform, 0), writer.access(platform, 0), child.access(platform, 0)) == (2, 2, 1)
+        assert not isinstance(reader.access(platform, 0, 3), Fault)
+        assert (writer.access(platform, 0), child.access(platform, 0)) == (3, 1)
     finally:
         platform.close()

@@ -2,6 +2,7 @@
  *   stat      stat(DIR/file)
  *   openread  open(DIR/file), read 4 KiB, close
  *   bigread   read DIR/big from start to end in 1 MiB chunks (N passes)
+ *   bigwrite  write 64 MiB to a file under DIR in 1 MiB chunks (N passes over the same file)
  *   create    create N small files in a fresh directory under DIR, then delete them all
  * Prints "ok N OP" on success. */
 #include <fcntl.h>
@@ -15,7 +16,7 @@ static char buf[1 << 20];
 
 int main(int argc, char **argv) {
     if (argc != 4) {
-        fprintf(stderr, "usage: fs_ops_loop N stat|openread|bigread|create DIR\n");
+        fprintf(stderr, "usage: fs_ops_loop N stat|openread|bigread|bigwrite|create DIR\n");
         return 2;
     }
     long n = atol(argv[1]);
@@ -57,6 +58,18 @@ int main(int argc, char **argv) {
             if (unlink(path) < 0) { perror("unlink"); return 1; }
         }
         rmdir(base);
+    } else if (!strcmp(op, "bigwrite")) {
+        snprintf(path, sizeof path, "%s/written.%d", dir, (int)getpid());
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) { perror("bigwrite"); return 1; }
+        memset(buf, 'w', sizeof buf);
+        for (long i = 0; i < n; i++) {
+            lseek(fd, 0, SEEK_SET);
+            for (int chunk = 0; chunk < 64; chunk++)
+                if (write(fd, buf, sizeof buf) != sizeof buf) { perror("bigwrite"); return 1; }
+        }
+        close(fd);
+        unlink(path);
     } else {
         fprintf(stderr, "fs_ops_loop: unknown operation %s\n", op);
         return 2;

@@ -7,11 +7,11 @@ outside the directory fds this process was given can be reached. The gofer
 serves these operations over its socket; in directfs mode the sentry makes
 them itself on directory fds the gofer donated.
 """
-import ctypes
 import errno
 import os
 import stat as st
 
+from pysandbox.security import hostproc
 from pysandbox.sentry.errors import SyscallError
 from pysandbox.sentry.vfs.file import host_errors
 from pysandbox.sentry.vfs.inode import NAME_MAX, DirEntry
@@ -23,7 +23,6 @@ _OPEN_FILE = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
 HOST_OPEN_FLAGS = os.O_ACCMODE | os.O_TRUNC | os.O_SYNC | os.O_DSYNC
 AT_REMOVEDIR = 0x200
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
-_libc = None
 
 
 def check_name(name):
@@ -32,6 +31,45 @@ def check_name(name):
         raise SyscallError(errno.EINVAL)
     if len(name) > NAME_MAX:
         raise SyscallError(errno.ENAMETOOLONG)
+
+
+class HostXattrs:
+    """Extended attributes of `name` in directory fd `dir_fd`, or with name b"." of the file
+    `dir_fd` itself (a directory, or the file of a file bind mount), served by the gofer alone.
+    A name is resolved under the directory's /proc/self/fd link with the l*xattr calls: the
+    magic link to the fd held, then one component, never followed; b"." is the magic link alone."""
+
+    @staticmethod
+    def _target(fd, name):
+        """(path, follow_symlinks) naming the file for the host."""
+        if name == b".":
+            return b"/proc/self/fd/%d" % fd, True
+        check_name(name)
+        return b"/proc/self/fd/%d/%s" % (fd, name), False
+
+    @staticmethod
+    def get(fd, name, key):
+        path, follow = HostXattrs._target(fd, name)
+        with host_errors():
+            return os.getxattr(path, key, follow_symlinks=follow)
+
+    @staticmethod
+    def list(fd, name):
+        path, follow = HostXattrs._target(fd, name)
+        with host_errors():
+            return [os.fsencode(key) for key in os.listxattr(path, follow_symlinks=follow)]
+
+    @staticmethod
+    def set(fd, name, key, value, flags):
+        path, follow = HostXattrs._target(fd, name)
+        with host_errors():
+            os.setxattr(path, key, value, flags, follow_symlinks=follow)
+
+    @staticmethod
+    def remove(fd, name, key):
+        path, follow = HostXattrs._target(fd, name)
+        with host_errors():
+            os.removexattr(path, key, follow_symlinks=follow)
 
 
 class HostOps:
@@ -186,11 +224,9 @@ class HostOps:
             with host_errors():
                 os.rename(name, new_name, src_dir_fd=dir_fd, dst_dir_fd=new_dir_fd)
             return
-        global _libc
-        if _libc is None:
-            _libc = ctypes.CDLL(None, use_errno=True)
-        if _libc.renameat2(dir_fd, name, new_dir_fd, new_name, flags) != 0:
-            raise SyscallError(ctypes.get_errno())
+        from pysandbox.security.seccomp import libc
+        if libc.renameat2(dir_fd, name, new_dir_fd, new_name, flags) != 0:
+            raise SyscallError(libc.errno)
 
     @staticmethod
     def setattr(dir_fd, name, mode=None, uid=None, gid=None, size=None, atime_ns=None, mtime_ns=None):
@@ -229,7 +265,7 @@ def _chmod_nofollow(dir_fd, name, mode):
                         dir_fd=dir_fd)
         except OSError:
             # Sockets cannot be opened: the fd's /proc link names exactly the inode we checked.
-            os.chmod(f"/proc/self/fd/{path_fd}", mode)
+            hostproc.chmod_through_fd_link(path_fd, mode)
             return
         try:
             if os.path.sameopenfile(fd, path_fd):

@@ -15,16 +15,18 @@ import struct
 from pysandbox.sentry.errors import SyscallError
 
 ATTACH, WALK, CLOSE, OPEN, CREATE, MKDIR, MKNOD, SYMLINK, LINK, UNLINK, RENAME, READLINK, STAT, \
-    SETATTR, GETDENTS, STATFS = range(1, 17)
+    SETATTR, GETDENTS, STATFS, GETXATTR, SETXATTR, LISTXATTR, REMOVEXATTR = range(1, 21)
 OP_NAMES = {ATTACH: "attach", WALK: "walk", CLOSE: "close", OPEN: "open", CREATE: "create",
             MKDIR: "mkdir", MKNOD: "mknod", SYMLINK: "symlink", LINK: "link", UNLINK: "unlink",
             RENAME: "rename", READLINK: "readlink", STAT: "stat", SETATTR: "setattr",
-            GETDENTS: "getdents", STATFS: "statfs"}
+            GETDENTS: "getdents", STATFS: "statfs", GETXATTR: "getxattr", SETXATTR: "setxattr",
+            LISTXATTR: "listxattr", REMOVEXATTR: "removexattr"}
 # The argument kinds of each request ("i" integer, "b" bytes); the gofer refuses anything else.
 REQUEST_ARGS = {
     ATTACH: "i", WALK: "ib", CLOSE: "i", OPEN: "ibi", CREATE: "ibiii", MKDIR: "ibiii", MKNOD: "ibiii",
     SYMLINK: "ibbii", LINK: "ibib", UNLINK: "ibi", RENAME: "ibibi", READLINK: "ib", STAT: "i",
-    SETATTR: "ibiiiiiii", GETDENTS: "ii", STATFS: "i",
+    SETATTR: "ibiiiiiii", GETDENTS: "ii", STATFS: "i", GETXATTR: "ibb", SETXATTR: "ibbbi", LISTXATTR: "ib",
+    REMOVEXATTR: "ibb",
 }
 # SETATTR's first integer says which of the following fields are set.
 SET_MODE, SET_UID, SET_GID, SET_SIZE, SET_ATIME, SET_MTIME = 1, 2, 4, 8, 16, 32

@@ -4,10 +4,10 @@
 one of VERBS (see pysandbox/cli.py), so Docker, containerd and people can use
 it wherever they use runc.
 """
-import argparse
 import os
 import sys
 
+from pysandbox import fastargs
 from pysandbox.sentry.errors import SandboxError
 
 VERSION = "0.1.0"
@@ -22,6 +22,12 @@ SWITCH_FLAGS = {"--debug", "--systemd-cgroup", "--strace", "--overlay", "--rootl
 def is_oci_invocation(argv):
     """Whether argv (without the program name) is a runc-style command line."""
     return _scan(argv) is not None
+
+
+def oci_verb(argv):
+    """The verb of a runc-style command line ("" for --version or --help after runtime flags),
+    or None when argv is not one."""
+    return _scan(argv)
 
 
 def _scan(argv):
@@ -45,32 +51,50 @@ def _scan(argv):
     return None
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise SandboxError(f"{message} (see '{self.prog} --help')", 2)
+def _parser_class():
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message):
+            raise SandboxError(f"{message} (see '{self.prog} --help')", 2)
+    return _Parser
+
+
+_SWITCH = {"action": "store_true"}
+# The global flags, before the verb: [(flag names, argparse options)] (a "default" of None for
+# --root is state.DEFAULT_ROOT, read when parsing).
+GLOBAL_FLAGS = [
+    (("--root",), {"default": None, "help": "where container state lives"}),
+    (("--log",), {"help": "log file (default: stderr)"}),
+    (("--log-format",), {"choices": ("text", "json"), "default": "text"}),
+    (("--debug",), _SWITCH),
+    (("--systemd-cgroup",), dict(_SWITCH, help="accepted for compatibility")),
+    (("--rootless",), {"default": "auto", "help": "accepted for compatibility"}),
+    (("--criu",), {"help": "accepted for compatibility"}),
+    (("--platform",), {"default": "ptrace", "choices": ("ptrace", "kvm")}),
+    (("--strace",), dict(_SWITCH, help="log the workload's syscalls")),
+    (("--network",), {"default": "host", "choices": ("none", "host", "sandbox"),
+                      "help": "host (default; 'sandbox' too): inet sockets are host sockets of the container's "
+                              "network namespace; none: loopback only, inside the sentry"}),
+    (("--overlay",), dict(_SWITCH, help="keep the container's writes to its rootfs in memory")),
+    (("--no-pin",), {"dest": "pin", "action": "store_false"}),
+    (("--version",), _SWITCH),
+]
+
+
+def _global_flags():
+    from pysandbox.ocishim.state import DEFAULT_ROOT
+    return [(names, dict(options, default=DEFAULT_ROOT) if names == ("--root",) else options)
+            for names, options in GLOBAL_FLAGS]
 
 
 def build_parser(only=None):
     """The parser for the global flags and the verbs (or just verb `only`)."""
-    from pysandbox.ocishim.state import DEFAULT_ROOT
-    parser = _Parser(prog="pysandbox", description="pysandbox as an OCI runtime (runc's command line)")
-    parser.add_argument("--root", default=DEFAULT_ROOT, help="where container state lives")
-    parser.add_argument("--log", help="log file (default: stderr)")
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
-    parser.add_argument("--debug", action="store_true")
-    parser.add_argument("--systemd-cgroup", action="store_true", help="accepted for compatibility")
-    parser.add_argument("--rootless", default="auto", help="accepted for compatibility")
-    parser.add_argument("--criu", help="accepted for compatibility")
-    parser.add_argument("--platform", default="ptrace", choices=("ptrace", "kvm"))
-    parser.add_argument("--strace", action="store_true", help="log the workload's syscalls")
-    parser.add_argument("--network", default="host", choices=("none", "host", "sandbox"),
-                        help="host (default; 'sandbox' too): inet sockets are host sockets of the container's "
-                             "network namespace; none: loopback only, inside the sentry")
-    parser.add_argument("--overlay", action="store_true",
-                        help="keep the container's writes to its rootfs in memory")
-    parser.add_argument("--no-pin", dest="pin", action="store_false")
-    parser.add_argument("--version", action="store_true")
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    parser_class = _parser_class()
+    parser = parser_class(prog="pysandbox", description="pysandbox as an OCI runtime (runc's command line)")
+    for names, options in _global_flags():
+        parser.add_argument(*names, **options)
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=parser_class)
     for name, (help_text, with_id, flags) in VERB_FLAGS.items():
         if only is not None and name != only:
             continue              # a shim's call builds only the verb it uses: start-up counts
@@ -82,10 +106,36 @@ def build_parser(only=None):
     return parser
 
 
+# The verbs a container's start and end are made of (the shim runs one process for each):
+# parse_fast reads their usual command lines without argparse, whose imports and parser
+# construction cost each of those processes several ms.
+FAST_VERBS = ("create", "start", "state", "kill", "delete")
+
+
+def parse_fast(argv):
+    """The arguments of a plain runc-style command line for one of FAST_VERBS (exact flag names,
+    no help), or None for anything else, which argparse then reads (pysandbox/fastargs.py)."""
+    global_flags = _global_flags()
+    values = fastargs.defaults(global_flags)
+    index = fastargs.read(argv, 0, global_flags, values)
+    if index is None or index >= len(argv) or argv[index] not in FAST_VERBS or values["version"] \
+            or _scan(argv) != argv[index]:
+        return None
+    verb = values["verb"] = argv[index]
+    _, with_id, flags = VERB_FLAGS[verb]
+    options = [(names, keywords) for names, keywords in flags if names[0].startswith("-")]
+    positionals = ([(("id",), {})] if with_id else []) + [(names, keywords) for names, keywords in flags
+                                                          if not names[0].startswith("-")]
+    values.update(fastargs.defaults(options + positionals))
+    if fastargs.read(argv, index + 1, options, values, positionals) != len(argv):
+        return None
+    return fastargs.Arguments(values)
+
+
+REMAINDER = "..."       # argparse.REMAINDER's value, without importing argparse
 _CREATE_FLAGS = [(("--bundle", "-b"), {"default": "."}), (("--pid-file",), {}), (("--console-socket",), {}),
                  (("--no-pivot",), {"action": "store_true"}), (("--no-new-keyring",), {"action": "store_true"}),
                  (("--preserve-fds",), {"type": int, "default": 0})]
-_SWITCH = {"action": "store_true"}
 # verb -> (help, takes a container id, [(flag names, argparse options)])
 VERB_FLAGS = {
     "create": ("create a container", True, _CREATE_FLAGS),
@@ -102,10 +152,10 @@ VERB_FLAGS = {
         (("--env", "-e"), {"action": "append", "default": []}), (("--user", "-u"), {}),
         (("--additional-gids", "-g"), {"action": "append", "default": []}),
         (("--preserve-fds",), {"type": int, "default": 0}), (("--no-new-privs",), _SWITCH),
-        (("--cap", "-c"), {"action": "append", "default": []}), (("command",), {"nargs": argparse.REMAINDER})]),
+        (("--cap", "-c"), {"action": "append", "default": []}), (("command",), {"nargs": REMAINDER})]),
     "ps": ("list a container's processes", True,
            [(("--format", "-f"), {"choices": ("table", "json"), "default": "table"}),
-            (("ps_args",), {"nargs": argparse.REMAINDER})]),
+            (("ps_args",), {"nargs": REMAINDER})]),
     "list": ("list containers", False,
              [(("--format", "-f"), {"choices": ("table", "json"), "default": "table"}), (("--quiet", "-q"), _SWITCH)]),
     "pause": ("stop scheduling a container's processes", True, []),
@@ -139,7 +189,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     log = Log(_flag_value(argv, "--log"), _flag_value(argv, "--log-format") or "text")
     try:
-        args = build_parser(_scan(argv) or None).parse_args(argv)
+        args = parse_fast(argv) or build_parser(_scan(argv) or None).parse_args(argv)
         log = Log(args.log, args.log_format, args.debug)
         if args.version:
             print(f"pysandbox version {VERSION}\nspec: {SPEC_VERSION}")

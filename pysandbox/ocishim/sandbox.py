@@ -62,6 +62,7 @@ class SandboxProcess:
         are its stdio), the control socket served, the process confined."""
         from pysandbox.platform import get_platform
         from pysandbox.runner import _pin_cpu, _raise_fd_limit
+        from pysandbox.security.confine import chroot_sentry
         from pysandbox.security.limits import HostCgroup, protect_sentry_from_oom_killer
         from pysandbox.sentry.kernel import Kernel
         from pysandbox.sentry.vfs.inet import new_network
@@ -71,22 +72,28 @@ class SandboxProcess:
             _write_proc("/proc/self/oom_score_adj", str(process.oom_score_adj))
         cpu = _pin_cpu(self.options.get("pin", True))
         _raise_fd_limit()
-        self.host_cgroup = HostCgroup.create(None, self.spec.memory_limit)
+        if self.host_cgroup is None:          # else made by the parent (verbs._sandbox_main), which removes it
+            self.host_cgroup = HostCgroup.create(None, self.spec.memory_limit)
         self.platform = get_platform(self.options.get("platform", "ptrace"), cpu=cpu)
         if self.host_cgroup is not None:
             protect_sentry_from_oom_killer()
         self.vfs = _build_vfs(self.spec, overlay=self.options.get("overlay", False))
+        self.server = control.listen(self.container.control_path)
+        self.log.fileno()                    # the log file open before the chroot
+        # Before the chroot: host sockets use ctypes, a C extension, which can't be loaded after it.
+        network = new_network("host") if self.network == "host" else None
+        chroot_sentry()                      # from here on, host files only through the fds it holds
         self.kernel = Kernel(self.platform, self.vfs, hostname=self.spec.hostname or self.container.id[:12],
                              strace=self._strace_writer(), log=self.log.warning, protect_init=True)
         # Loopback only is built on the first inet or netlink socket (inet.network_of), as in `do`.
-        self.kernel.network = new_network("host") if self.network == "host" else None
+        self.kernel.network = network
         if self.spec.domainname:
             self.kernel.domainname = self.spec.domainname
+        self.kernel.sysctls.configure(self.spec.sysctl)
         self.kernel.pids_limit = self.spec.pids_limit
         self.kernel.on_orphan_exit = self._orphan_exited
         self.init_task = _start_process(self.kernel, self.vfs, process, tgid=1, host_fds=host_fds)
         self.kernel.init = self.init_task.tg
-        self.server = control.listen(self.container.control_path)
         signal.signal(CONTROL_SIGNAL, lambda _s, _f: self.kernel.add_timer(0, self._drain))
         threading.Thread(target=self._control_loop, name="control", daemon=True).start()
         self._confine()
@@ -125,6 +132,7 @@ class SandboxProcess:
         from pysandbox.security.seccomp import OCI_RULES
         confine_sentry(self.options.get("seccomp") or DEFAULT_MODE, self.network, self.log.fileno(),
                        self.options.get("platform", "ptrace"), extra_rules=OCI_RULES)
+        self.platform.confine_threads(self.options.get("seccomp") or DEFAULT_MODE, self.log.fileno())
 
     def close(self):
         """Kill and reap everything of the sandbox: stubs, the gofer, host sockets, its cgroup."""
@@ -384,7 +392,14 @@ def _environment(process):
 
 
 def _credentials(process):
-    return Credentials(process.uid, process.gid, process.additional_gids)
+    """The process's credentials as runc leaves them at its execve: process.capabilities's sets
+    (all of them when none are configured) and noNewPrivileges."""
+    if process.capabilities is None:
+        creds = Credentials(process.uid, process.gid, process.additional_gids)
+        creds.no_new_privs = process.no_new_privileges
+        return creds
+    return Credentials.from_oci(process.uid, process.gid, process.additional_gids, process.capabilities,
+                                process.no_new_privileges)
 
 
 def _rlimits(process):
@@ -400,9 +415,9 @@ def _command_line(tg):
 
 
 def _resident_pages(pid):
+    from pysandbox.security.hostproc import read_proc
     try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1])
+        return int(read_proc(f"{pid}/statm").split()[1])
     except (OSError, IndexError, ValueError):
         return 0
 

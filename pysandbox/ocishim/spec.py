@@ -8,7 +8,9 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from pysandbox.sentry.credentials import CAPABILITY_NUMBERS, capability_mask
 from pysandbox.sentry.errors import SandboxError
+from pysandbox.sentry.sysctl import namespace_problem, value_problem
 
 SPEC_FAILURE = 1
 SUPPORTED_MAJOR = 1
@@ -47,7 +49,7 @@ class Process:
     terminal: bool = False
     console_size: tuple = None          # (height, width)
     rlimits: dict = field(default_factory=dict)   # resource -> (soft, hard)
-    capabilities: dict = field(default_factory=dict)
+    capabilities: dict = None           # set name -> capability mask; None: not configured (all kept)
     no_new_privileges: bool = False
     oom_score_adj: int = None
 
@@ -84,6 +86,8 @@ class ContainerSpec:
     sysctl: dict = field(default_factory=dict)
     pids_limit: int = None
     memory_limit: int = None
+    cgroups_path: str = None                            # linux.cgroupsPath, as config.json has it
+    cpu: dict = field(default_factory=dict)             # linux.resources.cpu: shares, quota, period
     hooks: dict = field(default_factory=dict)           # kind -> [Hook]
     annotations: dict = field(default_factory=dict)
 
@@ -163,7 +167,7 @@ def parse_process(data, where):
         args=list(args), env=list(env), cwd=cwd, uid=uid, gid=gid, additional_gids=groups, umask=umask,
         terminal=bool(_optional(data, "terminal", bool, where, False)), console_size=console_size,
         rlimits=_parse_rlimits(_optional(data, "rlimits", list, where, []), where),
-        capabilities=_parse_capabilities(_optional(data, "capabilities", dict, where, {}), where),
+        capabilities=_parse_capabilities(_optional(data, "capabilities", dict, where), where),
         no_new_privileges=bool(_optional(data, "noNewPrivileges", bool, where, False)),
         oom_score_adj=_optional(data, "oomScoreAdj", int, where))
     if process.oom_score_adj is not None and not -1000 <= process.oom_score_adj <= 1000:
@@ -203,13 +207,16 @@ def _parse_rlimits(items, where):
 
 
 def _parse_capabilities(caps, where):
+    """Each set's mask. As runc does, names this kernel model does not know are ignored."""
+    if caps is None:
+        return None
     parsed = {}
     for name in CAPABILITY_SETS:
         values = _optional(caps, name, list, f"{where}.capabilities", [])
         for value in values:
             if not isinstance(value, str) or not value.startswith("CAP_"):
                 raise SpecError(f"{where}.capabilities.{name}: {value!r} is not a capability name")
-        parsed[name] = list(values)
+        parsed[name] = capability_mask(value for value in values if value in CAPABILITY_NUMBERS)
     return parsed
 
 
@@ -277,15 +284,38 @@ def _parse_linux(linux, spec):
     spec.masked_paths = [p for p in _optional(linux, "maskedPaths", list, "linux", []) if isinstance(p, str)]
     spec.readonly_paths = [p for p in _optional(linux, "readonlyPaths", list, "linux", []) if isinstance(p, str)]
     sysctl = _optional(linux, "sysctl", dict, "linux", {})
+    namespace_types = {kind for kind, path in spec.namespaces if not _is_host_namespace(kind, path)}
     for key, value in sysctl.items():
         if not isinstance(value, str):
             raise SpecError(f"linux.sysctl.{key} must be a string")
+        problem = namespace_problem(key, namespace_types) or value_problem(key, value)
+        if problem:
+            raise SpecError(f"linux.sysctl: {problem}")
     spec.sysctl = dict(sysctl)
     spec.pids_limit, spec.memory_limit = parse_resources(_optional(linux, "resources", dict, "linux", {}))
+    spec.cgroups_path = _optional(linux, "cgroupsPath", str, "linux") or None
+    cpu = _optional(_optional(linux, "resources", dict, "linux", {}), "cpu", dict, "linux.resources", {})
+    for name in ("shares", "quota", "period"):
+        if cpu.get(name) is not None and not isinstance(cpu[name], int):
+            raise SpecError(f"linux.resources.cpu.{name} must be an integer")
+    spec.cpu = {name: cpu[name] for name in ("shares", "quota", "period") if cpu.get(name)}
     for i, device in enumerate(_optional(linux, "devices", list, "linux", [])):
         _check_type(device, dict, f"linux.devices[{i}]")
         if device.get("type") not in ("c", "b", "u", "p"):
             raise SpecError(f"linux.devices[{i}]: type must be c, b, u or p")
+
+
+def _is_host_namespace(kind, path):
+    """Whether joining namespace `path` means staying in this host's own (Docker passes the
+    host's network namespace by path for --network=host)."""
+    if path is None:
+        return False
+    proc_name = {"network": "net", "mount": "mnt"}.get(kind, kind)
+    try:
+        joined, own = os.stat(path), os.stat(f"/proc/self/ns/{proc_name}")
+    except OSError:
+        return False
+    return (joined.st_dev, joined.st_ino) == (own.st_dev, own.st_ino)
 
 
 def parse_resources(resources):

@@ -134,6 +134,9 @@ def _sandbox_main(container, spec, args, log, console_socket, ready):
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     enter_namespaces(spec.namespaces)
     ready.say("ok")
+    host_cgroup, sandbox_process = _fork_sandbox_process(spec, ready, args.systemd_cgroup, args.preserve_fds)
+    if sandbox_process:
+        return _wait_for_sandbox_process(container, sandbox_process, host_cgroup)
     host_fds = (0, 1, 2) + tuple(range(3, 3 + args.preserve_fds))
     options = {"platform": args.platform, "strace": args.strace, "overlay": args.overlay, "pin": args.pin,
                "network": args.network}
@@ -144,6 +147,7 @@ def _sandbox_main(container, spec, args, log, console_socket, ready):
             os.dup2(slave, fd)
         os.close(slave)
     sandbox = SandboxProcess(container, spec, options, log)
+    sandbox.host_cgroup = host_cgroup
     sandbox.prepare(host_fds)
     ready.say("ok", last=True)
     status = 1
@@ -160,6 +164,48 @@ def _sandbox_main(container, spec, args, log, console_socket, ready):
         _write_exit_status(container, status)
         sandbox.server.close()
         _remove_in_directory(container.control_path)
+    return status
+
+
+def _fork_sandbox_process(spec, ready, systemd_cgroup, preserve_fds):
+    """The container's cgroup (this process joins it, the sandbox process inherits it), then the
+    sandbox process, forked as pid 1 of a host pid namespace of its own (security/confine.py).
+    Returns (cgroup, the child's pid) here, (cgroup, 0) in the child, (cgroup, None) when there is
+    no pid namespace (not root) and this process goes on as the sandbox process."""
+    from pysandbox.runner import FORWARDED_SIGNALS
+    from pysandbox.security.confine import enter_private_mount_namespace, fork_pid_namespace_init
+    from pysandbox.security.limits import HostCgroup
+    from pysandbox.ocishim.sandbox import _write_proc
+    if spec.process.oom_score_adj is not None:      # the pid Docker knows has it, and passes it on
+        _write_proc("/proc/self/oom_score_adj", str(spec.process.oom_score_adj))
+    host_cgroup = HostCgroup.create(spec.pids_limit, spec.memory_limit, path=spec.cgroups_path, cpu=spec.cpu,
+                                    systemd=systemd_cgroup)
+    pid = fork_pid_namespace_init(FORWARDED_SIGNALS)
+    if pid:
+        os.close(ready.fd)                    # the sandbox process says how far it got
+        ready.fd = None
+        # The container's stdio is the sandbox process's: kept open here, a caller waiting for the
+        # end of runc's own output (containerd's shim under -t) would wait for the container's end.
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        os.closerange(3, 3 + preserve_fds)
+    elif pid == 0:
+        os.setsid()                           # its own session, for the console it may open
+        enter_private_mount_namespace()
+    return host_cgroup, pid
+
+
+def _wait_for_sandbox_process(container, pid, host_cgroup):
+    """The pid Docker knows: passes signals on, and ends with the container's exit status."""
+    from pysandbox.runner import FORWARDED_SIGNALS, exit_code
+    from pysandbox.security.confine import wait_for_sandbox_process
+    status = exit_code(wait_for_sandbox_process(pid, FORWARDED_SIGNALS))
+    _write_exit_status(container, status)
+    _remove_in_directory(container.control_path)
+    if host_cgroup is not None:
+        host_cgroup.close()
     return status
 
 
@@ -449,6 +495,7 @@ def do_ps(args, log):
     container = Container.load(args.root, args.id)
     container.require("ps", CREATED, RUNNING, PAUSED)
     processes = control.request(container, {"op": "ps"})["processes"]
+    _to_host_pids(container, processes)
     if args.format == "json":
         print(json.dumps([p["host_pid"] for p in processes]))
         return 0
@@ -456,6 +503,18 @@ def do_ps(args, log):
     for p in processes:
         print(f"{p['uid']:<8} {p['pid']:<8} {p['ppid']:<8} {p['host_pid']:<10} {p['cmd']}")
     return 0
+
+
+def _to_host_pids(container, processes):
+    """The sandbox knows its stubs by the pids of its own pid namespace: `ps` shows the host's."""
+    from pysandbox.security.hostproc import children_of, host_pids_of_namespace, pid_namespace_of
+    sandbox_process = (children_of(container.pid) or [container.pid])[0]
+    namespace = pid_namespace_of(sandbox_process)
+    if namespace is None or namespace == pid_namespace_of("self"):
+        return
+    host_pids = host_pids_of_namespace(namespace)
+    for process in processes:
+        process["host_pid"] = host_pids.get(process["host_pid"], process["host_pid"])
 
 
 def do_pause(args, log):
@@ -549,6 +608,7 @@ def _bytes(text):
 def do_features(args, log):
     from pysandbox.ocishim.cli import SPEC_VERSION
     from pysandbox.ocishim.spec import CAPABILITY_SETS, HOOK_KINDS, HOST_NAMESPACES, SENTRY_NAMESPACES
+    from pysandbox.sentry.credentials import CAPABILITY_NAMES
     features = {
         "ociVersionMin": "1.0.0", "ociVersionMax": SPEC_VERSION,
         "hooks": list(HOOK_KINDS),
@@ -556,7 +616,7 @@ def do_features(args, log):
                          "size", "mode", "strictatime", "relatime"],
         "linux": {
             "namespaces": sorted(set(HOST_NAMESPACES) | SENTRY_NAMESPACES),
-            "capabilities": [],
+            "capabilities": list(CAPABILITY_NAMES),
             "cgroup": {"v1": False, "v2": False, "systemd": False, "systemdUser": False},
             "seccomp": {"enabled": False}, "apparmor": {"enabled": False}, "selinux": {"enabled": False},
         },

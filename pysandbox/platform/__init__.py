@@ -58,6 +58,12 @@ class Platform:
         Returns a list of (context, event) pairs and a list of ready host fds."""
         raise NotImplementedError
 
+    def confine_threads(self, mode, log_fd):
+        """Once the sentry's own seccomp filter holds (mode 'kill' or 'debug'; 'off': nothing):
+        give the platform's host threads their smaller filters (log_fd: where a refused call is
+        reported). The ptrace stubs have theirs from the start; KVM's vCPU threads get theirs
+        here (platform/kvm)."""
+
     # Host fds the sentry waits on: platforms keep them in an epoll set (self._epoll, self._watched).
     def watch_fd(self, fd, events):
         if fd in self._watched:

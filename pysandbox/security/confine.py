@@ -1,11 +1,13 @@
 """Confining the sandbox process itself, once the sandbox is set up and before the workload's
 first instruction: the seccomp filter (security/seccomp.py), and what must happen first."""
-import ctypes
 import importlib
 import os
+import select
+import struct
+import _signal as signal  # the C module: `signal` adds enum's import, ~2 ms of every start
 import sys
 
-from pysandbox.security import seccomp
+from pysandbox.security import hostproc, imports, seccomp
 from pysandbox.sentry.errors import SandboxError
 
 MODES = ("kill", "debug", "off")
@@ -17,7 +19,17 @@ DEFAULT_MODE = os.environ.get("PYSANDBOX_SECCOMP", "kill")
 # and need no executable mapping. selectors is the exception: importing it creates an epoll
 # (to see what the host offers), and `socket` imports it.
 LATE_IMPORTS = ("_json", "select", "fcntl", "termios", "resource", "math", "binascii", "array", "_socket",
-                "selectors")
+                "selectors", "mmap", "pysandbox.platform.ptrace._loop")
+
+
+def _load_c_extensions():
+    """Before the seccomp filter and before the chroot: after the chroot only pure-Python
+    modules can be found (security/imports.py)."""
+    for name in LATE_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
 
 def confine_sentry(mode, network="none", log_fd=2, platform="ptrace", extra_rules=()):
@@ -27,11 +39,7 @@ def confine_sentry(mode, network="none", log_fd=2, platform="ptrace", extra_rule
     # A module imported later (handlers are loaded on first use) must not try to write its
     # bytecode cache: that takes calls (rename) the sentry has no other use for.
     sys.dont_write_bytecode = True
-    for name in LATE_IMPORTS:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
+    _load_c_extensions()
     try:
         seccomp.install(seccomp.sentry_rules(network, platform) + list(extra_rules), mode, log_fd)
     except OSError as error:
@@ -57,7 +65,9 @@ def confine_gofer(mode=None, log_fd=2):
 
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET = (0x20000, 0x02000000, 0x04000000,
                                                                          0x08000000, 0x40000000)
-PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+CLONE_NEWPID = 0x20000000
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 1, 24, 47, 4
+SI_KERNEL = 0x80
 MS_REC, MS_PRIVATE = 0x4000, 0x40000
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 LAST_CAP = 40
@@ -67,6 +77,9 @@ KEPT_CAPABILITIES = {
     "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3, "CAP_FSETID": 4,
     "CAP_NET_BIND_SERVICE": 10,
 }
+# Kept only until the chroot into an empty directory (chroot_sentry), which needs the first and
+# drops both, from the bounding set too (the second).
+CHROOT_CAPABILITIES = {"CAP_SYS_CHROOT": 18, "CAP_SETPCAP": 8}
 
 
 def isolate_sandbox_process(network="none"):
@@ -78,7 +91,7 @@ def isolate_sandbox_process(network="none"):
     flags = (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP
              | (CLONE_NEWNET if network == "none" else 0))
     made = 0
-    libc = seccomp._libc
+    libc = seccomp.libc
     if os.geteuid() == 0:
         for flag in (CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP, CLONE_NEWNET):
             if flags & flag and libc.unshare(flag) == 0:
@@ -87,19 +100,172 @@ def isolate_sandbox_process(network="none"):
             # Nothing mounted on the host from now on shows up here, and nothing the sandbox
             # process could mount would show up on the host.
             libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
-        _drop_capabilities(libc)
+            if os.getpid() == 1:         # pid 1 of its own pid namespace (fork_pid_namespace_init)
+                prepare_chroot(libc)
+        _drop_capabilities(libc, (KEPT_CAPABILITIES | CHROOT_CAPABILITIES) if made & CLONE_NEWNS
+                           else KEPT_CAPABILITIES)
     return made
 
 
-def _drop_capabilities(libc):
+# -- the sandbox process as pid 1 of a host pid namespace of its own ------------------------------------
+_parent_alive = None          # the parent's end of a pipe whose closing tells the child it is gone
+
+
+def fork_pid_namespace_init(forwarded_signals):
+    """Fork the sandbox process as pid 1 of a new host pid namespace, so that its stubs and gofer
+    live there too, and whatever is left of them dies with it. Returns the child's host pid in
+    the parent (which then calls wait_for_sandbox_process), 0 in the child, or None without a
+    fork when the host can't make the namespace (not root). `forwarded_signals` are blocked in
+    the parent from now on, so that none arriving before it waits is lost."""
+    global _parent_alive
+    libc = seccomp.libc
+    if os.geteuid() != 0 or os.environ.get("PYSANDBOX_PID_NAMESPACE") == "off" or libc.unshare(CLONE_NEWPID) != 0:
+        return None
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(forwarded_signals) | {signal.SIGCHLD})
+    alive_read, alive_write = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid:
+        os.close(alive_read)
+        _parent_alive = alive_write
+        return pid
+    os.close(alive_write)
+    # The sandbox ends with its parent (`kill -9` of `pysandbox do` or of the OCI pid), and with
+    # it, as pid 1, every process of its namespace: stubs and gofer.
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    poller = select.poll()
+    poller.register(alive_read, select.POLLIN)
+    if poller.poll(0):
+        os._exit(128 + signal.SIGKILL)          # the parent died before PDEATHSIG was set
+    os.close(alive_read)
+    signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+    return 0
+
+
+def wait_for_sandbox_process(pid, forwarded_signals, terminal_signals=()):
+    """The parent's side, as runsc's: pass each signal it gets on to the sandbox process, and
+    return that process's wait status once it has ended. Signals a terminal sent (SI_KERNEL,
+    one of `terminal_signals`) reached the sandbox process directly, in the same process group."""
+    waited = set(forwarded_signals) | {signal.SIGCHLD}
+    while True:
+        info = signal.sigwaitinfo(waited)
+        if info.si_signo == signal.SIGCHLD:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done == pid:
+                return status
+            continue
+        if info.si_code == SI_KERNEL and info.si_signo in terminal_signals:
+            continue
+        try:
+            os.kill(pid, info.si_signo)
+        except ProcessLookupError:
+            pass
+
+
+def finish_sandbox_process(body):
+    """Run body() in the forked sandbox process and end the process with the exit status it
+    returns, errors told the way the CLI tells them (it never returns to the caller's caller)."""
+    try:
+        status = body()
+    except SandboxError as error:
+        print(f"pysandbox: {error}", file=sys.stderr)
+        status = error.exit_status
+    except KeyboardInterrupt:
+        status = 130
+    except Exception as error:  # never a traceback for the user
+        if os.environ.get("PYSANDBOX_DEBUG"):
+            import traceback
+            traceback.print_exc()
+        print(f"pysandbox: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        status = 125
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status if isinstance(status, int) else 0)
+
+
+# -- the sentry's root: an empty directory -------------------------------------------------------------
+_module_roots = None          # {path: fd} kept for imports after the chroot (security/imports.py)
+
+
+def enter_private_mount_namespace():
+    """The OCI sandbox process (pid 1 of its pid namespace) in a mount namespace of its own, private,
+    then prepare_chroot. Its parent stays in the container's namespaces, which hooks act on."""
+    libc = seccomp.libc
+    if os.geteuid() != 0 or libc.unshare(CLONE_NEWNS) != 0:
+        return
+    libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
+    prepare_chroot(libc)
+
+
+def prepare_chroot(libc):
+    """While the sandbox process may still mount, in its private mount namespace: its pid
+    namespace's /proc and the module trees, as fds of detached mounts (hostproc, imports)."""
+    global _module_roots
+    if not hostproc.attach():
+        return
+    try:
+        _module_roots = imports.keep_module_roots()
+    except OSError:
+        _module_roots = None          # no chroot then: the host refused to copy a mount
+
+
+def chroot_sentry():
+    """Once everything that needs a host path is open (gofer, platform, log, control socket):
+    chroot into an empty directory (one made and removed at once), keeping read-only fds to the
+    Python module trees for imports on first use (security/imports.py); then CAP_SYS_CHROOT and
+    CAP_SETPCAP go. Only a sandbox process with its own mount namespace (root) does it; returns
+    whether it did."""
+    if _module_roots is None:
+        return False
+    libc = seccomp.libc
+    _load_c_extensions()
+    try:
+        imports.install_finder(_module_roots)
+        directory = imports.empty_directory("root")
+        root = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.rmdir(directory)           # nothing can ever be created in it again
+            os.fchdir(root)
+            os.chroot(".")
+        finally:
+            os.close(root)
+    except OSError as error:
+        raise SandboxError(f"cannot chroot the sandbox process into an empty directory: {error}", 125) from None
+    for number in CHROOT_CAPABILITIES.values():
+        libc.prctl(PR_CAPBSET_DROP, number, 0, 0, 0)
+    _set_capabilities(libc, _effective_capabilities(libc) & ~_mask(CHROOT_CAPABILITIES))
+    return True
+
+
+def _effective_capabilities(libc):
+    data = bytearray(24)            # two __user_cap_data_struct: effective, permitted, inheritable
+    if libc.capget(struct.pack("=II", _LINUX_CAPABILITY_VERSION_3, 0), data) != 0:
+        raise OSError(libc.errno, "capget")
+    words = struct.unpack("=6I", data)
+    return words[0] | (words[3] << 32)
+
+
+def _mask(capabilities):
     kept = 0
-    for number in KEPT_CAPABILITIES.values():
+    for number in capabilities.values():
         kept |= 1 << number
+    return kept
+
+
+def _drop_capabilities(libc, keep=KEPT_CAPABILITIES):
+    kept = _mask(keep)
     for number in range(LAST_CAP + 1):
         if not kept & (1 << number):
             libc.prctl(PR_CAPBSET_DROP, number, 0, 0, 0)
     libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (ctypes.c_uint32 * 6)(kept & 0xFFFFFFFF, kept & 0xFFFFFFFF, 0, kept >> 32, kept >> 32, 0)
+    _set_capabilities(libc, kept)
+
+
+def _set_capabilities(libc, kept):
+    """Permitted and effective sets `kept` (a mask), inheritable empty."""
+    header = struct.pack("=II", _LINUX_CAPABILITY_VERSION_3, 0)
+    data = struct.pack("=6I", kept & 0xFFFFFFFF, kept & 0xFFFFFFFF, 0, kept >> 32, kept >> 32, 0)
     if libc.capset(header, data) != 0:
-        raise OSError(ctypes.get_errno(), "capset")
+        raise OSError(libc.errno, "capset")

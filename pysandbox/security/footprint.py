@@ -24,6 +24,10 @@ def process_footprints(platform="ptrace", network="none"):
     if platform == "ptrace":
         kinds.append(("stub", "one per guest address space; makes only what the sentry injects",
                       [(name, []) for name in sorted(STUB_SYSCALLS, key=STUB_SYSCALLS.get)]))
+    if platform == "kvm":
+        kinds.append(("vcpu", "one host thread per KVM vCPU: its own filter, on top of the sentry's",
+                      [(rule.name, [check.describe() for check in rule.checks])
+                       for rule in seccomp.vcpu_rules("vcpu", "eventfd", "log")]))
     return kinds
 
 

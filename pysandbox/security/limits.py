@@ -8,19 +8,22 @@ stub it ever makes is charged there too: the memory limit is enforced by the hos
 the sentry itself is never chosen), and the pids limit has a host backstop.
 """
 import os
-import re
 
 from pysandbox.sentry.errors import SandboxError
 
 CGROUP_ROOT = "/sys/fs/cgroup"
-# Host threads of the sandbox that are not guest tasks: the sentry and the template stub.
-HOST_PIDS_SLACK = 4
-_SIZE = re.compile(r"^(\d+)([kmgt]?)(i?b)?$", re.IGNORECASE)
+# Host threads of the sandbox that are not guest tasks: the sentry's parent on the host, the
+# sentry, the template stub, the gofer.
+HOST_PIDS_SLACK = 6
+# cgroup v1 hierarchies a container (linux.cgroupsPath) joins, as runc does: Docker's stats read
+# memory, cpu, cpuacct, blkio and pids.
+V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "freezer", "devices")
 
 
 def parse_size(text):
     """'268435456', '256m', '256MiB', '1g' -> bytes; SandboxError for anything else."""
-    match = _SIZE.match(text.strip())
+    import re  # here, not at the top: `re` costs every `pysandbox do` ~2 ms, and few give a size
+    match = re.match(r"^(\d+)([kmgt]?)(i?b)?$", text.strip(), re.IGNORECASE)
     if not match:
         raise SandboxError(f"--memory-limit {text}: not a size (examples: 268435456, 256m, 1g)", 2)
     number, unit = int(match.group(1)), match.group(2).lower()
@@ -57,11 +60,17 @@ class HostCgroup:
 
     def __init__(self):
         self.created = []           # (directory, the cgroup.procs to go back to)
+        self.made = []              # directories made for a cgroupsPath, removed deepest first
+        self.directory_fds = []     # of the cgroups joined: limits change through them after the chroot
+        self.owner = os.getpid()    # the process that removes them (not a child it forks)
 
     @classmethod
-    def create(cls, pids_limit=None, memory_limit=None):
+    def create(cls, pids_limit=None, memory_limit=None, path=None, cpu=None, systemd=False):
         """A cgroup holding this process with the given limits, or None when the host has no
-        usable cgroups (not root, no controllers): the sentry's own limits still apply."""
+        usable cgroups (not root, no controllers): the sentry's own limits still apply. With
+        `path` (config.json's linux.cgroupsPath), that cgroup, placed by runc's rules."""
+        if path:
+            return cls._create_at(path, pids_limit, memory_limit, cpu or {}, systemd)
         if pids_limit is None and memory_limit is None:
             return None
         group = cls()
@@ -80,6 +89,47 @@ class HostCgroup:
         import atexit
         atexit.register(group.close)         # also when the sandbox fails before it runs
         return group
+
+    @classmethod
+    def _create_at(cls, path, pids_limit, memory_limit, cpu, systemd):
+        if systemd:
+            path = systemd_cgroup_path(path)
+        group = cls()
+        try:
+            if os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers")):      # v2 only
+                group._join(_placed(CGROUP_ROOT, _own_cgroup(""), path),
+                            _v2_limits(pids_limit, memory_limit, cpu), CGROUP_ROOT)
+            else:
+                for controller in V1_CONTROLLERS:
+                    base = os.path.join(CGROUP_ROOT, controller)
+                    own = _own_cgroup(controller)
+                    if os.path.isdir(base) and own is not None:
+                        group._join(_placed(base, own, path), _v1_limits(controller, pids_limit, memory_limit, cpu),
+                                    os.path.join(base, own.lstrip("/")))
+        except OSError as error:
+            group.close()
+            raise SandboxError(f"linux.cgroupsPath {path}: {error.strerror or error}", 1) from None
+        return group
+
+    def _join(self, directory, limits, home):
+        """Join `directory` (made if missing, limits written); `home`: the cgroup to go back to."""
+        missing = []
+        parent = directory
+        while not os.path.isdir(parent):
+            missing.append(parent)
+            parent = os.path.dirname(parent)
+        for made in reversed(missing):
+            os.mkdir(made)
+            self.made.append(made)
+            _inherit_cpuset(made)
+        self.created.append((directory, os.path.join(home, "cgroup.procs")))
+        self.directory_fds.append(os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        for name, value in limits:
+            if os.path.exists(os.path.join(directory, name)):
+                with open(os.path.join(directory, name), "w") as limit:
+                    limit.write(str(value))
+        with open(os.path.join(directory, "cgroup.procs"), "w") as procs:
+            procs.write(str(os.getpid()))
 
     @staticmethod
     def _v2_available():
@@ -112,6 +162,7 @@ class HostCgroup:
         directory = os.path.join(parent, f"pysandbox-{os.getpid()}")
         os.mkdir(directory)
         self.created.append((directory, os.path.join(parent, "cgroup.procs")))
+        self.directory_fds.append(os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
         for name, value in limits.items():
             path = os.path.join(directory, name)
             if os.path.exists(path):          # memsw/swap files exist only with swap accounting
@@ -135,24 +186,103 @@ class HostCgroup:
         return 0
 
     def set_memory_limit(self, limit):
-        """A new memory limit for the sandbox (this process and every stub); OSError if refused."""
-        for directory, _parent in self.created:
-            for name in ("memory.max", "memory.limit_in_bytes"):        # v2, v1
-                path = os.path.join(directory, name)
-                if os.path.exists(path):
-                    with open(path, "w") as limit_file:
-                        limit_file.write(str(limit))
+        """A new memory limit for the sandbox (this process and every stub); OSError if refused.
+        Through the cgroups' fds: the sandbox process may be chrooted by now."""
+        for directory_fd in self.directory_fds:
+            # v1 refuses a memory limit above memory+swap's: raising, memsw goes first
+            for name in ("memory.max", "memory.memsw.limit_in_bytes", "memory.limit_in_bytes",
+                         "memory.memsw.limit_in_bytes"):
+                try:
+                    limit_fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC, dir_fd=directory_fd)
+                except FileNotFoundError:
+                    continue
+                try:
+                    os.write(limit_fd, str(limit).encode())
+                except OSError:
+                    if name != "memory.memsw.limit_in_bytes":
+                        raise
+                finally:
+                    os.close(limit_fd)
 
     def close(self):
-        """Leave the cgroups (every stub is gone by now) and remove them."""
+        """Leave the cgroups (every stub is gone by now) and remove them; only in the process
+        that made them."""
+        if os.getpid() != self.owner:
+            return
         for directory, parent_procs in reversed(self.created):
             try:
                 with open(parent_procs, "w") as procs:
                     procs.write(str(os.getpid()))
-                _remove_directory(directory)
+                if not self.made:
+                    _remove_directory(directory)
             except OSError:
                 pass
-        self.created = []
+        for made in reversed(self.made):
+            try:
+                _remove_directory(made)
+            except OSError:
+                pass
+        for directory_fd in self.directory_fds:
+            os.close(directory_fd)
+        self.created, self.made, self.directory_fds = [], [], []
+
+
+def systemd_cgroup_path(path):
+    """runc's --systemd-cgroup form "slice:prefix:name" -> "/<slice path>/<prefix>-<name>.scope";
+    a slice a-b.slice sits in a.slice, as systemd nests them."""
+    parts = path.split(":")
+    if len(parts) != 3 or not parts[2]:
+        raise SandboxError(f"linux.cgroupsPath {path!r}: with --systemd-cgroup it must be slice:prefix:name", 1)
+    slice_name, prefix, name = parts
+    slice_name = slice_name or "system.slice"
+    words = slice_name.removesuffix(".slice").split("-")
+    slices = [] if slice_name == "-.slice" else ["-".join(words[:i + 1]) + ".slice" for i in range(len(words))]
+    return "/" + "/".join(slices + [f"{prefix}-{name}.scope" if prefix else f"{name}.scope"])
+
+
+def _placed(base, own, path):
+    """runc's rule: an absolute cgroupsPath is below the hierarchy's root, a relative one below
+    the caller's own cgroup."""
+    if path.startswith("/"):
+        return os.path.normpath(base + "/" + path.lstrip("/"))
+    return os.path.normpath(os.path.join(base, (own or "/").lstrip("/"), path))
+
+
+def _v1_limits(controller, pids_limit, memory_limit, cpu):
+    """(file, value) pairs for one v1 hierarchy, in the order they must be written."""
+    if controller == "memory" and memory_limit is not None:
+        return [("memory.limit_in_bytes", memory_limit), ("memory.memsw.limit_in_bytes", memory_limit)]
+    if controller == "pids" and pids_limit is not None:
+        return [("pids.max", pids_limit + HOST_PIDS_SLACK)]
+    if controller == "cpu":
+        return [(f"cpu.{name}", cpu[key]) for key, name in (("shares", "shares"), ("period", "cfs_period_us"),
+                                                              ("quota", "cfs_quota_us")) if key in cpu]
+    return []
+
+
+def _v2_limits(pids_limit, memory_limit, cpu):
+    limits = []
+    if memory_limit is not None:
+        limits += [("memory.max", memory_limit), ("memory.swap.max", 0)]
+    if pids_limit is not None:
+        limits.append(("pids.max", pids_limit + HOST_PIDS_SLACK))
+    if "shares" in cpu:                  # runc's conversion of shares (2..262144) to a weight
+        limits.append(("cpu.weight", 1 + ((max(cpu["shares"], 2) - 2) * 9999) // 262142))
+    if "quota" in cpu:
+        limits.append(("cpu.max", f"{cpu['quota']} {cpu.get('period', 100000)}"))
+    return limits
+
+
+def _inherit_cpuset(directory):
+    """A new v1 cpuset cgroup starts with no CPUs and no memory nodes: its parent's, as runc copies them."""
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            with open(path) as own:
+                if own.read().strip():
+                    continue
+            with open(os.path.join(os.path.dirname(directory), name)) as parent, open(path, "w") as own:
+                own.write(parent.read().strip())
 
 
 def _remove_directory(path):
@@ -179,15 +309,26 @@ def protect_sentry_from_oom_killer():
     sentry: it keeps the sandbox's state and reports the workload's death. Lowering the sentry's
     own oom_score_adj needs CAP_SYS_RESOURCE, so its stubs' is raised instead; called once the
     template stub exists, since every later stub is a fork of it and inherits its score."""
-    for task in os.listdir("/proc/self/task"):
+    from pysandbox.security.hostproc import open_proc, read_proc
+    own = os.getpid()                # as the sandbox's /proc (hostproc) numbers it
+    task_dir = open_proc(f"{own}/task", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        tasks = os.listdir(task_dir)
+    finally:
+        os.close(task_dir)
+    for task in tasks:
         try:
-            with open(f"/proc/self/task/{task}/children") as children:
-                pids = children.read().split()
+            pids = read_proc(f"{own}/task/{task}/children").split()
         except OSError:
             continue
         for pid in pids:
             try:
-                with open(f"/proc/{pid}/oom_score_adj", "w") as adj:
-                    adj.write("1000")
+                adj = open_proc(f"{pid.decode()}/oom_score_adj", os.O_WRONLY)
+            except OSError:
+                continue
+            try:
+                os.write(adj, b"1000")
             except OSError:
                 pass
+            finally:
+                os.close(adj)

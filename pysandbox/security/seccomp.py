@@ -8,7 +8,6 @@ one log line naming the syscall, then the sentry exits with status 159 (128 + SI
 With `--seccomp debug` the line is written and the call fails with ENOSYS instead, so that
 every missing entry shows up in one run.
 """
-import ctypes
 import errno
 import os
 import struct
@@ -21,6 +20,7 @@ SECCOMP_RET_ERRNO, SECCOMP_RET_ALLOW = 0x00050000, 0x7FFF0000
 SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
 PR_SET_NO_NEW_PRIVS = 38
 SYS_SECCOMP = 317
+SYS_PRCTL = 157
 SIGSYS = 31
 KILLED_STATUS = 128 + SIGSYS
 
@@ -130,7 +130,7 @@ SENTRY_RULES = [
     _rule("utimensat", "writes to a --rootfs directory"),
     _rule("fsync", "fsync(2) and fdatasync(2) of host files (redis SAVE)"),
     _rule("mknodat", "bind(2) of AF_UNIX sockets and mknod(2) in a --rootfs directory"),
-    _rule("chmod", "mode changes of O_PATH fds through /proc/self/fd (hostfs)"),
+    _rule("fchmodat", "mode changes of O_PATH fds through their proc fd link (hostfs)"),
 ]
 
 # Host sockets, for --network host only (sentry/vfs/hostinet.py): its calls, and its socket
@@ -154,8 +154,12 @@ GOFER_RULES = [
     _rule("fcntl", ""), _rule("getdents64", ""), _rule("lseek", ""), _rule("readlinkat", ""),
     _rule("fstatfs", ""), _rule("mkdirat", ""), _rule("mknodat", ""), _rule("unlinkat", ""),
     _rule("renameat", ""), _rule("renameat2", ""), _rule("symlinkat", ""), _rule("linkat", ""),
-    _rule("fchmod", ""), _rule("chmod", "O_PATH fds through /proc/self/fd"), _rule("fchown", ""),
+    _rule("fchmod", ""), _rule("fchmodat", "O_PATH fds through /proc/self/fd"), _rule("fchown", ""),
     _rule("fchownat", ""), _rule("utimensat", ""), _rule("ftruncate", ""), _rule("fsync", ""),
+    _rule("lgetxattr", "xattrs, one name under a /proc/self/fd directory link"), _rule("lsetxattr", ""),
+    _rule("llistxattr", ""), _rule("lremovexattr", ""),
+    _rule("getxattr", "xattrs of a held fd, through its /proc/self/fd link"), _rule("setxattr", ""),
+    _rule("listxattr", ""), _rule("removexattr", ""),
     _rule("mmap", "Python's allocator; never executable", ArgCheck(2, "clear", mask=PROT_EXEC, what="prot")),
     _rule("mprotect", "never executable", ArgCheck(2, "clear", mask=PROT_EXEC, what="prot")),
     _rule("munmap", ""), _rule("brk", ""), _rule("mremap", ""), _rule("madvise", ""), _rule("futex", ""),
@@ -183,8 +187,40 @@ def syscall_name(number):
 
 
 # The KVM platform's ioctls on its /dev/kvm, VM and vCPU fds: seccomp cannot tell those fds
-# from a terminal, so on KVM the ioctl request is not checked.
-KVM_RULES = [_rule("ioctl", "KVM_RUN and the other KVM ioctls; the host terminal")]
+# from a terminal, so on KVM the ioctl request is not checked. A vCPU thread adds its own
+# filter (below) with seccomp(2), without TSYNC: it holds for that thread alone.
+KVM_RULES = [_rule("ioctl", "KVM_RUN and the other KVM ioctls; the host terminal"),
+             _rule("seccomp", "a vCPU thread's own filter, on top of this one",
+                   ArgCheck(0, "one_of", (SECCOMP_SET_MODE_FILTER,), what="operation"),
+                   ArgCheck(1, "one_of", (0,), what="flags"))]
+
+# A KVM vCPU thread (platform/kvm/vcpu.c) under its own filter, on top of the sentry's: it runs
+# its one vCPU and posts its stops, nothing else. Its SIGSYS carries VCPU_FILTER_DATA: the
+# platform's own handler writes the report (denial_line) from that thread, since Python's
+# handler would need calls the thread may not make.
+KVM_RUN = 0xAE80
+FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE = 128, 129
+MADV_DONTNEED = 4
+VCPU_FILTER_DATA = 1
+
+
+def vcpu_rules(vcpu_fd, event_fd, log_fd):
+    """The allowlist of the thread running the vCPU whose fd is `vcpu_fd`."""
+    return [
+        _rule("ioctl", "KVM_RUN on its own vCPU", ArgCheck(0, "one_of", (vcpu_fd,), what="fd: its vCPU"),
+              ArgCheck(1, "one_of", (KVM_RUN,), what="request: KVM_RUN")),
+        _rule("futex", "wait to be resumed; the stop ring's lock",
+              ArgCheck(1, "one_of", (FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE), what="op: private wait, wake")),
+        _rule("write", "post a stop to the sentry's eventfd; the log line of a refused call",
+              ArgCheck(0, "one_of", (event_fd, log_fd), what="fd: the eventfd, the log")),
+        _rule("rt_sigreturn", "the end of the kick signal, which interrupts KVM_RUN"),
+        _rule("clock_gettime", "the vCPU's run time (when the vDSO falls back to the syscall)"),
+        _rule("rt_sigprocmask", "glibc's thread exit"),
+        _rule("madvise", "glibc's thread exit frees its stack",
+              ArgCheck(2, "one_of", (MADV_DONTNEED,), what="advice: MADV_DONTNEED")),
+        _rule("exit", "the thread's end"),
+        _rule("exit_group", "the end of the sandbox after a refused call"),
+    ]
 
 
 def sentry_rules(network="none", platform="ptrace"):
@@ -258,44 +294,73 @@ def compile_filter(rules, deny=SECCOMP_RET_KILL_PROCESS, fallback_errnos=FALLBAC
 
 # -- installing it ----------------------------------------------------------------------------
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+def host_syscall(number, *args):
+    """Host syscall `number` made by this process, through the ptrace platform's C module (ctypes
+    would cost every start ~2 ms): its result, or OSError. Bytes-like arguments go by address."""
+    from pysandbox.platform.ptrace._loop import ffi, lib
+    buffers = [ffi.from_buffer(arg) for arg in args if not isinstance(arg, int)]
+    buffer_at = iter(buffers)
+    values = [arg if isinstance(arg, int) else int(ffi.cast("intptr_t", next(buffer_at))) for arg in args]
+    result = lib.psb_host_syscall(number, *values, *[0] * (6 - len(values)))
+    if result < 0:
+        raise OSError(-result, os.strerror(-result))
+    return result
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_handler_keepalive = []
-_UCONTEXT_RAX = 40 + 13 * 8           # uc_mcontext.gregs[REG_RAX] in x86_64's ucontext_t
-_SIGINFO_SYSCALL = 24                 # si_syscall in siginfo_t for SIGSYS
+class HostLibc:
+    """The libc calls the sandbox process makes to set itself up, called as ctypes' CDLL calls
+    them (0, or -1 with the error in `errno`; None for NULL; bytes as C strings) but made through
+    the C module: importing ctypes would cost every start ~1.3 ms."""
+    SYSCALLS = {"capget": 125, "capset": 126, "prctl": 157, "mount": 165, "umount2": 166, "unshare": 272,
+                "setns": 308, "renameat2": 316}
+
+    def __init__(self):
+        self.errno = 0
+
+    def __getattr__(self, name):
+        if name not in self.SYSCALLS:
+            raise AttributeError(name)
+        number = self.SYSCALLS[name]
+
+        def call(*args):
+            try:
+                return host_syscall(number, *(0 if arg is None else arg + b"\0" if isinstance(arg, bytes) else arg
+                                              for arg in args))
+            except OSError as error:
+                self.errno = error.errno
+                return -1
+        return call
 
 
-class _Sigaction(ctypes.Structure):
-    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_ulong * 16), ("flags", ctypes.c_int),
-                ("restorer", ctypes.c_void_p)]
+libc = HostLibc()
+
+
+def __getattr__(name):
+    if name == "_libc":                 # libc through ctypes, for code that still wants it
+        import ctypes
+        globals()["_libc"] = ctypes.CDLL(None, use_errno=True)
+        return globals()["_libc"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def denial_line(name, number, keep_going, who="the sentry", rules=""):
+    """The one log line for a host syscall a filter refused."""
+    tail = "; it fails with ENOSYS (--seccomp debug)" if keep_going else "; the sandbox is killed"
+    return (f"pysandbox: seccomp: {who} made host syscall {name} ({number}), which "
+            f"pysandbox/security/seccomp.py{rules} does not allow{tail}\n")
 
 
 def _install_sigsys_handler(log_fd, keep_going):
-    """Report a denied host syscall in one line; then end the sandbox, or (debug) fail the call."""
-    names = {number: syscall_name(number) for number in range(512)}
-    message = ("pysandbox: seccomp: the sentry made host syscall {name} ({number}), which "
-               "pysandbox/security/seccomp.py does not allow{tail}\n")
-    tail = "; it fails with ENOSYS (--seccomp debug)" if keep_going else "; the sandbox is killed"
-    callback_type = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
-
-    def on_sigsys(_signo, info, context):
-        number = ctypes.c_int.from_address(info + _SIGINFO_SYSCALL).value
-        line = message.format(name=names.get(number, f"syscall_{number}"), number=number, tail=tail)
-        os.write(log_fd, line.encode())
-        if not keep_going:
-            os._exit(KILLED_STATUS)
-        ctypes.c_long.from_address(context + _UCONTEXT_RAX).value = -errno.ENOSYS
-
-    callback = callback_type(on_sigsys)
-    _handler_keepalive.append(callback)
-    action = _Sigaction()
-    action.handler = ctypes.cast(callback, ctypes.c_void_p)
-    action.flags = 0x4 | 0x10000000     # SA_SIGINFO | SA_RESTART
-    if _libc.sigaction(SIGSYS, ctypes.byref(action), None) != 0:
-        raise OSError(ctypes.get_errno(), "sigaction(SIGSYS)")
+    """Report a denied host syscall in one line; then end the sandbox, or (debug) fail the call
+    (the handler is C, loop.c's psb_report_refused_syscalls: it runs with the filter on)."""
+    from pysandbox.platform.ptrace._loop import lib
+    from pysandbox.sentry.syscalls.linux64 import TABLE
+    before, after = denial_line("{name}", "{number}", keep_going).split("{name} ({number})")
+    names = b"\0".join(entry.name.encode() if entry else b"" for entry in map(TABLE.get, range(512))) + b"\0"
+    error = lib.psb_report_refused_syscalls(log_fd, before.encode(), names, len(names), 512, after.encode(),
+                                            keep_going)
+    if error < 0:
+        raise OSError(-error, "sigaction(SIGSYS)")
 
 
 def install(rules, mode="kill", log_fd=2):
@@ -308,14 +373,16 @@ def install(rules, mode="kill", log_fd=2):
 
 def load_filter(program):
     """no_new_privs, then the BPF program `program` on every thread of this process."""
-    buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
-    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
-    if _libc.syscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, ctypes.byref(fprog)) != 0:
-        raise OSError(ctypes.get_errno(), "seccomp(SECCOMP_SET_MODE_FILTER)")
+    from pysandbox.platform.ptrace._loop import ffi
+    buffer = ffi.from_buffer(program)
+    fprog = struct.pack("=H6xQ", len(program) // 8, int(ffi.cast("intptr_t", buffer)))
+    host_syscall(SYS_PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    host_syscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, fprog)
 
 
 def make_host_syscall(number):
     """Test-only: make host syscall `number` from the sentry (it must be denied)."""
-    return _libc.syscall(number, 0, 0, 0, 0, 0, 0)
+    try:
+        return host_syscall(number)
+    except OSError as error:
+        return -error.errno

@@ -13,6 +13,13 @@ _POLL_MIN = 0.002           # seconds of wall time between two looks at an armed
 _POLL_MAX = 0.05
 
 
+def poll_delay(left):
+    """Seconds of wall time until the next look at a CPU-time clock that is `left` seconds
+    short of a deadline. CPU time runs at most as fast as wall time on each CPU the process
+    may use, so half of what is left cannot overshoot by much."""
+    return min(max(left / 2, _POLL_MIN), _POLL_MAX)
+
+
 class CpuTimer(signals.RealTimer):
     def __init__(self, tg, which):
         super().__init__(tg)
@@ -27,10 +34,8 @@ class CpuTimer(signals.RealTimer):
         self._schedule(deadline - self._now())
 
     def _schedule(self, left):
-        # CPU time runs at most as fast as wall time on each CPU the process may use.
-        wait = min(max(left / 2, _POLL_MIN), _POLL_MAX)
         kernel = self.tg.kernel
-        self._handle = kernel.add_timer(kernel.now() + wait, self._check)
+        self._handle = kernel.add_timer(kernel.now() + poll_delay(left), self._check)
 
     def _check(self):
         self._handle = None

@@ -45,6 +45,14 @@ class FDTable:
             raise SyscallError(errno.EBADF)
         return entry[0]
 
+    def get_of_kind(self, fd, kind, wrong_kind=errno.EINVAL):
+        """The file at `fd` if it is a `kind` (timerfd_settime wants a timerfd...); else
+        `wrong_kind`, which is EINVAL for most such calls."""
+        file = self.get(fd)
+        if not isinstance(file, kind):
+            raise SyscallError(wrong_kind)
+        return file
+
     def __contains__(self, fd):
         return fd in self._descriptors.entries
 
@@ -115,6 +123,8 @@ class FDTable:
         """An fd of `file` was closed: this table's POSIX record locks on the file go too."""
         if LOCKS.posix_owners:
             LOCKS.fd_closed(self._descriptors, file)
+        if file.flushes:
+            file.flush(self._descriptors)
         file.decref()
 
     @property

@@ -6,6 +6,7 @@ WaitQueue (`task.parked`), or gone. Handlers run to completion inside the loop.
 """
 import collections
 import errno
+import gc
 import heapq
 import itertools
 import os
@@ -17,6 +18,7 @@ from pysandbox.sentry import signals
 from pysandbox.sentry.errors import (KEEP_REGS, RESTART_ALWAYS, RESTART_BLOCK, RESTART_NEVER,
                                      RESTART_SYS, SandboxError, SyscallError, WouldBlock)
 from pysandbox.sentry.syscalls import table
+from pysandbox.sentry.sysctl import Sysctls
 from pysandbox.sentry.waiter import WaitQueue
 
 PID_MAX = 4194304
@@ -38,6 +40,7 @@ class Kernel:
         self.vfs = vfs
         self.hostname = hostname
         self.domainname = "(none)"
+        self.sysctls = Sysctls(self)         # the sandbox's /proc/sys values
         self.boot_time = time.monotonic()
         self.tasks = {}                      # tid -> Task
         self.thread_groups = {}              # tgid -> ThreadGroup
@@ -135,6 +138,11 @@ class Kernel:
 
     def run(self):
         """Run until init exits; returns its wait status."""
+        if not gc.isenabled():
+            # The command turned the collector off for its start-up (cli.run). What exists now lives
+            # as long as the sandbox: keep it out of every later collection, and collect from here on.
+            gc.freeze()
+            gc.enable()
         platform = self.platform
         while self.init is not None and not self.init.reaped_by_kernel:
             self._fire_timers()

@@ -110,6 +110,9 @@ def load_executable(mm, open_file: Callable[[str], object], path, argv, envp, *,
         _check_fits_user_space(interp, None if interp.e_type == ET_DYN else 0, errno.ELIBBAD)
     exe_bias = _main_load_bias(exe)
     _check_fits_user_space(exe, exe_bias, errno.ENOEXEC)
+    secure = False
+    if callable(creds):      # set-id bits: the image's credentials depend on the file it runs
+        creds, secure = creds(exe_file)
 
     # Point of no return: from here on only mm can fail.
     stack_prot = PROT_READ | PROT_WRITE | (PROT_EXEC if exe.stack_executable else 0)
@@ -139,7 +142,7 @@ def load_executable(mm, open_file: Callable[[str], object], path, argv, envp, *,
         (AT_EUID, creds.euid),
         (AT_GID, creds.gid),
         (AT_EGID, creds.egid),
-        (AT_SECURE, 0),
+        (AT_SECURE, int(secure)),
     ]
     rsp, auxv = _build_initial_stack(mm, stack_top, argv, envp, execfn, platform_string, random_bytes,
                                      image_auxv)

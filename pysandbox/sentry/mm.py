@@ -5,6 +5,7 @@ The VmaSet is the truth (it decides what the guest may touch and what
 """
 import errno
 import itertools
+import weakref
 
 from pysandbox.platform.ptrace.stub import GUEST_ADDRESS_LIMIT
 from pysandbox.sentry.errors import SyscallError
@@ -35,6 +36,15 @@ STACK_TOP = GUEST_ADDRESS_LIMIT - 0x1000000
 MMAP_BASE = STACK_TOP - 0x8000000          # 8 MiB stack + a gap, like Linux's mmap_base
 
 _shared_ids = itertools.count(1)
+# Address spaces that copied files through mappings of their own (platform/ptrace's windows),
+# told by forget_file() when such a file is closed.
+_SPACES_WITH_FILE_WINDOWS = weakref.WeakSet()
+
+
+def forget_file(file):
+    """An open file was closed: address spaces drop what they mapped of it to copy from it."""
+    for space in list(_SPACES_WITH_FILE_WINDOWS):
+        space.drop_file_windows(file)
 
 
 class MemoryManager:
@@ -84,6 +94,38 @@ class MemoryManager:
             raise SyscallError(errno.EFAULT)
         if data:
             self.space.write(addr, data)
+
+    def copy_from_file(self, addr, file, host_fd, offset, n, ahead):
+        """Copy `n` bytes of open file `file`, whose bytes host file `host_fd` holds, from `offset`
+        (`ahead` bytes from there to its end) into guest memory at `addr`, which the caller checked
+        the guest may write: the platform moves them without the sentry holding them. Returns the
+        count copied (short where the buffer runs into a page the host can't write), or None when
+        the platform can't or it would not pay, and the caller copies. Closing `file` must call
+        forget_file(file)."""
+        space = self.space
+        copy = getattr(space, "copy_from_file", None)
+        if copy is None:
+            return None
+        if hasattr(space, "drop_file_windows"):
+            _SPACES_WITH_FILE_WINDOWS.add(space)
+        try:
+            return copy(addr, host_fd, offset, n, ahead, file)
+        except SyscallError:
+            return None                     # a file the host can't map (or read) this way
+
+    def view_for_host(self, addr, n):
+        """Up to `n` bytes of guest memory at `addr`, which the caller checked the guest may read,
+        as a buffer to hand to a host call, valid until the next call: the guest's pages
+        themselves (kvm), or the stub's copy of them in its staging buffer (ptrace), so the sentry
+        never copies them in. Short where a page can't be read on the host (or, on kvm, where the
+        pages stop being contiguous); None when the platform can't, and the caller copies in."""
+        copy = getattr(self.space, "view_for_host", None)
+        if copy is None:
+            return None
+        try:
+            return copy(addr, n)
+        except SyscallError:
+            return None                     # no staging buffer could be made
 
     def copy_in_str(self, addr, limit):
         """A NUL-terminated string of at most `limit` bytes (ENAMETOOLONG beyond)."""
@@ -430,6 +472,8 @@ class MemoryManager:
         """The child's MemoryManager after the platform copied the address space."""
         child = MemoryManager(address_space)
         child.vmas = self.vmas.copy()
+        if self.space in _SPACES_WITH_FILE_WINDOWS:
+            _SPACES_WITH_FILE_WINDOWS.add(address_space)      # the platform's copy has them too
         for vma in [vma for vma in child.vmas if vma.locked]:
             child.vmas.update(vma.start, vma.end, locked=False)     # memory locks are not inherited
         child.brk_start, child.brk = self.brk_start, self.brk

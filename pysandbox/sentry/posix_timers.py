@@ -7,12 +7,11 @@ process's CPU time on a kernel timer, as setitimer's CPU timers do. An expiry wh
 is still pending is counted as an overrun of that signal instead of queueing another.
 """
 from pysandbox.sentry import signals
+from pysandbox.sentry.cputimer import poll_delay
 
 SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD, SIGEV_THREAD_ID = 0, 1, 2, 4
 DELAYTIMER_MAX = 0x7FFFFFFF
 NSEC_PER_SEC = 1_000_000_000
-_CPU_POLL_MIN_NS = 2_000_000
-_CPU_POLL_MAX_NS = 50_000_000
 
 
 class PosixTimer:
@@ -53,10 +52,10 @@ class PosixTimer:
 
     def _schedule(self):
         kernel = self.tg.kernel
-        left = self.expires - self._read_clock()
+        left = (self.expires - self._read_clock()) / NSEC_PER_SEC
         if self._cpu_clock:
-            left = min(max(left // 2, _CPU_POLL_MIN_NS), _CPU_POLL_MAX_NS)
-        self._handle = kernel.add_timer(kernel.now() + max(left, 0) / NSEC_PER_SEC, self._check)
+            left = poll_delay(left)
+        self._handle = kernel.add_timer(kernel.now() + max(left, 0), self._check)
 
     def _check(self):
         self._handle = None

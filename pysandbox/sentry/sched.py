@@ -4,6 +4,11 @@ The sandbox's tasks run as host processes the host kernel schedules, so these ar
 values programs set and read back (sched(7), setpriority(2), ioprio_set(2)); Linux's
 rules about who may set what are applied by the syscalls in sys_sched.py.
 """
+import os
+
+# The host's online CPUs, counted when the sandbox is built: once the sentry is pinned to one
+# CPU and chrooted, glibc can read neither /sys/devices/system/cpu/online nor the affinity.
+HOST_CPUS = os.cpu_count() or 1
 SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE, SCHED_DEADLINE = 0, 1, 2, 3, 5, 6
 SCHED_RESET_ON_FORK = 0x40000000
 REALTIME_POLICIES = (SCHED_FIFO, SCHED_RR)

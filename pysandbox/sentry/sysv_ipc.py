@@ -7,6 +7,7 @@ Ids are made as Linux makes them: a slot index handed out cyclically, plus a seq
 import errno
 import weakref
 
+from pysandbox.sentry.credentials import CAP_IPC_OWNER, CAP_SYS_ADMIN, has_capability
 from pysandbox.sentry.errors import SyscallError, WouldBlock
 from pysandbox.sentry.waiter import WaitQueue
 
@@ -30,8 +31,8 @@ class Permissions:
         self.mode = mode & 0o777
 
     def allows(self, creds, wanted):
-        """ipcperms(): owner, group or other bits by who asks; CAP_IPC_OWNER (euid 0) passes."""
-        if creds.euid == 0:
+        """ipcperms(): owner, group or other bits by who asks; CAP_IPC_OWNER passes."""
+        if has_capability(creds, CAP_IPC_OWNER):
             return True
         if creds.euid in (self.uid, self.cuid):
             granted = self.mode >> 6
@@ -42,8 +43,8 @@ class Permissions:
         return wanted & ~granted & 0o7 == 0
 
     def owned_by(self, creds):
-        """May change or remove the object: its owner, its creator, or CAP_SYS_ADMIN (euid 0)."""
-        return creds.euid in (0, self.uid, self.cuid)
+        """May change or remove the object: its owner, its creator, or CAP_SYS_ADMIN."""
+        return creds.euid in (self.uid, self.cuid) or has_capability(creds, CAP_SYS_ADMIN)
 
 
 class Message:

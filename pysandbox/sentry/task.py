@@ -1,8 +1,9 @@
-"""Task (one guest thread), ThreadGroup (a process) and Credentials."""
+"""Task (one guest thread) and ThreadGroup (a process); Credentials live in credentials.py."""
 import errno
 import os
 import struct
 
+from pysandbox.sentry.credentials import Credentials  # noqa: F401  (re-exported: runner, ocishim)
 from pysandbox.sentry.errors import SyscallError
 from pysandbox.sentry.sched import SchedParams
 from pysandbox.sentry.waiter import WaitQueue
@@ -35,30 +36,12 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def host_cpu_times(pid):
     """(user, system) CPU seconds of host process `pid`, from /proc/PID/stat."""
+    from pysandbox.security.hostproc import read_proc
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rsplit(b")", 1)[1].split()
+        fields = read_proc(f"{pid}/stat").rsplit(b")", 1)[1].split()
     except OSError:
         return 0.0, 0.0
     return int(fields[11]) / _CLOCK_TICKS, int(fields[12]) / _CLOCK_TICKS
-
-
-class Credentials:
-    """Who a task is inside the sandbox (root by default)."""
-
-    __slots__ = ("uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid", "groups")
-
-    def __init__(self, uid=0, gid=0, groups=()):
-        self.uid = self.euid = self.suid = self.fsuid = uid
-        self.gid = self.egid = self.sgid = self.fsgid = gid
-        self.groups = list(groups)
-
-    def copy(self):
-        clone = Credentials()
-        for name in self.__slots__:
-            value = getattr(self, name)
-            setattr(clone, name, list(value) if name == "groups" else value)
-        return clone
 
 
 class ThreadGroup:

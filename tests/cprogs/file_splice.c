@@ -118,6 +118,20 @@ int main(int argc, char **argv) {
     R("sendfile file->pipe", sendfile(q[1], a, &send_off, 5));
     printf("sendfile offset %ld\n", (long)send_off);
     R("sendfile to O_APPEND", sendfile(append, a, NULL, 1));
+
+    /* a packet pipe (O_DIRECT): splicing part of a packet leaves its rest as a packet */
+    int packets[2];
+    pipe2(packets, O_DIRECT);
+    write(packets[1], "abcdef", 6);
+    write(packets[1], "ghi", 3);
+    ftruncate(b, 0);
+    R("splice part of a packet", splice(packets[0], NULL, b, NULL, 4, 0));
+    char packet[16] = {0};
+    R("read the packet's rest", read(packets[0], packet, sizeof packet - 1));
+    printf("rest [%s]\n", packet);
+    memset(packet, 0, sizeof packet);
+    R("read the next packet", read(packets[0], packet, sizeof packet - 1));
+    printf("next [%s]\n", packet);
     unlink(path_a);
     unlink(path_b);
     return 0;

@@ -1,5 +1,6 @@
-/* Mounts: umount2 (with mount to have something to unmount). Natively the test runs in its own
- * mount namespace, so the host's mounts are never touched; the sandbox's are its own anyway. */
+/* Mounts: umount2 and pivot_root's errnos (with mount to have something to unmount). Natively the
+ * test runs in its own mount namespace, so the host's mounts are never touched; the sandbox's are
+ * its own anyway. */
 #include "check.h"
 #include <sched.h>
 #include <sys/mount.h>
@@ -23,6 +24,10 @@ int main(void)
     CHECK_OK(open("mnt", O_RDONLY | O_DIRECTORY));
     int inside = (int)last;
     CHECK_ERR(sys(SYS_umount2, "mnt/file", 0), EINVAL);
+    CHECK_RET(mkdir("mnt/sub", 0755), 0);
+    CHECK_ERR(sys(SYS_pivot_root, "missing", "mnt"), ENOENT);
+    CHECK_ERR(sys(SYS_pivot_root, "mnt/file", "mnt"), ENOTDIR);
+    CHECK_ERR(sys(SYS_pivot_root, "mnt/sub", "mnt/sub"), EINVAL);  /* not a mount point */
     CHECK_RET(sys(SYS_umount2, "mnt", MNT_DETACH), 0);
     struct stat st;
     CHECK_ERR(stat("mnt/file", &st), ENOENT);

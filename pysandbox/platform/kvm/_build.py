@@ -14,6 +14,9 @@ struct user_regs_struct {
 };
 int psk_init(int efd, uint64_t lstar, uint64_t faults, uint64_t iret, int signo);
 int psk_vcpu_start(int index, int fd, void *run, void *kstack, uint64_t kstack_va);
+int psk_confine_setup(int log_fd, const char *lines, int line_size, int count, int keep_going, int data,
+                      int status);
+int psk_confine(int index, void *code, int count, long test_syscall);
 void psk_set_regs(int index, struct user_regs_struct *regs);
 void psk_set_cr3(int index, uint64_t cr3);
 int psk_resume(int index);

@@ -6,8 +6,8 @@ import itertools
 import os
 
 from pysandbox.platform.kvm._vcpu import lib
-from pysandbox.platform.kvm.memory import (MEMORY_PAGES, PAGE, PAGE_SHIFT, RELEASE_AT_LEAST, CopyOnWrite,
-                                           FileSlot, fd_readable)
+from pysandbox.platform.kvm.memory import (FORKED, MEMORY_PAGES, PAGE, PAGE_SHIFT, RELEASE_AT_LEAST, CopyOnWrite,
+                                           FileSlot, SharedSinceFork, fd_readable, pread_to_address)
 from pysandbox.sentry.errors import SyscallError
 
 # The sandbox's own pages (machine.py) sit at and above this address, the guest's limit.
@@ -19,6 +19,7 @@ PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 PF_PROTECTION, PF_WRITE, PF_FETCH = 1, 2, 16
 FAULT_AROUND_AHEAD, FAULT_AROUND_BEHIND = 64, 8      # pages given memory with a faulting one
 PAST_END = "past the end of its shared object"      # the kind of a page that has none
+COPY_ON_WRITE_KINDS = (CopyOnWrite, SharedSinceFork)   # pages a write must copy (or take back) first
 
 
 class KvmAddressSpace:
@@ -33,6 +34,7 @@ class KvmAddressSpace:
         self.tables = {}                # (level, va >> shift) -> table page, for levels 3..1
         self.pages = {}                 # vpn -> [physical page, prot, shared]
         self.shared_refs = platform.memory.shared_refs     # page -> mappings of shared anonymous memory
+        self.fork_refs = platform.memory.fork_refs         # page -> processes sharing it since a fork
         self.contexts = set()
         self.released = False
         self.past_run_ns = 0
@@ -158,9 +160,15 @@ class KvmAddressSpace:
 
     def _release_page(self, entry):
         page, _prot, shared = entry
-        if page is None or isinstance(shared, (FileSlot, CopyOnWrite)):
+        if shared is FORKED:
+            left = self.fork_refs[page] - 1
+            if left:
+                self.fork_refs[page] = left
+                return
+            del self.fork_refs[page]
+        elif page is None or isinstance(shared, (FileSlot, CopyOnWrite)):
             return                          # the file's page, not ours
-        if shared:
+        elif shared:
             left = self.shared_refs.get(page, 1) - 1
             if left > 0:
                 self.shared_refs[page] = left
@@ -172,26 +180,52 @@ class KvmAddressSpace:
     def map(self, addr, length, prot, shared=False, keep_pages=False):
         """Anonymous memory. Private pages get their memory at the first touch (a page fault
         the platform answers itself); shared ones at once, so that a fork shares them."""
-        eager = shared or keep_pages
-        for vpn in range(addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT):
+        first, end = addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT
+        pages = self.pages
+        for vpn in [vpn for vpn in range(first, end) if vpn in pages]:
             self._drop(vpn)
-            if eager:
+        if shared or keep_pages:
+            for vpn in range(first, end):
                 page = self.memory.alloc_page()
                 if shared:
                     self.shared_refs[page] = 1
-                self.pages[vpn] = [page, prot, shared]
+                pages[vpn] = [page, prot, shared]
                 self._set_pte(vpn, self._pte(page, prot))
-            elif prot:
-                self.pages[vpn] = [None, prot, False]
+        elif prot:
+            pages.update((vpn, [None, prot, False]) for vpn in range(first, end))
         self._commit()
 
     def _copy_private(self, vpn, entry, invalidate=True):
-        """A file page of a private mapping becomes the process's own copy."""
+        """A file page of a private mapping, or a page shared since a fork, becomes the
+        process's own: a copy, or the page itself when no other process holds it any more."""
+        if entry[2] is FORKED:
+            holders = self.fork_refs[entry[0]]
+            if holders == 1:
+                self._take_back(vpn, entry)
+                return
+            self.fork_refs[entry[0]] = holders - 1
         copy = self.memory.alloc_page(zero=False)
         view, start = self.memory.locate(entry[0])
         self.memory.view[copy << PAGE_SHIFT:(copy + 1) << PAGE_SHIFT] = view[start:start + PAGE]
         entry[0], entry[2] = copy, False
         self._set_pte(vpn, self._pte(copy, entry[1]), invalidate=invalidate)
+
+    def _take_back(self, vpn, entry):
+        """A page shared since a fork that this process alone holds now: writable again (more
+        access: KVM sees it at its next fault, without a commit)."""
+        del self.fork_refs[entry[0]]
+        entry[2] = False
+        self._set_pte(vpn, self._pte(entry[0], entry[1]), invalidate=False)
+
+    def _take_back_around(self, vpn):
+        """Fault around for _take_back: after a fork and an exec, the parent holds its pages
+        alone again, and each write fault would otherwise cost an exit."""
+        pages, fork_refs = self.pages, self.fork_refs
+        for neighbour in itertools.chain(range(vpn + 1, vpn + FAULT_AROUND_AHEAD),
+                                         range(vpn - 1, vpn - FAULT_AROUND_BEHIND, -1)):
+            other = pages.get(neighbour)
+            if other is not None and other[2] is FORKED and other[1] & PROT_WRITE and fork_refs[other[0]] == 1:
+                self._take_back(neighbour, other)
 
     def _materialize(self, vpn, entry):
         """Give a lazily mapped page its memory (a new entry: KVM sees it without a commit)."""
@@ -211,20 +245,24 @@ class KvmAddressSpace:
             return False
 
     def _fix_fault(self, addr, error_code):
-        entry = self.pages.get(addr >> PAGE_SHIFT)
-        if entry is not None and isinstance(entry[2], CopyOnWrite):
-            if error_code & (PF_PROTECTION | PF_WRITE) != PF_PROTECTION | PF_WRITE or not entry[1] & PROT_WRITE:
-                return False
-            # No commit: KVM reads the new entry when the write faults again in its shadow.
-            self._copy_private(addr >> PAGE_SHIFT, entry, invalidate=False)
-            return True
-        if entry is None or entry[0] is not None or entry[2] is PAST_END or error_code & PF_PROTECTION:
+        vpn = addr >> PAGE_SHIFT
+        entry = self.pages.get(vpn)
+        if entry is None or entry[2] is PAST_END:
             return False
-        prot = entry[1]
+        page, prot, kind = entry
         if (error_code & PF_WRITE and not prot & PROT_WRITE) or (error_code & PF_FETCH and not prot & PROT_EXEC) \
                 or not prot:
             return False
-        vpn = addr >> PAGE_SHIFT
+        if page is not None:
+            if error_code & PF_WRITE and isinstance(kind, CopyOnWrite):
+                # No commit: KVM reads the new entry when the write faults again in its shadow.
+                self._copy_private(vpn, entry, invalidate=False)
+                self._take_back_around(vpn)
+            # Otherwise the entry allows the access already: another vCPU faulted on the same
+            # page first, and this fault was taken before that one was answered. Run it again.
+            return True
+        if error_code & PF_PROTECTION:
+            return False
         self._materialize(vpn, entry)
         # Fault around: an exit costs tens of µs here, giving a page memory about one, and
         # memory is mostly touched in runs.
@@ -267,18 +305,18 @@ class KvmAddressSpace:
         kind = slot if shared else slot.copy_on_write
         in_file = max(0, min(length, ((size - offset + PAGE - 1) & ~(PAGE - 1)))) >> PAGE_SHIFT
         first, count = addr >> PAGE_SHIFT, length >> PAGE_SHIFT
-        for vpn in range(first, first + count):
-            if vpn in self.pages:
-                self._drop(vpn)
-        base = slot.base + offset >> PAGE_SHIFT
         pages = self.pages
-        for i in range(in_file):
-            pages[first + i] = [base + i, prot, kind]
-        self._set_ptes(first, [self._pte(base + i, prot, kind) for i in range(in_file)])
+        for vpn in [vpn for vpn in range(first, first + count) if vpn in pages]:
+            self._drop(vpn)
+        base = slot.base + offset >> PAGE_SHIFT
+        pages.update((first + i, [base + i, prot, kind]) for i in range(in_file))
+        flags = self._pte(0, prot, kind)            # the entry of page 0: its flags alone
+        self._set_ptes(first, [(base + i) << PAGE_SHIFT | flags for i in range(in_file)] if flags else [0] * in_file)
         self._commit()
 
     def unmap(self, addr, length):
-        for vpn in range(addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT):
+        pages = self.pages
+        for vpn in [vpn for vpn in range(addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT) if vpn in pages]:
             self._drop(vpn)
         self._commit()
 
@@ -307,6 +345,8 @@ class KvmAddressSpace:
             for i, entry in moved:
                 if entry is not None:
                     kind = entry[2] if isinstance(entry[2], (FileSlot, CopyOnWrite)) else True
+                    if kind is FORKED:
+                        self.fork_refs[entry[0]] += 1
                     if kind is True:
                         self.shared_refs[entry[0]] = self.shared_refs.get(entry[0], 1) + 1
                     target = (destination >> PAGE_SHIFT) + i
@@ -380,28 +420,132 @@ class KvmAddressSpace:
         finally:
             self._commit()                  # pages copied for the write replace file pages
 
+    def copy_from_file(self, addr, host_fd, offset, n, ahead, owner):
+        """Read `n` bytes of host file `host_fd` from `offset` straight into the guest's pages at
+        `addr` (the memory file the sentry maps): one copy, as a native read makes. Returns the
+        count read: short where the buffer runs into a page that can't be written. (`ahead`, the
+        bytes left in the file, and `owner` matter only to platforms that map the file first.)"""
+        done = 0
+        for address, size in self._writable_runs(addr, n):
+            try:
+                got = pread_to_address(host_fd, address, size, offset + done)
+            except SyscallError:
+                if done:
+                    break
+                raise
+            done += got
+            if got < size:
+                break
+        return done
+
+    def view_for_host(self, addr, n):
+        """The guest's own pages holding the first bytes of [addr, addr + n), as many as are
+        physically contiguous in the memory file: a large write goes from there to the host file
+        with no copy in between. A page of a file mapping comes alone; empty when the first page
+        can't be read."""
+        first, last = addr >> PAGE_SHIFT, (addr + n - 1) >> PAGE_SHIFT
+        entries = list(map(self.pages.get, range(first, last + 1)))
+        if None in entries or any(entry[0] is None for entry in entries):
+            try:
+                for _ in self._spans(addr, n):      # pages never touched get their memory
+                    pass
+            except SyscallError:
+                pass                                # up to the first hole
+            entries = list(map(self.pages.get, range(first, last + 1)))
+        physical = [None if entry is None else entry[0] for entry in entries]
+        if None in physical:                        # up to a page that has no memory (a hole)
+            physical = physical[:physical.index(None)]
+            n = min(n, ((first + len(physical)) << PAGE_SHIFT) - addr)
+        if not physical:
+            return memoryview(b"")
+        if max(physical) >= MEMORY_PAGES:
+            view, start, size = next(self._spans(addr, min(n, PAGE - (addr & (PAGE - 1)))))
+            return view[start:start + size]
+        address, size = self._runs_of(addr, n, physical)[0]
+        start = address - self.memory.address
+        return self.memory.view[start:start + size]
+
+    def _writable_runs(self, addr, n):
+        """[host address, size] of the physically contiguous pieces of [addr, addr + n), up to the
+        first page that can't be written. When every page has memory of its own (the common
+        case) they are found with list operations rather than a loop in Python per page; else
+        page by page through _spans, which gives pages memory or copies them."""
+        first, last = addr >> PAGE_SHIFT, (addr + n - 1) >> PAGE_SHIFT
+        entries = list(map(self.pages.get, range(first, last + 1)))
+        if None not in entries:
+            physical = [entry[0] for entry in entries]
+            if (None not in physical and max(physical) < MEMORY_PAGES
+                    and {type(entry[2]) for entry in entries}.isdisjoint(COPY_ON_WRITE_KINDS)):
+                return self._runs_of(addr, n, physical)
+        runs = []
+        position, end = addr, addr + n
+        try:
+            for view, start, size in self._spans(addr, n, writing=True):
+                address = self.memory.address_of(view) + start
+                if runs and runs[-1][0] + runs[-1][1] == address:
+                    runs[-1][1] += size
+                else:
+                    runs.append([address, size])
+        except SyscallError:
+            pass                            # read up to the page that can't be written
+        finally:
+            self._commit()
+        return runs
+
+    def _runs_of(self, addr, n, physical):
+        """The contiguous runs of the memory file's pages `physical`, which hold [addr, addr + n)."""
+        base = self.memory.address
+        breaks = [i for i in range(1, len(physical)) if physical[i] != physical[i - 1] + 1]
+        runs = []
+        position = addr
+        for start, stop in zip([0] + breaks, breaks + [len(physical)]):
+            end = min(addr + n, (addr & ~(PAGE - 1)) + (stop << PAGE_SHIFT))
+            runs.append([base + (physical[start] << PAGE_SHIFT) + (position & (PAGE - 1)), end - position])
+            position = end
+        return runs
+
     def fork(self):
-        """A copy of this address space: private pages copied, shared ones shared."""
+        """A copy-on-write child: each private page this process has touched is shared, read-only
+        in both, until one of them writes to it (_fix_fault); shared pages stay shared. The
+        child's page tables start as copies of this process's."""
         child = KvmAddressSpace(self.platform)
-        memory = self.memory
-        run_start, run = None, []
-        for vpn in sorted(self.pages):
-            page, prot, shared = self.pages[vpn]
-            if page is None or isinstance(shared, (FileSlot, CopyOnWrite)):
-                copy = page
-            elif shared:
-                self.shared_refs[page] = self.shared_refs.get(page, 1) + 1
-                copy = page
-            else:
-                copy = memory.alloc_page(zero=False)
-                memory.copy_page(page, copy)
-            child.pages[vpn] = [copy, prot, shared]
-            if run_start is None or vpn != run_start + len(run):
-                child._set_ptes(run_start, run)
-                run_start, run = vpn, []
-            run.append(self._pte(copy, prot, shared))
-        child._set_ptes(run_start, run)
+        fork_refs, shared_refs = self.fork_refs, self.shared_refs
+        for vpn, entry in self.pages.items():
+            page, prot, kind = entry
+            if page is None:
+                continue
+            if kind is FORKED:
+                fork_refs[page] += 1
+            elif kind is False:
+                fork_refs[page] = 2
+                entry[2] = FORKED
+                if prot & PROT_WRITE:
+                    self._set_pte(vpn, self._pte(page, prot, FORKED))
+            elif kind is True:
+                shared_refs[page] = shared_refs.get(page, 1) + 1
+        child.pages = {vpn: entry.copy() for vpn, entry in self.pages.items()}
+        child._copy_tables(self)
+        self._commit()                    # this process's writable entries became read-only
         return child
+
+    def _copy_tables(self, parent):
+        """Make this (new) address space's tables copies of `parent`'s, upper levels first, each
+        entry pointing to this one's copy below it. Accessed bits are cleared in the copies:
+        KVM has never seen them."""
+        memory, words = self.memory, self.memory.words
+        for key in sorted(parent.tables, reverse=True):
+            level, index = key
+            table = self.tables.get(key)
+            if table is None:
+                table = self.tables[key] = memory.alloc_page(zero=False)
+            source = parent.tables[key] << 9
+            if level == 1:
+                words[table << 9:(table + 1) << 9] = array.array(
+                    "Q", [word & ~PTE_ACCESSED for word in words[source:source + 512]])
+            else:
+                words[table << 9:(table + 1) << 9] = words[source:source + 512]
+            above = self.root if level == 3 else self.tables[(level + 1, index >> 9)]
+            memory.set_entry(above, index & 511, (table << PAGE_SHIFT) | TABLE_ENTRY)
 
     def cpu_seconds(self):
         running = sum(lib.psk_run_ns(c.vcpu.index) for c in self.contexts if c.vcpu is not None)
@@ -415,8 +559,15 @@ class KvmAddressSpace:
             context.kill_process()
         # No flush: translations KVM still caches for these pages hang off this address
         # space's tables, which no vCPU loads again and which are reused only after a flush.
+        fork_refs = self.fork_refs
         for entry in self.pages.values():
-            self._release_page(entry)
+            page, _prot, kind = entry
+            if page is None or type(kind) in (FileSlot, CopyOnWrite):
+                continue                            # no memory, or a file's
+            if kind is FORKED and fork_refs[page] > 1:
+                fork_refs[page] -= 1                # the common case after a fork, spelled out
+            else:
+                self._release_page(entry)
         self.pages.clear()
         self._free_dropped()
         for table in self.tables.values():

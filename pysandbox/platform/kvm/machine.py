@@ -24,6 +24,7 @@ from pysandbox.platform.kvm._vcpu import ffi, lib
 from pysandbox.platform.kvm.address_space import (PAST_END, PF_PROTECTION, PLATFORM_BASE, PTE_NX, PTE_PRESENT,
                                                   PTE_USER, PTE_WRITE, TABLE_ENTRY, KvmAddressSpace)
 from pysandbox.platform.kvm.memory import PAGE, PAGE_SHIFT, PhysicalMemory
+from pysandbox.security import seccomp
 from pysandbox.sentry.errors import SandboxError, SyscallError
 
 MAX_VCPUS = 256
@@ -58,6 +59,7 @@ SYSCALL_STOP_STATUS = ((0x80 | 5) << 8) | 0x7F      # the wait status the sentry
 OTHER_STOP_STATUS = (5 << 8) | 0x7F
 FAULT_FIXED = -1                                    # _stopped(): a page fault answered by the platform
 KICK_SIGNAL = signal.SIGRTMIN + 3
+DENIAL_LINES, DENIAL_LINE_SIZE = 513, 256           # the reports of refused vCPU-thread calls, by number
 
 SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 7, 8, 11
 SI_KERNEL = 0x80
@@ -106,6 +108,16 @@ def host_kind():
     if os.path.exists("/sys/module/kvm_amd"):
         return "SVM"
     return "hardware"
+
+
+def _denial_lines(keep_going):
+    """The report of each refused vCPU-thread syscall, by number, in DENIAL_LINE_SIZE-byte slots
+    (the last slot for any larger number), for vcpu.c's SIGSYS handler."""
+    who, rules = "a KVM vCPU thread", " (vcpu_rules)"
+    lines = [seccomp.denial_line(seccomp.syscall_name(number), number, keep_going, who, rules)
+             for number in range(DENIAL_LINES - 1)]
+    lines.append(seccomp.denial_line("unknown", f"{DENIAL_LINES - 1} or more", keep_going, who, rules))
+    return b"".join(line.encode()[:DENIAL_LINE_SIZE - 1].ljust(DENIAL_LINE_SIZE, b"\0") for line in lines)
 
 
 def _gate(handler):
@@ -172,6 +184,7 @@ class KvmPlatform(Platform):
         self._running = 0                   # vCPUs running on their own threads
         self._ids = itertools.count(1)
         self._initial_fpstate = None
+        self.threads_confined = False       # confine_threads: every vCPU thread gets its filter
         self.closed = False
 
     def _xsave_features(self):
@@ -220,6 +233,23 @@ class KvmPlatform(Platform):
         else:
             vcpu.orphaned = True
             lib.psk_kick(vcpu.index)
+
+    def confine_threads(self, mode, log_fd):
+        """Each vCPU thread's own seccomp filter (security/seccomp.py: vcpu_rules), stacked on the
+        sentry's: vCPUs made later get theirs when they are made. A call the filter refuses is
+        reported by vcpu.c's SIGSYS handler, with the lines made here."""
+        if mode == "off":
+            return
+        keep_going = mode == "debug"
+        self._denial_lines = ffi.new("char[]", _denial_lines(keep_going))
+        self._log_fd = log_fd
+        err = lib.psk_confine_setup(log_fd, self._denial_lines, DENIAL_LINE_SIZE, DENIAL_LINES, keep_going,
+                                    seccomp.VCPU_FILTER_DATA, seccomp.KILLED_STATUS)
+        if err < 0:
+            raise SandboxError(f"kvm: cannot install the vCPU threads' SIGSYS handler: {os.strerror(-err)}", 125)
+        self.threads_confined = True
+        for vcpu in self.vcpus:
+            vcpu.confine()
 
     def load_root(self, space):
         """Point every vCPU of `space` at its new root table before it next runs guest code."""
@@ -418,6 +448,20 @@ class Vcpu:
                                  self.kstack_va)
         if err < 0:
             raise SandboxError(f"kvm: cannot start a vCPU thread: {os.strerror(-err)}")
+        if platform.threads_confined:
+            self.confine()
+
+    def confine(self):
+        """This vCPU's thread under its own seccomp filter, before it next runs guest code."""
+        rules = seccomp.vcpu_rules(self.fd, self.platform._event_fd, self.platform._log_fd)
+        program = seccomp.compile_filter(rules, fallback_errnos={},
+                                         deny=seccomp.SECCOMP_RET_TRAP | seccomp.VCPU_FILTER_DATA)
+        self._filter = ffi.from_buffer(program)        # the thread reads it while it installs it
+        test_syscall = int(os.environ.get("PYSANDBOX_TEST_VCPU_SYSCALL", "-1"))   # test-only: see the filter hold
+        err = lib.psk_confine(self.index, self._filter, len(program) // 8, test_syscall)
+        if err < 0:
+            raise SandboxError(f"cannot install a KVM vCPU thread's seccomp filter ({os.strerror(-err)}); "
+                               f"--seccomp off runs without it", 125)
 
     def _set_special_registers(self):
         sregs = kvm.kvm_sregs()

@@ -39,6 +39,7 @@ class PhysicalMemory:
         self._retired_tables = []
         self.flushes = 0
         self.shared_refs = {}
+        self.fork_refs = {}                 # page -> processes holding it since a fork (FORKED)
         self._slots = []                    # FileSlot, memslots 1...
         self._file_slots = {}               # (st_dev, st_ino) -> [FileSlot]
         self._next_slot_base = MEMORY_SIZE
@@ -144,12 +145,21 @@ class PhysicalMemory:
                 return slot.view, address - slot.base
         raise SyscallError(errno.EFAULT)
 
+    def address_of(self, view):
+        """The host address where `view` (the memory file's or a file slot's, as locate() gives) starts."""
+        if view is self.view:
+            return self.address
+        return next(slot.address for slot in self._slots if slot.view is view)
+
     def close(self):
         for slot in self._slots:
             slot.close()
         self.words.release()
         self.view.release()
-        self.map.close()
+        try:
+            self.map.close()
+        except BufferError:
+            pass        # a view of guest memory handed to a host write is still referenced: it goes with it
         os.close(self.fd)
 
 
@@ -166,6 +176,14 @@ class CopyOnWrite:
 
     def __init__(self, slot):
         self.slot = slot
+
+
+class SharedSinceFork(CopyOnWrite):
+    """The kind of a private anonymous page a fork left to several processes: read-only in
+    each until one of them writes to it; PhysicalMemory.fork_refs counts its holders."""
+
+
+FORKED = SharedSinceFork(None)
 
 
 class FileSlot:
@@ -192,3 +210,13 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
 _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc.pread.restype = ctypes.c_ssize_t
+_libc.pread.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_long]
+
+
+def pread_to_address(host_fd, address, size, offset):
+    """pread(2) into sentry memory at `address` (Python's os.pread can only return new bytes)."""
+    got = _libc.pread(host_fd, address, size, offset)
+    if got < 0:
+        raise SyscallError(ctypes.get_errno() or errno.EIO)
+    return got

@@ -3,9 +3,14 @@
  * through the kvm_run sync area, so a syscall round trip is one KVM_RUN.
  * Python decides everything else (pysandbox/platform/kvm/machine.py). */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE                 /* REG_RAX */
+#endif
 #include <errno.h>
 #include <linux/futex.h>
+#include <linux/filter.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -14,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 struct user_regs_struct {
@@ -50,7 +56,14 @@ struct vcpu {
     int stop;
     uint64_t vector, error_code, fault_addr, exit_reason;
     uint64_t run_ns;
+    struct sock_fprog filter;   /* the thread's own seccomp filter (psk_confine) */
+    volatile int filter_state;  /* FILTER_NONE, FILTER_PENDING, FILTER_INSTALLED or -errno */
+    long test_syscall;          /* test-only: a host syscall the thread makes once confined */
 };
+
+#define FILTER_NONE 0
+#define FILTER_PENDING 1
+#define FILTER_INSTALLED 2
 
 static struct vcpu vcpus[MAX_VCPUS];
 static uint64_t lstar_stub, fault_stubs, iret_gadget;
@@ -61,14 +74,15 @@ static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
 static int ring[MAX_VCPUS + 1];
 static unsigned ring_head, ring_tail;
 
+/* Arguments widened to long: the vCPU threads' filter checks the futex op as a 64-bit value. */
 static void futex_wait(volatile int *addr, int value)
 {
-    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
+    syscall(SYS_futex, addr, (long)FUTEX_WAIT_PRIVATE, (long)value, NULL, NULL, 0L);
 }
 
 static void futex_wake(volatile int *addr)
 {
-    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    syscall(SYS_futex, addr, (long)FUTEX_WAKE_PRIVATE, 1L, NULL, NULL, 0L);
 }
 
 static uint64_t now_ns(void)
@@ -78,20 +92,27 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static void on_kick(int sig) { (void)sig; }
+static void on_kick(int signo, siginfo_t *info, void *context) { (void)signo; (void)info; (void)context; }
+
+/* `handler` for signal `signo` in the whole process (the one before in `previous`, if given). */
+static int set_handler(int signo, void (*handler)(int, siginfo_t *, void *), int flags, struct sigaction *previous)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = handler;
+    action.sa_flags = SA_SIGINFO | flags;
+    sigemptyset(&action.sa_mask);
+    return sigaction(signo, &action, previous) < 0 ? -errno : 0;
+}
 
 int psk_init(int efd, uint64_t lstar, uint64_t faults, uint64_t iret, int signo)
 {
-    struct sigaction action;
     event_fd = efd;
     lstar_stub = lstar;
     fault_stubs = faults;
     iret_gadget = iret;
     kick_signal = signo;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_kick;
-    sigemptyset(&action.sa_mask);
-    return sigaction(signo, &action, NULL) < 0 ? -errno : 0;
+    return set_handler(signo, on_kick, 0, NULL);
 }
 
 static void post(int index)
@@ -255,6 +276,67 @@ static void load_regs(struct vcpu *v)
     run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 }
 
+/* A host syscall a vCPU thread's filter refused (its SIGSYS carries the filter's data in
+ * si_errno): this handler reports it from the thread itself, with calls its filter allows
+ * (write to the log, exit_group); every other SIGSYS goes to the handler installed before
+ * (the sentry's). */
+static struct sigaction previous_sigsys;
+static int denial_fd = -1, denial_keep_going, denial_line_size, denial_count, denial_data, denial_status;
+static const char *denial_lines;
+
+static void on_sigsys(int signo, siginfo_t *info, void *context)
+{
+    if (info->si_errno != denial_data) {
+        if (previous_sigsys.sa_flags & SA_SIGINFO)
+            previous_sigsys.sa_sigaction(signo, info, context);
+        else if (previous_sigsys.sa_handler != SIG_DFL && previous_sigsys.sa_handler != SIG_IGN)
+            previous_sigsys.sa_handler(signo);
+        return;
+    }
+    int number = info->si_syscall;
+    if (number < 0 || number >= denial_count - 1)
+        number = denial_count - 1;      /* the last line speaks of any other number */
+    const char *line = denial_lines + (size_t)number * denial_line_size;
+    if (write(denial_fd, line, strnlen(line, denial_line_size)) < 0) { /* nothing more to say */ }
+    if (!denial_keep_going)
+        syscall(SYS_exit_group, (long)denial_status);
+    ((ucontext_t *)context)->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+}
+
+/* Once, before the first psk_confine: `lines` holds `count` lines of `line_size` bytes, the
+ * report of each syscall number (the last one for numbers past the others); `data` is what
+ * the vCPU threads' filter puts in si_errno, `status` the sandbox's exit status after a
+ * refusal (unless `keep_going`). */
+int psk_confine_setup(int log_fd, const char *lines, int line_size, int count, int keep_going, int data,
+                      int status)
+{
+    denial_fd = log_fd;
+    denial_lines = lines;
+    denial_line_size = line_size;
+    denial_count = count;
+    denial_keep_going = keep_going;
+    denial_data = data;
+    denial_status = status;
+    struct sigaction current;
+    if (sigaction(SIGSYS, NULL, &current) == 0 && (current.sa_flags & SA_SIGINFO)
+        && current.sa_sigaction == on_sigsys)
+        return 0;                       /* already in front (a second platform in this process) */
+    return set_handler(SIGSYS, on_sigsys, SA_RESTART, &previous_sigsys);
+}
+
+/* On the vCPU's own thread: its filter, on top of the sentry's (seccomp filters without
+ * TSYNC hold for the calling thread only). */
+static void install_filter(struct vcpu *v)
+{
+    int state = FILTER_INSTALLED;
+    if (syscall(SYS_seccomp, (long)SECCOMP_SET_MODE_FILTER, 0L, &v->filter) < 0)
+        state = -errno;
+    if (state == FILTER_INSTALLED && v->test_syscall >= 0)
+        syscall(v->test_syscall, 0L, 0L, 0L, 0L, 0L, 0L);
+    __atomic_store_n(&v->filter_state, state, __ATOMIC_SEQ_CST);
+    futex_wake(&v->filter_state);
+}
+
 static void *vcpu_thread(void *arg)
 {
     struct vcpu *v = arg;
@@ -264,8 +346,12 @@ static void *vcpu_thread(void *arg)
         while ((state = v->state) != GO) {
             if (state == QUIT)
                 return NULL;
+            if (v->filter_state == FILTER_PENDING)
+                install_filter(v);
             futex_wait(&v->state, state);
         }
+        if (v->filter_state == FILTER_PENDING)
+            install_filter(v);              /* before any guest code runs on this thread */
         int go = GO;
         if (!__atomic_compare_exchange_n(&v->state, &go, RUNNING, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
             continue;
@@ -304,12 +390,15 @@ int psk_vcpu_start(int index, int fd, void *run, void *kstack, uint64_t kstack_v
     v->kstack = kstack;
     v->kstack_va = kstack_va;
     v->state = IDLE;
+    v->filter_state = FILTER_NONE;
     v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
     if (ioctl(fd, KVM_GET_REGS, &v->run->s.regs.regs) < 0 || ioctl(fd, KVM_GET_SREGS, &v->run->s.regs.sregs) < 0)
         return -errno;
-    /* vCPU threads take no host signals but the kick, which ends KVM_RUN */
+    /* vCPU threads take no host signals but the kick, which ends KVM_RUN, and the SIGSYS
+     * of their seccomp filter (security/seccomp.py reports it) */
     sigfillset(&all);
     sigdelset(&all, kick_signal);
+    sigdelset(&all, SIGSYS);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     err = pthread_create(&v->thread, NULL, vcpu_thread, v);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -317,6 +406,26 @@ int psk_vcpu_start(int index, int fd, void *run, void *kstack, uint64_t kstack_v
         return -err;
     v->started = 1;
     return 0;
+}
+
+/* Confine vCPU `index`'s thread with the BPF program `code` (`count` instructions, kept
+ * alive by the caller) before it next runs guest code; waits until the thread has it. Only
+ * while the vCPU is stopped. Returns 0 or -errno. */
+int psk_confine(int index, void *code, int count, long test_syscall)
+{
+    struct vcpu *v = &vcpus[index];
+    int state;
+    struct timespec poll = {0, 1000000};
+    v->filter.len = (unsigned short)count;
+    v->filter.filter = code;
+    v->test_syscall = test_syscall;
+    __atomic_store_n(&v->filter_state, FILTER_PENDING, __ATOMIC_SEQ_CST);
+    /* the thread may be between its check and its wait: wake it until it answers */
+    while ((state = __atomic_load_n(&v->filter_state, __ATOMIC_SEQ_CST)) == FILTER_PENDING) {
+        futex_wake(&v->state);
+        syscall(SYS_futex, &v->filter_state, (long)FUTEX_WAIT_PRIVATE, (long)FILTER_PENDING, &poll, NULL, 0L);
+    }
+    return state == FILTER_INSTALLED ? 0 : state;
 }
 
 void psk_set_regs(int index, struct user_regs_struct *regs) { vcpus[index].regs = regs; }

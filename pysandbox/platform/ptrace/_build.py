@@ -31,12 +31,16 @@ int psb_resume_wait_event(int tid, struct user_regs_struct *regs, int *status, i
                           int timeout_ms, int *ready_fds, int max_ready, int *n_ready);
 long psb_write_mem(int pid, unsigned long addr, const void *buf, unsigned long n);
 long psb_inject(int tid, unsigned long gadget, long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+long psb_stub_copy(int tid, unsigned long gadget, unsigned long dst, unsigned long src, unsigned long n);
 int psb_wait_new_child(int tid);
 long psb_read_siginfo(int tid, void *buf128);
 int psb_kill_thread(int tgid, int tid, int sig);
 long psb_read_mem(int pid, unsigned long addr, void *buf, unsigned long n);
 int psb_channel(int *fds);
 int psb_send_fd(int channel, int fd, unsigned long tag);
+long psb_host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+int psb_report_refused_syscalls(int log_fd, const char *before, const char *names, int names_size,
+                                int name_count, const char *after, int keep_going);
 """)
 
 with open(os.path.join(HERE, "loop.c")) as source:

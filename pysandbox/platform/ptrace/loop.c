@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #ifndef PTRACE_SYSEMU
@@ -265,33 +266,59 @@ long psb_write_mem(int pid, unsigned long addr, const void *buf, unsigned long n
     return r < 0 ? -errno : r;
 }
 
-/* Make a stopped tracee run one host syscall through the stub's `syscall; int3` gadget.
- * Registers are restored afterwards. Returns the syscall's result (or -errno of ptrace). */
-long psb_inject(int tid, unsigned long gadget, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+/* Run a stopped tracee from `regs` until its gadget's int3 stops it (or, with faults_end, a
+ * SIGSEGV or SIGBUS, which is discarded); other stops (fork/clone events, signals) are let go.
+ * `regs` receives the registers at that stop, and `saved` is put back. 0 or -errno. */
+static int run_gadget(int tid, struct user_regs_struct *regs, const struct user_regs_struct *saved, int faults_end)
 {
-    struct user_regs_struct saved, regs;
     int status;
-    if (ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0) return -errno;
-    regs = saved;
-    regs.rax = nr; regs.orig_rax = -1;
-    regs.rdi = a0; regs.rsi = a1; regs.rdx = a2; regs.r10 = a3; regs.r8 = a4; regs.r9 = a5;
-    regs.rip = gadget;
-    if (ptrace(PTRACE_SETREGS, tid, 0, &regs) < 0) return -errno;
+    if (ptrace(PTRACE_SETREGS, tid, 0, regs) < 0) return -errno;
     if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return -errno;
     for (;;) {
-        /* A signal to the sentry must not end the wait: the tracee is mid-call with our registers. */
+        /* A signal to the sentry must not end the wait: the tracee is running with our registers. */
         if (waitpid(tid, &status, __WALL) < 0) {
             if (errno == EINTR) continue;
             return -errno;
         }
         if (!WIFSTOPPED(status)) return -ESRCH;
-        if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) break;
-        /* Fork/clone events: let the call finish; the caller collects the child. */
+        int sig = WSTOPSIG(status);
+        if (sig == SIGTRAP && (status >> 16) == 0) break;
+        if (faults_end && (sig == SIGSEGV || sig == SIGBUS)) break;
         if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return -errno;
     }
-    if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return -errno;
-    if (ptrace(PTRACE_SETREGS, tid, 0, &saved) < 0) return -errno;
-    return (long)regs.rax;
+    if (ptrace(PTRACE_GETREGS, tid, 0, regs) < 0) return -errno;
+    if (ptrace(PTRACE_SETREGS, tid, 0, saved) < 0) return -errno;
+    return 0;
+}
+
+/* Make a stopped tracee run one host syscall through the stub's `syscall; int3` gadget.
+ * Registers are restored afterwards. Returns the syscall's result (or -errno of ptrace). */
+long psb_inject(int tid, unsigned long gadget, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    struct user_regs_struct saved, regs;
+    if (ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0) return -errno;
+    regs = saved;
+    regs.rax = nr; regs.orig_rax = -1;
+    regs.rdi = a0; regs.rsi = a1; regs.rdx = a2; regs.r10 = a3; regs.r8 = a4; regs.r9 = a5;
+    regs.rip = gadget;
+    int err = run_gadget(tid, &regs, &saved, 0);
+    return err < 0 ? err : (long)regs.rax;
+}
+
+/* Make a stopped tracee copy n bytes from src to dst inside its own address space, with the
+ * stub's `cld; rep movsb; int3` gadget: one user-space copy, no host syscall. A fault ends the
+ * copy where it happened. Registers are restored afterwards.
+ * Returns the bytes left uncopied (0: all of them), or -errno of ptrace. */
+long psb_stub_copy(int tid, unsigned long gadget, unsigned long dst, unsigned long src, unsigned long n)
+{
+    struct user_regs_struct saved, regs;
+    if (ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0) return -errno;
+    regs = saved;
+    regs.orig_rax = -1;
+    regs.rdi = dst; regs.rsi = src; regs.rcx = n;
+    regs.rip = gadget;
+    int err = run_gadget(tid, &regs, &saved, 1);
+    return err < 0 ? err : (long)regs.rcx;
 }
 
 /* Wait for a specific new tracee's first stop (the SIGSTOP of an auto-attached child). */
@@ -348,4 +375,84 @@ long psb_read_mem(int pid, unsigned long addr, void *buf, unsigned long n)
     struct iovec local = {buf, n}, remote = {(void *)addr, n};
     long r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
     return r < 0 ? -errno : r;
+}
+
+/* Host calls the sandbox process makes to set itself up (namespaces, capabilities, its seccomp
+ * filter): a raw syscall, its result or -errno. Pointers come as addresses. */
+long psb_host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    long r = syscall(nr, a0, a1, a2, a3, a4, a5);
+    return r < 0 ? -errno : r;
+}
+
+/* The report of a host syscall the process's seccomp filter refused (SECCOMP_RET_TRAP): one
+ * line, `before` NAME (NUMBER) `after`, with NAME from `names` (NUL-separated, indexed by
+ * number; an empty or missing one reads syscall_NUMBER); then exit_group(128 + SIGSYS), or
+ * with keep_going the call fails with ENOSYS. Only write and exit_group, which every filter
+ * here allows, are made from the handler. */
+static int sigsys_fd = 2, sigsys_keep_going, sigsys_name_count;
+static char *sigsys_before, *sigsys_after, *sigsys_names;
+static const char **sigsys_name_at;
+
+static size_t append(char *out, size_t at, size_t size, const char *text)
+{
+    size_t n = strlen(text);
+    if (n > size - at) n = size - at;
+    memcpy(out + at, text, n);
+    return at + n;
+}
+
+static void on_refused_syscall(int signo, siginfo_t *info, void *context)
+{
+    (void)signo;
+    char line[1024], number[24], *digit = number + sizeof number - 1;
+    int nr = info->si_syscall;
+    unsigned long value = nr < 0 ? -(unsigned long)nr : (unsigned long)nr;
+    *digit = 0;
+    do { *--digit = (char)('0' + value % 10); value /= 10; } while (value);
+    if (nr < 0) *--digit = '-';
+    size_t n = append(line, 0, sizeof line, sigsys_before);
+    if (nr >= 0 && nr < sigsys_name_count && sigsys_name_at[nr][0])
+        n = append(line, n, sizeof line, sigsys_name_at[nr]);
+    else {
+        n = append(line, n, sizeof line, "syscall_");
+        n = append(line, n, sizeof line, digit);
+    }
+    n = append(line, n, sizeof line, " (");
+    n = append(line, n, sizeof line, digit);
+    n = append(line, n, sizeof line, ")");
+    n = append(line, n, sizeof line, sigsys_after);
+    if (write(sigsys_fd, line, n) < 0) { /* nothing more to say */ }
+    if (!sigsys_keep_going)
+        syscall(SYS_exit_group, 128L + SIGSYS);
+    ((ucontext_t *)context)->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+}
+
+int psb_report_refused_syscalls(int log_fd, const char *before, const char *names, int names_size,
+                                int name_count, const char *after, int keep_going)
+{
+    char *copy = malloc((size_t)names_size);
+    const char **at = malloc(sizeof(char *) * (size_t)(name_count > 0 ? name_count : 1));
+    char *before_copy = strdup(before), *after_copy = strdup(after);
+    if (!copy || !at || !before_copy || !after_copy) {
+        free(copy); free(at); free(before_copy); free(after_copy);
+        return -ENOMEM;
+    }
+    memcpy(copy, names, (size_t)names_size);
+    const char *name = copy, *end = copy + names_size;
+    for (int i = 0; i < name_count; i++) {
+        at[i] = name < end ? name : "";
+        if (name < end) name += strnlen(name, (size_t)(end - name)) + 1;
+    }
+    free(sigsys_names); free((void *)sigsys_name_at); free(sigsys_before); free(sigsys_after);
+    sigsys_names = copy; sigsys_name_at = at; sigsys_name_count = name_count;
+    sigsys_before = before_copy; sigsys_after = after_copy;
+    sigsys_fd = log_fd;
+    sigsys_keep_going = keep_going;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_refused_syscall;
+    action.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    return sigaction(SIGSYS, &action, NULL) < 0 ? -errno : 0;
 }

@@ -6,15 +6,17 @@ gadget, and read or written through /proc/PID/mem.
 """
 import errno
 import os
-import re
+from collections import OrderedDict
 import select
 import itertools
-import signal
+import _signal as signal  # the C module: `signal` adds enum's import, ~2 ms of every start
 import time
 
 from pysandbox.platform import INTERRUPTED, SYSCALL, Exited, Fault, Platform, timeout_ms
 from pysandbox.platform.ptrace._loop import ffi, lib
-from pysandbox.platform.ptrace.stub import (CHANNEL_FD, CMSG_ADDR, CMSG_FD_OFFSET, GADGET_ADDR, MSGHDR_ADDR,
+from pysandbox.security.hostproc import open_proc, read_proc
+from pysandbox.platform.ptrace.stub import (CHANNEL_FD, CMSG_ADDR, CMSG_FD_OFFSET, COPY_GADGET_ADDR, GADGET_ADDR,
+                                            MSGHDR_ADDR,
                                             NAME_ADDR, SCRATCH_ADDR, SECCOMP_FPROG_ADDR, STUB_BASE, STUB_END,
                                             TAG_ADDR, scratch_page_init, stub_memfd)
 from pysandbox.sentry.errors import SandboxError, SyscallError
@@ -38,7 +40,24 @@ _TEST_FORBIDDEN_SYSCALL = os.environ.get("PYSANDBOX_TEST_STUB_SYSCALL")
 FXSAVE_SIZE = 512
 DIRECT_WRITE_MIN = 4096       # copies this large go through process_vm_writev first
 XSTATE_BUFFER_SIZE = 16384
-_MAPS_LINE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ")
+# Large reads of host files: the stub maps windows of the file above the guest's addresses
+# (read-only, shared) and copies from them into the guest's buffer itself (COPY_GADGET), so the
+# bytes are copied once, as by a native read, and never pass through the sentry. The guest could
+# read a window itself, so windows belong to the open file that made them and go when it is closed
+# (drop_file_windows); until then the guest may read the whole file through that file anyway.
+WINDOW_AREA = STUB_BASE + (1 << 32)
+WINDOW_SIZE = 32 << 20
+WINDOW_SLOTS = 8
+# Mapping a window costs about as much as copying 1-2 MiB through the sentry: a file with less
+# than this left to read is copied that way unless its window is already there.
+WINDOW_WORTH = 2 << 20
+# Large writes: the stub copies the guest's bytes into a staging buffer of its own (a memfd the
+# sentry maps too), and the sentry writes the file from there, rather than reading them out of
+# the stub through /proc/PID/mem. The guest can read its staging buffer, which only ever holds
+# bytes it wrote itself; a forked child loses it (it would see its parent's next writes).
+STAGING_AREA = WINDOW_AREA + WINDOW_SLOTS * WINDOW_SIZE
+STAGING_SIZE = 4 << 20
+PROT_READ, PROT_WRITE = 1, 2
 
 
 class PtracePlatform(Platform):
@@ -211,8 +230,11 @@ class PtraceAddressSpace:
         self.platform = platform
         self.pid = pid
         self.contexts = set()
-        self._mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDWR | os.O_CLOEXEC)
+        self._mem_fd = open_proc(f"{pid}/mem", os.O_RDWR)
         self.released = False
+        self.file_windows = OrderedDict()   # (owner, file offset) -> window slot, least recently used first
+        self._windows_to_drop = []          # owners whose windows go when a thread is next stopped
+        self._staging = None                # (memfd, the sentry's mmap of it) once a large write used it
 
     def _stopped_context(self):
         for context in self.contexts:
@@ -243,8 +265,8 @@ class PtraceAddressSpace:
 
     def unmap_host_leftovers(self, context):
         """Drop what the host exec left (stack, vdso): the guest gets everything below STUB_BASE."""
-        with open(f"/proc/{self.pid}/maps") as maps:
-            ranges = [tuple(int(x, 16) for x in m.groups()) for m in map(_MAPS_LINE.match, maps) if m]
+        maps = read_proc(f"{self.pid}/maps").decode().splitlines()
+        ranges = [tuple(int(x, 16) for x in line.split(" ", 1)[0].split("-")) for line in maps]
         for start, end in ranges:
             if not STUB_BASE <= start < STUB_END and end <= 0x800000000000:
                 self.inject(context, SYS_MUNMAP, start, end - start)
@@ -329,6 +351,101 @@ class PtraceAddressSpace:
         if written != size - done:
             raise SyscallError(errno.EFAULT)
 
+    def copy_from_file(self, addr, host_fd, offset, n, ahead, owner):
+        """Copy `n` bytes of host file `host_fd` from `offset` (the file holds them) to `addr`,
+        protections as the host has them; `ahead`: the bytes from `offset` to the file's end;
+        `owner`: what the windows belong to until drop_file_windows(owner) (the open file).
+        Returns the count copied (short when the copy runs into a page the stub can't write), or
+        None when a window would have to be mapped for less than WINDOW_WORTH bytes.
+        SyscallError when the file can't be mapped."""
+        context = self._stopped_context()
+        self._drop_pending_windows()
+        if ahead < WINDOW_WORTH and (owner, offset - offset % WINDOW_SIZE) not in self.file_windows:
+            return None
+        done = 0
+        while done < n:
+            position = offset + done
+            start = position - position % WINDOW_SIZE
+            window = WINDOW_AREA + self._file_window(owner, host_fd, start) * WINDOW_SIZE
+            size = min(n - done, start + WINDOW_SIZE - position)
+            left = lib.psb_stub_copy(context.tid, COPY_GADGET_ADDR, addr + done, window + position - start, size)
+            if left < 0:
+                context.kill_process()
+                raise SandboxError(f"a stub process died copying a file for the sentry: {os.strerror(-left)}", 125)
+            done += size - left
+            if left:
+                break
+        return done
+
+    def _file_window(self, owner, host_fd, start):
+        """The slot of the window mapping [start, start + WINDOW_SIZE) of the file, mapped anew in
+        a free slot or over the least recently used window when missing."""
+        windows = self.file_windows
+        slot = windows.get((owner, start))
+        if slot is not None:
+            windows.move_to_end((owner, start))
+            return slot
+        used = set(windows.values())
+        slot = next((i for i in range(WINDOW_SLOTS) if i not in used), None)
+        if slot is None:
+            slot = windows.popitem(last=False)[1]
+        # MAP_FIXED replaces the old window at once; after a failure the slot holds nothing.
+        self.map_file(WINDOW_AREA + slot * WINDOW_SIZE, WINDOW_SIZE, PROT_READ, host_fd, start, shared=True)
+        windows[(owner, start)] = slot
+        return slot
+
+    def drop_file_windows(self, owner):
+        """`owner`'s file was closed: its windows go, so the guest can't read them from its own
+        address space any more. At once when a thread of the stub is stopped to unmap them (the
+        one closing the file is), else before the next copy."""
+        if self.released or not any(key[0] is owner for key in self.file_windows):
+            return
+        self._windows_to_drop.append(owner)
+        if any(context.stopped for context in self.contexts):
+            self._drop_pending_windows()
+
+    def _drop_pending_windows(self):
+        if not self._windows_to_drop:
+            return
+        owners, self._windows_to_drop = self._windows_to_drop, []
+        for key in [key for key in self.file_windows if any(key[0] is owner for owner in owners)]:
+            self.unmap(WINDOW_AREA + self.file_windows.pop(key) * WINDOW_SIZE, WINDOW_SIZE)
+
+    def window_owners(self):
+        return {owner for owner, _ in self.file_windows}
+
+    def view_for_host(self, addr, n):
+        """Have the stub copy up to STAGING_SIZE of the `n` bytes at `addr` into its staging
+        buffer, protections as the host has them. Returns a memoryview of the bytes copied (short
+        where the copy ran into a page the stub can't read), valid until the next call."""
+        context = self._stopped_context()
+        if self._staging is None:
+            self._staging = self._new_staging()
+        n = min(n, STAGING_SIZE)
+        left = lib.psb_stub_copy(context.tid, COPY_GADGET_ADDR, STAGING_AREA, addr, n)
+        if left < 0:
+            context.kill_process()
+            raise SandboxError(f"a stub process died copying for the sentry: {os.strerror(-left)}", 125)
+        return memoryview(self._staging[1])[:n - left]
+
+    def _new_staging(self):
+        import mmap                          # only for sandboxes that write large files
+        fd = os.memfd_create("pysandbox-staging", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, STAGING_SIZE)
+            view = mmap.mmap(fd, STAGING_SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+            self.map_file(STAGING_AREA, STAGING_SIZE, PROT_READ | PROT_WRITE, fd, 0, shared=True)
+        except (OSError, SyscallError):
+            os.close(fd)
+            raise SyscallError(errno.ENOMEM) from None
+        return fd, view
+
+    def lose_staging(self, context):
+        """A fork of this stub must not share its staging buffer (the child would read what the
+        parent writes next): unmap it in the (stopped) child."""
+        if self._staging is not None:
+            self.inject(context, SYS_MUNMAP, STAGING_AREA, STAGING_SIZE)
+
     def release(self):
         """The MemoryManager is done with this address space."""
         if not self.released:
@@ -336,6 +453,13 @@ class PtraceAddressSpace:
             for context in list(self.contexts):
                 context.kill_process()
             os.close(self._mem_fd)
+            if self._staging is not None:
+                fd, view = self._staging
+                try:
+                    view.close()
+                except BufferError:
+                    pass                    # a view of it is still referenced: it goes with it
+                os.close(fd)
 
 
 class PtraceContext:
@@ -405,8 +529,15 @@ class PtraceContext:
         """A new context in a copy-on-write copy of this address space (or the same memory, for vfork)."""
         flags = CLONE_PARENT | signal.SIGCHLD | (CLONE_VM if share_memory else 0)
         pid = self._new_child(flags)
-        address_space = self.address_space if share_memory else PtraceAddressSpace(self.platform, pid)
+        if share_memory:
+            address_space = self.address_space
+        else:
+            address_space = PtraceAddressSpace(self.platform, pid)
+            address_space.file_windows = self.address_space.file_windows.copy()   # the fork has them too
+            address_space._windows_to_drop = list(self.address_space._windows_to_drop)
         context = PtraceContext(self.platform, address_space, pid, pid)
+        if not share_memory:
+            self.address_space.lose_staging(context)
         self._copy_regs_to(context)
         return context
 

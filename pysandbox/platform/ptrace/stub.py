@@ -47,6 +47,8 @@ _SECCOMP_DATA_NR, _SECCOMP_DATA_ARCH = 0, 4
 _EHDR_SIZE = 64
 _PHDR_SIZE = 56
 _GADGET = bytes([0x0F, 0x05, 0xCC])   # syscall; int3
+# cld; rep movsb; int3: the stub copies within its own memory for the sentry (large reads).
+_COPY_GADGET = bytes([0xFC, 0xF3, 0xA4, 0xCC])
 _NAME = b"pysandbox-stub\0"
 
 
@@ -77,7 +79,7 @@ def seccomp_filter(allowed=STUB_SYSCALLS.values()):
 
 def _layout():
     gadget = _EHDR_SIZE + 2 * _PHDR_SIZE
-    name = gadget + len(_GADGET)
+    name = gadget + len(_GADGET) + len(_COPY_GADGET)
     fprog = (name + len(_NAME) + 7) & ~7
     filter_ = fprog + 16
     return gadget, name, fprog, filter_
@@ -85,6 +87,7 @@ def _layout():
 
 _GADGET_OFFSET, _NAME_OFFSET, _FPROG_OFFSET, _FILTER_OFFSET = _layout()
 GADGET_ADDR = STUB_BASE + _GADGET_OFFSET
+COPY_GADGET_ADDR = GADGET_ADDR + len(_GADGET)
 NAME_ADDR = STUB_BASE + _NAME_OFFSET
 SECCOMP_FPROG_ADDR = STUB_BASE + _FPROG_OFFSET
 
@@ -93,7 +96,7 @@ def stub_elf_bytes():
     program = seccomp_filter()
     fprog = struct.pack("<HxxxxxxQ", len(program) // 8, STUB_BASE + _FILTER_OFFSET)
     body = bytearray(_FILTER_OFFSET + len(program))
-    body[_GADGET_OFFSET:_GADGET_OFFSET + len(_GADGET)] = _GADGET
+    body[_GADGET_OFFSET:_GADGET_OFFSET + len(_GADGET) + len(_COPY_GADGET)] = _GADGET + _COPY_GADGET
     body[_NAME_OFFSET:_NAME_OFFSET + len(_NAME)] = _NAME
     body[_FPROG_OFFSET:_FPROG_OFFSET + len(fprog)] = fprog
     body[_FILTER_OFFSET:] = program

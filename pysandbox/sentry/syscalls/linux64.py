@@ -91,12 +91,15 @@ _UNIX_OPTIONS = ("SOL_SOCKET options; inet: TCP, IP and IPv6 options on an allow
                  "SO_MARK, IP_TRANSPARENT or TCP_ULP).")
 _UNIX_BATCH = "Every family; only the first message may wait."
 _EPOLL = "epoll is not implemented yet: ENOSYS."
-_XATTR = "Kept for tmpfs and the overlay (user., trusted., security.); host rootfs files give EOPNOTSUPP."
-_INOTIFY = ("Events of the sandbox's own changes (no IN_ACCESS, no IN_UNMOUNT); "
+_XATTR = ("Kept for tmpfs and the overlay (user., trusted., security.; copied up); host files through "
+          "--gofer-mode gofer, EOPNOTSUPP in directfs mode.")
+_INOTIFY = ("Events of the sandbox's own changes (no IN_UNMOUNT); "
             "changes made on the host outside the sandbox are not seen.")
 _AIO = "Linux AIO is not implemented: ENOSYS."
 _IO_URING = "io_uring is not implemented: ENOSYS."
-_MQUEUE = "POSIX message queues are not implemented: ENOSYS."
+_MQUEUE = "POSIX message queues, one IPC namespace per sandbox, with the mqueue filesystem."
+_MQ_NOTIFY = ("SIGEV_SIGNAL, SIGEV_NONE and glibc's SIGEV_THREAD (over the loopback network's netlink); "
+              "SIGEV_THREAD with --network host gives ENOSYS.")
 _KEYS = "The kernel keyring is not implemented: ENOSYS."
 _NUMA = "NUMA policy is not implemented: ENOSYS."
 _MOUNT_API = ("The new mount API (fsopen, fsmount, open_tree, listmount...) is not supported: ENOSYS; "
@@ -109,12 +112,11 @@ _SCHED = "Scheduling policies are not implemented: ENOSYS."
 _ITIMERS = "CPU-time timers follow the host's accounting of the stubs, in clock ticks."
 _SCHED_KEPT = "Kept per thread with Linux's permission rules; the host schedules the stubs as it sees fit."
 _PIDFD = "pidfds are not implemented yet: ENOSYS."
-_NAMESPACES = "Nested namespaces are not supported: ENOSYS."
 _LANDLOCK = "Landlock is not supported: ENOSYS."
 _LSM = "LSM attributes are not supported: ENOSYS."
-_SET_ID = "Follows the man page's permission rules; privilege is euid 0."
+_SET_ID = "Follows the man page's permission rules (CAP_SETUID/CAP_SETGID) and capabilities(7)'s transitions."
 _RLIMITS = "Limits are stored per process; each subsystem enforces the ones it consults."
-_CLOCK_SET = "The sandbox never holds CAP_SYS_TIME: EPERM after the argument checks."
+_CLOCK_SET = "The host's clock is never the sandbox's to set: EPERM after the argument checks, even with CAP_SYS_TIME."
 _CLOCK_TUNING = ("Reads report an unsynchronized clock (no NTP state); changes need CAP_SYS_TIME, "
                  "which the sandbox never holds: EPERM.")
 _STATFS = ("Host filesystems report the host's figures, tmpfs its size= and nr_inodes= use; "
@@ -201,12 +203,13 @@ TABLE = {
                 "sockfd:fd level:int optname:int optval:ptr optlen:int"),
     55: Syscall("getsockopt", "sys_socket.getsockopt", PARTIAL, _UNIX_OPTIONS,
                 "sockfd:fd level:int optname:int optval:ptr optlen:ptr"),
-    56: Syscall("clone", "sys_process.clone", PARTIAL, "CLONE_NEW* namespace flags give EPERM.",
+    56: Syscall("clone", "sys_process.clone", PARTIAL,
+                "CLONE_NEWNS copies the mount namespace; the other CLONE_NEW* flags give EPERM.",
                 "flags:flags_clone stack:ptr parent_tid:ptr child_tid:ptr tls:ptr"),
     57: Syscall("fork", "sys_process.fork", FULL, ""),
     58: Syscall("vfork", "sys_process.vfork", FULL, ""),
     59: Syscall("execve", "sys_process.execve", PARTIAL,
-                "ELF executables and #! scripts; set-user-ID bits are ignored.",
+                "ELF executables and #! scripts; set-id bits apply, file capabilities are ignored.",
                 "pathname:path argv:argv envp:ptr"),
     60: Syscall("exit", "sys_process.exit", FULL, "", "status:int"),
     61: Syscall("wait4", "sys_process.wait4", PARTIAL, "The rusage result has CPU times only, as getrusage's.",
@@ -283,10 +286,8 @@ TABLE = {
     122: Syscall("setfsuid", "sys_identity.setfsuid", FULL, _SET_ID, "fsuid:uint"),
     123: Syscall("setfsgid", "sys_identity.setfsgid", FULL, _SET_ID, "fsgid:uint"),
     124: Syscall("getsid", "sys_process.getsid", FULL, "", "pid:pid"),
-    125: Syscall("capget", "sys_identity.capget", PARTIAL,
-                 "Capabilities are derived from the euid: all for 0, none otherwise.", "header:ptr data:ptr"),
-    126: Syscall("capset", "sys_identity.capset", PARTIAL,
-                 "Requests are checked against the derived sets but not stored.", "header:ptr data:ptr"),
+    125: Syscall("capget", "sys_capability.capget", FULL, "", "header:ptr data:ptr"),
+    126: Syscall("capset", "sys_capability.capset", FULL, "", "header:ptr data:ptr"),
     127: Syscall("rt_sigpending", "sys_signal.rt_sigpending", FULL, "", "set:ptr sigsetsize:size"),
     128: Syscall("rt_sigtimedwait", "sys_signal.rt_sigtimedwait", FULL, "",
                  "set:ptr info:ptr timeout:ptr sigsetsize:size"),
@@ -321,11 +322,12 @@ TABLE = {
     153: Syscall("vhangup", None, UNIMPLEMENTED, _ADMIN),
     154: Syscall("modify_ldt", None, UNIMPLEMENTED, "Local descriptor tables are not supported: ENOSYS.",
                  "func:int ptr:ptr bytecount:ulong"),
-    155: Syscall("pivot_root", None, UNIMPLEMENTED, "Not yet: ENOSYS (mount(2), umount2(2) and chroot(2) work).",
+    155: Syscall("pivot_root", "sys_mount.pivot_root", FULL,
+                 "Every errno of the man page; pivot_root(\".\", \".\") stacks the old root on the new one.",
                  "new_root:path put_old:path"),
     156: Syscall("_sysctl", None, UNIMPLEMENTED, "Removed from Linux 5.5: ENOSYS.", "args:ptr"),
-    157: Syscall("prctl", "sys_process.prctl", PARTIAL, "Common options (names, no_new_privs, pdeathsig, "
-                 "dumpable, subreaper); others give EINVAL.",
+    157: Syscall("prctl", "sys_process.prctl", PARTIAL, "Common options (names, capabilities, securebits, "
+                 "no_new_privs, pdeathsig, dumpable, subreaper); others give EINVAL.",
                  "option:int arg2:ulong arg3:ulong arg4:ulong arg5:ulong"),
     158: Syscall("arch_prctl", "sys_process.arch_prctl", PARTIAL,
                  "ARCH_SET_FS/GET_FS/SET_GS/GET_GS; CPUID faulting is not supported.", "code:int addr:ptr"),
@@ -337,13 +339,17 @@ TABLE = {
     164: Syscall("settimeofday", "sys_time.settimeofday", PARTIAL, _CLOCK_SET, "tv:ptr tz:ptr"),
     165: Syscall("mount", "sys_mount.mount", PARTIAL,
                  "tmpfs, proc, sysfs, devpts, mqueue, cgroup2; bind/rbind of sandbox paths; remount; "
-                 "MS_MOVE; propagation flags accepted (one mount namespace).",
+                 "MS_MOVE; MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (and MS_REC) with peer groups: "
+                 "mounts, binds, moves and unmounts under a shared mount reach its peers and slaves "
+                 "in every mount namespace.",
                  "source:path target:path filesystemtype:str mountflags:ulong data:ptr"),
     166: Syscall("umount2", "sys_mount.umount2", FULL, "MNT_EXPIRE always answers EAGAIN.",
                  "target:path flags:flags"),
     167: Syscall("swapon", None, UNIMPLEMENTED, _ADMIN, "path:path swapflags:flags"),
     168: Syscall("swapoff", None, UNIMPLEMENTED, _ADMIN, "path:path"),
-    169: Syscall("reboot", None, UNIMPLEMENTED, _ADMIN, "magic:int magic2:int cmd:uint arg:ptr"),
+    169: Syscall("reboot", "sys_reboot.reboot", PARTIAL, "With CAP_SYS_BOOT, restart and power-off end the "
+                 "sandbox (init dies of SIGHUP or SIGINT, as in a pid namespace); the host never reboots.",
+                 "magic:int magic2:int cmd:uint arg:ptr"),
     170: Syscall("sethostname", "sys_identity.sethostname", FULL, "", "name:buf_in length:int"),
     171: Syscall("setdomainname", "sys_identity.setdomainname", FULL, "", "name:buf_in length:int"),
     172: Syscall("iopl", None, UNIMPLEMENTED, _ADMIN, "level:uint"),
@@ -441,14 +447,14 @@ TABLE = {
     238: Syscall("set_mempolicy", None, UNIMPLEMENTED, _NUMA, "mode:int nodemask:ptr maxnode:ulong"),
     239: Syscall("get_mempolicy", None, UNIMPLEMENTED, _NUMA,
                  "mode:ptr nodemask:ptr maxnode:ulong addr:ptr flags:ulong"),
-    240: Syscall("mq_open", None, UNIMPLEMENTED, _MQUEUE, "name:str oflag:flags_open mode:mode attr:ptr"),
-    241: Syscall("mq_unlink", None, UNIMPLEMENTED, _MQUEUE, "name:str"),
-    242: Syscall("mq_timedsend", None, UNIMPLEMENTED, _MQUEUE,
+    240: Syscall("mq_open", "sys_mqueue.mq_open", FULL, _MQUEUE, "name:str oflag:flags_open mode:mode attr:ptr"),
+    241: Syscall("mq_unlink", "sys_mqueue.mq_unlink", FULL, _MQUEUE, "name:str"),
+    242: Syscall("mq_timedsend", "sys_mqueue.mq_timedsend", FULL, _MQUEUE,
                  "mqdes:fd msg_ptr:buf_in msg_len:size msg_prio:uint abs_timeout:ptr"),
-    243: Syscall("mq_timedreceive", None, UNIMPLEMENTED, _MQUEUE,
+    243: Syscall("mq_timedreceive", "sys_mqueue.mq_timedreceive", FULL, _MQUEUE,
                  "mqdes:fd msg_ptr:buf_out msg_len:size msg_prio:ptr abs_timeout:ptr"),
-    244: Syscall("mq_notify", None, UNIMPLEMENTED, _MQUEUE, "mqdes:fd sevp:ptr"),
-    245: Syscall("mq_getsetattr", None, UNIMPLEMENTED, _MQUEUE, "mqdes:fd newattr:ptr oldattr:ptr"),
+    244: Syscall("mq_notify", "sys_mqueue.mq_notify", PARTIAL, _MQ_NOTIFY, "mqdes:fd sevp:ptr"),
+    245: Syscall("mq_getsetattr", "sys_mqueue.mq_getsetattr", FULL, _MQUEUE, "mqdes:fd newattr:ptr oldattr:ptr"),
     246: Syscall("kexec_load", None, UNIMPLEMENTED, _ADMIN,
                  "entry:ulong nr_segments:ulong segments:ptr flags:ulong"),
     247: Syscall("waitid", "sys_process.waitid", PARTIAL,
@@ -491,7 +497,9 @@ TABLE = {
                  "nfds:int readfds:ptr writefds:ptr exceptfds:ptr timeout:ptr sigmask_arg:ptr"),
     271: Syscall("ppoll", "sys_poll.ppoll", FULL, "",
                  "fds:ptr nfds:uint tmo_p:ptr sigmask:ptr sigsetsize:size"),
-    272: Syscall("unshare", None, UNIMPLEMENTED, _NAMESPACES, "flags:flags_clone"),
+    272: Syscall("unshare", "sys_process.unshare", PARTIAL,
+                 "CLONE_NEWNS, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM; other namespaces give EPERM.",
+                 "flags:flags_clone"),
     273: Syscall("set_robust_list", "sys_process.set_robust_list", FULL, "", "head:ptr length:size"),
     274: Syscall("get_robust_list", "sys_process.get_robust_list", FULL, "",
                  "pid:pid head_ptr:ptr len_ptr:ptr"),
@@ -515,7 +523,8 @@ TABLE = {
                  "clockid:clockid flags:flags"),
     284: Syscall("eventfd", "sys_eventfd.eventfd", FULL, "", "initval:uint"),
     285: Syscall("fallocate", "sys_file.fallocate", PARTIAL,
-                 "Modes 0 and FALLOC_FL_KEEP_SIZE (extending the file); punching and collapsing give EOPNOTSUPP.",
+                 "tmpfs and the overlay: allocation and PUNCH_HOLE (EOPNOTSUPP for the rest, as tmpfs); host "
+                 "files: every mode, made of ftruncate, reads and writes (no blocks reserved).",
                  "fd:fd mode:flags offset:long length:long"),
     286: Syscall("timerfd_settime", "sys_timerfd.timerfd_settime", PARTIAL,
                  "The alarm clocks act as their plain clocks; TFD_TIMER_CANCEL_ON_SET never cancels.",
@@ -555,7 +564,9 @@ TABLE = {
     306: Syscall("syncfs", "sys_file.syncfs", FULL, "", "fd:fd"),
     307: Syscall("sendmmsg", "sys_socket.sendmmsg", PARTIAL, _UNIX_BATCH,
                  "sockfd:fd msgvec:ptr vlen:uint flags:flags"),
-    308: Syscall("setns", None, UNIMPLEMENTED, _NAMESPACES, "fd:fd nstype:flags"),
+    308: Syscall("setns", "sys_process.setns", PARTIAL,
+                 "Mount namespaces (/proc/PID/ns/mnt); other namespace files and pidfds do not exist.",
+                 "fd:fd nstype:flags"),
     309: Syscall("getcpu", "sys_sched.getcpu", FULL, "", "cpu:ptr node:ptr tcache:ptr"),
     310: Syscall("process_vm_readv", "sys_process_vm.process_vm_readv", FULL, "",
                  "pid:pid local_iov:ptr liovcnt:ulong remote_iov:ptr riovcnt:ulong flags:ulong"),
@@ -581,7 +592,7 @@ TABLE = {
                  "kernel_fd:fd initrd_fd:fd cmdline_len:ulong cmdline:str flags:ulong"),
     321: Syscall("bpf", None, UNIMPLEMENTED, "eBPF is not supported: ENOSYS.", "cmd:int attr:ptr size:uint"),
     322: Syscall("execveat", "sys_process.execveat", PARTIAL,
-                 "ELF executables and #! scripts; set-user-ID bits are ignored.",
+                 "ELF executables and #! scripts; set-id bits apply, file capabilities are ignored.",
                  "dirfd:fd pathname:path argv:argv envp:ptr flags:flags"),
     323: Syscall("userfaultfd", None, UNIMPLEMENTED, "Not supported: ENOSYS.", "flags:flags"),
     324: Syscall("membarrier", "sys_membarrier.membarrier", PARTIAL,

@@ -2,6 +2,7 @@
 import errno
 import os
 
+from ..credentials import CAP_SYS_RESOURCE, capable
 from ..errors import SyscallError
 from ..fdtable import FD_CLOEXEC
 from ..vfs.pipe import PipeFile
@@ -61,12 +62,11 @@ def fcntl(t, fd, cmd, arg):
     if cmd in RECORD_LOCK_COMMANDS:
         return record_lock(t, file, cmd, arg)
     if cmd in (F_ADD_SEALS, F_GET_SEALS):
-        return seals_command(file, cmd, arg & 0xFFFFFFFF)
+        return seals_command(t, file, cmd, arg & 0xFFFFFFFF)
     if cmd in (F_GETPIPE_SZ, F_SETPIPE_SZ):
-        if not isinstance(file, PipeFile):
-            raise SyscallError(errno.EBADF)
+        file = t.fds.get_of_kind(fd, PipeFile, errno.EBADF)
         if cmd == F_SETPIPE_SZ:
-            return file.pipe.resize(arg & 0xFFFFFFFF, privileged=t.creds.euid == 0)
+            return file.pipe.resize(arg & 0xFFFFFFFF, privileged=capable(t, CAP_SYS_RESOURCE))
         return file.pipe.capacity
     if cmd in (F_GETOWN, F_SETOWN, F_GETSIG, F_SETSIG, F_NOTIFY):
         return 0

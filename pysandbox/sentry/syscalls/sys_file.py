@@ -4,8 +4,11 @@ import os
 import stat
 import struct
 
+from ..credentials import CAP_SYS_CHROOT, capable
 from ..errors import SyscallError
 from ..vfs import fsnotify
+from ..vfs.file import MAX_OFFSET
+from ..vfs.pipe import PipeFile
 from ..vfs.resolve import AT_FDCWD
 from ..vfs.scoped_walk import RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT, VALID_RESOLVE_FLAGS, ScopedWalk
 from ..vfs.vfs import AT_EACCESS, AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW
@@ -20,7 +23,14 @@ VALID_OPEN_FLAGS = (os.O_ACCMODE | os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_T
                     | O_TMPFILE_BIT)
 _O_PATH_COMPANIONS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 POSIX_FADV_NOREUSE = 5
-FALLOC_FL_KEEP_SIZE = 1
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_COLLAPSE_RANGE = 0x1, 0x2, 0x8
+FALLOC_FL_ZERO_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_WRITE_ZEROES = 0x10, 0x20, 0x40, 0x80
+FALLOC_FL_MODE_MASK = (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_INSERT_RANGE
+                       | FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_WRITE_ZEROES)
+# One mode at a time (plain allocation is 0); the ones that move the end of the file refuse KEEP_SIZE.
+_FALLOC_MODES = (0, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_ZERO_RANGE, FALLOC_FL_INSERT_RANGE,
+                 FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_WRITE_ZEROES)
+_FALLOC_MODES_CHANGING_SIZE = (FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_WRITE_ZEROES)
 SYNC_FILE_RANGE_FLAGS = 7  # WAIT_BEFORE | WRITE | WAIT_AFTER
 _STATFS = struct.Struct("<qqQQQQQiiqqq32x")
 _TIMESPEC_PAIR = struct.Struct("<qqqq")
@@ -255,7 +265,7 @@ def fchdir(t, fd):
 
 def chroot(t, pathname):
     """chroot(2)."""
-    if t.creds.euid != 0:
+    if not capable(t, CAP_SYS_CHROOT):
         raise SyscallError(errno.EPERM)
     vfs = _vfs(t)
     dentry = vfs.lookup(t, AT_FDCWD, _path(t, pathname))
@@ -353,19 +363,35 @@ def ftruncate(t, fd, length):
 
 
 def fallocate(t, fd, mode, offset, length):
-    """fallocate(2): plain allocation only, by extending the file."""
+    """fallocate(2): the checks of Linux's vfs_fallocate(), then the file's own: tmpfs (and the
+    overlay's upper layer) allocates and punches holes, host files do what their filesystem does."""
+    file = t.fds.get(fd)
+    if file.is_path_only:
+        raise SyscallError(errno.EBADF)
     if offset < 0 or length <= 0:
         raise SyscallError(errno.EINVAL)
-    file = t.fds.get(fd)
+    kind = mode & FALLOC_FL_MODE_MASK
+    if mode & ~(FALLOC_FL_MODE_MASK | FALLOC_FL_KEEP_SIZE) or kind not in _FALLOC_MODES:
+        raise SyscallError(errno.EOPNOTSUPP)
+    if mode & FALLOC_FL_KEEP_SIZE and kind in _FALLOC_MODES_CHANGING_SIZE or \
+            kind == FALLOC_FL_PUNCH_HOLE and not mode & FALLOC_FL_KEEP_SIZE:
+        raise SyscallError(errno.EOPNOTSUPP)
     if not file.writable:
         raise SyscallError(errno.EBADF)
-    if mode & ~FALLOC_FL_KEEP_SIZE:
-        raise SyscallError(errno.EOPNOTSUPP)
-    if file.dentry is None or not file.dentry.inode.is_regular:
+    file_type = stat.S_IFMT(file.stat().mode) if file.dentry is not None else None
+    if file_type == stat.S_IFIFO or isinstance(file, PipeFile):
+        raise SyscallError(errno.ESPIPE)
+    if file_type == stat.S_IFDIR:
+        raise SyscallError(errno.EISDIR)
+    if file_type not in (stat.S_IFREG, stat.S_IFBLK):
         raise SyscallError(errno.ENODEV)
-    if not mode & FALLOC_FL_KEEP_SIZE and offset + length > file.size():
-        file.truncate(offset + length)
-        fsnotify.modified(file.dentry)
+    if offset + length > MAX_OFFSET:
+        raise SyscallError(errno.EFBIG)
+    allocate = getattr(file, "fallocate", None)
+    if allocate is None:
+        raise SyscallError(errno.EOPNOTSUPP)
+    allocate(mode, offset, length)
+    fsnotify.modified(file.dentry)
     return 0
 
 

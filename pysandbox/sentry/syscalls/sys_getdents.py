@@ -3,6 +3,7 @@ import errno
 import struct
 
 from ..errors import SyscallError
+from ..vfs import fsnotify
 
 _DIRENT64_HEAD = struct.Struct("<QqHB")   # d_ino, d_off, d_reclen, d_type, then d_name
 _DIRENT_HEAD = struct.Struct("<QQH")      # d_ino, d_off, d_reclen, then d_name, NUL, d_type last
@@ -40,4 +41,6 @@ def _getdents(t, fd, dirp, count, pack):
         raise SyscallError(errno.EBADF)
     records = file.getdents(t, min(count, 0x7FFFFFFF), pack)
     t.copy_out(dirp, records)
+    if fsnotify.WATCHES:
+        fsnotify.accessed(file.dentry)  # every call, the last one at the end too, as Linux's iterate_dir
     return len(records)

@@ -1,16 +1,17 @@
 """Who and where the process is: uname(2), credentials (getuid(2), setresuid(2), ...),
-capget(2), getrandom(2) and sysinfo(2).
+getrandom(2) and sysinfo(2).
 
-Capabilities are not modelled: "privileged" means euid 0, and it stands for every
-capability a rule asks for (CAP_SETUID, CAP_SETGID, CAP_SYS_ADMIN). Credential changes
-install a changed copy of the Credentials, so tasks that shared the old object (as Linux
-shares struct cred) keep theirs.
+Changing ids needs CAP_SETUID or CAP_SETGID (CAP_SYS_ADMIN for the UTS names), and a uid change
+moves the capability sets as capabilities(7) says (Credentials.fix_after_setuid). Credential
+changes install a changed copy of the Credentials, so tasks that shared the old object (as
+Linux shares struct cred) keep theirs.
 """
 import errno
 import os
 import struct
 from collections import namedtuple
 
+from ..credentials import CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN, capable, change_credentials
 from ..errors import SyscallError
 from .sys_time import NSEC_PER_SEC, sandbox_monotonic_ns
 
@@ -29,16 +30,7 @@ GRND_RANDOM = 0x2
 GRND_INSECURE = 0x4
 GETRANDOM_MAX = 32 << 20
 
-_LINUX_CAPABILITY_VERSION_1 = 0x19980330
-_LINUX_CAPABILITY_VERSION_2 = 0x20071026
-_LINUX_CAPABILITY_VERSION_3 = 0x20080522
-_CAPABILITY_WORDS = {_LINUX_CAPABILITY_VERSION_1: 1, _LINUX_CAPABILITY_VERSION_2: 2, _LINUX_CAPABILITY_VERSION_3: 2}
-CAP_LAST_CAP = 40
-ALL_CAPABILITIES = (1 << (CAP_LAST_CAP + 1)) - 1
-
 _U32 = struct.Struct("<I")
-_CAP_HEADER = struct.Struct("<Ii")                   # version, pid
-_CAP_DATA = struct.Struct("<III")                    # effective, permitted, inheritable
 _SYSINFO = struct.Struct("<q3Q6QHH4xQQI4x")          # struct sysinfo, 112 bytes
 
 
@@ -48,18 +40,7 @@ _IdFields = namedtuple("_IdFields", "real effective saved fs")
 
 _UIDS = _IdFields("uid", "euid", "suid", "fsuid")
 _GIDS = _IdFields("gid", "egid", "sgid", "fsgid")
-
-
-def privileged(creds):
-    """Whether creds hold the capabilities a permission rule asks for: euid 0 stands for all of them."""
-    return creds.euid == 0
-
-
-def _commit_creds(t, **changes):
-    new = t.creds.copy()
-    for name, value in changes.items():
-        setattr(new, name, value)
-    t.creds = new
+_SET_ID_CAPABILITY = {_UIDS: CAP_SETUID, _GIDS: CAP_SETGID}
 
 
 # uname(2), sethostname(2), setdomainname(2)
@@ -76,7 +57,7 @@ def uname(t, buf):
 
 
 def _set_uts_name(t, attribute, name, length):
-    if not privileged(t.creds):
+    if not capable(t, CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
     if not 0 <= length <= UTS_NAME_MAX:
         raise SyscallError(errno.EINVAL)
@@ -139,10 +120,10 @@ def _setid(t, fields, new_id):
     if new_id == NO_ID:
         raise SyscallError(errno.EINVAL)
     creds = t.creds
-    if privileged(creds):
-        _commit_creds(t, **dict.fromkeys(fields, new_id))
+    if capable(t, _SET_ID_CAPABILITY[fields]):
+        change_credentials(t, **dict.fromkeys(fields, new_id))
     elif new_id in (getattr(creds, fields.real), getattr(creds, fields.saved)):
-        _commit_creds(t, **{fields.effective: new_id, fields.fs: new_id})
+        change_credentials(t, **{fields.effective: new_id, fields.fs: new_id})
     else:
         raise SyscallError(errno.EPERM)
     return 0
@@ -151,7 +132,7 @@ def _setid(t, fields, new_id):
 def _setreid(t, fields, real, effective):
     creds = t.creds
     old_real, old_effective, old_saved = (getattr(creds, name) for name in fields[:3])
-    allowed = privileged(creds)
+    allowed = capable(t, _SET_ID_CAPABILITY[fields])
     if real != NO_ID and not (allowed or real in (old_real, old_effective)):
         raise SyscallError(errno.EPERM)
     if effective != NO_ID and not (allowed or effective in (old_real, old_effective, old_saved)):
@@ -161,7 +142,7 @@ def _setreid(t, fields, real, effective):
     # The saved id follows the effective one when the real id is set, or when the
     # effective id becomes something other than the old real id.
     saved_follows = real != NO_ID or (effective != NO_ID and effective != old_real)
-    _commit_creds(t, **{fields.real: new_real, fields.effective: new_effective,
+    change_credentials(t, **{fields.real: new_real, fields.effective: new_effective,
                         fields.saved: new_effective if saved_follows else old_saved, fields.fs: new_effective})
     return 0
 
@@ -170,10 +151,13 @@ def _setresid(t, fields, real, effective, saved):
     creds = t.creds
     current = tuple(getattr(creds, name) for name in fields[:3])
     requested = (real, effective, saved)
-    if not privileged(creds) and any(new not in (NO_ID, *current) for new in requested):
+    unchanged_fs = effective == NO_ID or getattr(creds, fields.fs) == effective
+    if all(new in (NO_ID, old) for new, old in zip(requested, current)) and unchanged_fs:
+        return 0                       # nothing changes, not even the filesystem id
+    if not capable(t, _SET_ID_CAPABILITY[fields]) and any(new not in (NO_ID, *current) for new in requested):
         raise SyscallError(errno.EPERM)
     new_real, new_effective, new_saved = (old if new == NO_ID else new for old, new in zip(current, requested))
-    _commit_creds(t, **{fields.real: new_real, fields.effective: new_effective,
+    change_credentials(t, **{fields.real: new_real, fields.effective: new_effective,
                         fields.saved: new_saved, fields.fs: new_effective})
     return 0
 
@@ -181,8 +165,9 @@ def _setresid(t, fields, real, effective, saved):
 def _setfsid(t, fields, new_id):
     creds = t.creds
     old_fs_id = getattr(creds, fields.fs)
-    if new_id != NO_ID and (privileged(creds) or new_id in (getattr(creds, name) for name in fields)):
-        _commit_creds(t, **{fields.fs: new_id})
+    allowed = capable(t, _SET_ID_CAPABILITY[fields]) or new_id in (getattr(creds, name) for name in fields)
+    if new_id != NO_ID and allowed:
+        change_credentials(t, **{fields.fs: new_id})
     return old_fs_id
 
 
@@ -242,82 +227,14 @@ def getgroups(t, size, grouplist):
 
 def setgroups(t, size, grouplist):
     """setgroups(2)."""
-    if not privileged(t.creds):
+    if not capable(t, CAP_SETGID):
         raise SyscallError(errno.EPERM)
     if not 0 <= size <= NGROUPS_MAX:
         raise SyscallError(errno.EINVAL)
     groups = struct.unpack(f"<{size}I", t.copy_in(grouplist, 4 * size)) if size else ()
     if NO_ID in groups:
         raise SyscallError(errno.EINVAL)
-    _commit_creds(t, groups=sorted(groups))
-    return 0
-
-
-# capget(2), capset(2)
-
-def _capabilities(creds):
-    """(effective, permitted, inheritable) as derived from the euid."""
-    return (ALL_CAPABILITIES, ALL_CAPABILITIES, 0) if privileged(creds) else (0, 0, 0)
-
-
-def _capability_words(t, header):
-    """32-bit words per set for the header's version; None for an unknown version.
-
-    An unknown version is answered by writing the preferred one into the header, which
-    is how programs probe for it.
-    """
-    version = _U32.unpack(t.copy_in(header, _U32.size))[0]
-    words = _CAPABILITY_WORDS.get(version)
-    if words is None:
-        t.copy_out(header, _U32.pack(_LINUX_CAPABILITY_VERSION_3))
-    return words
-
-
-def _header_pid(t, header):
-    return _CAP_HEADER.unpack(t.copy_in(header, _CAP_HEADER.size))[1]
-
-
-def _pack_capabilities(sets, words):
-    return b"".join(_CAP_DATA.pack(*(bits >> (32 * word) & 0xFFFFFFFF for bits in sets)) for word in range(words))
-
-
-def _unpack_capabilities(raw, words):
-    sets = [0, 0, 0]
-    for word in range(words):
-        for index, bits in enumerate(_CAP_DATA.unpack_from(raw, word * _CAP_DATA.size)):
-            sets[index] |= bits << (32 * word)
-    return sets
-
-
-def capget(t, header, data):
-    """capget(2)."""
-    words = _capability_words(t, header)
-    if not data:
-        return 0
-    if words is None:
-        raise SyscallError(errno.EINVAL)
-    pid = _header_pid(t, header)
-    if pid < 0:
-        raise SyscallError(errno.EINVAL)
-    target = t if pid == 0 else t.kernel.tasks.get(pid)
-    if target is None:
-        raise SyscallError(errno.ESRCH)
-    t.copy_out(data, _pack_capabilities(_capabilities(target.creds), words))
-    return 0
-
-
-def capset(t, header, data):
-    """capset(2). Allowed changes are accepted but not kept: the sets stay derived from the euid."""
-    words = _capability_words(t, header)
-    if words is None:
-        raise SyscallError(errno.EINVAL)
-    if _header_pid(t, header) not in (0, t.tid):
-        raise SyscallError(errno.EPERM)
-    effective, permitted, inheritable = _unpack_capabilities(t.copy_in(data, words * _CAP_DATA.size), words)
-    _, old_permitted, old_inheritable = _capabilities(t.creds)
-    inheritable_limit = ALL_CAPABILITIES if privileged(t.creds) else old_inheritable | old_permitted
-    if inheritable & ~inheritable_limit or permitted & ~old_permitted or effective & ~permitted:
-        raise SyscallError(errno.EPERM)
+    change_credentials(t, groups=sorted(groups))
     return 0
 
 

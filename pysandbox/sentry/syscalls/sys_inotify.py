@@ -28,7 +28,7 @@ def inotify_add_watch(t, fd, pathname, mask):
     if not mask & IN_ALL_EVENTS or mask & ~VALID_WATCH_FLAGS \
             or mask & IN_MASK_ADD and mask & IN_MASK_CREATE:
         raise SyscallError(errno.EINVAL)
-    instance = _instance(t, fd)
+    instance = t.fds.get_of_kind(fd, InotifyFile)
     dentry = t.kernel.vfs.lookup(t, AT_FDCWD, t.copy_in_str(pathname), follow=not mask & IN_DONT_FOLLOW)
     attrs = dentry.inode.stat()
     may_access(attrs, t.creds, MAY_READ)
@@ -37,12 +37,5 @@ def inotify_add_watch(t, fd, pathname, mask):
 
 def inotify_rm_watch(t, fd, wd):
     """inotify_rm_watch(2)."""
-    _instance(t, fd).remove_watch(wd)
+    t.fds.get_of_kind(fd, InotifyFile).remove_watch(wd)
     return 0
-
-
-def _instance(t, fd):
-    file = t.fds.get(fd)
-    if not isinstance(file, InotifyFile):
-        raise SyscallError(errno.EINVAL)
-    return file

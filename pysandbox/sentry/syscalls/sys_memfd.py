@@ -3,6 +3,7 @@ import errno
 import os
 
 from ..errors import SyscallError
+from ..mm import PROT_WRITE
 from ..vfs.inode import Dentry
 from ..vfs.memfs import (F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
                          MemFile, MemFileDescription, TmpFS)
@@ -40,18 +41,46 @@ def memfd_create(t, name, flags):
     return t.fds.install(file, cloexec=bool(flags & MFD_CLOEXEC))
 
 
-def seals_command(file, cmd, seals):
-    """fcntl(2) F_ADD_SEALS and F_GET_SEALS: only tmpfs files (memfds among them) have seals."""
+def seals_command(t, file, cmd, seals):
+    """fcntl(2) F_ADD_SEALS and F_GET_SEALS: only tmpfs files (memfds among them) have seals.
+    F_SEAL_WRITE waits for no one: EBUSY while any process maps the file shared and writable."""
     if not isinstance(file, MemFileDescription):
         raise SyscallError(errno.EINVAL)
     inode = file.node
     if cmd == F_GET_SEALS:
         return inode.seals
-    if seals & ~ALL_SEALS:
-        raise SyscallError(errno.EINVAL)
     if not file.writable:
         raise SyscallError(errno.EPERM)
+    if seals & ~ALL_SEALS:
+        raise SyscallError(errno.EINVAL)
     if inode.seals & F_SEAL_SEAL:
         raise SyscallError(errno.EPERM)
+    if seals & F_SEAL_WRITE and not inode.seals & F_SEAL_WRITE and _mapped_shared_writable(t, inode):
+        raise SyscallError(errno.EBUSY)
     inode.seals |= seals
     return 0
+
+
+def write_sealed(file):
+    """Whether `file` is a tmpfs file sealed against writes (F_SEAL_WRITE or F_SEAL_FUTURE_WRITE)."""
+    return isinstance(file, MemFileDescription) and bool(file.node.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))
+
+
+def may_write_through(vma):
+    """Linux's VM_SHARED and VM_MAYWRITE: a shared mapping of a file opened for writing, made
+    writable or made before a write seal (after one, a read-only shared mapping may never write)."""
+    return vma.shared and vma.file is not None and vma.file.writable and \
+        (vma.prot & PROT_WRITE or not write_sealed(vma.file))
+
+
+def _mapped_shared_writable(t, inode):
+    seen = set()
+    for task in list(t.kernel.tasks.values()):
+        mm = task.mm
+        if mm is None or id(mm) in seen:
+            continue
+        seen.add(id(mm))
+        for vma in mm.vmas:
+            if getattr(vma.file, "node", None) is inode and may_write_through(vma):
+                return True
+    return False

@@ -1,6 +1,7 @@
 """Memory syscalls: brk(2), mmap(2), munmap(2), mprotect(2), mremap(2), madvise(2) and friends."""
 import errno
 
+from pysandbox.sentry.credentials import CAP_IPC_LOCK, capable
 from pysandbox.sentry.errors import SyscallError
 from pysandbox.sentry.mm import (MAP_32BIT, MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED,
                                  MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE,
@@ -8,6 +9,8 @@ from pysandbox.sentry.mm import (MAP_32BIT, MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EX
                                  MAP_TYPE, MAP_UNINITIALIZED, PROT_WRITE)
 from pysandbox.sentry.task import RLIMIT_MEMLOCK
 from pysandbox.sentry.vma import PAGE_SIZE, page_round_up
+
+from .sys_memfd import may_write_through, write_sealed
 
 O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR = 3, 0, 1, 2
 MAP_ABOVE4G, MAP_HUGE_2MB, MAP_HUGE_1GB = 0x80, 21 << 26, 30 << 26
@@ -47,6 +50,8 @@ def mmap(t, addr, length, prot, flags, fd, offset):
         raise SyscallError(errno.EACCES)
     if not hasattr(file, "pread") or not file.is_mappable():
         raise SyscallError(errno.ENODEV)
+    if kind != MAP_PRIVATE and prot & PROT_WRITE and write_sealed(file):
+        raise SyscallError(errno.EPERM)
     return t.mm.mmap(addr, length, prot, flags, file=file, offset=offset, name=file.path)
 
 
@@ -57,7 +62,12 @@ def munmap(t, addr, length):
 
 
 def mprotect(t, addr, length, prot):
-    """mprotect(2)."""
+    """mprotect(2). A shared file mapping becomes writable only if it may write through
+    (EACCES for a file opened read-only, or mapped read-only after a write seal)."""
+    if prot & PROT_WRITE and not addr % PAGE_SIZE:
+        for vma in t.mm.vmas.overlapping(addr, addr + page_round_up(length)):
+            if vma.shared and vma.file is not None and not may_write_through(vma):
+                raise SyscallError(errno.EACCES)
     t.mm.mprotect(addr, length, prot)
     return 0
 
@@ -103,8 +113,8 @@ MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
 
 
 def _memlock_limit(t):
-    """RLIMIT_MEMLOCK in bytes, or None for a task with CAP_IPC_LOCK (euid 0)."""
-    return None if t.creds.euid == 0 else t.tg.rlimits[RLIMIT_MEMLOCK][0]
+    """RLIMIT_MEMLOCK in bytes, or None for a task with CAP_IPC_LOCK."""
+    return None if capable(t, CAP_IPC_LOCK) else t.tg.rlimits[RLIMIT_MEMLOCK][0]
 
 
 def _lock_range(t, addr, length, locked):

@@ -1,18 +1,22 @@
-"""Mounting inside the sandbox: mount(2) and umount2(2).
+"""Mounting inside the sandbox: mount(2), umount2(2) and pivot_root(2).
 
-The sandbox has one mount namespace, its mount table (sentry/vfs/mount.py).
-CAP_SYS_ADMIN is modelled as the effective uid 0, as in the rest of the
-sentry's credential model. New filesystems are the sentry's own (tmpfs,
-proc, sysfs, devpts, mqueue, cgroup2); bind mounts take paths already
-inside the sandbox, so nothing of the host is reachable through them.
+Each task works on its own mount namespace (t.fs.mntns, sentry/vfs/mountns.py);
+a mount point must be in it (EINVAL otherwise, as Linux's check_mnt).
+All three need CAP_SYS_ADMIN in the caller's effective set. New filesystems
+are the sentry's own (tmpfs, proc, sysfs, devpts, mqueue, cgroup2); bind
+mounts take paths already inside the sandbox, so nothing of the host is
+reachable through them.
 """
 import errno
 import os
 
+from ..credentials import CAP_SYS_ADMIN, capable
 from ..errors import SyscallError
-from ..vfs.mount import (FLAG_OPTIONS, MS_BIND, MS_MOVE, MS_NOATIME, MS_NOUSER, MS_PROPAGATION, MS_RDONLY,
-                         MS_REC, MS_RELATIME, MS_REMOUNT, MS_SILENT, MS_STRICTATIME, PER_MOUNT_FLAGS)
+from ..vfs.mount import (FLAG_OPTIONS, MS_BIND, MS_MOVE, MS_NOATIME, MS_NOUSER, MS_PRIVATE, MS_PROPAGATION,
+                         MS_RDONLY, MS_REC, MS_RELATIME, MS_REMOUNT, MS_SHARED, MS_SILENT, MS_SLAVE,
+                         MS_STRICTATIME, MS_UNBINDABLE, PER_MOUNT_FLAGS)
 from ..vfs.memfs import _parse_size
+from ..vfs.mountns import mount_of, share_propagation
 from ..vfs.resolve import AT_FDCWD
 from ..vma import PAGE_SIZE
 
@@ -22,7 +26,7 @@ FS_TYPE_MAX = 256
 
 
 def _capable_sys_admin(t):
-    return t.creds.euid == 0
+    return capable(t, CAP_SYS_ADMIN)
 
 
 def _copy_mount_string(t, addr, limit=PAGE_SIZE):
@@ -72,26 +76,30 @@ def mount(t, source, target, filesystemtype, mountflags, data):
         raise SyscallError(errno.EINVAL)
     if not _capable_sys_admin(t):
         raise SyscallError(errno.EPERM)
-    table = vfs.mount_table
+    ns = t.fs.mntns
     if flags & (MS_REMOUNT | MS_BIND) == MS_REMOUNT | MS_BIND:
-        return _reconfigure(table, point, _mount_flags(flags))
+        return _reconfigure(ns, point, _mount_flags(flags))
     if flags & MS_REMOUNT:
-        return _reconfigure(table, point, _mount_flags(flags), _data_options(options))
+        return _reconfigure(ns, point, _mount_flags(flags), _data_options(options))
     if flags & MS_BIND:
-        return _bind(t, vfs, point, source_name, recursive=bool(flags & MS_REC))
+        return _bind(t, vfs, ns, ns.topmost(point), source_name, recursive=bool(flags & MS_REC))
     if flags & MS_PROPAGATION:
-        return _change_propagation(table, point, flags)
+        return _change_propagation(ns, point, flags)
     if flags & MS_MOVE:
-        return _move(t, vfs, point, source_name)
+        return _move(t, vfs, ns, ns.topmost(point), source_name)
     if not fstype:
         raise SyscallError(errno.EINVAL)
     fstype = os.fsdecode(fstype)
     data_options = _data_options(options)
+    point = ns.topmost(point)
+    if not ns.contains(mount_of(point)):
+        raise SyscallError(errno.EINVAL)
     root_inode = vfs.new_filesystem(fstype, data_options)
     if not point.inode.is_dir:
         raise SyscallError(errno.ENOTDIR)
-    _attach(table, point, root_inode, fstype, os.fsdecode(source_name or b"none"), _mount_flags(flags),
-            _shown_options(fstype, data_options))
+    new = _attach(ns, point, root_inode, fstype, os.fsdecode(source_name or b"none"), _mount_flags(flags),
+                  _shown_options(fstype, data_options))
+    ns.propagate_mount(new)
     return 0
 
 
@@ -123,16 +131,16 @@ def _tmpfs_options_shown(data):
     return shown
 
 
-def _attach(table, point, root_inode, fstype, source, flags, data, root_path=b"/"):
+def _attach(ns, point, root_inode, fstype, source, flags, data, root_path=b"/"):
     if point.parent is None:
-        raise SyscallError(errno.EBUSY)  # over the sandbox's own root
-    return table.attach(point.parent, point.name, root_inode, fstype, source, flags, data, root_path)
+        raise SyscallError(errno.EBUSY)  # over the namespace's own root
+    return ns.attach(point.parent, point.name, root_inode, fstype, source, flags, data, root_path)
 
 
-def _reconfigure(table, point, flags, data=None):
+def _reconfigure(ns, point, flags, data=None):
     """MS_REMOUNT of the mount whose root is `point`; with MS_BIND (data None) its per-mount
     flags only, otherwise the filesystem's read-only state and options too."""
-    mount = table.mount_at(point)
+    mount = ns.mount_at(point)
     if mount is None:
         raise SyscallError(errno.EINVAL)
     mount.flags = flags
@@ -143,30 +151,35 @@ def _reconfigure(table, point, flags, data=None):
     return 0
 
 
-def _bind(t, vfs, point, source_name, recursive):
-    """MS_BIND: `source_name`'s tree (and with MS_REC the mounts under it) also appears at `point`."""
+def _bind(t, vfs, ns, point, source_name, recursive):
+    """MS_BIND: `source_name`'s tree (and with MS_REC the mounts under it) also appears at `point`.
+    A bind of a shared mount is its peer, of a slave a slave of the same master."""
     if source_name is None:
         raise SyscallError(errno.EFAULT)
     source = vfs.lookup(t, AT_FDCWD, source_name)
+    source_mount = mount_of(source)
+    if not ns.contains(mount_of(point)) or source_mount.unbindable or not ns.contains(source_mount):
+        raise SyscallError(errno.EINVAL)
     if source.inode.is_dir != point.inode.is_dir:
         raise SyscallError(errno.ENOTDIR)
-    table = vfs.mount_table
-    source_mount = table.mount_of(source)
-    mounts_before = list(table.mounts)  # rbind copies the tree as it was: never the new mount itself
-    new = _attach(table, point, source.inode, source_mount.fstype, source_mount.source, source_mount.flags,
+    mounts_before = list(ns.mounts)  # rbind copies the tree as it was: never the new mount itself
+    new = _attach(ns, point, source.inode, source_mount.fstype, source_mount.source, source_mount.flags,
                   source_mount.data, _path_in_mount(source, source_mount))
+    share_propagation(source_mount, new, as_peer=True)
     if recursive:
-        _copy_submounts(table, mounts_before, source, new.root)
+        _copy_submounts(ns, mounts_before, source, new.root)
+    ns.propagate_mount(new)
     return 0
 
 
-def _copy_submounts(table, mounts, source, copy_root):
-    """rbind: the mounts (of `mounts`) below `source`, mounted again at the same places below `copy_root`."""
+def _copy_submounts(ns, mounts, source, copy_root):
+    """rbind: the mounts (of `mounts`) below `source`, mounted again at the same places below
+    `copy_root`; unbindable ones are left out, with what is below them."""
     for mount in mounts:
         holder = mount.root.parent
-        if holder is None or not source.is_ancestor_of(holder) or mount.root is source:
+        if holder is None or not source.is_ancestor_of(holder) or mount.root is source or mount.unbindable:
             continue
-        if table.mount_of(holder) is not table.mount_of(source) and holder is not source:
+        if mount_of(holder) is not mount_of(source) and holder is not source:
             continue  # nested deeper: copied when its own parent mount is
         names = []
         dentry = holder
@@ -176,40 +189,52 @@ def _copy_submounts(table, mounts, source, copy_root):
         target = copy_root
         for name in reversed(names):
             target = target.lookup(name)
-        copy = table.attach(target, mount.root.name, mount.root.inode, mount.fstype, mount.source, mount.flags,
-                            mount.data, mount.root_path)
-        _copy_submounts(table, mounts, mount.root, copy.root)
+        copy = ns.attach_like(mount, target, mount.root.name)
+        share_propagation(mount, copy, as_peer=True)
+        _copy_submounts(ns, mounts, mount.root, copy.root)
 
 
 def _path_in_mount(dentry, mount):
-    return dentry.path(mount.root) if dentry is not mount.root else b"/"
+    """mountinfo's root of a bind of `dentry`: its path inside the filesystem `mount` shows."""
+    if dentry is mount.root:
+        return mount.root_path
+    return mount.root_path.rstrip(b"/") + dentry.path(mount.root)
 
 
-def _change_propagation(table, point, flags):
-    """MS_SHARED/MS_PRIVATE/MS_SLAVE/MS_UNBINDABLE: exactly one, on a mount root. The sandbox
-    has a single mount namespace, so there is nothing to propagate to."""
+_PROPAGATION_KINDS = {MS_SHARED: "shared", MS_SLAVE: "slave", MS_PRIVATE: "private",
+                      MS_UNBINDABLE: "unbindable"}
+
+
+def _change_propagation(ns, point, flags):
+    """MS_SHARED/MS_PRIVATE/MS_SLAVE/MS_UNBINDABLE: exactly one, on a mount root of the caller's
+    namespace; with MS_REC on every mount below it too."""
     kind = flags & MS_PROPAGATION
     if kind & (kind - 1) or flags & ~(MS_PROPAGATION | MS_REC | MS_SILENT):
         raise SyscallError(errno.EINVAL)
-    if table.mount_at(point) is None:
+    mount = ns.mount_at(point)
+    if mount is None:
         raise SyscallError(errno.EINVAL)
+    for each in ns.subtree(mount) if flags & MS_REC else [mount]:
+        ns.set_propagation(each, _PROPAGATION_KINDS[kind])
     return 0
 
 
-def _move(t, vfs, point, source_name):
+def _move(t, vfs, ns, point, source_name):
     """MS_MOVE: the mount whose root is `source_name` now hangs at `point`."""
     if source_name is None:
         raise SyscallError(errno.EFAULT)
-    table = vfs.mount_table
     source = vfs.lookup(t, AT_FDCWD, source_name)
-    mount = table.mount_at(source)
-    if mount is None or mount.parent is None:
+    mount = ns.mount_at(source)
+    if mount is None or mount.parent is None or not ns.contains(mount_of(point)):
         raise SyscallError(errno.EINVAL)
+    if mount.parent.peers is not None:
+        raise SyscallError(errno.EINVAL)  # a mount under a shared mount may not move
     if mount.root.is_ancestor_of(point):
         raise SyscallError(errno.ELOOP)
     if source.inode.is_dir != point.inode.is_dir:
         raise SyscallError(errno.ENOTDIR)
-    table.move(mount, point.parent, point.name)
+    ns.move(mount, point)
+    ns.propagate_mount(mount)
     return 0
 
 
@@ -221,8 +246,8 @@ def umount2(t, target, flags):
     point = vfs.lookup(t, AT_FDCWD, t.copy_in_str(target), follow=not flags & UMOUNT_NOFOLLOW)
     if not _capable_sys_admin(t):
         raise SyscallError(errno.EPERM)
-    table = vfs.mount_table
-    mount = table.mount_at(point)
+    ns = t.fs.mntns
+    mount = ns.mount_at(ns.topmost(point))
     if mount is None:
         raise SyscallError(errno.EINVAL)
     if flags & MNT_EXPIRE and flags & (MNT_FORCE | MNT_DETACH):
@@ -231,19 +256,59 @@ def umount2(t, target, flags):
         raise SyscallError(errno.EINVAL if flags & MNT_DETACH else errno.EBUSY)
     if flags & MNT_EXPIRE:
         raise SyscallError(errno.EAGAIN)  # not marked yet: a second call would be needed
-    if not flags & MNT_DETACH and _busy(t, table, mount):
+    if not flags & MNT_DETACH and _busy(t, ns, mount):
         raise SyscallError(errno.EBUSY)
-    table.detach(mount)
+    ns.unmount(mount)
     return 0
 
 
-def _busy(t, table, mount):
+def _busy(t, ns, mount):
     """Whether anything still uses `mount`: mounts on it, a cwd or root in it, an open file on it."""
-    if table.children(mount):
+    if ns.children(mount):
         return True
     for task in t.kernel.tasks.values():
         dentries = [task.fs.cwd, task.fs.root]
         dentries += [file.dentry for _, file in task.fds if getattr(file, "dentry", None) is not None]
-        if any(table.mount_of(dentry) is mount for dentry in dentries):
+        if any(mount_of(dentry) is mount for dentry in dentries):
             return True
     return False
+
+
+def pivot_root(t, new_root, put_old):
+    """PivotRoot implements Linux syscall pivot_root(2)."""
+    if not _capable_sys_admin(t):
+        raise SyscallError(errno.EPERM)
+    vfs = t.kernel.vfs
+    new = _directory(t, vfs, new_root)
+    ns = t.fs.mntns
+    old = ns.topmost(_directory(t, vfs, put_old))
+    root = t.fs.root
+    new_mount, root_mount, old_mount = mount_of(new), mount_of(root), mount_of(old)
+    if _shared(old_mount) or _shared(new_mount.parent) or _shared(root_mount.parent):
+        raise SyscallError(errno.EINVAL)
+    if not ns.contains(root_mount) or not ns.contains(new_mount):
+        raise SyscallError(errno.EINVAL)
+    if new_mount is root_mount or old_mount is root_mount:
+        raise SyscallError(errno.EBUSY)
+    if root is not root_mount.root or new is not new_mount.root or new_mount.parent is None:
+        raise SyscallError(errno.EINVAL)  # the root and new_root must both be mount points
+    if not new.is_ancestor_of(old) or not root.is_ancestor_of(new):
+        raise SyscallError(errno.EINVAL)
+    ns.pivot(root_mount, new_mount, old)
+    for task in t.kernel.tasks.values():
+        if task.fs.root is root:
+            task.fs.root = new
+        if task.fs.cwd is root:
+            task.fs.cwd = new
+    return 0
+
+
+def _directory(t, vfs, path):
+    dentry = vfs.lookup(t, AT_FDCWD, t.copy_in_str(path))
+    if not dentry.inode.is_dir:
+        raise SyscallError(errno.ENOTDIR)
+    return dentry
+
+
+def _shared(mount):
+    return mount is not None and mount.peers is not None

@@ -4,8 +4,9 @@ import errno
 import struct
 import time
 
+from ..credentials import CAP_SYS_RESOURCE, capable
 from ..errors import RESTART_ALWAYS, SyscallError
-from ..sysv_ipc import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSGMAX, MSGMNB, MSGMNI, READ, WRITE,
+from ..sysv_ipc import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSGMNB, MSGMNI, READ, WRITE,
                         Message, MessageQueue, namespace, wait)
 
 MSG_STAT, MSG_INFO, MSG_STAT_ANY = 11, 12, 13
@@ -33,8 +34,14 @@ def msgget(t, key, msgflg):
         queue = queues.create(lambda ipc_id: MessageQueue(ipc_id, key, t.creds, msgflg, now), key, MSGMNI)
         if queue is None:
             raise SyscallError(errno.ENOSPC)
+        queue.max_bytes = _sysctl(t, "kernel.msgmnb")
         return queue
     return queues.get(t, key, msgflg, create)
+
+
+def _sysctl(t, name):
+    """kernel.msgmax and kernel.msgmnb: the sandbox's values (/proc/sys, linux.sysctl)."""
+    return t.kernel.sysctls.int_value(name)
 
 
 def _queue(t, msqid):
@@ -47,7 +54,7 @@ def _wait(t, queue):
 
 def msgsnd(t, msqid, msgp, msgsz, msgflg):
     """msgsnd(2): waits for room unless IPC_NOWAIT; a signal handler ends the wait with EINTR."""
-    if msgsz > MSGMAX or msgsz < 0 or msqid < 0:
+    if msgsz > _sysctl(t, "kernel.msgmax") or msgsz < 0 or msqid < 0:
         raise SyscallError(errno.EINVAL)
     msg_type = _MTYPE.unpack(t.copy_in(msgp, _MTYPE.size))[0]
     if msg_type < 1:
@@ -124,13 +131,15 @@ def msgctl(t, msqid, cmd, buf):
         raise SyscallError(errno.EINVAL)
     queues = _queues(t)
     if cmd in (IPC_INFO, MSG_INFO):
+        max_queue_bytes = _sysctl(t, "kernel.msgmnb")
         if cmd == IPC_INFO:
-            pool, messages, total = MSGPOOL, MSGMNB, MSGMNB
+            pool, messages, total = MSGPOOL, max_queue_bytes, max_queue_bytes
         else:
             pool = len(queues.by_slot)
             messages = sum(len(q.messages) for q in queues.by_slot.values())
             total = sum(q.bytes for q in queues.by_slot.values())
-        t.copy_out(buf, _MSGINFO.pack(pool, messages, MSGMAX, MSGMNB, MSGMNI, MSGSSZ, total, MSGSEG))
+        t.copy_out(buf, _MSGINFO.pack(pool, messages, _sysctl(t, "kernel.msgmax"), max_queue_bytes, MSGMNI, MSGSSZ,
+                                      total, MSGSEG))
         return queues.highest_slot
     if cmd in (IPC_STAT, MSG_STAT, MSG_STAT_ANY):
         queue = queues.for_stat(t, msqid, cmd, check_read=cmd != MSG_STAT_ANY)
@@ -144,8 +153,8 @@ def msgctl(t, msqid, cmd, buf):
         queues.remove(queue)
         return 0
     uid, gid, mode, max_bytes = new[1], new[2], new[5], new[12]
-    if max_bytes > MSGMNB and t.creds.euid != 0:
-        raise SyscallError(errno.EPERM)     # CAP_SYS_RESOURCE
+    if max_bytes > _sysctl(t, "kernel.msgmnb") and not capable(t, CAP_SYS_RESOURCE):
+        raise SyscallError(errno.EPERM)
     queue.max_bytes = max_bytes
     queue.perm.uid, queue.perm.gid = uid, gid
     queue.perm.mode = mode & 0o777

@@ -4,6 +4,7 @@ import errno
 import struct
 
 from .. import posix_timers
+from ..credentials import CAP_WAKE_ALARM, capable
 from ..errors import SyscallError
 from ..posix_timers import SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID, PosixTimer
 from ..signals import SIGALRM
@@ -39,8 +40,8 @@ def timer_create(t, clockid, sevp, timerid):
     As in Linux, the id is taken before the sigevent is checked and the id written out, so a
     create failing there uses one up."""
     read_clock, cpu_clock = _clock_reader(t, clockid)
-    if clockid in _ALARM_CLOCKS and t.creds.euid != 0:
-        raise SyscallError(errno.EPERM)      # CAP_WAKE_ALARM
+    if clockid in _ALARM_CLOCKS and not capable(t, CAP_WAKE_ALARM):
+        raise SyscallError(errno.EPERM)
     event = _SIGEVENT.unpack(t.copy_in(sevp, _SIGEVENT.size)) if sevp else None
     tg = t.tg
     if len(tg.posix_timers) >= _TIMER_MAX:

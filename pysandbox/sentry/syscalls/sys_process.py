@@ -1,12 +1,18 @@
 """Process and thread lifecycle: clone(2), fork(2), vfork(2), execve(2), exit(2), wait4(2), waitid(2)."""
 import errno
 import os
+import stat
 import struct
 
 from pysandbox.sentry import loader, posix_timers, signals
 from pysandbox.sentry.errors import KEEP_REGS, RESTART_SYS, SyscallError, WouldBlock
 from pysandbox.sentry.mm import MemoryManager
+from pysandbox.sentry.sched import HOST_CPUS
+from pysandbox.sentry.syscalls.sys_capability import CAPABILITY_PRCTL_OPTIONS, capability_prctl
+from pysandbox.sentry.syscalls.sys_mount import _capable_sys_admin
 from pysandbox.sentry.syscalls.sys_time import seconds_to_ns, timeval_bytes
+from pysandbox.sentry.vfs import mountns
+from pysandbox.sentry.vfs.mount import MS_NOSUID
 from pysandbox.sentry.task import RLIMIT_NOFILE, RLIMIT_NPROC, Task, ThreadGroup
 
 CSIGNAL = 0x000000FF
@@ -42,8 +48,8 @@ def _check_clone_flags(flags):
         raise SyscallError(errno.EINVAL)
     if flags & CLONE_THREAD and flags & (CLONE_PARENT | CLONE_NEWPID | CLONE_NEWUSER):
         raise SyscallError(errno.EINVAL)
-    if flags & CLONE_NAMESPACES:
-        raise SyscallError(errno.EPERM)
+    if flags & CLONE_NAMESPACES & ~CLONE_NEWNS:
+        raise SyscallError(errno.EPERM)  # only mount namespaces so far
     if flags & CLONE_PIDFD and flags & CLONE_DETACHED:
         raise SyscallError(errno.EINVAL)
 
@@ -65,6 +71,8 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
             raise SyscallError(errno.EAGAIN)
     if flags & CLONE_PIDFD:
         raise SyscallError(errno.EINVAL)      # no pidfds yet
+    if flags & CLONE_NEWNS and not _capable_sys_admin(t):
+        raise SyscallError(errno.EPERM)
     tid = kernel.allocate_pid()
 
     if flags & CLONE_THREAD:
@@ -79,6 +87,8 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
         mm = t.mm.fork(context.address_space)
     fds = t.fds.share() if flags & CLONE_FILES else t.fds.fork()
     fs = t.fs if flags & CLONE_FS else t.fs.fork()
+    if flags & CLONE_NEWNS:
+        mountns.enter_copy(fs)
     creds = t.creds.copy()
 
     if flags & CLONE_THREAD:
@@ -182,9 +192,62 @@ def vfork(t):
     return _clone_or_wait(t, lambda: do_clone(t, CLONE_VM | CLONE_VFORK, 0, 0, 0, 0, SIGCHLD))
 
 
+# -- namespaces ----------------------------------------------------------------------
+CLONE_NEWTIME = 0x80
+UNSHARE_FLAGS = (CLONE_THREAD | CLONE_FS | CLONE_NEWNS | CLONE_SIGHAND | CLONE_VM | CLONE_FILES
+                 | CLONE_SYSVSEM | CLONE_NAMESPACES | CLONE_NEWTIME)
+
+
+def unshare(t, flags):
+    """Unshare implements Linux syscall unshare(2). Of the namespaces, only CLONE_NEWNS is
+    supported (the others answer EPERM, as clone(2) does for them)."""
+    if flags & ~UNSHARE_FLAGS:
+        raise SyscallError(errno.EINVAL)
+    if flags & CLONE_NEWUSER:
+        flags |= CLONE_THREAD | CLONE_FS
+    if flags & CLONE_VM:
+        flags |= CLONE_SIGHAND
+    if flags & CLONE_SIGHAND:
+        flags |= CLONE_THREAD
+    if flags & CLONE_NEWNS:
+        flags |= CLONE_FS
+    if flags & (CLONE_THREAD | CLONE_SIGHAND) and len(t.tg.tasks) > 1 or flags & CLONE_VM and t.mm.users > 1:
+        raise SyscallError(errno.EINVAL)
+    if flags & (CLONE_NAMESPACES | CLONE_NEWTIME) & ~CLONE_NEWNS:
+        raise SyscallError(errno.EPERM)
+    if flags & CLONE_NEWNS and not _capable_sys_admin(t):
+        raise SyscallError(errno.EPERM)
+    if flags & CLONE_FS and _fs_users(t) > 1:
+        t.fs = t.fs.fork()
+    if flags & CLONE_FILES:
+        t.fds.unshare()
+    if flags & CLONE_NEWNS:
+        mountns.enter_copy(t.fs)
+    return 0
+
+
+def setns(t, fd, nstype):
+    """Setns implements Linux syscall setns(2) for mount namespace files (/proc/PID/ns/mnt)."""
+    namespace = mountns.namespace_of(t.fds.get(fd))
+    if namespace is None or nstype not in (0, CLONE_NEWNS):
+        raise SyscallError(errno.EINVAL)
+    if not _capable_sys_admin(t):
+        raise SyscallError(errno.EPERM)
+    if _fs_users(t) > 1:
+        raise SyscallError(errno.EINVAL)  # its root and cwd are shared with another task (CLONE_FS)
+    mountns.enter(t.fs, namespace)
+    return 0
+
+
+def _fs_users(t):
+    return sum(1 for task in t.kernel.tasks.values() if task.fs is t.fs and task.alive)
+
+
 # -- execve ------------------------------------------------------------------------
-def load_new_image(t, path, argv, envp):
+def load_new_image(t, path, argv, envp, creds=None):
     """Build a fresh address space holding `path`; returns (context, mm, load result).
+    `creds`: the new image's credentials (its auxv's ids), or a function of the executable's
+    file giving them and whether the exec is secure (AT_SECURE); t.creds by default.
 
     Nothing about `t` changes here, so a failure leaves the old image intact."""
     context = t.kernel.platform.new_process()
@@ -192,7 +255,7 @@ def load_new_image(t, path, argv, envp):
     try:
         result = loader.load_executable(
             mm, lambda p: t.kernel.vfs.open_exec(t, p)[0], path, argv, envp,
-            creds=t.creds, random_bytes=os.urandom(16), hwcap=AT_HWCAP_X86, stack_top=mm.stack_top)
+            creds=creds or t.creds, random_bytes=os.urandom(16), hwcap=AT_HWCAP_X86, stack_top=mm.stack_top)
     except BaseException:
         context.kill_process()
         mm.release()
@@ -222,11 +285,31 @@ def execveat(t, dirfd, pathname, argv, envp, flags):
 def _exec(t, path, argv, envp):
     if not path:
         raise SyscallError(errno.ENOENT)
-    context, mm, result = load_new_image(t, path, argv, envp)
+    new_creds = []
+
+    def creds_for(exe_file):
+        old = t.creds
+        new_creds.append(old.exec_transition(*_set_ids(t, exe_file)))
+        return new_creds[-1], new_creds[-1].secure_after_exec(old)
+    context, mm, result = load_new_image(t, path, argv, envp, creds=creds_for)
     _discard_old_image(t)
     install_image(t, context, mm, result, path, envp)
+    t.creds = new_creds[-1]
     t.tg.did_exec = True
     return KEEP_REGS
+
+
+def _set_ids(t, exe_file):
+    """(uid, gid) the executable's set-user-ID and set-group-ID bits give (None where not), as
+    bprm_fill_uid(): never under no_new_privs or on a nosuid mount; set-group-ID needs group
+    execute permission."""
+    dentry = exe_file.dentry
+    if t.creds.no_new_privs or dentry is None or t.kernel.vfs.mount_of(dentry).flags & MS_NOSUID:
+        return None, None
+    attrs = dentry.inode.stat()
+    uid = attrs.uid if attrs.mode & stat.S_ISUID else None
+    gid = attrs.gid if attrs.mode & (stat.S_ISGID | stat.S_IXGRP) == stat.S_ISGID | stat.S_IXGRP else None
+    return uid, gid
 
 
 def _discard_old_image(t):
@@ -559,14 +642,11 @@ def arch_prctl(t, code, addr):
 
 
 PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 2, 3, 4
-PR_GET_KEEPCAPS, PR_SET_KEEPCAPS, PR_SET_NAME, PR_GET_NAME = 7, 8, 15, 16
-PR_GET_SECCOMP, PR_SET_SECCOMP, PR_CAPBSET_READ, PR_CAPBSET_DROP = 21, 22, 23, 24
+PR_SET_NAME, PR_GET_NAME = 15, 16
+PR_GET_SECCOMP, PR_SET_SECCOMP = 21, 22
 PR_GET_TIMERSLACK, PR_SET_TIMERSLACK = 30, 29
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
-PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS = 38, 39
 PR_SET_MM, PR_SET_VMA = 35, 0x53564D41
-PR_CAP_AMBIENT = 47
-CAP_LAST_CAP = 40
 
 
 def prctl(t, option, arg2, arg3, arg4, arg5):
@@ -593,34 +673,16 @@ def prctl(t, option, arg2, arg3, arg4, arg5):
         return 0
     if option == PR_GET_DUMPABLE:
         return getattr(tg, "dumpable", 1)
-    if option == PR_SET_NO_NEW_PRIVS:
-        if arg2 != 1 or arg3 or arg4 or arg5:
-            raise SyscallError(errno.EINVAL)
-        t.no_new_privs = True
-        return 0
-    if option == PR_GET_NO_NEW_PRIVS:
-        if arg2 or arg3 or arg4 or arg5:
-            raise SyscallError(errno.EINVAL)
-        return int(getattr(t, "no_new_privs", False))
+    if option in CAPABILITY_PRCTL_OPTIONS:
+        return capability_prctl(t, option, arg2, arg3, arg4, arg5)
     if option == PR_SET_CHILD_SUBREAPER:
         tg.subreaper = bool(arg2)
         return 0
     if option == PR_GET_CHILD_SUBREAPER:
         t.copy_out_i32(arg2, int(tg.subreaper))
         return 0
-    if option == PR_SET_KEEPCAPS:
-        if arg2 not in (0, 1):
-            raise SyscallError(errno.EINVAL)
-        t.keepcaps = arg2
-        return 0
-    if option == PR_GET_KEEPCAPS:
-        return getattr(t, "keepcaps", 0)
     if option == PR_GET_SECCOMP:
         return 0
-    if option == PR_CAPBSET_READ:
-        if arg2 > CAP_LAST_CAP:
-            raise SyscallError(errno.EINVAL)
-        return 1
     if option == PR_GET_TIMERSLACK:
         return 50000
     if option == PR_SET_TIMERSLACK:
@@ -637,11 +699,8 @@ def sched_yield(t):
 
 # Counted at import, before the sentry pins itself to one CPU and before its seccomp filter
 # forbids asking the host.
-_CPUS = max(1, len(os.sched_getaffinity(0)))
-
-
 def _cpu_count():
-    return _CPUS
+    return HOST_CPUS
 
 
 def sched_getaffinity(t, pid, cpusetsize, mask):

@@ -1,6 +1,7 @@
 """process_vm_readv(2) and process_vm_writev(2): copies between two processes' memory."""
 import errno
 
+from ..credentials import CAP_SYS_PTRACE, capable
 from ..errors import SyscallError
 from ..mm import PROT_READ, PROT_WRITE
 from .sys_read_write import _read_iovecs
@@ -9,11 +10,11 @@ from .sys_read_write import _read_iovecs
 
 def _may_access(t, target):
     """PTRACE_MODE_ATTACH_REALCREDS: the caller's real ids match all of the target's, or it is
-    privileged (CAP_SYS_PTRACE, derived from euid 0)."""
+    has CAP_SYS_PTRACE."""
     mine, theirs = t.creds, target.creds
     same_user = mine.uid == theirs.uid == theirs.euid == theirs.suid
     same_group = mine.gid == theirs.gid == theirs.egid == theirs.sgid
-    return (same_user and same_group) or mine.euid == 0
+    return (same_user and same_group) or capable(t, CAP_SYS_PTRACE)
 
 
 def _transfer(t, pid, local_iov, liovcnt, remote_iov, riovcnt, flags, writing):

@@ -14,6 +14,11 @@ MAX_WRITE_CHUNK = 1 << 24  # what the sentry copies in at once; larger writes re
 UIO_MAXIOV = 1024
 _IOVEC = struct.Struct("<QQ")
 RWF_SUPPORTED = 0x1F       # RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND
+# Reads of at least this many bytes from a file a host file holds go from that file straight
+# into guest memory (copied once, by the platform); smaller ones cost less through the sentry.
+DIRECT_READ_MIN = 256 * 1024
+DIRECT_READ_MAX = 1 << 24  # bytes one such read copies at most (the rest is a short read)
+DIRECT_WRITE_MIN = DIRECT_READ_MIN  # writes this large to such files go through the platform's staging
 
 
 def _readable(t, fd):
@@ -112,18 +117,103 @@ def _total(vectors):
     return min(sum(length for _, length in vectors), MAX_RW_COUNT)
 
 
+def _read_direct(t, file, buf, count, offset):
+    """A large read of a file whose bytes a host file holds: copied from there straight to the
+    guest's buffer by the platform. The count, or None when the ordinary path should read."""
+    if count < DIRECT_READ_MIN:
+        return None
+    host_source = getattr(file, "host_source", None)
+    source = host_source(offset) if host_source is not None else None
+    if source is None:
+        return None
+    host_fd, available = source
+    # pread(2) asks the file first even when the buffer can't take a byte (the copy then
+    # faults): only what the guest may write goes to the platform.
+    wanted = min(count, available, DIRECT_READ_MAX, t.accessible_length(buf, count, PROT_WRITE))
+    if wanted < DIRECT_READ_MIN:
+        return None
+    copied = t.mm.copy_from_file(buf, file, host_fd, offset, wanted, available)
+    if copied == 0:
+        raise SyscallError(errno.EFAULT)
+    return copied
+
+
+def _read_direct_vectors(t, file, vectors, offset):
+    """readv(2) and its kin, when one of the buffers takes a large read: buffer by buffer, the
+    large ones copied by the platform, the others through the sentry. The count, or None when
+    no buffer is large enough or the file has no host file behind it."""
+    if (getattr(file, "host_source", None) is None
+            or not any(length >= DIRECT_READ_MIN for _, length in vectors)):
+        return None
+    done = 0
+    for base, length in vectors:
+        length = min(length, MAX_RW_COUNT - done)
+        try:
+            got = _read_direct(t, file, base, length, offset + done)
+            if got is None:
+                data = file.pread(offset + done, length)
+                t.copy_out(base, data)
+                got = len(data)
+        except SyscallError:
+            if done:
+                break                       # a fault after some bytes: their count
+            raise
+        done += got
+        if got < length:
+            break
+    return done
+
+
 def read(t, fd, buf, count):
     """read(2)."""
     file = _readable(t, fd)
-    data = file.read(t, _total(_read_vectors(t, file, [(buf, count)])))
+    count = _total(_read_vectors(t, file, [(buf, count)]))
+    if count >= DIRECT_READ_MIN:
+        copied = _read_direct(t, file, buf, count, getattr(file, "offset", 0))
+        if copied is not None:
+            file.offset += copied
+            return _accessed(file, copied)
+    data = file.read(t, count)
     t.copy_out(buf, data)
-    return len(data)
+    return _accessed(file, len(data))
+
+
+def _write_staged(t, file, vectors, offset=None):
+    """A large write to a file a host file holds: the guest's bytes reach the file through the
+    platform's staging buffer, piece by piece, instead of being copied in whole first (`offset`:
+    pwrite's, else the file's). The count, or None when the ordinary path should write."""
+    if (len(vectors) != 1 or vectors[0][1] < DIRECT_WRITE_MIN
+            or getattr(file, "host_source", None) is None):
+        return None
+    base, length = vectors[0]
+    length = min(length, MAX_WRITE_CHUNK)
+    done = 0
+    while done < length:
+        data = t.mm.view_for_host(base + done, length - done)
+        try:
+            if data is None and not done:
+                return None
+            if not data:
+                raise SyscallError(errno.EFAULT)
+            written = file.write(t, data) if offset is None else _positioned_write(file, offset + done, data)
+        except SyscallError:
+            if done:
+                break                       # an error after some bytes went in: their count
+            raise
+        done += written
+        if written < len(data):
+            break
+    return done
 
 
 def write(t, fd, buf, count):
     """write(2)."""
     file = _writable(t, fd)
-    return _wrote(file, _write(t, file, _gather(t, _write_vectors(t, [(buf, count)]))))
+    vectors = _write_vectors(t, [(buf, count)])
+    written = _write_staged(t, file, vectors)
+    if written is None:
+        written = _write(t, file, _gather(t, vectors))
+    return _wrote(file, written)
 
 
 def _write(t, file, data):
@@ -150,9 +240,13 @@ def pread64(t, fd, buf, count, offset):
     if offset < 0:
         raise SyscallError(errno.EINVAL)
     file = _readable(t, fd)
-    data = file.pread(offset, _total(_read_vectors(t, file, [(buf, count)], consumes=False)))
+    count = _total(_read_vectors(t, file, [(buf, count)], consumes=False))
+    copied = _read_direct(t, file, buf, count, offset)
+    if copied is not None:
+        return _accessed(file, copied)
+    data = file.pread(offset, count)
     t.copy_out(buf, data)
-    return len(data)
+    return _accessed(file, len(data))
 
 
 def pwrite64(t, fd, buf, count, offset):
@@ -160,7 +254,11 @@ def pwrite64(t, fd, buf, count, offset):
     if offset < 0:
         raise SyscallError(errno.EINVAL)
     file = _writable(t, fd)
-    return _wrote(file, _positioned_write(file, offset, _gather(t, _write_vectors(t, [(buf, count)]))))
+    vectors = _write_vectors(t, [(buf, count)])
+    written = _write_staged(t, file, vectors, offset)
+    if written is None:
+        written = _positioned_write(file, offset, _gather(t, vectors))
+    return _wrote(file, written)
 
 
 def _positioned_write(file, offset, data):
@@ -174,7 +272,11 @@ def readv(t, fd, iov, iovcnt):
     """readv(2)."""
     file = _readable(t, fd)
     vectors = _read_vectors(t, file, _read_iovecs(t, iov, iovcnt))
-    return _scatter(t, vectors, file.read(t, _total(vectors)))
+    copied = _read_direct_vectors(t, file, vectors, getattr(file, "offset", 0))
+    if copied is not None:
+        file.offset += copied
+        return _accessed(file, copied)
+    return _accessed(file, _scatter(t, vectors, file.read(t, _total(vectors))))
 
 
 def writev(t, fd, iov, iovcnt):
@@ -204,9 +306,14 @@ def preadv2(t, fd, iov, iovcnt, pos_l, pos_h, flags):
         raise SyscallError(errno.EOPNOTSUPP if flags & ~RWF_SUPPORTED else errno.EINVAL)
     file = _readable(t, fd)
     vectors = _read_vectors(t, file, _read_iovecs(t, iov, iovcnt), consumes=offset == -1)
+    copied = _read_direct_vectors(t, file, vectors, getattr(file, "offset", 0) if offset == -1 else offset)
+    if copied is not None:
+        if offset == -1:
+            file.offset += copied
+        return _accessed(file, copied)
     count = _total(vectors)
     data = file.read(t, count) if offset == -1 else file.pread(offset, count)
-    return _scatter(t, vectors, data)
+    return _accessed(file, _scatter(t, vectors, data))
 
 
 def pwritev2(t, fd, iov, iovcnt, pos_l, pos_h, flags):
@@ -227,6 +334,13 @@ def lseek(t, fd, offset, whence):
     if whence < 0 or whence > SEEK_HOLE:
         raise SyscallError(errno.EINVAL)
     return file.seek(offset, whence)
+
+
+def _accessed(file, count):
+    """IN_ACCESS for a read that returned data."""
+    if count and fsnotify.WATCHES:
+        fsnotify.accessed(file.dentry)
+    return count
 
 
 def _wrote(file, count):

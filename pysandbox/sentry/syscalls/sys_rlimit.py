@@ -7,9 +7,9 @@ RLIMIT_NOFILE, clone RLIMIT_NPROC, ...); this module only keeps them.
 import errno
 import struct
 
+from ..credentials import CAP_SYS_RESOURCE, capable
 from ..errors import SyscallError
 from ..task import RLIMIT_NOFILE
-from .sys_identity import privileged
 from .sys_time import seconds_to_ns, timeval_bytes
 
 RLIM_NLIMITS = 16
@@ -24,11 +24,11 @@ _RUSAGE_COUNTERS_SIZE = 14 * 8       # ru_maxrss .. ru_nivcsw, after the two tim
 
 
 def _may_act_on(t, target):
-    """prlimit(2): the caller's ids match all of the target's, or the caller is privileged."""
+    """prlimit(2): the caller's ids match all of the target's, or the caller has CAP_SYS_RESOURCE."""
     if target is t:
         return True
     caller, other = t.creds, target.creds
-    return privileged(caller) or (caller.uid == other.uid == other.euid == other.suid
+    return capable(t, CAP_SYS_RESOURCE) or (caller.uid == other.uid == other.euid == other.suid
                                 and caller.gid == other.gid == other.egid == other.sgid)
 
 
@@ -43,7 +43,7 @@ def _do_prlimit(t, tg, resource, new_limits):
             raise SyscallError(errno.EINVAL)
         if resource == RLIMIT_NOFILE and hard > NR_OPEN:
             raise SyscallError(errno.EPERM)
-        if hard > old_limits[1] and not privileged(t.creds):
+        if hard > old_limits[1] and not capable(t, CAP_SYS_RESOURCE):
             raise SyscallError(errno.EPERM)
         tg.rlimits[resource] = [soft, hard]
     return old_limits

@@ -1,14 +1,14 @@
 """Scheduling attributes: getpriority(2)/setpriority(2), the sched_*(2) policy calls and
 ioprio_get(2)/ioprio_set(2).
 
-Privilege is CAP_SYS_NICE (CAP_SYS_ADMIN for real-time I/O priority), which the sandbox
-derives from euid 0 as it does every capability. Nice values, policies and priorities are
+Privilege is CAP_SYS_NICE in the caller's effective set. Nice values, policies and priorities are
 kept per thread, as Linux keeps them; the host schedules the stubs as it sees fit.
 """
 import errno
 import os
 import struct
 
+from ..credentials import CAP_SYS_ADMIN, CAP_SYS_NICE, capable
 from ..errors import SyscallError
 from ..sched import (IOPRIO_CLASS_BE, IOPRIO_CLASS_IDLE, IOPRIO_CLASS_MASK, IOPRIO_CLASS_NONE,
                      IOPRIO_CLASS_RT, IOPRIO_CLASS_SHIFT, IOPRIO_LEVEL_MASK, MAX_NICE, MAX_RT_PRIORITY,
@@ -25,7 +25,7 @@ _SCHED_PARAM = struct.Struct("<i")
 
 
 def _capable_sys_nice(t):
-    return t.creds.euid == 0
+    return capable(t, CAP_SYS_NICE)
 
 
 def _task(t, pid):
@@ -214,7 +214,7 @@ def ioprio_set(t, which, who, ioprio):
     """ioprio_set(2): classes none (level 0 only), real-time (needs CAP_SYS_NICE or CAP_SYS_ADMIN),
     best-effort and idle; levels 0..7 (the level field is 3 bits wide)."""
     io_class, level = (ioprio >> IOPRIO_CLASS_SHIFT) & IOPRIO_CLASS_MASK, ioprio & IOPRIO_LEVEL_MASK
-    if io_class == IOPRIO_CLASS_RT and not _capable_sys_nice(t):
+    if io_class == IOPRIO_CLASS_RT and not (_capable_sys_nice(t) or capable(t, CAP_SYS_ADMIN)):
         raise SyscallError(errno.EPERM)
     if io_class not in (IOPRIO_CLASS_NONE, IOPRIO_CLASS_RT, IOPRIO_CLASS_BE, IOPRIO_CLASS_IDLE) or \
             (io_class == IOPRIO_CLASS_NONE and level):
@@ -239,9 +239,9 @@ def ioprio_get(t, which, who):
 
 def _host_cpu_of(host_tid):
     """The CPU a host thread last ran on (field 39 of /proc/TID/stat)."""
+    from pysandbox.security.hostproc import read_proc
     try:
-        with open(f"/proc/{host_tid}/stat", "rb") as stat:
-            return int(stat.read().rsplit(b")", 1)[1].split()[36])
+        return int(read_proc(f"{host_tid}/stat").rsplit(b")", 1)[1].split()[36])
     except (OSError, IndexError, ValueError):
         return 0
 

@@ -20,6 +20,7 @@ def sendfile(t, out_fd, in_fd, offset, count):
         raise SyscallError(errno.EINVAL)
     written = _send(t, in_file, out_file, offset, min(count, MAX_CHUNK))
     if written:
+        fsnotify.accessed(in_file.dentry)
         fsnotify.modified(out_file.dentry)
     return written
 

@@ -8,6 +8,7 @@ import errno
 import struct
 
 from pysandbox.sentry import sigframe, signals
+from pysandbox.sentry.credentials import CAP_KILL, has_capability
 from pysandbox.sentry.errors import KEEP_REGS, RESTART_ALWAYS, RESTART_NEVER, SyscallError, WouldBlock
 from pysandbox.sentry.signals import SI_TKILL, SIGSEGV, SigAction, SigInfo
 
@@ -284,7 +285,7 @@ def _live_processes(kernel):
 
 def _check_kill_permission(t, tg, target_creds, sig):
     """check_kill_permission(): EINVAL for a bad signal number; EPERM for another user's
-    process unless the caller is root, though SIGCONT may reach its own session."""
+    process unless the caller has CAP_KILL, though SIGCONT may reach its own session."""
     if not 0 <= sig <= signals.NSIG:
         raise SyscallError(errno.EINVAL)
     if tg is t.tg or target_creds is None or _may_signal(t.creds, target_creds):
@@ -296,4 +297,4 @@ def _check_kill_permission(t, tg, target_creds, sig):
 
 def _may_signal(sender, target):
     """kill_ok_by_cred(): the sender's real or effective uid is the target's real or saved uid."""
-    return sender.euid == 0 or bool({sender.uid, sender.euid} & {target.uid, target.suid})
+    return has_capability(sender, CAP_KILL) or bool({sender.uid, sender.euid} & {target.uid, target.suid})

@@ -21,8 +21,5 @@ def signalfd4(t, fd, mask, sizemask, flags):
         raise SyscallError(errno.EINVAL)
     if fd == NEW_SIGNALFD:
         return t.fds.install(SignalFile(t, wanted, flags), cloexec=bool(flags & SFD_CLOEXEC))
-    file = t.fds.get(fd)
-    if not isinstance(file, SignalFile):
-        raise SyscallError(errno.EINVAL)
-    file.set_mask(wanted)
+    t.fds.get_of_kind(fd, SignalFile).set_mask(wanted)
     return fd

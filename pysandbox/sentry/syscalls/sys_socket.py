@@ -12,11 +12,12 @@ import errno
 import struct
 import time
 
+from ..credentials import CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN, capable
 from ..errors import SyscallError
 from ..fdtable import install_pair
 from ..vfs.socket import (AF_UNIX, MSG_CMSG_CLOEXEC, MSG_CMSG_COMPAT, MSG_CTRUNC, MSG_DONTWAIT,
                           MSG_WAITFORONE, SCM_CREDENTIALS, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_NONBLOCK,
-                          SOCK_TYPE_MASK, SOL_SOCKET, SOMAXCONN, UCRED, Control, SocketFile, privileged)
+                          SOCK_TYPE_MASK, SOL_SOCKET, SOMAXCONN, UCRED, Control, SocketFile)
 from ..vfs.inet import AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, no_socketpair, packet_socket, socket_constructor
 from ..vfs.netlink import new_netlink_socket
 from ..vfs.unix import new_socket, new_socketpair
@@ -362,15 +363,14 @@ def _add_passed_files(t, control, data):
 
 
 def _checked_credentials(t, pid, uid, gid):
-    """scm_check_creds(): a sender may claim only its own pid and ids unless privileged, and
-    the pid must exist."""
+    """scm_check_creds(): a sender may claim only its own pid and ids, unless it has
+    CAP_SYS_ADMIN (pid), CAP_SETUID (uid) or CAP_SETGID (gid); the pid must exist."""
     creds = t.creds
     if uid == 0xFFFFFFFF or gid == 0xFFFFFFFF:
         raise SyscallError(errno.EINVAL)
-    may_claim = privileged(creds)
-    if not ((pid == t.tg.tgid or may_claim)
-            and (uid in (creds.uid, creds.euid, creds.suid) or may_claim)
-            and (gid in (creds.gid, creds.egid, creds.sgid) or may_claim)):
+    if not ((pid == t.tg.tgid or capable(t, CAP_SYS_ADMIN))
+            and (uid in (creds.uid, creds.euid, creds.suid) or capable(t, CAP_SETUID))
+            and (gid in (creds.gid, creds.egid, creds.sgid) or capable(t, CAP_SETGID))):
         raise SyscallError(errno.EPERM)
     if pid not in t.kernel.tasks and pid not in t.kernel.thread_groups:
         raise SyscallError(errno.ESRCH)

@@ -37,7 +37,7 @@ def splice(t, fd_in, off_in, fd_out, off_out, length, flags):
     if source_is_pipe:
         if not source.wait_for_data(nonblocking):
             return 0
-        data = bytes(source.pipe.buffer[:length])
+        data = source.pipe.peek(length)
         if sink_is_pipe:
             _wait_for_room(t, sink, nonblocking)
             data = data[:sink.pipe.free_space]
@@ -46,8 +46,7 @@ def splice(t, fd_in, off_in, fd_out, off_out, length, flags):
             written = _write_at(t, sink, out_offset, data)
             if out_offset is not None:
                 t.copy_out_u64(off_out, out_offset + written)
-        del source.pipe.buffer[:written]
-        source.pipe.queue.notify()
+        source.pipe.discard(written)
         if written and not sink_is_pipe:
             fsnotify.modified(sink.dentry)
         return written
@@ -59,8 +58,8 @@ def splice(t, fd_in, off_in, fd_out, off_out, length, flags):
         data = source.pread(in_offset, want)
         t.copy_out_u64(off_in, in_offset + len(data))
     if data:
-        sink.pipe.buffer += data
-        sink.pipe.queue.notify()
+        sink.pipe.put(data)
+        fsnotify.accessed(source.dentry)
     return len(data)
 
 
@@ -79,9 +78,8 @@ def tee(t, fd_in, fd_out, length, flags):
     if not source.wait_for_data(nonblocking):
         return 0
     _wait_for_room(t, sink, nonblocking)
-    data = bytes(source.pipe.buffer[:min(length, sink.pipe.free_space)])
-    sink.pipe.buffer += data
-    sink.pipe.queue.notify()
+    data = source.pipe.peek(min(length, sink.pipe.free_space))
+    sink.pipe.put(data)
     return len(data)
 
 
@@ -90,9 +88,7 @@ def vmsplice(t, fd, iov, nr_segs, flags):
     The pages are copied, which SPLICE_F_GIFT allows."""
     if flags & ~_SPLICE_FLAGS:
         raise SyscallError(errno.EINVAL)
-    file = t.fds.get(fd)
-    if not isinstance(file, PipeFile):
-        raise SyscallError(errno.EBADF)
+    file = t.fds.get_of_kind(fd, PipeFile, errno.EBADF)
     if file.writable:
         return sys_read_write.writev(t, fd, iov, nr_segs)
     return sys_read_write.readv(t, fd, iov, nr_segs)
@@ -133,6 +129,7 @@ def copy_file_range(t, fd_in, off_in, fd_out, off_out, length, flags):
     else:
         t.copy_out_u64(off_out, write_at + written)
     if written:
+        fsnotify.accessed(source.dentry)
         fsnotify.modified(sink.dentry)
     return written
 

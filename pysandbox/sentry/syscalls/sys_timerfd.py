@@ -37,7 +37,7 @@ def timerfd_settime(t, fd, flags, new_value, old_value):
     interval_ns, value_ns = copy_in_itimerspec(t, new_value)
     if flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET):
         raise SyscallError(errno.EINVAL)
-    timer = _timer_file(t, fd)
+    timer = t.fds.get_of_kind(fd, TimerFile)
     if value_ns == 0:
         expiry_ns = None
     elif flags & TFD_TIMER_ABSTIME:
@@ -52,15 +52,8 @@ def timerfd_settime(t, fd, flags, new_value, old_value):
 
 def timerfd_gettime(t, fd, curr_value):
     """timerfd_gettime(2)."""
-    copy_out_itimerspec(t, curr_value, _timer_file(t, fd).get())
+    copy_out_itimerspec(t, curr_value, t.fds.get_of_kind(fd, TimerFile).get())
     return 0
-
-
-def _timer_file(t, fd):
-    file = t.fds.get(fd)
-    if not isinstance(file, TimerFile):
-        raise SyscallError(errno.EINVAL)
-    return file
 
 
 def copy_in_itimerspec(t, address):

@@ -1,11 +1,14 @@
 """Extended attributes: getxattr(2), setxattr(2), listxattr(2), removexattr(2) and their l/f forms.
 
-tmpfs and the overlay keep user., trusted. and security. attributes in the
-sentry; files of the host rootfs answer EOPNOTSUPP, as a filesystem mounted
-without xattr support does.
+tmpfs and the overlay's upper layer keep user., trusted. and security. attributes in the
+sentry (a copy-up takes the lower file's along). Host files have the host's through a
+serving gofer (--gofer-mode gofer); in directfs mode they answer EOPNOTSUPP, as a
+filesystem mounted without xattr support does, because the sentry's host allowlist has no
+xattr calls (docs/FILES.md).
 """
 import errno
 
+from ..credentials import CAP_SYS_ADMIN, capable
 from ..errors import SyscallError
 from ..vfs import fsnotify
 from ..vfs.resolve import AT_FDCWD
@@ -101,7 +104,8 @@ def _name(t, name):
 
 
 def _is_root(t):
-    return t.creds.fsuid == 0
+    """Whether the trusted.* names are the caller's to see and change (CAP_SYS_ADMIN)."""
+    return capable(t, CAP_SYS_ADMIN)
 
 
 def _get(t, dentry, name, value, size):
@@ -140,7 +144,7 @@ def _check_can_change(t, inode, key):
     attrs = inode.stat()
     if key.startswith(b"user.") and (inode.is_regular or inode.is_dir):
         may_access(attrs, t.creds, MAY_WRITE)
-    elif key.startswith(b"security.") and t.creds.fsuid not in (0, attrs.uid):
+    elif key.startswith(b"security.") and t.creds.fsuid != attrs.uid and not capable(t, CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
 
 

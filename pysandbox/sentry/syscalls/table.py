@@ -12,7 +12,6 @@ each entry imports its module on its first call and keeps the function from then
 Call resolve_all() at start-up to import them all at once (before the sentry's own
 seccomp filter, since imports open files).
 """
-import functools
 import importlib
 
 from .linux64 import ARG_TYPES, S32, S64, TABLE, U32, U64
@@ -26,23 +25,28 @@ _DECODE_EXPRESSIONS = {
 }
 
 
-@functools.cache
+_decoders, _register_decoders = {}, {}     # by signature (functools.cache would cost start-up its import)
+
+
 def _decoder(arg_types):
     """A function mapping the six raw registers to the decoded arguments, generated once per signature."""
-    values = "".join(_DECODE_EXPRESSIONS[ARG_TYPES[arg_type]].format(i=i) + ", "
-                     for i, arg_type in enumerate(arg_types))
-    return eval(f"lambda r: ({values})")  # the source is built only from the constants above
+    if arg_types not in _decoders:
+        values = "".join(_DECODE_EXPRESSIONS[ARG_TYPES[arg_type]].format(i=i) + ", "
+                         for i, arg_type in enumerate(arg_types))
+        _decoders[arg_types] = eval(f"lambda r: ({values})")  # the source is built only from the constants above
+    return _decoders[arg_types]
 
 
 _REGISTERS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
 
 
-@functools.cache
 def _register_decoder(arg_types):
     """Like _decoder, but reading just the registers the signature uses from the register struct."""
-    values = "".join(_DECODE_EXPRESSIONS[ARG_TYPES[arg_type]].replace("r[{i}]", "regs." + _REGISTERS[i])
-                     .format() + ", " for i, arg_type in enumerate(arg_types))
-    return eval(f"lambda regs: ({values})")  # the source is built only from the constants above
+    if arg_types not in _register_decoders:
+        values = "".join(_DECODE_EXPRESSIONS[ARG_TYPES[arg_type]].replace("r[{i}]", "regs." + _REGISTERS[i])
+                         .format() + ", " for i, arg_type in enumerate(arg_types))
+        _register_decoders[arg_types] = eval(f"lambda regs: ({values})")  # built only from the constants above
+    return _register_decoders[arg_types]
 
 
 def _parse_signature(spec):

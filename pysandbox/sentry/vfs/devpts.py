@@ -9,11 +9,11 @@ A replica can be the controlling terminal of one session (kernel.controlling_ter
 import collections
 import errno
 import os
-import re
 import stat as st
 import struct
 
 from .. import signals
+from ..credentials import CAP_SYS_ADMIN, capable
 from ..errors import SyscallError, WouldBlock
 from ..waiter import WaitQueue
 from .file import POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
@@ -363,7 +363,7 @@ class Pty:
             return data
         if oflag & OLCUC:
             data = data.upper()
-        if not _CONTROL.search(data):
+        if not _has_control_chars(data):
             self.column += len(data)
             return data
         out = bytearray()
@@ -434,7 +434,11 @@ class Pty:
             self.devpts.ptys.pop(self.index, None)
 
 
-_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+_CONTROL_CHARS = bytes(range(0x20)) + b"\x7f"
+
+
+def _has_control_chars(data):
+    return len(data.translate(None, _CONTROL_CHARS)) != len(data)
 
 
 def _is_control(byte):
@@ -574,10 +578,10 @@ class PtyEnd(File):
         if tg.sid != tg.tgid or controlling_terminal(tg) is not None:
             raise SyscallError(errno.EPERM)
         if pty.session is not None:
-            if arg != 1 or t.creds.euid != 0:
+            if arg != 1 or not capable(t, CAP_SYS_ADMIN):
                 raise SyscallError(errno.EPERM)
             pty.detach_session()
-        if not self.readable and t.creds.euid != 0:
+        if not self.readable and not capable(t, CAP_SYS_ADMIN):
             raise SyscallError(errno.EPERM)
         pty.attach_session(tg)
         return 0

@@ -49,6 +49,10 @@ class File:
         return self
 
     holds_locks = False  # set once flock(2) or an OFD lock was taken through this description
+    flushes = False  # whether flush() hears of every close of an fd of this description
+
+    def flush(self, files):
+        """An fd of this description was closed through fd table `files` (Linux's f_op->flush)."""
 
     def decref(self):
         self.refs -= 1

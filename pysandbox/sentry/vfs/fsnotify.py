@@ -191,3 +191,22 @@ def modified(dentry):
     """The file's data changed (write, truncate, fallocate, copy_file_range...)."""
     if WATCHES and dentry is not None:
         file_event(dentry, IN_MODIFY)
+
+
+def accessed(dentry):
+    """The file's data was read (read, pread, readv, sendfile's and splice's source, getdents)."""
+    if WATCHES and dentry is not None:
+        file_event(dentry, IN_ACCESS)
+
+
+def unmounted(dev, directories):
+    """The last mount of filesystem `dev` went away: each watch on one of its files hears
+    IN_UNMOUNT (whatever its mask; with IN_ISDIR for the keys in `directories`) and ends
+    with IN_IGNORED."""
+    if not WATCHES:
+        return
+    for key in [key for key in WATCHES.by_key if key[0] == dev]:
+        flag = IN_ISDIR if key in directories else 0
+        for watch in list(WATCHES.by_key.get(key, ())):
+            watch.instance.queue_event(watch, IN_UNMOUNT | flag, 0, b"")
+            watch.instance.drop_watch(watch)

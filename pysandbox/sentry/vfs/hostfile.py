@@ -6,6 +6,7 @@ import stat as st
 import struct
 
 from ..errors import SyscallError, WouldBlock
+from ..mm import forget_file
 from .file import (POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File, SeekableFile,
                    host_errors, host_fd_ready, on_broken_pipe)
 from .inode import Dentry, Inode
@@ -17,6 +18,17 @@ MAX_READ = 1 << 22
 PIPE_BUF = 4096
 
 
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_COLLAPSE_RANGE = 0x1, 0x2, 0x8
+FALLOC_FL_ZERO_RANGE, FALLOC_FL_INSERT_RANGE = 0x10, 0x20
+_ZEROS = bytes(1 << 20)
+
+
+def write_zeros(host_fd, start, end):
+    """Zero bytes [start, end) of a host file, a megabyte at a time."""
+    while start < end:
+        start += os.pwrite(host_fd, _ZEROS[:min(len(_ZEROS), end - start)], start)
+
+
 class HostFile(SeekableFile):
     """A regular file of the rootfs, read and written at this description's own offset."""
 
@@ -25,6 +37,7 @@ class HostFile(SeekableFile):
         self.host_fd = host_fd
 
     def release(self):
+        forget_file(self)
         os.close(self.host_fd)
 
     def is_mappable(self):
@@ -38,6 +51,12 @@ class HostFile(SeekableFile):
         with host_errors():
             return os.pwrite(self.host_fd, data, offset)
 
+    def host_source(self, offset):
+        """(host fd, bytes from `offset` to the end): where a large read can be copied from
+        straight into guest memory."""
+        with host_errors():
+            return self.host_fd, os.fstat(self.host_fd).st_size - offset
+
     def size(self):
         with host_errors():
             return os.fstat(self.host_fd).st_size
@@ -49,6 +68,46 @@ class HostFile(SeekableFile):
     def truncate(self, size):
         with host_errors():
             os.ftruncate(self.host_fd, size)
+
+    def fallocate(self, mode, offset, length):
+        """fallocate(2) is not on the sentry's host allowlist (docs/FILES.md), so the modes are
+        made of ftruncate, reads and writes, with ext4's checks: allocation sets the size,
+        PUNCH_HOLE and ZERO_RANGE write zeros, COLLAPSE_RANGE and INSERT_RANGE move the tail by
+        whole blocks. The contents and size are Linux's; blocks are neither reserved nor freed."""
+        end = offset + length
+        with host_errors():
+            attrs = os.fstat(self.host_fd)
+            size, block = attrs.st_size, attrs.st_blksize
+            if mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE):
+                if offset % block or length % block:
+                    raise SyscallError(errno.EINVAL)
+                if mode & FALLOC_FL_COLLAPSE_RANGE:
+                    if end >= size:
+                        raise SyscallError(errno.EINVAL)
+                    self._move(end, size, -length)
+                    os.ftruncate(self.host_fd, size - length)
+                else:
+                    if offset >= size:
+                        raise SyscallError(errno.EINVAL)
+                    os.ftruncate(self.host_fd, size + length)
+                    self._move(offset, size, length)
+                    write_zeros(self.host_fd, offset, end)
+                return
+            if mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE):
+                raise SyscallError(errno.EOPNOTSUPP)
+            if mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE):
+                write_zeros(self.host_fd, offset, min(end, size))
+            if not mode & FALLOC_FL_KEEP_SIZE and end > size:
+                os.ftruncate(self.host_fd, end)
+
+    def _move(self, start, end, shift):
+        """Copy bytes [start, end) by `shift`, a megabyte at a time, in the order that never
+        overwrites what is still to be copied."""
+        chunk = len(_ZEROS)
+        positions = range(start, end, chunk) if shift < 0 else reversed(range(start, end, chunk))
+        for position in positions:
+            data = os.pread(self.host_fd, min(chunk, end - position), position)
+            os.pwrite(self.host_fd, data, position + shift)
 
     def sync(self):
         with host_errors():

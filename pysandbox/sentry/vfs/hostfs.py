@@ -106,6 +106,37 @@ class HostInode(Inode):
         self.fs.ops.setattr(dir_handle, name, mode=mode, uid=uid, gid=gid, size=size,
                             atime_ns=atime_ns, mtime_ns=mtime_ns)
 
+    # --- extended attributes: through a serving gofer; EOPNOTSUPP in directfs mode ---
+
+    def _xattr_op(self, name):
+        operation = getattr(self.fs.ops, name, None)
+        if operation is None:
+            raise SyscallError(errno.EOPNOTSUPP)
+        return operation
+
+    def getxattr(self, name, creds_root):
+        if name.startswith(b"trusted.") and not creds_root:
+            raise SyscallError(errno.ENODATA)
+        return self._xattr_op("getxattr")(*self._location(), name)
+
+    def listxattr(self, creds_root):
+        if getattr(self.fs.ops, "listxattr", None) is None:
+            return []
+        names = self.fs.ops.listxattr(*self._location())
+        return [name for name in names if creds_root or not name.startswith(b"trusted.")]
+
+    def setxattr(self, name, value, flags, creds_root):
+        self._check_writable()
+        if name.startswith(b"trusted.") and not creds_root:
+            raise SyscallError(errno.EPERM)
+        self._xattr_op("setxattr")(*self._location(), name, value, flags)
+
+    def removexattr(self, name, creds_root):
+        self._check_writable()
+        if name.startswith(b"trusted.") and not creds_root:
+            raise SyscallError(errno.EPERM)
+        self._xattr_op("removexattr")(*self._location(), name)
+
     # --- directories ---
 
     def lookup(self, name):

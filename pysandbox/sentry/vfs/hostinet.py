@@ -27,7 +27,7 @@ from .file import (POLLERR, POLLHUP, POLLIN, POLLOUT, POLLPRI, POLLRDBAND, POLLR
                    POLLWRBAND, POLLWRNORM, host_errors, host_fd_ready, on_broken_pipe)
 from .socket import (MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, NO_CONTROL,
                      SO_PEERCRED, SO_RCVTIMEO_NEW, SO_RCVTIMEO_OLD, SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD,
-                     SOCK_STREAM, SOL_SOCKET, Received, SocketFile)
+                     SOCK_STREAM, SOL_SOCKET, Received, SocketFile, check_bind_port)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 for _name in ("bind", "connect", "listen", "accept4", "getsockname", "getpeername", "shutdown",
@@ -170,6 +170,8 @@ class HostSocket(SocketFile):
 
     # -- names and connections ----------------------------------------------------------------
     def bind(self, t, address):
+        if len(address) >= 4 and struct.unpack_from("<H", address)[0] == self.family:
+            check_bind_port(t, struct.unpack_from("!H", address, 2)[0])
         _host_call(_libc.bind(self.host_fd, address, len(address)))
 
     def listen(self, t, backlog):
@@ -236,24 +238,24 @@ class HostSocket(SocketFile):
         timeout = self.timeout(flags, self.send_timeout)
         while True:
             try:
-                if address is None:
-                    return self.host.send(data, host_flags)
-                return _host_call(_libc.sendto(self.host_fd, data, len(data), host_flags, address, len(address)))
-            except BlockingIOError:
-                pass
+                return self._send_once(data, host_flags, address)
             except SyscallError as error:
+                if error.errno == errno.EINTR:
+                    continue
                 if error.errno == errno.EPIPE and not flags & MSG_NOSIGNAL:
                     on_broken_pipe(t)
                 if error.errno != errno.EAGAIN:
                     raise
-            except InterruptedError:
-                continue
-            except OSError as error:
-                if error.errno == errno.EPIPE and not flags & MSG_NOSIGNAL:
-                    on_broken_pipe(t)
-                raise SyscallError(error.errno) from None
             self._state_changed()
             self.wait(t, timeout, self.readiness_queue(t, POLLOUT))
+
+    def _send_once(self, data, host_flags, address):
+        if address is not None:
+            return _host_call(_libc.sendto(self.host_fd, data, len(data), host_flags, address, len(address)))
+        try:
+            return self.host.send(data, host_flags)
+        except OSError as error:
+            raise SyscallError(error.errno) from None
 
     def receive(self, t, size, flags):
         size = min(size, MAX_RECEIVE)

@@ -8,13 +8,14 @@ or fails with ENOSPC when nothing fits, as tmpfs does.
 import errno
 import itertools
 import os
-import re
 import stat as st
 import weakref
 
 from ..errors import SyscallError
+from ..mm import forget_file
 from .dirfile import DirFile
 from .file import SeekableFile, host_errors
+from .hostfile import write_zeros
 from .inode import NAME_MAX, DirEntry, Inode, new_synthetic_dev, now_ns
 from .pipe import Pipe
 from .stat import BLOCK_SIZE, StatResult, blocks_for, dirent_type
@@ -62,7 +63,7 @@ class TmpFS:
                 size = _parse_size(value, percent_of=_physical_memory())
             elif key == b"nr_inodes":
                 nr_inodes = _parse_size(value)
-            elif key == b"mode" and re.fullmatch(rb"[0-7]{1,4}", value):
+            elif key == b"mode" and 1 <= len(value) <= 4 and not value.strip(b"01234567"):
                 mode = int(value, 8)
             elif key in (b"uid", b"gid") and value.isdigit():
                 uid, gid = (int(value), gid) if key == b"uid" else (uid, int(value))
@@ -94,6 +95,7 @@ class TmpFS:
 
 def _parse_size(text, percent_of=None):
     """memparse(): a number with an optional k/m/g/t suffix (or %, of `percent_of`)."""
+    import re  # here, not at the top: `re` costs every `pysandbox do` ~2 ms
     match = re.fullmatch(rb"(\d+)([kKmMgGtT%]?)", text)
     if match is None or match.group(2) == b"%" and percent_of is None:
         raise SyscallError(errno.EINVAL)
@@ -215,6 +217,7 @@ class MemInode(Inode):
 MEM_DEV = UNLIMITED.dev
 
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE = 1, 2, 4, 8, 0x10
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE = 1, 2
 
 
 class MemFile(MemInode):
@@ -315,6 +318,35 @@ class MemFile(MemInode):
         self.size = size
         self.touch()
 
+    def fallocate(self, mode, offset, length):
+        """tmpfs's fallocate: allocation (pages past the end are not kept: only the size is) and
+        FALLOC_FL_PUNCH_HOLE, which zeroes the range; nothing else (EOPNOTSUPP)."""
+        if mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE):
+            raise SyscallError(errno.EOPNOTSUPP)
+        end = offset + length
+        if mode & FALLOC_FL_PUNCH_HOLE:
+            if self.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE):
+                raise SyscallError(errno.EPERM)
+            self._zero(offset, min(end, self.size))
+            return
+        if self.seals & F_SEAL_GROW and end > self.size:
+            raise SyscallError(errno.EPERM)
+        available = self.fs.pages_available()
+        if end > MAX_MEM_FILE_SIZE or available is not None and _pages(end) - _pages(self.size) > available:
+            raise SyscallError(errno.ENOSPC)
+        if not mode & FALLOC_FL_KEEP_SIZE and end > self.size:
+            self.truncate(end)
+
+    def _zero(self, start, end):
+        if start >= end:
+            return
+        if self._memfd is None:
+            self._small[start:end] = bytes(end - start)
+        else:
+            with host_errors():
+                write_zeros(self._memfd, start, end)
+        self.touch()
+
     def dropped(self):
         """The last name went: the pages go back to the tmpfs. What an open description still
         writes is no longer charged to it (Linux charges until the last close)."""
@@ -343,6 +375,15 @@ class MemFileDescription(SeekableFile):
     def pwrite(self, offset, data):
         return self.node.write(offset, data)
 
+    def host_source(self, offset):
+        """(memfd, bytes from `offset` to the end) for a large read copied straight into guest
+        memory; None while the bytes are in the sentry."""
+        node = self.node
+        return None if node._memfd is None else (node._memfd, node.size - offset)
+
+    def release(self):
+        forget_file(self)
+
     def size(self):
         return self.node.content_size()
 
@@ -351,6 +392,9 @@ class MemFileDescription(SeekableFile):
 
     def truncate(self, size):
         self.node.truncate(size)
+
+    def fallocate(self, mode, offset, length):
+        self.node.fallocate(mode, offset, length)
 
     def stat(self):
         return self.node.stat()

@@ -2,14 +2,15 @@
 
 `MountSpec` is one OCI-style mount (config.json's `mounts` entries, or the
 `--volume`/`--tmpfs` flags of `pysandbox do`); `VFS.for_rootfs(..., mounts=)`
-applies a list of them in order. The table also answers, for any dentry,
-which mount it belongs to (read-only and noexec checks, EXDEV between
-mounts) and renders /proc/<pid>/mounts and /proc/<pid>/mountinfo.
+applies a list of them in order. A `Mount` renders its lines of
+/proc/<pid>/mounts and /proc/<pid>/mountinfo; the tree of mounts each task
+sees is its mount namespace (mountns.py).
 """
 import os
 from collections import namedtuple
 
 from ..errors import SandboxError
+from ..sched import HOST_CPUS
 from .memfs import MemDir, MemFile, TmpFS
 
 # mount(2) flags.
@@ -113,6 +114,10 @@ class Mount:
         self.root_path = root_path  # mountinfo's 4th field: the path of the root inside its filesystem
         self.covered = None         # the mount root this one hides at the same point, if any
         self.fs_read_only = bool(flags & MS_RDONLY)  # the filesystem's own ro (a bind remount keeps it)
+        self.ns = None              # the MountNamespace it is in; None once unmounted
+        self.peers = None           # its PeerGroup when shared (mountns.py)
+        self.master = None          # the PeerGroup it is a slave of
+        self.unbindable = False
 
     @property
     def read_only(self):
@@ -137,102 +142,15 @@ class Mount:
         super_options = ",".join(["ro" if self.fs_read_only else "rw"] + self.data)
         return (f"{self.id} {parent_id} {os.major(attrs.dev)}:{os.minor(attrs.dev)} "
                 f"{_escape(os.fsdecode(self.root_path))} {_escape(point)} {','.join(self.flag_words())} "
+                f"{''.join(field + ' ' for field in self.propagation_fields())}"
                 f"- {self.fstype} {self.source or 'none'} {super_options}\n")
 
-
-class MountTable:
-    """The sandbox's mounts, in the order they were made."""
-
-    FIRST_ID = 20
-
-    def __init__(self):
-        self.mounts = []
-        self._by_root = {}  # root Dentry -> Mount
-        self._next_id = self.FIRST_ID
-
-    def add_root(self, root, fstype, source, flags, data):
-        mount = Mount(self._allocate_id(), None, root, fstype, source, flags, data)
-        self._register(mount)
-        return mount
-
-    def attach(self, parent_dentry, name, root_inode, fstype, source, flags, data, root_path=b"/",
-               covered_root=None):
-        """Mount `root_inode` on `parent_dentry`'s child `name` (stacking on a mount already there)."""
-        parent_mount = self.mount_of(parent_dentry)
-        covered = parent_dentry.mounts.get(name)
-        root = parent_dentry.mount(name, root_inode)
-        mount = Mount(self._allocate_id(), parent_mount, root, fstype, source, flags, data, root_path)
-        mount.covered = covered
-        self._register(mount)
-        return mount
-
-    def _allocate_id(self):
-        self._next_id += 1
-        return self._next_id - 1
-
-    def _register(self, mount):
-        self.mounts.append(mount)
-        self._by_root[mount.root] = mount
-
-    def detach(self, mount):
-        """Take `mount` and every mount under it out of the tree (umount2, MNT_DETACH or not)."""
-        for child in [m for m in self.mounts if m.parent is mount]:
-            self.detach(child)
-        _uncover(mount)
-        self.mounts.remove(mount)
-        del self._by_root[mount.root]
-
-    def move(self, mount, parent_dentry, name):
-        """MS_MOVE: `mount`, with everything mounted below it, now hangs at parent_dentry/name."""
-        root = mount.root
-        _uncover(mount)
-        mount.covered = parent_dentry.mounts.get(name)
-        mount.parent = self.mount_of(parent_dentry)
-        root.parent, root.name = parent_dentry, name
-        parent_dentry.mounts[name] = root
-
-    def mount_of(self, dentry):
-        """The Mount `dentry` belongs to."""
-        while True:
-            mount = self._by_root.get(dentry)
-            if mount is not None:
-                return mount
-            if dentry.parent is None:
-                return self.mounts[0]
-            dentry = dentry.parent
-
-    def mount_at(self, dentry):
-        """The Mount whose root `dentry` is, or None."""
-        return self._by_root.get(dentry)
-
-    def children(self, mount):
-        return [m for m in self.mounts if m.parent is mount]
-
-    def render(self, task_root, info):
-        """/proc/<pid>/mounts (or mountinfo with `info`) as seen from root dentry `task_root`."""
-        lines = []
-        for mount in self.mounts:
-            point = self._point(mount, task_root)
-            if point is not None:
-                lines.append(mount.mountinfo_line(point) if info else mount.mounts_line(point))
-        return "".join(lines)
-
-    def _point(self, mount, task_root):
-        """The mount point as a path from `task_root`, None when it is not below it."""
-        if not task_root.is_ancestor_of(mount.root) and mount.root is not task_root:
-            return None
-        if mount.root is task_root or mount.parent is None:
-            return "/"
-        return os.fsdecode(mount.root.path(task_root))
-
-
-def _uncover(mount):
-    """Take `mount` off its mount point, showing again what it covered."""
-    root = mount.root
-    if mount.covered is not None:
-        root.parent.mounts[root.name] = mount.covered
-    else:
-        root.parent.mounts.pop(root.name, None)
+    def propagation_fields(self):
+        """mountinfo's optional fields: shared:N, master:N, unbindable."""
+        fields = [f"shared:{self.peers.id}"] if self.peers is not None else []
+        if self.master is not None:
+            fields.append(f"master:{self.master.id}")
+        return fields + (["unbindable"] if self.unbindable else [])
 
 
 def _escape(text):
@@ -262,7 +180,7 @@ def sysfs_root():
             parent = parent.lookup(part)
         parent.mkdir(name, 0o755, 0, 0)
     cpus = root.lookup(b"devices").lookup(b"system").lookup(b"cpu")
-    online = f"0-{(os.cpu_count() or 1) - 1}\n".encode()
+    online = f"0-{HOST_CPUS - 1}\n".encode()
     for name in (b"online", b"possible", b"present"):
         cpus.add(name, MemFile(0o444, data=online))
     return root

@@ -27,7 +27,8 @@ from ..errors import SyscallError
 from .file import POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRBAND, POLLWRNORM
 from .inet import AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP
 from .socket import (AF_UNSPEC, MSG_OOB, MSG_PEEK, NO_CONTROL, RCV_SHUTDOWN, SEND_SHUTDOWN,
-                     SO_REUSEADDR, SO_REUSEPORT, SOL_SOCKET, SOCK_DGRAM, SOCK_STREAM, Received, SocketFile)
+                     SO_REUSEADDR, SO_REUSEPORT, SOL_SOCKET, SOCK_DGRAM, SOCK_STREAM, Received, SocketFile,
+                     check_bind_port)
 from .unix import CLOSE, ESTABLISHED, LISTEN, SIOCOUTQ, UnixSocket
 
 IPPROTO_IPV6 = 41
@@ -226,8 +227,6 @@ class _InetNames:
             raise SyscallError(errno.EINVAL)             # a v4-mapped address on an IPv6-only socket
         if not (_is_wildcard(plain) or plain == LOOPBACK_V6 or plain in LOOPBACK_NET_V4):
             raise SyscallError(errno.EADDRNOTAVAIL)
-        if port and port < 1024 and not self._privileged:
-            raise SyscallError(errno.EACCES)
         return (address if _is_wildcard(address) else plain), port
 
     def _destination(self, raw):
@@ -245,8 +244,8 @@ class _InetNames:
         return plain, port
 
     def bind(self, t, raw):
-        self._privileged = t.creds.euid == 0
         address, port = self._local_address(raw)
+        check_bind_port(t, port)
         if self.local is not None:
             raise SyscallError(errno.EINVAL)
         self.network.bind(self, address, port)

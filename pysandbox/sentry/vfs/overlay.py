@@ -66,10 +66,15 @@ class OverlayInode(Inode):
             return self.upper.getxattr(name, creds_root)
         if not name.startswith(XATTR_NAMESPACES):
             raise SyscallError(errno.EOPNOTSUPP)
-        raise SyscallError(errno.ENODATA)
+        try:
+            return self.lower.getxattr(name, creds_root)
+        except SyscallError as error:
+            if error.errno == errno.EOPNOTSUPP:  # a lower layer without xattrs has none to show
+                raise SyscallError(errno.ENODATA) from None
+            raise
 
     def listxattr(self, creds_root):
-        return self.upper.listxattr(creds_root) if self.upper is not None else []
+        return (self.upper or self.lower).listxattr(creds_root)
 
     def setxattr(self, name, value, flags, creds_root):
         self.copy_up()
@@ -102,6 +107,12 @@ class OverlayInode(Inode):
         else:
             raise SyscallError(errno.EPERM)
         upper.copy_attributes_from(attrs)
+        for key in self.lower.listxattr(True):  # as overlayfs's copy-up, every namespace the lower has
+            try:
+                upper.xattrs = upper.xattrs or {}
+                upper.xattrs[key] = self.lower.getxattr(key, True)
+            except SyscallError:
+                pass
         self.parent.upper.children[self.name] = upper
         self.upper = upper
 

@@ -27,6 +27,7 @@ class Pipe:
         self.writer_opens = 0     # opener that waited sees a partner that came and went
         self.queue = WaitQueue()  # notified on every change, for both ends
         self.capacity = PIPE_CAPACITY  # F_SETPIPE_SZ changes it
+        self.on_last_close = None      # called once neither end is open any more
         # [length, is_packet] of the buffer's contents, kept once an O_DIRECT end wrote to it: each
         # packet takes a page slot of its own and is read whole or cut (pipe2(2), O_DIRECT).
         self.segments = collections.deque()
@@ -97,10 +98,29 @@ class Pipe:
             else:
                 self.segments[-1][0] += len(data)
 
+    def peek(self, n):
+        """Up to n bytes from the front, left in the pipe (tee(2), splice(2) before the write)."""
+        return bytes(self.buffer[:n])
+
+    def discard(self, n):
+        """Drop n bytes from the front, as a byte stream: a packet cut short keeps its rest."""
+        del self.buffer[:n]
+        while n and self.segments:
+            segment = self.segments[0]
+            taken = min(n, segment[0])
+            segment[0] -= taken
+            n -= taken
+            if not segment[0]:
+                self.segments.popleft()
+        self.queue.notify()
+
+    def put(self, data):
+        """Queue bytes that come from another file (splice(2), tee(2)) as a byte stream."""
+        self.append(data, packet=False)
+        self.queue.notify()
+
     def take(self, n):
         """Read up to n bytes; a packet ends the read, and what of it does not fit is dropped."""
-        if self.segments and sum(length for length, _ in self.segments) != len(self.buffer):
-            self.segments.clear()      # splice(2) moved bytes behind our back: a plain byte stream now
         if not self.segments:
             data = bytes(self.buffer[:n])
             del self.buffer[:n]
@@ -170,6 +190,8 @@ class PipeFile(File):
         if pipe.readers == pipe.writers == 0:
             pipe.buffer.clear()  # a FIFO's data does not outlive its last opener
             pipe.segments.clear()
+            if pipe.on_last_close is not None:
+                pipe.on_last_close()
         pipe.queue.notify()
 
     def wait_for_data(self, nonblocking=False):

@@ -6,6 +6,7 @@ import stat as st
 import time
 
 from ..errors import SyscallError
+from ..sched import HOST_CPUS
 from ..signals import SIG_DFL, SIG_IGN
 from .devpts import controlling_terminal, new_encode_dev
 from .dirfile import DirFile
@@ -52,6 +53,31 @@ class ProcFile(ProcInode):
     def open(self, t, dentry, flags):
         content = self.generate(t)
         return ContentFile(flags, dentry, b"", content.encode() if isinstance(content, str) else content)
+
+
+class SysctlFile(ProcInode):
+    """/proc/sys/<name>: the sandbox's value of sysctl `name`; writing changes that value."""
+
+    def __init__(self, sysctls, name):
+        super().__init__(st.S_IFREG | (0o644 if sysctls.writable(name) else 0o444))
+        self.sysctls = sysctls
+        self.name = name
+
+    def open(self, t, dentry, flags):
+        return _SysctlValueFile(flags, dentry, self.sysctls, self.name)
+
+
+class _SysctlValueFile(ContentFile):
+    def __init__(self, flags, dentry, sysctls, name):
+        super().__init__(flags, dentry, b"", (sysctls.get(name) + "\n").encode())
+        self.sysctls = sysctls
+        self.name = name
+
+    def write(self, t, data):
+        if self.offset == 0:
+            self.sysctls.write(t, self.name, data.decode(errors="surrogateescape"))
+        self.offset += len(data)
+        return len(data)
 
 
 class ProcSymlink(ProcInode):
@@ -126,17 +152,20 @@ class ProcFS:
                     children[b"%d" % tgid] = lambda tg=tg: ProcDir(lambda: self._process_children(tg), tg)
         return children
 
-    def _sys_children(self):
-        kernel_dir = {
-            b"hostname": lambda: ProcFile(lambda t: t.kernel.hostname + "\n", mode=0o644),
-            b"domainname": lambda: ProcFile(lambda t: t.kernel.domainname + "\n", mode=0o644),
-            b"osrelease": lambda: ProcFile(lambda t: KERNEL_RELEASE + "\n"),
-            b"ostype": lambda: ProcFile(lambda t: "Linux\n"),
-            b"pid_max": lambda: ProcFile(lambda t: "4194304\n"),
-            b"ngroups_max": lambda: ProcFile(lambda t: "65536\n"),
-        }
-        vm_dir = {b"overcommit_memory": lambda: ProcFile(lambda t: "0\n")}
-        return {b"kernel": lambda: ProcDir(lambda: kernel_dir), b"vm": lambda: ProcDir(lambda: vm_dir)}
+    def _sys_children(self, prefix=""):
+        """/proc/sys and its subdirectories: the kernel's sysctls (sentry/sysctl.py) whose dotted
+        names start with `prefix`."""
+        sysctls = self.kernel.sysctls
+        children = {}
+        for name in sysctls.names():
+            if not name.startswith(prefix):
+                continue
+            head, dot, _ = name[len(prefix):].partition(".")
+            if dot:
+                children[head.encode()] = lambda sub=f"{prefix}{head}.": ProcDir(lambda: self._sys_children(sub))
+            else:
+                children[head.encode()] = lambda name=name: SysctlFile(sysctls, name)
+        return children
 
     def _process_children(self, tg):
         def leader():
@@ -161,6 +190,7 @@ class ProcFS:
             b"stat": file(lambda task: process_stat(task, tg, self.kernel)),
             b"mounts": file(lambda task: self.vfs.render_mounts(task)),
             b"mountinfo": file(lambda task: self.vfs.render_mounts(task, info=True)),
+            b"ns": lambda: ProcDir(lambda: _namespace_children(leader, tg), tg),
         }
 
     @staticmethod
@@ -171,7 +201,7 @@ class ProcFS:
         return {b"%d" % fd: link(file) for fd, file in task.fds}
 
     def _system_stat(self, t):
-        cpus = os.cpu_count() or 1
+        cpus = HOST_CPUS
         lines = ["cpu  0 0 0 0 0 0 0 0 0 0"]
         lines += [f"cpu{n} 0 0 0 0 0 0 0 0 0 0" for n in range(cpus)]
         boot = int(time.time() - (time.monotonic() - t.kernel.boot_time))
@@ -182,20 +212,28 @@ class ProcFS:
     @staticmethod
     def _uptime(t):
         up = time.monotonic() - t.kernel.boot_time
-        return f"{up:.2f} {up * (os.cpu_count() or 1):.2f}\n"
+        return f"{up:.2f} {up * (HOST_CPUS):.2f}\n"
 
     @staticmethod
     def _loadavg(t):
         return f"0.00 0.00 0.00 1/{len(t.kernel.tasks)} {max(t.kernel.tasks, default=1)}\n"
 
 
+def _namespace_children(leader, tg):
+    """/proc/<pid>/ns: `mnt` reads as mnt:[inode] and opens the namespace, for setns(2)."""
+    def namespace(t):
+        return leader().fs.mntns
+    return {b"mnt": lambda: ProcSymlink(lambda t: b"mnt:[%d]" % namespace(t).ino, tg,
+                                        jump=lambda t: namespace(t).ns_file_dentry())}
+
+
 def cpuinfo(t):
     blocks = []
-    for n in range(os.cpu_count() or 1):
+    for n in range(HOST_CPUS):
         blocks.append(f"processor\t: {n}\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
                       f"model name\t: pysandbox virtual CPU\nstepping\t: 7\ncpu MHz\t\t: 2000.000\n"
-                      f"cache size\t: 32768 KB\nphysical id\t: 0\nsiblings\t: {os.cpu_count() or 1}\n"
-                      f"core id\t\t: {n}\ncpu cores\t: {os.cpu_count() or 1}\napicid\t\t: {n}\n"
+                      f"cache size\t: 32768 KB\nphysical id\t: 0\nsiblings\t: {HOST_CPUS}\n"
+                      f"core id\t\t: {n}\ncpu cores\t: {HOST_CPUS}\napicid\t\t: {n}\n"
                       f"fpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: 13\nwp\t\t: yes\n"
                       f"flags\t\t: {_CPU_FLAGS}\nbogomips\t: 4000.00\nclflush size\t: 64\n"
                       f"cache_alignment\t: 64\naddress sizes\t: 46 bits physical, 48 bits virtual\n"
@@ -228,7 +266,10 @@ def process_status(task, tg):
             f"Threads:\t{len(tg.tasks)}\nSigPnd:\t{task.pending.signals:016x}\n"
             f"ShdPnd:\t{tg.pending.signals:016x}\nSigBlk:\t{task.sigmask:016x}\n"
             f"SigIgn:\t{_handler_mask(tg, lambda h: h == SIG_IGN):016x}\n"
-            f"SigCgt:\t{_handler_mask(tg, lambda h: h not in (SIG_DFL, SIG_IGN)):016x}\n")
+            f"SigCgt:\t{_handler_mask(tg, lambda h: h not in (SIG_DFL, SIG_IGN)):016x}\n"
+            f"CapInh:\t{creds.inheritable:016x}\nCapPrm:\t{creds.permitted:016x}\n"
+            f"CapEff:\t{creds.effective:016x}\nCapBnd:\t{creds.bounding:016x}\n"
+            f"CapAmb:\t{creds.ambient:016x}\nNoNewPrivs:\t{int(creds.no_new_privs)}\n")
 
 
 def _handler_mask(tg, wanted):

@@ -9,7 +9,7 @@ import stat as st
 
 from ..errors import SyscallError
 from .inode import NAME_MAX, PATH_MAX
-from .stat import MAY_EXEC, may_access
+from .stat import MAY_EXEC, SEARCH_ANY_DIRECTORY, may_access
 
 AT_FDCWD = -100
 _SLASH = ord("/")
@@ -83,7 +83,7 @@ class PathWalk:
         inode = directory.inode
         if inode.mode & _S_IFMT != _S_IFDIR:
             raise SyscallError(errno.ENOTDIR)
-        if self.creds.fsuid != 0:
+        if not self.creds.effective & SEARCH_ANY_DIRECTORY:
             may_access(inode.stat(), self.creds, MAY_EXEC)
         if name[:1] == b".":
             if name == b".":

@@ -16,6 +16,7 @@ import stat as st
 import struct
 import time
 
+from ..credentials import CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, capable, has_capability
 from ..errors import RESTART_NEVER, RESTART_SYS, SyscallError, WouldBlock
 from .file import File
 from .inode import Dentry, Inode, new_synthetic_dev, now_ns
@@ -76,9 +77,17 @@ def credentials_of(t):
     return (t.tg.tgid, t.creds.euid, t.creds.egid)
 
 
+def check_bind_port(t, port):
+    """inet_port_requires_bind_service(): a port below net.ipv4.ip_unprivileged_port_start (1024
+    unless configured) needs CAP_NET_BIND_SERVICE; EACCES otherwise."""
+    if port and port < t.kernel.sysctls.int_value("net.ipv4.ip_unprivileged_port_start") \
+            and not capable(t, CAP_NET_BIND_SERVICE):
+        raise SyscallError(errno.EACCES)
+
+
 def privileged(creds):
-    """CAP_NET_ADMIN and the like: euid 0 stands for every capability in the sandbox."""
-    return creds.euid == 0
+    """CAP_NET_ADMIN: what the socket options beyond a user's limits need."""
+    return has_capability(creds, CAP_NET_ADMIN)
 
 
 class Control:

@@ -4,6 +4,7 @@ import os
 import stat as st
 import struct
 
+from ..credentials import CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
 from ..errors import SyscallError
 
 # x86_64 struct stat (144 bytes).
@@ -116,23 +117,31 @@ def blocks_for(size):
 MAY_EXEC, MAY_WRITE, MAY_READ = 1, 2, 4
 
 
-def may_access(attrs, creds, mask, use_real_ids=False):
+def may_access(attrs, creds, mask):
     """Unix permission check of `mask` (MAY_*) on `attrs` for `creds`; raises EACCES.
 
-    uid 0 bypasses read and write checks, and execute checks when any execute
-    bit is set or the file is a directory (CAP_DAC_OVERRIDE).
+    Past the mode bits (generic_permission()): CAP_DAC_OVERRIDE grants reading and writing,
+    and executing when some execute bit is set or the file is a directory;
+    CAP_DAC_READ_SEARCH grants reading, and searching directories.
     """
-    uid = creds.uid if use_real_ids else creds.fsuid
-    gid = creds.gid if use_real_ids else creds.fsgid
-    if uid == 0:
-        if not mask & MAY_EXEC or attrs.format == st.S_IFDIR or attrs.mode & 0o111:
-            return
-        raise SyscallError(errno.EACCES)
+    uid, gid, capabilities = creds.fsuid, creds.fsgid, creds.effective
     if uid == attrs.uid:
         granted = (attrs.mode >> 6) & 7
     elif gid == attrs.gid or attrs.gid in creds.groups:
         granted = (attrs.mode >> 3) & 7
     else:
         granted = attrs.mode & 7
-    if mask & ~granted:
-        raise SyscallError(errno.EACCES)
+    if not mask & ~granted:
+        return
+    is_dir = attrs.format == st.S_IFDIR
+    if capabilities & DAC_OVERRIDE and (not mask & MAY_EXEC or is_dir or attrs.mode & 0o111):
+        return
+    if capabilities & DAC_READ_SEARCH and not mask & MAY_WRITE and (is_dir or not mask & MAY_EXEC):
+        return
+    raise SyscallError(errno.EACCES)
+
+
+DAC_OVERRIDE = 1 << CAP_DAC_OVERRIDE
+DAC_READ_SEARCH = 1 << CAP_DAC_READ_SEARCH
+# Either one lets a task search any directory: the path walk need not stat them.
+SEARCH_ANY_DIRECTORY = DAC_OVERRIDE | DAC_READ_SEARCH

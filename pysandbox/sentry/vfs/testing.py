@@ -3,17 +3,16 @@ import errno
 import struct
 import time
 
+from ..credentials import Credentials
 from ..errors import SyscallError
 from ..fdtable import FDTable
 from ..signals import SignalQueue, new_sighand
+from ..sysctl import Sysctls
 from ..waiter import WaitQueue
 
 
-class FakeCredentials:
-    def __init__(self, uid=0, gid=0, groups=()):
-        self.uid = self.euid = self.suid = self.fsuid = uid
-        self.gid = self.egid = self.sgid = self.fsgid = gid
-        self.groups = list(groups)
+class FakeCredentials(Credentials):
+    """The sentry's Credentials: root with every capability, any other uid with none."""
 
 
 class FakeKernel:
@@ -27,6 +26,7 @@ class FakeKernel:
         self.host_fd_queues = {}
         self.controlling_terminals = {}
         self.init = None
+        self.sysctls = Sysctls(self)
 
     def host_fd_queue(self, fd, events):
         return self.host_fd_queues.setdefault(fd, WaitQueue())
@@ -58,6 +58,12 @@ class FakeThreadGroup:
 class FakeMM:
     def render_maps(self):
         return "00400000-00401000 r-xp 00000000 00:00 0 /bin/fake\n"
+
+    def copy_from_file(self, addr, file, host_fd, offset, n, ahead):
+        return None                         # no platform: large reads take the sentry's path
+
+    def view_for_host(self, addr, n):
+        return None                         # and large writes too
 
 
 class FakeTask:

@@ -3,20 +3,22 @@ import errno
 import os
 import stat as st
 
+from ..credentials import CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, access_check_credentials, capable
 from ..errors import SandboxError, SyscallError
 from .devfs import build_devfs, console_dentry
 from .devpts import devpts_root
 from .file import File
-from . import fsnotify
+from . import fsnotify, mqueue
 from .hostfile import HostStreamFile
 from .hostfs import HostFS
-from .mount import (MS_NOEXEC, MS_RDONLY, MountSpec, MountTable, cgroup_root, check_destination, is_bind,
-                    parse_options, stub_root, sysfs_root, tmpfs_root)
-from .inode import Dentry, now_ns
+from .mount import (MS_NOEXEC, MS_RDONLY, PROPAGATION_OPTIONS, MountSpec, cgroup_root, check_destination,
+                    is_bind, parse_options, sysfs_root, tmpfs_root)
+from .mountns import MountNamespace, mount_of
+from .inode import now_ns
 from .overlay import OverlayInode
 from .procfs import ProcFS
 from .resolve import AT_FDCWD, PathWalk
-from .stat import MAY_EXEC, MAY_READ, MAY_WRITE, may_access
+from .stat import DAC_OVERRIDE, MAY_EXEC, MAY_READ, MAY_WRITE, SEARCH_ANY_DIRECTORY, may_access
 from .tty import Terminal
 
 AT_SYMLINK_NOFOLLOW = 0x100
@@ -35,15 +37,17 @@ _ACCESS_BY_MODE = {os.O_RDONLY: MAY_READ, os.O_WRONLY: MAY_WRITE, os.O_RDWR: MAY
 
 
 class FSContext:
-    """A task's root, working directory and umask (shared by CLONE_FS, copied otherwise)."""
+    """A task's root, working directory, umask and mount namespace (shared by CLONE_FS, copied
+    otherwise; a new mount namespace never shares it, as Linux's fs_struct)."""
 
-    def __init__(self, root, cwd, umask=0o022):
+    def __init__(self, root, cwd, umask=0o022, mntns=None):
         self.root = root
         self.cwd = cwd
         self.umask = umask
+        self.mntns = mntns
 
     def fork(self):
-        return FSContext(self.root, self.cwd, self.umask)
+        return FSContext(self.root, self.cwd, self.umask, self.mntns)
 
 
 # The mounts every sandbox has unless its configuration mounts something at the same place.
@@ -62,13 +66,13 @@ class VFS:
     """The mount tree: a root filesystem with /proc, /dev, /sys and the configured mounts over it."""
 
     def __init__(self, root_inode, fstype, source, flags=0, data=()):
-        self.root = Dentry(root_inode)
+        self.mount_table = MountNamespace()  # the first task's mount namespace
+        self.mount_table.add_root(root_inode, fstype, source, flags, data)
+        self.root = self.mount_table.root
         self.kernel = None    # bound to the first caller's kernel, for /proc
         self.terminal = None  # the host tty the sandbox's stdio is on, for /dev/tty
         self.gofer = None     # the GoferClient (in directfs mode, the gofer that has handed over and exits)
         self.failure = None   # why the sandbox had to stop (the gofer died), else None
-        self.mount_table = MountTable()
-        self.mount_table.add_root(self.root, fstype, source, flags, data)
 
     @classmethod
     def for_rootfs(cls, path, read_only=False, overlay=True, mounts=(), gofer_mode=None):
@@ -122,7 +126,10 @@ class VFS:
                     flags |= MS_RDONLY
             parent, name = self._setup_mount_point(spec.destination, inode.is_dir,
                                                    create=spec not in DEFAULT_MOUNTS)
-            self.mount_table.attach(parent, name, inode, fstype, spec.source, flags, data)
+            mount = self.mount_table.attach(parent, name, inode, fstype, spec.source, flags, data)
+            for option in spec.options:
+                if option in PROPAGATION_OPTIONS:  # OCI's "rshared", "slave", ...
+                    self.mount_table.set_propagation(mount, option.removeprefix("r"))
         except SyscallError as error:
             raise SandboxError(f"mount {spec.destination} ({fstype}): {os.strerror(error.errno).lower()}",
                                125) from None
@@ -142,7 +149,7 @@ class VFS:
         if fstype == "devpts":
             return devpts_root(data)
         if fstype == "mqueue":
-            return stub_root(0o1777)
+            return mqueue.namespace(self).root
         raise SyscallError(errno.ENODEV)
 
     def _setup_mount_point(self, destination, is_dir, create=True):
@@ -174,24 +181,27 @@ class VFS:
     # --- mounts ---
 
     def mount_of(self, dentry):
-        return self.mount_table.mount_of(dentry)
+        """The Mount `dentry` is on, in whichever namespace (anonymous dentries: the first root)."""
+        return mount_of(dentry, self.mount_table.root_mount)
 
     def read_only_mount(self, dentry):
         """Whether `dentry` is on a read-only mount."""
-        return self.mount_table.mount_of(dentry).read_only
+        return self.mount_of(dentry).read_only
 
     def statfs(self, dentry):
         """statfs(2)'s figures for `dentry`: its filesystem's, with its mount's flags in f_flags."""
         figures = dentry.inode.statfs()
-        return figures[:-1] + (figures[-1] | self.mount_table.mount_of(dentry).statfs_flags(),)
+        return figures[:-1] + (figures[-1] | self.mount_of(dentry).statfs_flags(),)
 
     def check_mount_writable(self, dentry):
-        if dentry.inode.read_only or self.mount_table.mount_of(dentry).read_only:
+        if dentry.inode.read_only or self.mount_of(dentry).read_only:
             raise SyscallError(errno.EROFS)
 
     def render_mounts(self, t=None, info=False):
         """/proc/<pid>/mounts, or /proc/<pid>/mountinfo with `info`, for task `t`."""
-        return self.mount_table.render(t.fs.root if t is not None else self.root, info)
+        if t is None:
+            return self.mount_table.render(self.root, info)
+        return t.fs.mntns.render(t.fs.root, info)
 
     def _gofer_died(self):
         self.failure = "the gofer process died: host files failed with EIO and the sandbox was stopped"
@@ -207,7 +217,7 @@ class VFS:
 
     def new_fs_context(self):
         """The FSContext of the sandbox's first task: root and cwd at `/`, umask 022."""
-        return FSContext(self.root, self.root)
+        return FSContext(self.root, self.root, mntns=self.mount_table)
 
     def install_stdio(self, fds, host_fds=(0, 1, 2)):
         """Give the FDTable `fds` the sandbox's stdio: host_fds[i] becomes fd i (closed ones are skipped)."""
@@ -281,7 +291,7 @@ class VFS:
             raise SyscallError(errno.EISDIR)
         if not created:
             wanted = _ACCESS_BY_MODE[access] | (MAY_WRITE if flags & os.O_TRUNC else 0)
-            if t.creds.fsuid != 0:  # root may read and write anything (may_access): skip the stat
+            if not t.creds.effective & DAC_OVERRIDE:  # it may read and write anything: skip the stat
                 may_access(inode.stat(), t.creds, wanted)
             if wanted & MAY_WRITE and (inode.is_regular or inode.is_dir) and \
                     (inode.read_only or self.read_only_mount(dentry)):
@@ -332,7 +342,7 @@ class VFS:
     def _check_can_add(self, t, parent):
         if parent.inode.read_only or self.read_only_mount(parent):
             raise SyscallError(errno.EROFS)
-        if t.creds.fsuid != 0:  # root may write and search any directory: skip the stat
+        if not t.creds.effective & DAC_OVERRIDE:  # it may write and search any directory: skip the stat
             may_access(parent.inode.stat(), t.creds, MAY_WRITE | MAY_EXEC)
 
     def _check_can_remove(self, t, parent, child):
@@ -340,7 +350,7 @@ class VFS:
         if child in parent.mounts.values() or child is t.fs.root or child is self.root:
             raise SyscallError(errno.EBUSY)
         fsuid = t.creds.fsuid
-        if fsuid == 0:  # the sticky bit does not bind root
+        if capable(t, CAP_FOWNER):  # the sticky bit does not bind it
             return
         parent_attrs = parent.inode.stat()
         if parent_attrs.mode & st.S_ISVTX and fsuid not in (parent_attrs.uid, child.inode.stat().uid):
@@ -373,6 +383,8 @@ class VFS:
         if st.S_IFMT(mode) == st.S_IFDIR:
             raise SyscallError(errno.EPERM)
         _, parent, name = self._new_entry(t, dirfd, path)
+        if st.S_IFMT(mode) in (st.S_IFCHR, st.S_IFBLK) and not capable(t, CAP_MKNOD):
+            raise SyscallError(errno.EPERM)
         uid, gid = self._new_owner(t, parent)
         file_mode = (st.S_IFMT(mode) or st.S_IFREG) | (mode & ~t.fs.umask & 0o7777)
         parent.inode.mknod(name, file_mode, rdev, uid, gid)
@@ -515,20 +527,27 @@ class VFS:
         return self._at_flags_lookup(t, dirfd, path, flags).inode.stat()
 
     def access(self, t, dirfd, path, mode, flags):
-        dentry = self._at_flags_lookup(t, dirfd, path, flags)
-        if mode == 0:  # F_OK
-            return
-        inode = dentry.inode
-        if mode & MAY_WRITE and (inode.is_regular or inode.is_dir or inode.is_symlink) and \
-                (inode.read_only or self.read_only_mount(dentry)):
-            raise SyscallError(errno.EROFS)
-        may_access(inode.stat(), t.creds, mode, use_real_ids=not flags & AT_EACCESS)
+        """faccessat(2): the whole lookup runs with the real ids unless AT_EACCESS (override_creds)."""
+        own_creds = t.creds
+        if not flags & AT_EACCESS:
+            t.creds = access_check_credentials(own_creds)
+        try:
+            dentry = self._at_flags_lookup(t, dirfd, path, flags)
+            if mode == 0:  # F_OK
+                return
+            inode = dentry.inode
+            if mode & MAY_WRITE and (inode.is_regular or inode.is_dir or inode.is_symlink) and \
+                    (inode.read_only or self.read_only_mount(dentry)):
+                raise SyscallError(errno.EROFS)
+            may_access(inode.stat(), t.creds, mode)
+        finally:
+            t.creds = own_creds
 
     # --- changing attributes ---
 
     @staticmethod
     def _check_owner(t, attrs):
-        if t.creds.fsuid not in (0, attrs.uid):
+        if t.creds.fsuid != attrs.uid and not capable(t, CAP_FOWNER):
             raise SyscallError(errno.EPERM)
 
     def chmod(self, t, dentry, mode):
@@ -536,7 +555,7 @@ class VFS:
         attrs = dentry.inode.stat()
         self._check_owner(t, attrs)
         creds = t.creds
-        if creds.fsuid != 0 and attrs.gid != creds.fsgid and attrs.gid not in creds.groups:
+        if attrs.gid != creds.fsgid and attrs.gid not in creds.groups and not capable(t, CAP_FSETID):
             mode &= ~st.S_ISGID
         dentry.inode.setattr(mode=mode & 0o7777)
         fsnotify.attributes_changed(dentry)
@@ -547,7 +566,7 @@ class VFS:
         self.check_mount_writable(dentry)
         attrs = dentry.inode.stat()
         creds = t.creds
-        if creds.fsuid != 0:
+        if not capable(t, CAP_CHOWN):
             if uid is not None and uid != attrs.uid or creds.fsuid != attrs.uid:
                 raise SyscallError(errno.EPERM)
             if gid is not None and gid != attrs.gid and gid != creds.fsgid and gid not in creds.groups:
@@ -567,7 +586,7 @@ class VFS:
         now = now_ns()
         if times is None or all(nsec == UTIME_NOW for _, nsec in times):
             self.check_mount_writable(dentry)
-            if t.creds.fsuid not in (0, attrs.uid):
+            if t.creds.fsuid != attrs.uid and not capable(t, CAP_FOWNER):
                 may_access(attrs, t.creds, MAY_WRITE)
             inode.setattr(atime_ns=now, mtime_ns=now)
             fsnotify.attributes_changed(dentry)
@@ -608,7 +627,7 @@ class VFS:
     def chdir(self, t, dentry):
         if not dentry.inode.is_dir:
             raise SyscallError(errno.ENOTDIR)
-        if t.creds.fsuid != 0:
+        if not t.creds.effective & SEARCH_ANY_DIRECTORY:
             may_access(dentry.inode.stat(), t.creds, MAY_EXEC)
         t.fs.cwd = dentry
 
@@ -631,7 +650,7 @@ class _SetupTask:
 
     def __init__(self, vfs):
         from ..task import Credentials
-        self.fs = FSContext(vfs.root, vfs.root)
+        self.fs = FSContext(vfs.root, vfs.root, mntns=vfs.mount_table)
         self.creds = Credentials()
         self.kernel = vfs.kernel
         self.fds = None

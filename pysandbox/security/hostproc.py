@@ -1,0 +1,116 @@
+"""The host's /proc as the sandbox process sees it.
+
+The sandbox process is pid 1 of a host pid namespace of its own (confine.py), so the pids of
+its stubs and gofer are pids of that namespace, and the host's /proc (mounted for the host's
+namespace) does not know them. `attach` mounts a proc instance of the new namespace, keeps a
+directory fd to it and detaches the mount: from then on `open_proc` reaches /proc/PID/... of
+the namespace through that fd alone, also after the chroot into an empty directory, and `..`
+from it leads nowhere (a detached mount has no parent). Until `attach` (and in processes that
+are not a sandbox's, such as `do` without root) it opens /proc/... by path.
+"""
+import os
+
+AT_FDCWD = -100
+SYS_FSOPEN, SYS_FSCONFIG, SYS_FSMOUNT = 430, 431, 432
+FSOPEN_CLOEXEC, FSCONFIG_CMD_CREATE, FSMOUNT_CLOEXEC = 1, 6, 1
+MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC = 0x2, 0x4, 0x8
+_proc_fd = None
+
+
+def attach():
+    """A proc instance of the current pid namespace, made as a mount that was never attached
+    anywhere (fsopen, fsmount: no mount point, and no umount, whose RCU wait costs ms); keeps
+    its fd. Needs CAP_SYS_ADMIN. Returns False if the host refuses (the by-path /proc stays)."""
+    global _proc_fd
+    from pysandbox.security.seccomp import host_syscall
+    try:
+        context = host_syscall(SYS_FSOPEN, b"proc\0", FSOPEN_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        host_syscall(SYS_FSCONFIG, context, FSCONFIG_CMD_CREATE, 0, 0, 0)
+        _proc_fd = host_syscall(SYS_FSMOUNT, context, FSMOUNT_CLOEXEC,
+                                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+    except OSError:
+        return False
+    finally:
+        os.close(context)
+    return True
+
+
+def open_proc(relative, flags=os.O_RDONLY):
+    """os.open of /proc/RELATIVE ('123/mem'), in the sandbox process's own pid namespace."""
+    if _proc_fd is None:
+        return os.open(f"/proc/{relative}", flags | os.O_CLOEXEC)
+    return os.open(relative, flags | os.O_CLOEXEC, dir_fd=_proc_fd)
+
+
+def chmod_through_fd_link(fd, mode):
+    """chmod(2) of the file that O_PATH descriptor `fd` names, through its /proc/self/fd link
+    (fchmod can't take an O_PATH fd, and a socket can't be opened for one)."""
+    if _proc_fd is None:
+        os.chmod(f"/proc/self/fd/{fd}", mode, dir_fd=AT_FDCWD)     # fchmodat, as below
+    else:
+        os.chmod(f"self/fd/{fd}", mode, dir_fd=_proc_fd)
+
+
+def forget():
+    """In a child that closed the proc fd it inherited (the gofer): /proc by path again."""
+    global _proc_fd
+    _proc_fd = None
+
+
+def read_proc(relative):
+    """The bytes of /proc/RELATIVE (OSError if it is gone)."""
+    fd = open_proc(relative)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+# -- from the host's side ------------------------------------------------------------------------------
+def pid_namespace_of(pid):
+    """The pid namespace of host process `pid` ('pid:[4026531836]'), or None if it is gone."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def host_pids_of_namespace(namespace):
+    """{pid in `namespace`: host pid} for every host process of that pid namespace."""
+    pids = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or pid_namespace_of(name) != namespace:
+            continue
+        try:
+            with open(f"/proc/{name}/status") as status:
+                for line in status:
+                    if line.startswith("NSpid:"):
+                        pids[int(line.split()[-1])] = int(name)
+                        break
+        except OSError:
+            continue
+    return pids
+
+
+def children_of(pid):
+    """Host pids of the children of host process `pid` (all its threads')."""
+    children = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return children
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as listing:
+                children += [int(child) for child in listing.read().split()]
+        except OSError:
+            continue
+    return children

@@ -1,0 +1,149 @@
+"""The sandbox's sysctls: what /proc/sys shows and what writes to it change.
+
+Values are the sandbox's own: a write (or an OCI config's linux.sysctl) changes the
+sandbox's view and never the host's. kernel.hostname and kernel.domainname are the
+kernel's UTS names; net.ipv4.ip_unprivileged_port_start decides which ports bind(2)
+reserves for CAP_NET_BIND_SERVICE. Writing needs CAP_NET_ADMIN for net.* and
+CAP_SYS_ADMIN for the rest.
+"""
+import errno
+
+from .credentials import CAP_NET_ADMIN, CAP_SYS_ADMIN, capable
+from .errors import SyscallError
+
+INT, INTS, TEXT = "int", "ints", "text"
+UTS_NAME_MAX = 64
+
+# name -> (kind, default, writable); the values are what a fresh Linux 6.1 network namespace,
+# IPC namespace and UTS namespace show.
+KNOWN = {
+    "kernel.hostname": (TEXT, None, True),
+    "kernel.domainname": (TEXT, None, True),
+    "kernel.osrelease": (TEXT, None, False),
+    "kernel.ostype": (TEXT, "Linux", False),
+    "kernel.pid_max": (INT, "4194304", False),
+    "kernel.ngroups_max": (INT, "65536", False),
+    "kernel.cap_last_cap": (INT, None, False),
+    "kernel.msgmax": (INT, "8192", True),
+    "kernel.msgmnb": (INT, "16384", True),
+    "kernel.msgmni": (INT, "32000", True),
+    "kernel.sem": (INTS, "32000\t1024000000\t500\t32000", True),
+    "kernel.shmall": (INT, "18446744073692774399", True),
+    "kernel.shmmax": (INT, "18446744073692774399", True),
+    "kernel.shmmni": (INT, "4096", True),
+    "kernel.shm_rmid_forced": (INT, "0", True),
+    "fs.mqueue.msg_default": (INT, "10", True),
+    "fs.mqueue.msg_max": (INT, "10", True),
+    "fs.mqueue.msgsize_default": (INT, "8192", True),
+    "fs.mqueue.msgsize_max": (INT, "8192", True),
+    "fs.mqueue.queues_max": (INT, "256", True),
+    "vm.overcommit_memory": (INT, "0", False),
+    "net.core.somaxconn": (INT, "4096", True),
+    "net.ipv4.ip_forward": (INT, "0", True),
+    "net.ipv4.ip_local_port_range": (INTS, "32768\t60999", True),
+    "net.ipv4.ip_unprivileged_port_start": (INT, "1024", True),
+    "net.ipv4.ping_group_range": (INTS, "1\t0", True),
+    "net.ipv4.tcp_syncookies": (INT, "1", True),
+    "net.ipv4.tcp_keepalive_time": (INT, "7200", True),
+    "net.ipv4.tcp_fin_timeout": (INT, "60", True),
+    "net.ipv6.conf.all.disable_ipv6": (INT, "0", True),
+    "net.ipv6.conf.default.disable_ipv6": (INT, "0", True),
+}
+
+# The sysctls that belong to a namespace an OCI container gets, as runc decides it
+# (libcontainer/configs/validate): IPC ones, net.*, and kernel.domainname.
+IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+               "kernel.shmmni", "kernel.shm_rmid_forced"}
+
+
+def namespace_problem(name, namespaces):
+    """Why an OCI runtime refuses sysctl `name` for a container with `namespaces` (types), or None."""
+    if name in IPC_SYSCTLS or name.startswith("fs.mqueue."):
+        return None if "ipc" in namespaces else f"sysctl {name!r} is not allowed in the host's ipc namespace"
+    if name.startswith("net."):
+        return None if "network" in namespaces else f"sysctl {name!r} is not allowed in the host's network namespace"
+    if "uts" in namespaces:
+        if name == "kernel.domainname":
+            return None
+        if name == "kernel.hostname":
+            return f"sysctl {name!r} is not allowed as it conflicts with the OCI \"hostname\" field"
+    return f"sysctl {name!r} is not in a separate kernel namespace"
+
+
+def value_problem(name, value):
+    """Why `value` cannot be sysctl `name`'s (a config's linux.sysctl), or None."""
+    try:
+        _normalised(KNOWN.get(name, (TEXT,))[0], value)
+    except SyscallError:
+        return f"sysctl {name}={value!r}: not a valid value"
+    return None
+
+
+def _normalised(kind, text):
+    """The value as /proc/sys shows it, from what was written or configured; EINVAL if malformed."""
+    words = text.split()
+    if kind == TEXT:
+        value = text[:-1] if text.endswith("\n") else text
+        if len(value.encode()) > UTS_NAME_MAX:
+            raise SyscallError(errno.EINVAL)
+        return value
+    if not words or kind == INT and len(words) != 1:
+        raise SyscallError(errno.EINVAL)
+    try:
+        numbers = [int(word) for word in words]
+    except ValueError:
+        raise SyscallError(errno.EINVAL) from None
+    return "\t".join(map(str, numbers))
+
+
+class Sysctls:
+    """One sandbox's sysctl values, by dotted name."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.values = {name: default for name, (_, default, _) in KNOWN.items() if default is not None}
+        self.extra = set()           # configured names the table does not know: shown, kept as text
+
+    def configure(self, settings):
+        """linux.sysctl of an OCI config (already checked against the namespaces)."""
+        for name, value in settings.items():
+            if name not in KNOWN:
+                self.extra.add(name)
+            self._store(name, _normalised(KNOWN.get(name, (TEXT,))[0], value))
+
+    def names(self):
+        return sorted(set(KNOWN) | self.extra)
+
+    def get(self, name):
+        if name == "kernel.hostname":
+            return self.kernel.hostname
+        if name == "kernel.domainname":
+            return self.kernel.domainname
+        if name == "kernel.osrelease":
+            from .vfs.procfs import KERNEL_RELEASE
+            return KERNEL_RELEASE
+        if name == "kernel.cap_last_cap":
+            from .credentials import CAP_LAST_CAP
+            return str(CAP_LAST_CAP)
+        return self.values.get(name, "")
+
+    def int_value(self, name):
+        return int(self.get(name).split()[0])
+
+    def writable(self, name):
+        return KNOWN.get(name, (TEXT, None, True))[2]
+
+    def write(self, t, name, text):
+        """A write(2) to /proc/sys/<name> by task `t`."""
+        if not capable(t, CAP_NET_ADMIN if name.startswith("net.") else CAP_SYS_ADMIN):
+            raise SyscallError(errno.EPERM)
+        kind = KNOWN.get(name, (TEXT,))[0]
+        self._store(name, _normalised(kind, text))
+
+    def _store(self, name, value):
+        if name == "kernel.hostname":
+            self.kernel.hostname = value
+        elif name == "kernel.domainname":
+            self.kernel.domainname = value
+        else:
+            self.values[name] = value
