@@ -68,6 +68,31 @@ def test_the_sentry_is_pid_1_of_its_own_pid_namespace_with_an_empty_root(busybox
         outer.wait()
 
 
+def test_the_serving_gofer_is_chrooted_into_an_empty_directory_too(busybox_rootfs):
+    """In gofer mode the gofer reaches the host only through the roots it opened; its xattr and
+    chmod calls go through the fd links of the sandbox's own proc instance."""
+    outer = subprocess.Popen([PYTHON, "-m", "pysandbox", "do", "--gofer-mode", "gofer", "--rootfs", busybox_rootfs,
+                              "--", "/bin/sh", "-c", "cat /etc/passwd >/dev/null && echo read; sleep 30"],
+                             env=TEST_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert outer.stdout.readline() == b"read\n"
+        sentry = _chrooted_sentry(outer.pid)
+
+        def gofer():
+            for child in children_of(sentry):
+                with open(f"/proc/{child}/comm") as comm:
+                    if comm.read().strip() == "pysandbox-gofer":
+                        return child
+            return None
+        pid = wait_until(gofer)
+        assert os.listdir(f"/proc/{pid}/root/") == []
+        assert os.readlink(f"/proc/{pid}/root").endswith("(deleted)")
+        assert os.readlink(f"/proc/{pid}/ns/pid") == os.readlink(f"/proc/{sentry}/ns/pid")
+    finally:
+        outer.kill()
+        outer.wait()
+
+
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_kill_9_of_the_outer_process_leaves_nothing_behind(busybox_rootfs, platform):
     _needs(platform)

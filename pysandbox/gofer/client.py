@@ -97,7 +97,9 @@ class GoferClient:
         try:
             while os.waitid(os.P_PIDFD, self.pidfd, os.WEXITED | os.WNOHANG) is None:
                 if time.monotonic() > deadline:
-                    signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+                    # Not collected yet (waitid just said so), so its pid is still its own; kill(2)
+                    # is on the sentry's allowlist, pidfd_send_signal(2) is not.
+                    os.kill(self.pid, signal.SIGKILL)
                     os.waitid(os.P_PIDFD, self.pidfd, os.WEXITED)
                     break
                 time.sleep(0.0002)

@@ -43,9 +43,9 @@ class HostXattrs:
     def _target(fd, name):
         """(path, follow_symlinks) naming the file for the host."""
         if name == b".":
-            return b"/proc/self/fd/%d" % fd, True
+            return hostproc.fd_link(fd), True
         check_name(name)
-        return b"/proc/self/fd/%d/%s" % (fd, name), False
+        return hostproc.fd_link(fd, name), False
 
     @staticmethod
     def get(fd, name, key):

@@ -218,11 +218,18 @@ def run_in_child(roots, sock, hand_over, parent_pid):
         os.dup2(null, 0)
         os.dup2(null, 1)
         os.close(null)
-        os.closerange(3, keep)
-        os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
-        hostproc.forget()                 # its fd was among those closed
+        proc_fd = hostproc.kept_fd()      # the sandbox's proc instance, when it has one
+        start = 3
+        for fd in sorted(fd for fd in (keep, proc_fd) if fd is not None):
+            os.closerange(start, fd)
+            start = fd + 1
+        os.closerange(start, os.sysconf("SC_OPEN_MAX"))
         server = GoferServer(roots, sock)
-        from pysandbox.security.confine import confine_gofer
+        from pysandbox.security.confine import confine_gofer, enter_empty_root
+        if proc_fd is not None and not hand_over:
+            # Serving from now on, it reaches the host only through the roots it holds.
+            enter_empty_root()
+            hostproc.work_from_proc()
         confine_gofer()                   # its own, smaller seccomp filter (security/seccomp.py)
         if hand_over:
             server.hand_over_roots()

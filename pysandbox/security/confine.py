@@ -223,20 +223,26 @@ def chroot_sentry():
     _load_c_extensions()
     try:
         imports.install_finder(_module_roots)
-        directory = imports.empty_directory("root")
-        root = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.rmdir(directory)           # nothing can ever be created in it again
-            os.fchdir(root)
-            os.chroot(".")
-        finally:
-            os.close(root)
+        enter_empty_root()
     except OSError as error:
         raise SandboxError(f"cannot chroot the sandbox process into an empty directory: {error}", 125) from None
     for number in CHROOT_CAPABILITIES.values():
         libc.prctl(PR_CAPBSET_DROP, number, 0, 0, 0)
     _set_capabilities(libc, _effective_capabilities(libc) & ~_mask(CHROOT_CAPABILITIES))
     return True
+
+
+def enter_empty_root():
+    """chroot into an empty directory, made and removed at once: nothing can ever be created in
+    it again. Needs CAP_SYS_CHROOT."""
+    directory = imports.empty_directory("root")
+    root = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.rmdir(directory)
+        os.fchdir(root)
+        os.chroot(".")
+    finally:
+        os.close(root)
 
 
 def _effective_capabilities(libc):

@@ -45,19 +45,43 @@ def open_proc(relative, flags=os.O_RDONLY):
     return os.open(relative, flags | os.O_CLOEXEC, dir_fd=_proc_fd)
 
 
+_fd_links = b"/proc/self/fd"       # where this process's /proc/self/fd links are reached from
+
+
+def fd_link(fd, name=None):
+    """The path of the /proc/self/fd link of `fd` (and of `name` under it, for a directory fd):
+    the file itself for calls that take only paths (the l*xattr calls, chmod of an O_PATH fd)."""
+    link = b"%s/%d" % (_fd_links, fd)
+    return link if name is None else link + b"/" + name
+
+
 def chmod_through_fd_link(fd, mode):
     """chmod(2) of the file that O_PATH descriptor `fd` names, through its /proc/self/fd link
     (fchmod can't take an O_PATH fd, and a socket can't be opened for one)."""
-    if _proc_fd is None:
-        os.chmod(f"/proc/self/fd/{fd}", mode, dir_fd=AT_FDCWD)     # fchmodat, as below
+    if _proc_fd is None or _fd_links != b"/proc/self/fd":
+        os.chmod(fd_link(fd), mode, dir_fd=AT_FDCWD)     # fchmodat, as below
     else:
         os.chmod(f"self/fd/{fd}", mode, dir_fd=_proc_fd)
 
 
+def kept_fd():
+    """The fd of the proc instance `attach` made, or None."""
+    return _proc_fd
+
+
 def forget():
-    """In a child that closed the proc fd it inherited (the gofer): /proc by path again."""
+    """In a child that closed the proc fd it inherited: /proc by path again."""
     global _proc_fd
     _proc_fd = None
+
+
+def work_from_proc():
+    """After a chroot into an empty directory: the working directory becomes the proc instance,
+    so that paths relative to it ("self/fd/N") reach this process's fd links. Only for a process
+    that opens no other relative path (the gofer: every one of its opens has a directory fd)."""
+    global _fd_links
+    os.fchdir(_proc_fd)
+    _fd_links = b"self/fd"
 
 
 def read_proc(relative):
