@@ -62,6 +62,13 @@ def gofer(trees):
     client.close()
 
 
+def _identity(path):
+    """(st_dev, st_ino): what a held root fd is compared by; its /proc link reads "/" once it is
+    the root of a detached copy of the mount tree."""
+    attrs = os.stat(path)
+    return attrs.st_dev, attrs.st_ino
+
+
 def test_gofer_is_a_separate_named_process(gofer, trees):
     assert gofer.pid != os.getpid()
     with open(f"/proc/{gofer.pid}/comm") as comm:
@@ -70,9 +77,10 @@ def test_gofer_is_a_separate_named_process(gofer, trees):
     # holds its socket and the roots: nothing else of ours leaked into it.
     fds = {int(fd): os.readlink(f"/proc/{gofer.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{gofer.pid}/fd")}
     assert fds[0] == fds[1] == "/dev/null"
-    others = sorted(link for fd, link in fds.items() if fd > 2)
-    assert len(others) == 3 and others[-1].startswith("socket:"), fds
-    assert others[:2] == sorted([str(trees[0]), str(trees[1])])
+    others = sorted(fd for fd in fds if fd > 2)
+    assert len(others) == 3 and fds[others[-1]].startswith("socket:"), fds
+    assert sorted(_identity(f"/proc/{gofer.pid}/fd/{fd}") for fd in others[:2]) == \
+        sorted([_identity(trees[0]), _identity(trees[1])])
 
 
 @pytest.mark.parametrize("name", [b"..", b".", b"a/b", b"/etc", b"", b"x\0y"])
@@ -184,7 +192,7 @@ def test_directfs_hand_over_sends_the_roots_and_exits(trees, tmp_path):
         assert results[0] == 0 and stat.S_ISDIR(results[1]) and results[2] == b""
         assert results[3] == errno.ENOENT
         assert results[6] == 0 and stat.S_ISDIR(results[7]) and results[8] == b"file"
-        assert [os.readlink(f"/proc/self/fd/{fd}") for fd in fds] == [str(trees[0]), str(trees[1])]
+        assert [_identity(f"/proc/self/fd/{fd}") for fd in fds] == [_identity(trees[0]), _identity(trees[1])]
         with pytest.raises(ChildProcessError):
             os.waitpid(client.pid, os.WNOHANG)
     finally:
@@ -365,14 +373,18 @@ def test_only_the_gofer_holds_host_directories_in_gofer_mode(busybox_rootfs, mod
         def host_directories():
             from pysandbox.security.hostproc import children_of
             sentry = (children_of(sandbox.pid) or [sandbox.pid])[0]   # as root, in its own pid namespace
+            directories = {_identity(busybox_rootfs): busybox_rootfs}
+            for parent, names, _ in os.walk(busybox_rootfs):
+                directories.update((_identity(os.path.join(parent, name)), os.path.join(parent, name))
+                                   for name in names)
             found = []
             for fd in os.listdir(f"/proc/{sentry}/fd"):
                 try:
-                    target = os.readlink(f"/proc/{sentry}/fd/{fd}")
+                    held = _identity(f"/proc/{sentry}/fd/{fd}")
                 except OSError:
                     continue
-                if target.startswith(busybox_rootfs) and os.path.isdir(target):
-                    found.append(target)
+                if held in directories:
+                    found.append(directories[held])
             return found
         _wait_for(lambda: _gofer_of(sandbox.pid) if mode == "gofer" else True)
         time.sleep(0.5)  # let the workload run `ls`

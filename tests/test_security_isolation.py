@@ -63,6 +63,7 @@ def test_the_sentry_is_pid_1_of_its_own_pid_namespace_with_an_empty_root(busybox
         with open(f"/proc/{sentry}/status") as status:
             effective = int(next(line for line in status if line.startswith("CapEff:")).split()[1], 16)
         assert not effective & (1 << 18), "CAP_SYS_CHROOT is dropped after the chroot"
+        assert not effective & (1 << 21), "CAP_SYS_ADMIN is dropped after the chroot"
     finally:
         outer.kill()
         outer.wait()
@@ -88,6 +89,35 @@ def test_the_serving_gofer_is_chrooted_into_an_empty_directory_too(busybox_rootf
         assert os.listdir(f"/proc/{pid}/root/") == []
         assert os.readlink(f"/proc/{pid}/root").endswith("(deleted)")
         assert os.readlink(f"/proc/{pid}/ns/pid") == os.readlink(f"/proc/{sentry}/ns/pid")
+    finally:
+        outer.kill()
+        outer.wait()
+
+
+def test_the_sentrys_root_fds_lead_nowhere_above_the_rootfs(busybox_rootfs):
+    """directfs: the rootfs fd the sentry holds is the root of a detached copy of its mount tree,
+    so `..` from it is the rootfs again, never the host directory that holds it."""
+    outer = _start_do(busybox_rootfs, "ptrace", "ls / >/dev/null; sleep 30")
+    try:
+        sentry = _chrooted_sentry(outer.pid)
+        rootfs = os.stat(busybox_rootfs)
+
+        def rootfs_fds():
+            found = []
+            for fd in os.listdir(f"/proc/{sentry}/fd"):
+                try:
+                    held = os.stat(f"/proc/{sentry}/fd/{fd}")
+                except OSError:
+                    continue
+                if (held.st_dev, held.st_ino) == (rootfs.st_dev, rootfs.st_ino):
+                    found.append(fd)
+            return found
+        fds = wait_until(rootfs_fds)
+        parent = os.stat(os.path.dirname(busybox_rootfs.rstrip("/")))
+        for fd in fds:
+            above = os.stat(f"/proc/{sentry}/fd/{fd}/..")
+            assert (above.st_dev, above.st_ino) == (rootfs.st_dev, rootfs.st_ino)
+            assert (above.st_dev, above.st_ino) != (parent.st_dev, parent.st_ino)
     finally:
         outer.kill()
         outer.wait()

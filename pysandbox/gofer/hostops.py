@@ -22,6 +22,7 @@ _OPEN_FILE = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
 # Open flags passed on to the host; O_APPEND and O_NONBLOCK are the sentry File's business.
 HOST_OPEN_FLAGS = os.O_ACCMODE | os.O_TRUNC | os.O_SYNC | os.O_DSYNC
 AT_REMOVEDIR = 0x200
+AT_RECURSIVE = 0x8000
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 
 
@@ -31,6 +32,24 @@ def check_name(name):
         raise SyscallError(errno.EINVAL)
     if len(name) > NAME_MAX:
         raise SyscallError(errno.ENAMETOOLONG)
+
+
+def _open_root_tree(path):
+    """An O_PATH fd of configured host path `path`. Where the host allows (open_tree(2) needs
+    CAP_SYS_ADMIN, which the gofer has until it serves), it is the root of a detached copy of the
+    path's mount tree, so `..` from it stays at it: whoever holds the fd (the gofer, or the sentry
+    in directfs mode) reaches that tree and nothing above it. The host's / needs no copy: `..` of
+    a mount namespace's root is the root itself."""
+    if os.path.normpath(path) not in ("/", b"/"):
+        from pysandbox.security.imports import AT_FDCWD, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE, SYS_OPEN_TREE
+        from pysandbox.security.seccomp import host_syscall
+        try:
+            return host_syscall(SYS_OPEN_TREE, AT_FDCWD, os.fsencode(path) + b"\0",
+                                OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC)
+        except OSError as error:
+            if error.errno not in (errno.EPERM, errno.ENOSYS):
+                raise
+    return os.open(path, os.O_PATH | os.O_CLOEXEC)
 
 
 class HostXattrs:
@@ -81,7 +100,7 @@ class HostOps:
         itself when it is a directory, else its parent and its last component (a file bind
         mount). The one full-path open there is: the path comes from the configuration."""
         with host_errors():
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            fd = _open_root_tree(path)
             try:
                 if st.S_ISDIR(os.fstat(fd).st_mode):
                     return fd, b""

@@ -225,11 +225,12 @@ def run_in_child(roots, sock, hand_over, parent_pid):
             start = fd + 1
         os.closerange(start, os.sysconf("SC_OPEN_MAX"))
         server = GoferServer(roots, sock)
-        from pysandbox.security.confine import confine_gofer, enter_empty_root
+        from pysandbox.security.confine import confine_gofer, drop_chroot_capabilities, enter_empty_root
         if proc_fd is not None and not hand_over:
             # Serving from now on, it reaches the host only through the roots it holds.
             enter_empty_root()
             hostproc.work_from_proc()
+        drop_chroot_capabilities()
         confine_gofer()                   # its own, smaller seccomp filter (security/seccomp.py)
         if hand_over:
             server.hand_over_roots()

@@ -77,9 +77,10 @@ KEPT_CAPABILITIES = {
     "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3, "CAP_FSETID": 4,
     "CAP_NET_BIND_SERVICE": 10,
 }
-# Kept only until the chroot into an empty directory (chroot_sentry), which needs the first and
-# drops both, from the bounding set too (the second).
-CHROOT_CAPABILITIES = {"CAP_SYS_CHROOT": 18, "CAP_SETPCAP": 8}
+# Kept only until the chroot into an empty directory (chroot_sentry), which needs the first, and
+# the gofer's detached copies of its roots, which need the third; then dropped from every set,
+# the bounding set too (which needs the second).
+CHROOT_CAPABILITIES = {"CAP_SYS_CHROOT": 18, "CAP_SETPCAP": 8, "CAP_SYS_ADMIN": 21}
 
 
 def isolate_sandbox_process(network="none"):
@@ -218,18 +219,27 @@ def chroot_sentry():
     CAP_SETPCAP go. Only a sandbox process with its own mount namespace (root) does it; returns
     whether it did."""
     if _module_roots is None:
+        drop_chroot_capabilities()
         return False
-    libc = seccomp.libc
     _load_c_extensions()
     try:
         imports.install_finder(_module_roots)
         enter_empty_root()
     except OSError as error:
         raise SandboxError(f"cannot chroot the sandbox process into an empty directory: {error}", 125) from None
+    drop_chroot_capabilities()
+    return True
+
+
+def drop_chroot_capabilities():
+    """CHROOT_CAPABILITIES, kept until the chroot (and the gofer's detached copies of its roots,
+    which need CAP_SYS_ADMIN), go from every set. A no-op without them."""
+    libc = seccomp.libc
+    if os.geteuid() != 0:
+        return
     for number in CHROOT_CAPABILITIES.values():
         libc.prctl(PR_CAPBSET_DROP, number, 0, 0, 0)
     _set_capabilities(libc, _effective_capabilities(libc) & ~_mask(CHROOT_CAPABILITIES))
-    return True
 
 
 def enter_empty_root():
