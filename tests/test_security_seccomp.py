@@ -20,7 +20,7 @@ import pytest
 
 from pysandbox.security.hostproc import children_of
 
-from helpers import PYTHON, TEST_ENV, descendants, run_native, run_sandbox
+from helpers import PYTHON, TEST_ENV, descendants, run_native, run_sandbox, wait_until
 from pysandbox.security import seccomp
 
 FORBIDDEN = 102                          # getuid(2): the sentry never needs it
@@ -133,8 +133,12 @@ def test_after_start_up_the_sentry_makes_only_allowed_host_syscalls(argv):
     assert (sandboxed.returncode, sandboxed.stdout) == (native.status, native.out), (sandboxed, log_text)
     assert "seccomp" not in log_text, log_text
     start = next(i for i, line in enumerate(calls) if line.startswith("seccomp(SECCOMP_SET_MODE_FILTER"))
+    _assert_only_allowed_calls(calls[start + 1:])
+
+
+def _assert_only_allowed_calls(calls):
     made = set()
-    for line in calls[start + 1:]:
+    for line in calls:
         name = line.split("(", 1)[0]
         if name.startswith("<... "):
             name = name[5:].split()[0]
@@ -142,6 +146,50 @@ def test_after_start_up_the_sentry_makes_only_allowed_host_syscalls(argv):
             made.add(name)
     assert made - SENTRY_NAMES == set(), sorted(made - SENTRY_NAMES)
     assert {"ptrace", "wait4", "pread64"} <= made
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox process gets its own pid namespace only as root")
+@pytest.mark.parametrize("argv", MIXED_WORKLOADS, ids=["busybox", "python3", "sqlite3"])
+def test_the_sentry_in_its_pid_namespace_makes_only_allowed_host_syscalls(argv, tmp_path):
+    """The default set-up, where the sentry is pid 1 of its own pid namespace: strace attaches
+    to it once its filter is on, and the workload starts only after that."""
+    if shutil.which(argv[0]) is None and not os.path.exists(argv[0]):
+        pytest.skip(f"{argv[0]} is not installed")
+    go = str(tmp_path / "go")
+    waiting = ["/bin/busybox", "sh", "-c", f'while [ ! -e {go} ]; do /bin/busybox sleep 0.05; done; exec "$@"',
+               "sh", *argv]
+    outer = subprocess.Popen([PYTHON, "-m", "pysandbox", "do", "--seccomp", "kill", "--", *waiting],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=TEST_ENV, cwd="/")
+    try:
+        def confined_sentry():
+            for child in children_of(outer.pid):
+                with open(f"/proc/{child}/status") as status:
+                    if "Seccomp:\t2" in status.read():
+                        return child
+            return None
+        sentry = wait_until(confined_sentry)
+        trace = go + ".trace"
+        tracer = subprocess.Popen(["strace", "-qq", "-o", trace, "-p", str(sentry)], stderr=subprocess.PIPE)
+        wait_until(lambda: os.path.exists(trace) and _traced_by(sentry) == tracer.pid)
+        open(go, "w").close()                  # outside the sandbox's overlay: the host's file
+        out, err = outer.communicate(timeout=120)
+        tracer.wait(timeout=30)
+    finally:
+        if outer.poll() is None:
+            outer.kill()
+            outer.wait()
+    with open(trace) as lines:
+        calls = lines.read().splitlines()
+    native = run_native(argv)
+    assert (outer.returncode, out) == (native.status, native.out), err
+    _assert_only_allowed_calls(calls)
+
+
+def _traced_by(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(line for line in status if line.startswith("TracerPid:")).split()[1])
 
 
 def test_a_forbidden_host_syscall_kills_the_sandbox_with_one_clear_line():
