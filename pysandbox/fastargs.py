@@ -5,8 +5,8 @@ costs each of them several ms (its imports, gettext and locale's, and building t
 the usual command lines are read here, from the same `(flag names, argparse keywords)` pairs
 that build the parsers, and anything this reader is not sure of (help, an abbreviation, a bad
 value, a missing argument) makes it give up: the caller then lets argparse read the command line,
-which answers exactly as before. tests/test_cli_fast_parse.py and tests/test_oci_fast_parse.py
-check both readers against argparse.
+which answers exactly as before. tests/test_fast_parse.py
+checks both readers against argparse.
 
 Understood keywords: action (store, store_true, store_false, append, and OPTIONAL_BOOL for
 argparse.BooleanOptionalAction), type (a function raising ValueError), choices, default, dest,

@@ -144,9 +144,10 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
 
 
 def _report_oom_kills(host_cgroup, memory_limit, log_file):
-    if host_cgroup.oom_kills():
+    kills = host_cgroup.oom_kills()
+    if kills:
         print(f"pysandbox: the sandbox reached its memory limit ({memory_limit} bytes): "
-              f"the host killed {host_cgroup.oom_kills()} of its processes", file=log_file, flush=True)
+              f"the host killed {kills} of its processes", file=log_file, flush=True)
 
 
 def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootfs, cwd, env, strace, pin,

@@ -36,15 +36,6 @@ from typing import NamedTuple, Sequence
 PYTHON = os.environ.get("PYSANDBOX_TEST_PYTHON", sys.executable)
 PLATFORM = os.environ.get("PYSANDBOX_TEST_PLATFORM", "ptrace")
 ALL_PLATFORMS = ("ptrace", "kvm")
-
-
-def platform_support(name: str) -> tuple[bool, str]:
-    """(usable, reason) for platform `name` on this host, as `pysandbox platforms` says."""
-    from pysandbox.platform import probe_platforms
-    for probed, usable, reason in probe_platforms():
-        if probed == name:
-            return usable, reason
-    return False, "unknown platform"
 DEFAULT_TIMEOUT = float(os.environ.get("PYSANDBOX_TEST_TIMEOUT", "60"))
 STUB_COMM = "pysandbox-stub"
 
@@ -54,6 +45,15 @@ TEST_ENV = {
     "LC_ALL": "C",
     "TERM": "dumb",
 }
+
+
+def platform_support(name: str) -> tuple[bool, str]:
+    """(usable, reason) for platform `name` on this host, as `pysandbox platforms` says."""
+    from pysandbox.platform import probe_platforms
+    for probed, usable, reason in probe_platforms():
+        if probed == name:
+            return usable, reason
+    return False, "unknown platform"
 
 
 class Result(NamedTuple):

@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from helpers import ALL_PLATFORMS, assert_same, platform_support, run_native, run_sandbox
+from helpers import assert_same, run_native, run_sandbox
 from pysandbox.platform import get_platform
 from pysandbox.sentry.errors import SyscallError
 from pysandbox.sentry.syscalls import sys_read_write
@@ -28,17 +28,22 @@ SPARSE_SIZE = 34 * MIB
 OWNER = "the open file"           # what the sentry passes: its File
 
 
+@pytest.fixture
+def platform():
+    """The ptrace platform, closed after the test."""
+    platform = get_platform("ptrace")
+    yield platform
+    platform.close()
+
+
 def _copy(space, addr, fd, offset, n):
     """copy_from_file from the sparse file, whose end is SPARSE_SIZE."""
     return space.copy_from_file(addr, fd, offset, n, SPARSE_SIZE - offset, OWNER)
 
 
-@pytest.fixture(params=ALL_PLATFORMS)
-def address_space(request):
-    usable, reason = platform_support(request.param)
-    if not usable:
-        pytest.skip(f"{request.param} platform unavailable here: {reason}")
-    platform = get_platform(request.param)
+@pytest.fixture
+def address_space(each_platform):
+    platform = get_platform(each_platform)
     try:
         context = platform.new_process()
         context.address_space.map(BUFFER, 4 * MIB, PROT_READ | PROT_WRITE)
@@ -84,44 +89,36 @@ def test_a_copy_stops_short_at_a_hole_in_the_buffer(address_space, sparse_file):
     assert space.read(BUFFER, MIB + 4096) == data[:MIB + 4096]
 
 
-def test_a_window_is_mapped_only_for_enough_of_the_file(sparse_file):
-    platform = get_platform("ptrace")
-    try:
-        space = platform.new_process().address_space
-        space.map(BUFFER, MIB, PROT_READ | PROT_WRITE)
-        fd, data = sparse_file
-        near_end = SPARSE_SIZE - MIB
-        assert space.copy_from_file(BUFFER, fd, near_end, MIB, MIB, OWNER) is None
-        assert not space.file_windows
-        assert space.copy_from_file(BUFFER, fd, WINDOW, MIB, 2 * MIB, OWNER) == MIB   # the same window
-        assert space.copy_from_file(BUFFER, fd, near_end, MIB, MIB, OWNER) == MIB
-        assert len(space.file_windows) == 1
-    finally:
-        platform.close()
+def test_a_window_is_mapped_only_for_enough_of_the_file(platform, sparse_file):
+    space = platform.new_process().address_space
+    space.map(BUFFER, MIB, PROT_READ | PROT_WRITE)
+    fd, data = sparse_file
+    near_end = SPARSE_SIZE - MIB
+    assert space.copy_from_file(BUFFER, fd, near_end, MIB, MIB, OWNER) is None
+    assert not space.file_windows
+    assert space.copy_from_file(BUFFER, fd, WINDOW, MIB, 2 * MIB, OWNER) == MIB   # the same window
+    assert space.copy_from_file(BUFFER, fd, near_end, MIB, MIB, OWNER) == MIB
+    assert len(space.file_windows) == 1
 
 
-def test_closing_the_file_unmaps_its_windows_and_only_its_own(sparse_file):
+def test_closing_the_file_unmaps_its_windows_and_only_its_own(platform, sparse_file):
     from pysandbox.platform.ptrace.platform import WINDOW_AREA
-    platform = get_platform("ptrace")
-    try:
-        context = platform.new_process()
-        space = context.address_space
-        space.map(BUFFER, MIB, PROT_READ | PROT_WRITE)
-        fd, data = sparse_file
-        other = "another open file"
-        assert _copy(space, BUFFER, fd, 0, MIB) == MIB
-        assert space.copy_from_file(BUFFER, fd, WINDOW, MIB, 2 * MIB, other) == MIB
-        assert f"{WINDOW_AREA:x}-" in _maps(context.pid)
-        context.stopped = False                     # no thread to unmap with: later
-        space.drop_file_windows(OWNER)
-        assert len(space.file_windows) == 2
-        context.stopped = True
-        assert space.copy_from_file(BUFFER, fd, WINDOW + 5, 4096, MIB, other) == 4096
-        assert [owner for owner, _ in space.file_windows] == [other]
-        space.drop_file_windows(other)
-        assert not space.file_windows and f"{WINDOW_AREA:x}-" not in _maps(context.pid)
-    finally:
-        platform.close()
+    context = platform.new_process()
+    space = context.address_space
+    space.map(BUFFER, MIB, PROT_READ | PROT_WRITE)
+    fd, data = sparse_file
+    other = "another open file"
+    assert _copy(space, BUFFER, fd, 0, MIB) == MIB
+    assert space.copy_from_file(BUFFER, fd, WINDOW, MIB, 2 * MIB, other) == MIB
+    assert f"{WINDOW_AREA:x}-" in _maps(context.pid)
+    context.stopped = False                     # no thread to unmap with: later
+    space.drop_file_windows(OWNER)
+    assert len(space.file_windows) == 2
+    context.stopped = True
+    assert space.copy_from_file(BUFFER, fd, WINDOW + 5, 4096, MIB, other) == 4096
+    assert [owner for owner, _ in space.file_windows] == [other]
+    space.drop_file_windows(other)
+    assert not space.file_windows and f"{WINDOW_AREA:x}-" not in _maps(context.pid)
 
 
 def _maps(pid):
@@ -129,41 +126,33 @@ def _maps(pid):
         return maps.read()
 
 
-def test_the_stub_copies_forwards_whatever_the_guest_left_in_its_direction_flag(sparse_file):
+def test_the_stub_copies_forwards_whatever_the_guest_left_in_its_direction_flag(platform, sparse_file):
     from pysandbox.platform.ptrace._loop import lib
-    platform = get_platform("ptrace")
-    try:
-        context = platform.new_process()
-        space = context.address_space
-        space.map(BUFFER, 2 * MIB, PROT_READ | PROT_WRITE)
-        lib.psb_getregs(context.tid, context.regs)
-        context.regs.eflags |= 0x400                    # std
-        lib.psb_setregs(context.tid, context.regs)
-        fd, data = sparse_file
-        assert _copy(space, BUFFER + MIB, fd, WINDOW - MIB, MIB) == MIB
-        assert space.read(BUFFER, 2 * MIB) == bytes(MIB) + data[:MIB]
-        lib.psb_getregs(context.tid, context.regs)
-        assert context.regs.eflags & 0x400              # the guest's registers come back
-    finally:
-        platform.close()
+    context = platform.new_process()
+    space = context.address_space
+    space.map(BUFFER, 2 * MIB, PROT_READ | PROT_WRITE)
+    lib.psb_getregs(context.tid, context.regs)
+    context.regs.eflags |= 0x400                    # std
+    lib.psb_setregs(context.tid, context.regs)
+    fd, data = sparse_file
+    assert _copy(space, BUFFER + MIB, fd, WINDOW - MIB, MIB) == MIB
+    assert space.read(BUFFER, 2 * MIB) == bytes(MIB) + data[:MIB]
+    lib.psb_getregs(context.tid, context.regs)
+    assert context.regs.eflags & 0x400              # the guest's registers come back
 
 
-def test_a_forked_stub_keeps_the_windows_and_copies_into_its_own_memory(sparse_file):
-    platform = get_platform("ptrace")
-    try:
-        parent = platform.new_process()
-        parent.address_space.map(BUFFER, MIB, PROT_READ | PROT_WRITE)
-        fd, data = sparse_file
-        assert _copy(parent.address_space, BUFFER, fd, WINDOW - MIB, MIB) == MIB
-        child = parent.fork()
-        windows = dict(child.address_space.file_windows)
-        assert windows == dict(parent.address_space.file_windows) and windows
-        assert _copy(child.address_space, BUFFER, fd, WINDOW - MIB + 7, 4096) == 4096
-        assert dict(child.address_space.file_windows) == windows          # nothing mapped anew
-        assert child.address_space.read(BUFFER, 4096) == data[7:4103]
-        assert parent.address_space.read(BUFFER, 4096) == data[:4096]
-    finally:
-        platform.close()
+def test_a_forked_stub_keeps_the_windows_and_copies_into_its_own_memory(platform, sparse_file):
+    parent = platform.new_process()
+    parent.address_space.map(BUFFER, MIB, PROT_READ | PROT_WRITE)
+    fd, data = sparse_file
+    assert _copy(parent.address_space, BUFFER, fd, WINDOW - MIB, MIB) == MIB
+    child = parent.fork()
+    windows = dict(child.address_space.file_windows)
+    assert windows == dict(parent.address_space.file_windows) and windows
+    assert _copy(child.address_space, BUFFER, fd, WINDOW - MIB + 7, 4096) == 4096
+    assert dict(child.address_space.file_windows) == windows          # nothing mapped anew
+    assert child.address_space.read(BUFFER, 4096) == data[7:4103]
+    assert parent.address_space.read(BUFFER, 4096) == data[:4096]
 
 
 def test_a_view_for_the_host_holds_the_guest_bytes_up_to_a_hole(address_space):
@@ -183,23 +172,19 @@ def test_a_view_for_the_host_holds_the_guest_bytes_up_to_a_hole(address_space):
     assert 0 < len(untouched) <= MIB and bytes(untouched) == bytes(len(untouched))
 
 
-def test_the_stub_stages_what_the_guest_writes_and_a_fork_loses_the_staging_buffer():
+def test_the_stub_stages_what_the_guest_writes_and_a_fork_loses_the_staging_buffer(platform):
     from pysandbox.platform.ptrace.platform import STAGING_AREA, STAGING_SIZE
-    platform = get_platform("ptrace")
-    try:
-        context = platform.new_process()
-        space = context.address_space
-        space.map(BUFFER, 2 * STAGING_SIZE, PROT_READ | PROT_WRITE)
-        data = os.urandom(STAGING_SIZE + 10)
-        space.write(BUFFER, data)
-        assert bytes(space.view_for_host(BUFFER + 3, STAGING_SIZE + 7)) == data[3:STAGING_SIZE + 3]
-        space.unmap(BUFFER + 2 * 4096, 4096)
-        assert bytes(space.view_for_host(BUFFER + 5, 3 * 4096)) == data[5:2 * 4096]
-        assert f"{STAGING_AREA:x}-" in _maps(context.pid)
-        child = context.fork()
-        assert f"{STAGING_AREA:x}-" not in _maps(child.pid)
-    finally:
-        platform.close()
+    context = platform.new_process()
+    space = context.address_space
+    space.map(BUFFER, 2 * STAGING_SIZE, PROT_READ | PROT_WRITE)
+    data = os.urandom(STAGING_SIZE + 10)
+    space.write(BUFFER, data)
+    assert bytes(space.view_for_host(BUFFER + 3, STAGING_SIZE + 7)) == data[3:STAGING_SIZE + 3]
+    space.unmap(BUFFER + 2 * 4096, 4096)
+    assert bytes(space.view_for_host(BUFFER + 5, 3 * 4096)) == data[5:2 * 4096]
+    assert f"{STAGING_AREA:x}-" in _maps(context.pid)
+    child = context.fork()
+    assert f"{STAGING_AREA:x}-" not in _maps(child.pid)
 
 
 class _Task(FakeTask):

@@ -20,6 +20,14 @@ KVM_USABLE, KVM_REASON = platform_support("kvm")
 needs_kvm = pytest.mark.skipif(not KVM_USABLE, reason=f"kvm unavailable here: {KVM_REASON}")
 
 
+@pytest.fixture
+def platform():
+    """The kvm platform, closed after the test."""
+    platform = get_platform("kvm")
+    yield platform
+    platform.close()
+
+
 def test_platforms_command_says_whether_kvm_works_and_why():
     result = run_pysandbox(["platforms"])
     line = next(line for line in result.out.splitlines() if line.startswith("kvm"))
@@ -194,24 +202,20 @@ def test_the_guest_sees_what_the_model_of_its_address_space_predicts(ops):
 
 
 @needs_kvm
-def test_taking_access_away_is_seen_by_a_guest_that_used_the_page():
+def test_taking_access_away_is_seen_by_a_guest_that_used_the_page(platform):
     """The cases KVM's shadow page tables hide unless the platform replaces the tables."""
-    platform = get_platform("kvm")
-    try:
-        guest = _start(platform)
-        space = guest.context.address_space
-        space.map(WINDOW, 4096, PROT_READ | PROT_WRITE)
-        assert not isinstance(guest.access(platform, 0, 5), Fault)
-        assert guest.access(platform, 0) == 5
-        space.protect(WINDOW, 4096, PROT_READ)
-        assert guest.access(platform, 0) == 5
-        refused = guest.access(platform, 0, 9)
-        assert isinstance(refused, Fault) and refused.signo == SIGSEGV and refused.error_code & 2
-        space.unmap(WINDOW, 4096)
-        gone = guest.access(platform, 0)
-        assert isinstance(gone, Fault) and gone.addr == WINDOW
-    finally:
-        platform.close()
+    guest = _start(platform)
+    space = guest.context.address_space
+    space.map(WINDOW, 4096, PROT_READ | PROT_WRITE)
+    assert not isinstance(guest.access(platform, 0, 5), Fault)
+    assert guest.access(platform, 0) == 5
+    space.protect(WINDOW, 4096, PROT_READ)
+    assert guest.access(platform, 0) == 5
+    refused = guest.access(platform, 0, 9)
+    assert isinstance(refused, Fault) and refused.signo == SIGSEGV and refused.error_code & 2
+    space.unmap(WINDOW, 4096)
+    gone = guest.access(platform, 0)
+    assert isinstance(gone, Fault) and gone.addr == WINDOW
 
 
 @needs_kvm
@@ -258,34 +262,26 @@ def test_a_full_memory_file_is_a_fault_for_the_guest_not_a_sentry_crash(monkeypa
 
 
 @needs_kvm
-def test_memory_the_guest_unmaps_goes_back_to_the_host():
-    platform = get_platform("kvm")
-    try:
-        guest = _start(platform)
-        size = 4 << 20
-        guest.context.address_space.map(WINDOW, size, PROT_READ | PROT_WRITE)
-        for page in range(size // 4096):
-            assert not isinstance(guest.access(platform, page, page + 1), Fault)
-        held = os.fstat(platform.memory.fd).st_blocks * 512
-        assert held >= size
-        guest.context.address_space.unmap(WINDOW, size)
-        assert os.fstat(platform.memory.fd).st_blocks * 512 <= held - size * 3 // 4     # page tables stay
-        guest.context.address_space.map(WINDOW, 4096, PROT_READ | PROT_WRITE)
-        assert guest.access(platform, 0) == 0          # a page given back reads as zero
-    finally:
-        platform.close()
+def test_memory_the_guest_unmaps_goes_back_to_the_host(platform):
+    guest = _start(platform)
+    size = 4 << 20
+    guest.context.address_space.map(WINDOW, size, PROT_READ | PROT_WRITE)
+    for page in range(size // 4096):
+        assert not isinstance(guest.access(platform, page, page + 1), Fault)
+    held = os.fstat(platform.memory.fd).st_blocks * 512
+    assert held >= size
+    guest.context.address_space.unmap(WINDOW, size)
+    assert os.fstat(platform.memory.fd).st_blocks * 512 <= held - size * 3 // 4     # page tables stay
+    guest.context.address_space.map(WINDOW, 4096, PROT_READ | PROT_WRITE)
+    assert guest.access(platform, 0) == 0          # a page given back reads as zero
 
 
 @needs_kvm
-def test_copy_in_of_unmapped_memory_is_efault():
-    platform = get_platform("kvm")
-    try:
-        space = platform.new_process().address_space
-        with pytest.raises(SyscallError) as raised:
-            space.read(WINDOW, 8)
-        assert raised.value.errno == errno.EFAULT
-    finally:
-        platform.close()
+def test_copy_in_of_unmapped_memory_is_efault(platform):
+    space = platform.new_process().address_space
+    with pytest.raises(SyscallError) as raised:
+        space.read(WINDOW, 8)
+    assert raised.value.errno == errno.EFAULT
 
 
 def test_private_memory_after_fork_is_each_processs_own(cprog, each_platform):
@@ -300,54 +296,46 @@ def test_private_memory_after_fork_is_each_processs_own(cprog, each_platform):
 
 
 @needs_kvm
-def test_fork_shares_the_pages_until_one_side_writes():
+def test_fork_shares_the_pages_until_one_side_writes(platform):
     """The child gets the parent's pages themselves, read-only in both; a write copies the page
     for the writer while another process holds it, and takes it back (no copy) once none does."""
-    platform = get_platform("kvm")
-    try:
-        parent = _start(platform)
-        space = parent.context.address_space
-        space.map(WINDOW, 2 * 4096, PROT_READ | PROT_WRITE)
-        for page in (0, 1):
-            assert not isinstance(parent.access(platform, page, 10 + page), Fault)
-        before = [space.pages[(WINDOW >> 12) + page][0] for page in (0, 1)]
-        child = Guest(parent.context.fork(), {})
-        child_space = child.context.address_space
-        assert [child_space.pages[(WINDOW >> 12) + page][0] for page in (0, 1)] == before     # no copy made
-        assert [platform.memory.fork_refs[page] for page in before] == [2, 2]
-        assert not isinstance(parent.access(platform, 0, 20), Fault)
-        assert (parent.access(platform, 0), child.access(platform, 0)) == (20, 10)
-        assert space.pages[WINDOW >> 12][0] != before[0] and child_space.pages[WINDOW >> 12][0] == before[0]
-        assert not isinstance(child.access(platform, 0, 30), Fault)      # the last holder: its page back
-        assert child_space.pages[WINDOW >> 12][0] == before[0] and before[0] not in platform.memory.fork_refs
-        assert (parent.access(platform, 0), child.access(platform, 0)) == (20, 30)
-        child_space.release()
-        assert platform.memory.fork_refs[before[1]] == 1          # the parent alone holds it now
-        assert not isinstance(parent.access(platform, 1, 40), Fault)
-        assert space.pages[(WINDOW >> 12) + 1][0] == before[1] and before[1] not in platform.memory.fork_refs
-        assert (parent.access(platform, 0), parent.access(platform, 1)) == (20, 40)
-        space.write(WINDOW, (50).to_bytes(8, "little"))       # the sentry's copy-out of a page no one shares
-        assert parent.access(platform, 0) == 50
-    finally:
-        platform.close()
+    parent = _start(platform)
+    space = parent.context.address_space
+    space.map(WINDOW, 2 * 4096, PROT_READ | PROT_WRITE)
+    for page in (0, 1):
+        assert not isinstance(parent.access(platform, page, 10 + page), Fault)
+    before = [space.pages[(WINDOW >> 12) + page][0] for page in (0, 1)]
+    child = Guest(parent.context.fork(), {})
+    child_space = child.context.address_space
+    assert [child_space.pages[(WINDOW >> 12) + page][0] for page in (0, 1)] == before     # no copy made
+    assert [platform.memory.fork_refs[page] for page in before] == [2, 2]
+    assert not isinstance(parent.access(platform, 0, 20), Fault)
+    assert (parent.access(platform, 0), child.access(platform, 0)) == (20, 10)
+    assert space.pages[WINDOW >> 12][0] != before[0] and child_space.pages[WINDOW >> 12][0] == before[0]
+    assert not isinstance(child.access(platform, 0, 30), Fault)      # the last holder: its page back
+    assert child_space.pages[WINDOW >> 12][0] == before[0] and before[0] not in platform.memory.fork_refs
+    assert (parent.access(platform, 0), child.access(platform, 0)) == (20, 30)
+    child_space.release()
+    assert platform.memory.fork_refs[before[1]] == 1          # the parent alone holds it now
+    assert not isinstance(parent.access(platform, 1, 40), Fault)
+    assert space.pages[(WINDOW >> 12) + 1][0] == before[1] and before[1] not in platform.memory.fork_refs
+    assert (parent.access(platform, 0), parent.access(platform, 1)) == (20, 40)
+    space.write(WINDOW, (50).to_bytes(8, "little"))       # the sentry's copy-out of a page no one shares
+    assert parent.access(platform, 0) == 50
 
 
 @needs_kvm
-def test_after_fork_every_thread_sees_its_processs_copy():
+def test_after_fork_every_thread_sees_its_processs_copy(platform):
     """A thread that read a page before the fork (KVM caches that translation) reads what
     another thread of its process wrote after it: the copy, not the page the child keeps."""
-    platform = get_platform("kvm")
-    try:
-        writer = _start(platform)
-        space = writer.context.address_space
-        space.map(WINDOW, 4096, PROT_READ | PROT_WRITE)
-        assert not isinstance(writer.access(platform, 0, 1), Fault)
-        reader = Guest(writer.context.clone_thread(), {})
-        assert reader.access(platform, 0) == 1
-        child = Guest(writer.context.fork(), {})
-        assert not isinstance(writer.access(platform, 0, 2), Fault)
-        assert (reader.access(platform, 0), writer.access(platform, 0), child.access(platform, 0)) == (2, 2, 1)
-        assert not isinstance(reader.access(platform, 0, 3), Fault)
-        assert (writer.access(platform, 0), child.access(platform, 0)) == (3, 1)
-    finally:
-        platform.close()
+    writer = _start(platform)
+    space = writer.context.address_space
+    space.map(WINDOW, 4096, PROT_READ | PROT_WRITE)
+    assert not isinstance(writer.access(platform, 0, 1), Fault)
+    reader = Guest(writer.context.clone_thread(), {})
+    assert reader.access(platform, 0) == 1
+    child = Guest(writer.context.fork(), {})
+    assert not isinstance(writer.access(platform, 0, 2), Fault)
+    assert (reader.access(platform, 0), writer.access(platform, 0), child.access(platform, 0)) == (2, 2, 1)
+    assert not isinstance(reader.access(platform, 0, 3), Fault)
+    assert (writer.access(platform, 0), child.access(platform, 0)) == (3, 1)

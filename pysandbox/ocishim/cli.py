@@ -19,18 +19,7 @@ VALUE_FLAGS = {"--root", "--log", "--log-format", "--platform", "--network", "--
 SWITCH_FLAGS = {"--debug", "--systemd-cgroup", "--strace", "--overlay", "--rootless", "--no-pin"}
 
 
-def is_oci_invocation(argv):
-    """Whether argv (without the program name) is a runc-style command line."""
-    return _scan(argv) is not None
-
-
 def oci_verb(argv):
-    """The verb of a runc-style command line ("" for --version or --help after runtime flags),
-    or None when argv is not one."""
-    return _scan(argv)
-
-
-def _scan(argv):
     """The verb of a runc-style command line ("" for --version or --help after runtime flags), or None."""
     index = 0
     runtime_flags = False
@@ -49,6 +38,9 @@ def _scan(argv):
         else:
             return word if word in VERBS else None
     return None
+
+
+_scan = oci_verb          # its former name (tests/test_fast_parse.py)
 
 
 def _parser_class():
@@ -119,7 +111,7 @@ def parse_fast(argv):
     values = fastargs.defaults(global_flags)
     index = fastargs.read(argv, 0, global_flags, values)
     if index is None or index >= len(argv) or argv[index] not in FAST_VERBS or values["version"] \
-            or _scan(argv) != argv[index]:
+            or oci_verb(argv) != argv[index]:
         return None
     verb = values["verb"] = argv[index]
     _, with_id, flags = VERB_FLAGS[verb]
@@ -189,7 +181,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     log = Log(_flag_value(argv, "--log"), _flag_value(argv, "--log-format") or "text")
     try:
-        args = parse_fast(argv) or build_parser(_scan(argv) or None).parse_args(argv)
+        args = parse_fast(argv) or build_parser(oci_verb(argv) or None).parse_args(argv)
         log = Log(args.log, args.log_format, args.debug)
         if args.version:
             print(f"pysandbox version {VERSION}\nspec: {SPEC_VERSION}")

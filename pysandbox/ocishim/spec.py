@@ -292,9 +292,10 @@ def _parse_linux(linux, spec):
         if problem:
             raise SpecError(f"linux.sysctl: {problem}")
     spec.sysctl = dict(sysctl)
-    spec.pids_limit, spec.memory_limit = parse_resources(_optional(linux, "resources", dict, "linux", {}))
+    resources = _optional(linux, "resources", dict, "linux", {})
+    spec.pids_limit, spec.memory_limit = parse_resources(resources)
     spec.cgroups_path = _optional(linux, "cgroupsPath", str, "linux") or None
-    cpu = _optional(_optional(linux, "resources", dict, "linux", {}), "cpu", dict, "linux.resources", {})
+    cpu = _optional(resources, "cpu", dict, "linux.resources", {})
     for name in ("shares", "quota", "period"):
         if cpu.get(name) is not None and not isinstance(cpu[name], int):
             raise SpecError(f"linux.resources.cpu.{name} must be an integer")

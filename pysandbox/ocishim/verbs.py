@@ -314,7 +314,8 @@ def do_run(args, log):
     if not args.keep:
         run_hooks("poststop", _hooks_of(container, "poststop"), dict(container.state(), status=STOPPED), log)
         container.remove()
-    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    from pysandbox.runner import exit_code
+    return exit_code(status)
 
 
 def _try_kill(pid, signo):

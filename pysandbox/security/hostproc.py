@@ -98,6 +98,26 @@ def read_proc(relative):
         os.close(fd)
 
 
+def children_of(pid):
+    """Pids of the children of process `pid` (all its threads'), as open_proc numbers them: the
+    sandbox's pid namespace's once attached, the host's otherwise. [] if it is gone."""
+    try:
+        task_dir = open_proc(f"{pid}/task", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return []
+    try:
+        tasks = os.listdir(task_dir)
+    finally:
+        os.close(task_dir)
+    children = []
+    for task in tasks:
+        try:
+            children += [int(child) for child in read_proc(f"{pid}/task/{task}/children").split()]
+        except OSError:
+            continue
+    return children
+
+
 # -- from the host's side ------------------------------------------------------------------------------
 def pid_namespace_of(pid):
     """The pid namespace of host process `pid` ('pid:[4026531836]'), or None if it is gone."""
@@ -123,18 +143,3 @@ def host_pids_of_namespace(namespace):
             continue
     return pids
 
-
-def children_of(pid):
-    """Host pids of the children of host process `pid` (all its threads')."""
-    children = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return children
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as listing:
-                children += [int(child) for child in listing.read().split()]
-        except OSError:
-            continue
-    return children

@@ -78,11 +78,10 @@ class HostCgroup:
             if group._v2_available():
                 group._v2(pids_limit, memory_limit)
             else:
-                if memory_limit is not None:
-                    group._v1("memory", {"memory.limit_in_bytes": memory_limit,
-                                         "memory.memsw.limit_in_bytes": memory_limit})
-                if pids_limit is not None:
-                    group._v1("pids", {"pids.max": pids_limit + HOST_PIDS_SLACK})
+                for controller in ("memory", "pids"):
+                    limits = _v1_limits(controller, pids_limit, memory_limit, {})
+                    if limits:
+                        group._v1(controller, limits)
         except OSError:
             group.close()
             return None
@@ -122,11 +121,17 @@ class HostCgroup:
             os.mkdir(made)
             self.made.append(made)
             _inherit_cpuset(made)
+        self._hold(directory, limits, home)
+
+    def _hold(self, directory, limits, home):
+        """Write `limits` ((file, value) pairs) in cgroup `directory` and move this process there;
+        `home`: the cgroup to go back to."""
         self.created.append((directory, os.path.join(home, "cgroup.procs")))
         self.directory_fds.append(os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
         for name, value in limits:
-            if os.path.exists(os.path.join(directory, name)):
-                with open(os.path.join(directory, name), "w") as limit:
+            path = os.path.join(directory, name)
+            if os.path.exists(path):          # memsw/swap files exist only with swap accounting
+                with open(path, "w") as limit:
                     limit.write(str(value))
         with open(os.path.join(directory, "cgroup.procs"), "w") as procs:
             procs.write(str(os.getpid()))
@@ -141,12 +146,7 @@ class HostCgroup:
 
     def _v2(self, pids_limit, memory_limit):
         parent = os.path.join(CGROUP_ROOT, (_own_cgroup("") or "/").lstrip("/"))
-        limits = {}
-        if memory_limit is not None:
-            limits.update({"memory.max": memory_limit, "memory.swap.max": 0})
-        if pids_limit is not None:
-            limits["pids.max"] = pids_limit + HOST_PIDS_SLACK
-        self._enter(parent, limits)
+        self._enter(parent, _v2_limits(pids_limit, memory_limit, {}))
 
     def _v1(self, controller, limits):
         base = os.path.join(CGROUP_ROOT, controller)
@@ -161,15 +161,7 @@ class HostCgroup:
         _remove_stale(parent)
         directory = os.path.join(parent, f"pysandbox-{os.getpid()}")
         os.mkdir(directory)
-        self.created.append((directory, os.path.join(parent, "cgroup.procs")))
-        self.directory_fds.append(os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-        for name, value in limits.items():
-            path = os.path.join(directory, name)
-            if os.path.exists(path):          # memsw/swap files exist only with swap accounting
-                with open(path, "w") as limit:
-                    limit.write(str(value))
-        with open(os.path.join(directory, "cgroup.procs"), "w") as procs:
-            procs.write(str(os.getpid()))
+        self._hold(directory, limits, parent)
 
     def oom_kills(self):
         """How many processes of the sandbox the host killed for going over the memory limit."""
@@ -309,26 +301,15 @@ def protect_sentry_from_oom_killer():
     sentry: it keeps the sandbox's state and reports the workload's death. Lowering the sentry's
     own oom_score_adj needs CAP_SYS_RESOURCE, so its stubs' is raised instead; called once the
     template stub exists, since every later stub is a fork of it and inherits its score."""
-    from pysandbox.security.hostproc import open_proc, read_proc
-    own = os.getpid()                # as the sandbox's /proc (hostproc) numbers it
-    task_dir = open_proc(f"{own}/task", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        tasks = os.listdir(task_dir)
-    finally:
-        os.close(task_dir)
-    for task in tasks:
+    from pysandbox.security.hostproc import children_of, open_proc
+    for pid in children_of(os.getpid()):     # os.getpid(): as the sandbox's /proc (hostproc) numbers it
         try:
-            pids = read_proc(f"{own}/task/{task}/children").split()
+            adj = open_proc(f"{pid}/oom_score_adj", os.O_WRONLY)
         except OSError:
             continue
-        for pid in pids:
-            try:
-                adj = open_proc(f"{pid.decode()}/oom_score_adj", os.O_WRONLY)
-            except OSError:
-                continue
-            try:
-                os.write(adj, b"1000")
-            except OSError:
-                pass
-            finally:
-                os.close(adj)
+        try:
+            os.write(adj, b"1000")
+        except OSError:
+            pass
+        finally:
+            os.close(adj)

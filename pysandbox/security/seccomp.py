@@ -335,14 +335,6 @@ class HostLibc:
 libc = HostLibc()
 
 
-def __getattr__(name):
-    if name == "_libc":                 # libc through ctypes, for code that still wants it
-        import ctypes
-        globals()["_libc"] = ctypes.CDLL(None, use_errno=True)
-        return globals()["_libc"]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def denial_line(name, number, keep_going, who="the sentry", rules=""):
     """The one log line for a host syscall a filter refused."""
     tail = "; it fails with ENOSYS (--seccomp debug)" if keep_going else "; the sandbox is killed"

@@ -175,7 +175,7 @@ def access_check_credentials(creds):
     the filesystem ids, and the permitted set as effective for a real uid of 0, none otherwise."""
     checker = creds.copy()
     checker.fsuid, checker.fsgid = creds.uid, creds.gid
-    if not getattr(creds, "securebits", 0) & SECBIT_NO_SETUID_FIXUP:
+    if not creds.securebits & SECBIT_NO_SETUID_FIXUP:
         checker.effective = creds.permitted if creds.uid == 0 else 0
     return checker
 
@@ -187,4 +187,4 @@ def has_capability(creds, capability):
 
 def capable(t, capability):
     """Whether task `t` holds `capability` (CAP_X) in its effective set."""
-    return t.creds.effective >> capability & 1 == 1
+    return has_capability(t.creds, capability)

@@ -127,8 +127,8 @@ class MemoryManager:
         except SyscallError:
             return None                     # no staging buffer could be made
 
-    def copy_in_str(self, addr, limit):
-        """A NUL-terminated string of at most `limit` bytes (ENAMETOOLONG beyond)."""
+    def copy_in_str(self, addr, limit, too_long=errno.ENAMETOOLONG):
+        """A NUL-terminated string of at most `limit` bytes (the errno `too_long` beyond)."""
         chunks = []
         total = 0
         while total < limit:
@@ -144,7 +144,7 @@ class MemoryManager:
             chunks.append(chunk)
             total += size
             addr += size
-        raise SyscallError(errno.ENAMETOOLONG)
+        raise SyscallError(too_long)
 
     # -- mmap(2) and friends ---------------------------------------------
     def _pick_address(self, addr, length, flags):
@@ -200,15 +200,14 @@ class MemoryManager:
 
     def _install(self, vma, insert=True):
         """Map `vma` on the host (anew, over whatever is there) and, with insert, record it."""
-        if self._maps_from_fd(vma):
+        from_fd = self._maps_from_fd(vma)
+        if from_fd:
             self.space.map_file(vma.start, vma.length, vma.prot, vma.file.host_fd, vma.offset, shared=vma.shared)
-            if insert:
-                self.vmas.insert(vma)
-            return
-        self.space.map(vma.start, vma.length, vma.prot, shared=vma.shared and vma.file is None)
+        else:
+            self.space.map(vma.start, vma.length, vma.prot, shared=vma.shared and vma.file is None)
         if insert:
             self.vmas.insert(vma)
-        if vma.file is not None:
+        if vma.file is not None and not from_fd:
             self._fill_from_file(vma)
             self._fence_beyond_eof(vma)
 

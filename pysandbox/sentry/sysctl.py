@@ -12,7 +12,7 @@ from .credentials import CAP_NET_ADMIN, CAP_SYS_ADMIN, capable
 from .errors import SyscallError
 
 INT, INTS, TEXT = "int", "ints", "text"
-UTS_NAME_MAX = 64
+UTS_NAME_MAX = 64                    # __NEW_UTS_LEN
 
 # name -> (kind, default, writable); the values are what a fresh Linux 6.1 network namespace,
 # IPC namespace and UTS namespace show.
@@ -73,10 +73,15 @@ def namespace_problem(name, namespaces):
 def value_problem(name, value):
     """Why `value` cannot be sysctl `name`'s (a config's linux.sysctl), or None."""
     try:
-        _normalised(KNOWN.get(name, (TEXT,))[0], value)
+        _normalised(_kind(name), value)
     except SyscallError:
         return f"sysctl {name}={value!r}: not a valid value"
     return None
+
+
+def _kind(name):
+    """INT, INTS or TEXT: how sysctl `name`'s values read (TEXT for names the table does not know)."""
+    return KNOWN.get(name, (TEXT,))[0]
 
 
 def _normalised(kind, text):
@@ -109,7 +114,7 @@ class Sysctls:
         for name, value in settings.items():
             if name not in KNOWN:
                 self.extra.add(name)
-            self._store(name, _normalised(KNOWN.get(name, (TEXT,))[0], value))
+            self._store(name, _normalised(_kind(name), value))
 
     def names(self):
         return sorted(set(KNOWN) | self.extra)
@@ -137,8 +142,7 @@ class Sysctls:
         """A write(2) to /proc/sys/<name> by task `t`."""
         if not capable(t, CAP_NET_ADMIN if name.startswith("net.") else CAP_SYS_ADMIN):
             raise SyscallError(errno.EPERM)
-        kind = KNOWN.get(name, (TEXT,))[0]
-        self._store(name, _normalised(kind, text))
+        self._store(name, _normalised(_kind(name), text))
 
     def _store(self, name, value):
         if name == "kernel.hostname":

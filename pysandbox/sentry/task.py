@@ -171,8 +171,8 @@ class Task:
         self.mm.copy_out(addr, data)
         return len(data)
 
-    def copy_in_str(self, addr, limit=PATH_MAX):
-        return self.mm.copy_in_str(addr, limit)
+    def copy_in_str(self, addr, limit=PATH_MAX, too_long=errno.ENAMETOOLONG):
+        return self.mm.copy_in_str(addr, limit, too_long)
 
     def copy_in_u32(self, addr):
         return struct.unpack("<I", self.mm.copy_in(addr, 4))[0]

@@ -478,7 +478,6 @@ class KvmAddressSpace:
                     and {type(entry[2]) for entry in entries}.isdisjoint(COPY_ON_WRITE_KINDS)):
                 return self._runs_of(addr, n, physical)
         runs = []
-        position, end = addr, addr + n
         try:
             for view, start, size in self._spans(addr, n, writing=True):
                 address = self.memory.address_of(view) + start

@@ -368,10 +368,7 @@ class PtraceAddressSpace:
             start = position - position % WINDOW_SIZE
             window = WINDOW_AREA + self._file_window(owner, host_fd, start) * WINDOW_SIZE
             size = min(n - done, start + WINDOW_SIZE - position)
-            left = lib.psb_stub_copy(context.tid, COPY_GADGET_ADDR, addr + done, window + position - start, size)
-            if left < 0:
-                context.kill_process()
-                raise SandboxError(f"a stub process died copying a file for the sentry: {os.strerror(-left)}", 125)
+            left = _stub_copy(context, addr + done, window + position - start, size)
             done += size - left
             if left:
                 break
@@ -411,9 +408,6 @@ class PtraceAddressSpace:
         for key in [key for key in self.file_windows if any(key[0] is owner for owner in owners)]:
             self.unmap(WINDOW_AREA + self.file_windows.pop(key) * WINDOW_SIZE, WINDOW_SIZE)
 
-    def window_owners(self):
-        return {owner for owner, _ in self.file_windows}
-
     def view_for_host(self, addr, n):
         """Have the stub copy up to STAGING_SIZE of the `n` bytes at `addr` into its staging
         buffer, protections as the host has them. Returns a memoryview of the bytes copied (short
@@ -422,10 +416,7 @@ class PtraceAddressSpace:
         if self._staging is None:
             self._staging = self._new_staging()
         n = min(n, STAGING_SIZE)
-        left = lib.psb_stub_copy(context.tid, COPY_GADGET_ADDR, STAGING_AREA, addr, n)
-        if left < 0:
-            context.kill_process()
-            raise SandboxError(f"a stub process died copying for the sentry: {os.strerror(-left)}", 125)
+        left = _stub_copy(context, STAGING_AREA, addr, n)
         return memoryview(self._staging[1])[:n - left]
 
     def _new_staging(self):
@@ -460,6 +451,16 @@ class PtraceAddressSpace:
                 except BufferError:
                     pass                    # a view of it is still referenced: it goes with it
                 os.close(fd)
+
+
+def _stub_copy(context, dst, src, n):
+    """Have `context`'s stub copy `n` bytes from `src` to `dst` (COPY_GADGET): the bytes left
+    uncopied where it ran into a page it can't use."""
+    left = lib.psb_stub_copy(context.tid, COPY_GADGET_ADDR, dst, src, n)
+    if left < 0:
+        context.kill_process()
+        raise SandboxError(f"a stub process died copying for the sentry: {os.strerror(-left)}", 125)
+    return left
 
 
 class PtraceContext:

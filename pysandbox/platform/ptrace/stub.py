@@ -9,6 +9,10 @@ sentry installs in every stub: anything but the injected calls kills it.
 import os
 import struct
 
+from pysandbox.security.seccomp import (_DATA_ARCH, _DATA_NR, _JEQ_K, _JGE_K, _LD_W_ABS, _RET_K,
+                                        AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, SECCOMP_RET_KILL_PROCESS,
+                                        X32_SYSCALL_BIT, _insn)
+
 STUB_BASE = 0x7FF000000000          # the guest may use addresses below this
 GUEST_ADDRESS_LIMIT = STUB_BASE
 
@@ -38,11 +42,6 @@ def scratch_page_init():
     iovec = struct.pack("<QQ", TAG_ADDR, 8)
     return msghdr.ljust(64, b"\0") + iovec
 
-AUDIT_ARCH_X86_64 = 0xC000003E
-X32_SYSCALL_BIT = 0x40000000
-SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ALLOW = 0x80000000, 0x7FFF0000
-_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
-_SECCOMP_DATA_NR, _SECCOMP_DATA_ARCH = 0, 4
 
 _EHDR_SIZE = 64
 _PHDR_SIZE = 56
@@ -50,10 +49,6 @@ _GADGET = bytes([0x0F, 0x05, 0xCC])   # syscall; int3
 # cld; rep movsb; int3: the stub copies within its own memory for the sentry (large reads).
 _COPY_GADGET = bytes([0xFC, 0xF3, 0xA4, 0xCC])
 _NAME = b"pysandbox-stub\0"
-
-
-def _insn(code, k, jt=0, jf=0):
-    return struct.pack("<HBBI", code, jt, jf, k)
 
 
 def seccomp_filter(allowed=STUB_SYSCALLS.values()):
@@ -64,16 +59,16 @@ def seccomp_filter(allowed=STUB_SYSCALLS.values()):
     kill = 4 + len(allowed)
     allow = kill + 1
     program = [
-        _insn(_BPF_LD_W_ABS, _SECCOMP_DATA_ARCH),
-        _insn(_BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, kill - 2),
-        _insn(_BPF_LD_W_ABS, _SECCOMP_DATA_NR),
-        _insn(_BPF_JGE_K, X32_SYSCALL_BIT, kill - 4, 0),
+        _insn(_LD_W_ABS, _DATA_ARCH),
+        _insn(_JEQ_K, AUDIT_ARCH_X86_64, 0, kill - 2),
+        _insn(_LD_W_ABS, _DATA_NR),
+        _insn(_JGE_K, X32_SYSCALL_BIT, kill - 4, 0),
     ]
     for index, number in enumerate(allowed):
         position = 4 + index
-        program.append(_insn(_BPF_JEQ_K, number, allow - position - 1, 0))
-    program.append(_insn(_BPF_RET_K, SECCOMP_RET_KILL_PROCESS))
-    program.append(_insn(_BPF_RET_K, SECCOMP_RET_ALLOW))
+        program.append(_insn(_JEQ_K, number, allow - position - 1, 0))
+    program.append(_insn(_RET_K, SECCOMP_RET_KILL_PROCESS))
+    program.append(_insn(_RET_K, SECCOMP_RET_ALLOW))
     return b"".join(program)
 
 

@@ -8,6 +8,8 @@ from ..credentials import CAP_SYS_CHROOT, capable
 from ..errors import SyscallError
 from ..vfs import fsnotify
 from ..vfs.file import MAX_OFFSET
+from ..vfs.hostfile import (FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE,
+                             FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE)
 from ..vfs.pipe import PipeFile
 from ..vfs.resolve import AT_FDCWD
 from ..vfs.scoped_walk import RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT, VALID_RESOLVE_FLAGS, ScopedWalk
@@ -23,8 +25,7 @@ VALID_OPEN_FLAGS = (os.O_ACCMODE | os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_T
                     | O_TMPFILE_BIT)
 _O_PATH_COMPANIONS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 POSIX_FADV_NOREUSE = 5
-FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_COLLAPSE_RANGE = 0x1, 0x2, 0x8
-FALLOC_FL_ZERO_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_WRITE_ZEROES = 0x10, 0x20, 0x40, 0x80
+FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_WRITE_ZEROES = 0x40, 0x80
 FALLOC_FL_MODE_MASK = (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_INSERT_RANGE
                        | FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_WRITE_ZEROES)
 # One mode at a time (plain allocation is 0); the ones that move the end of the file refuse KEEP_SIZE.

@@ -13,14 +13,14 @@ from collections import namedtuple
 
 from ..credentials import CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN, capable, change_credentials
 from ..errors import SyscallError
+from ..sysctl import UTS_NAME_MAX
 from .sys_time import NSEC_PER_SEC, sandbox_monotonic_ns
 
 UTS_SYSNAME = "Linux"
 UTS_RELEASE = "4.4.0"
 UTS_VERSION = "#1 SMP pysandbox"
 UTS_MACHINE = "x86_64"
-UTS_FIELD_SIZE = 65                  # __NEW_UTS_LEN + 1
-UTS_NAME_MAX = UTS_FIELD_SIZE - 1
+UTS_FIELD_SIZE = UTS_NAME_MAX + 1    # __NEW_UTS_LEN + 1
 
 NO_ID = 0xFFFFFFFF                   # (uid_t)-1: "leave unchanged", and never a valid id
 NGROUPS_MAX = 65536

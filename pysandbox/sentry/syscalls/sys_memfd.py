@@ -23,10 +23,7 @@ def memfd_create(t, name, flags):
     if flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC) \
             or flags & MFD_EXEC and flags & MFD_NOEXEC_SEAL:
         raise SyscallError(errno.EINVAL)
-    try:
-        text = t.copy_in_str(name, MFD_NAME_MAX + 1)
-    except SyscallError as error:
-        raise SyscallError(errno.EINVAL if error.errno == errno.ENAMETOOLONG else error.errno) from None
+    text = t.copy_in_str(name, MFD_NAME_MAX + 1, errno.EINVAL)
     if len(text) > MFD_NAME_MAX:
         raise SyscallError(errno.EINVAL)
     if flags & MFD_HUGETLB:

@@ -33,12 +33,7 @@ def _copy_mount_string(t, addr, limit=PAGE_SIZE):
     """A string argument of mount(2): None for NULL; EINVAL when longer than `limit` (strndup_user)."""
     if addr == 0:
         return None
-    try:
-        return t.copy_in_str(addr, limit)
-    except SyscallError as error:
-        if error.errno == errno.ENAMETOOLONG:
-            raise SyscallError(errno.EINVAL) from None
-        raise
+    return t.copy_in_str(addr, limit, errno.EINVAL)
 
 
 def _copy_mount_options(t, addr):

@@ -37,10 +37,7 @@ def _queues(t):
 
 
 def _queue_file(t, mqdes):
-    file = t.fds.get(mqdes)
-    if not isinstance(file, MessageQueueFile):
-        raise SyscallError(errno.EBADF)
-    return file
+    return t.fds.get_of_kind(mqdes, MessageQueueFile, errno.EBADF)
 
 
 def _deadline(t, abs_timeout):
@@ -147,9 +144,7 @@ def mq_notify(t, mqdes, sevp):
 
 def _netlink_socket(t, fd):
     """netlink_getsockbyfd(): EBADF, ENOTSOCK, EINVAL for another family."""
-    file = t.fds.get(fd)
-    if not isinstance(file, SocketFile):
-        raise SyscallError(errno.ENOTSOCK)
+    file = t.fds.get_of_kind(fd, SocketFile, errno.ENOTSOCK)
     if file.family != AF_NETLINK:
         raise SyscallError(errno.EINVAL)
     if not hasattr(file, "replies"):

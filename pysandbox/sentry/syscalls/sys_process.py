@@ -6,10 +6,10 @@ import struct
 
 from pysandbox.sentry import loader, posix_timers, signals
 from pysandbox.sentry.errors import KEEP_REGS, RESTART_SYS, SyscallError, WouldBlock
+from pysandbox.sentry.credentials import CAP_SYS_ADMIN, capable
 from pysandbox.sentry.mm import MemoryManager
 from pysandbox.sentry.sched import HOST_CPUS
 from pysandbox.sentry.syscalls.sys_capability import CAPABILITY_PRCTL_OPTIONS, capability_prctl
-from pysandbox.sentry.syscalls.sys_mount import _capable_sys_admin
 from pysandbox.sentry.syscalls.sys_time import seconds_to_ns, timeval_bytes
 from pysandbox.sentry.vfs import mountns
 from pysandbox.sentry.vfs.mount import MS_NOSUID
@@ -71,7 +71,7 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
             raise SyscallError(errno.EAGAIN)
     if flags & CLONE_PIDFD:
         raise SyscallError(errno.EINVAL)      # no pidfds yet
-    if flags & CLONE_NEWNS and not _capable_sys_admin(t):
+    if flags & CLONE_NEWNS and not capable(t, CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
     tid = kernel.allocate_pid()
 
@@ -215,7 +215,7 @@ def unshare(t, flags):
         raise SyscallError(errno.EINVAL)
     if flags & (CLONE_NAMESPACES | CLONE_NEWTIME) & ~CLONE_NEWNS:
         raise SyscallError(errno.EPERM)
-    if flags & CLONE_NEWNS and not _capable_sys_admin(t):
+    if flags & CLONE_NEWNS and not capable(t, CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
     if flags & CLONE_FS and _fs_users(t) > 1:
         t.fs = t.fs.fork()
@@ -231,7 +231,7 @@ def setns(t, fd, nstype):
     namespace = mountns.namespace_of(t.fds.get(fd))
     if namespace is None or nstype not in (0, CLONE_NEWNS):
         raise SyscallError(errno.EINVAL)
-    if not _capable_sys_admin(t):
+    if not capable(t, CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
     if _fs_users(t) > 1:
         raise SyscallError(errno.EINVAL)  # its root and cwd are shared with another task (CLONE_FS)

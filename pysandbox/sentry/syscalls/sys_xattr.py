@@ -94,10 +94,7 @@ def _by_fd(t, fd):
 
 
 def _name(t, name):
-    try:
-        text = t.copy_in_str(name, XATTR_NAME_MAX + 1)
-    except SyscallError as error:
-        raise SyscallError(errno.ERANGE if error.errno == errno.ENAMETOOLONG else error.errno) from None
+    text = t.copy_in_str(name, XATTR_NAME_MAX + 1, errno.ERANGE)
     if not text or len(text) > XATTR_NAME_MAX:
         raise SyscallError(errno.ERANGE)
     return text

@@ -183,12 +183,6 @@ class Dentry:
         self.parent, self.name = new_parent, new_name
         new_parent._remember(new_name, self)
 
-    def mount(self, name, root_inode):
-        """Mount a filesystem whose root is `root_inode` on this directory's child `name`."""
-        root = Dentry(root_inode, self, name)
-        self.mounts[name] = root
-        return root
-
     def list(self):
         """The directory's entries, including mount points that hide nothing."""
         entries = self.inode.list()

@@ -15,7 +15,7 @@ from ..errors import SyscallError
 from ..mm import forget_file
 from .dirfile import DirFile
 from .file import SeekableFile, host_errors
-from .hostfile import write_zeros
+from .hostfile import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, write_zeros
 from .inode import NAME_MAX, DirEntry, Inode, new_synthetic_dev, now_ns
 from .pipe import Pipe
 from .stat import BLOCK_SIZE, StatResult, blocks_for, dirent_type
@@ -217,7 +217,6 @@ class MemInode(Inode):
 MEM_DEV = UNLIMITED.dev
 
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE = 1, 2, 4, 8, 0x10
-FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE = 1, 2
 
 
 class MemFile(MemInode):

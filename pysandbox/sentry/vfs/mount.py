@@ -197,11 +197,6 @@ def cgroup_root():
     return root
 
 
-def stub_root(mode=0o755):
-    """mqueue: an empty directory of that type (no queues yet)."""
-    return MemDir(mode)
-
-
 def check_destination(destination):
     if not destination.startswith("/") or "\0" in destination:
         raise SandboxError(f"mount destination {destination!r}: must be an absolute path", 125)

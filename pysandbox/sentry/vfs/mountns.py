@@ -177,9 +177,8 @@ class MountNamespace:
         """inotify's IN_UNMOUNT, once the filesystem's last mount in any namespace is gone."""
         if not fsnotify.WATCHES:
             return
-        try:
-            dev = mount.root.inode.stat().dev
-        except SyscallError:
+        dev = _dev(mount)
+        if dev is None:
             return
         for ns in list(self.ids.namespaces):
             for other in ns.mounts:
@@ -192,15 +191,15 @@ class MountNamespace:
         root itself too, as switch_root moves the new root onto `/`)."""
         self._unhang(mount)
         mount.parent = mount_of(point)
-        self._hang(mount, point.parent, point.name if point.parent is not None else None)
+        self._hang(mount, point.parent, point.name)
 
     def pivot(self, root_mount, new_mount, put_old):
         """pivot_root(2): `new_mount` takes the place of `root_mount`, which goes on `put_old`."""
         old_mount = mount_of(put_old)
-        place = (root_mount.root.parent, root_mount.root.name, root_mount.covered, root_mount.parent)
+        holder, name, covered, parent = (root_mount.root.parent, root_mount.root.name, root_mount.covered,
+                                         root_mount.parent)
         self._unhang(new_mount)
         self._unhang(root_mount)
-        holder, name, covered, parent = place
         new_mount.parent = parent
         new_root = new_mount.root
         if root_mount is self.root_mount:
@@ -211,10 +210,7 @@ class MountNamespace:
             holder.mounts[name] = new_root
             new_mount.covered = covered
         root_mount.parent = old_mount
-        if put_old.parent is None:
-            self._hang(root_mount, None, None)
-        else:
-            self._hang(root_mount, put_old.parent, put_old.name)
+        self._hang(root_mount, put_old.parent, put_old.name)
 
     # --- looking mounts up ---
 
@@ -273,7 +269,7 @@ class MountNamespace:
             return self._point(mount.parent, task_root)  # stacked on its parent's root
         if not task_root.is_ancestor_of(mount.root):
             return None
-        if mount.root is task_root or mount.parent is None:
+        if mount.parent is None:
             return "/"
         return os.fsdecode(mount.root.path(task_root))
 

@@ -12,14 +12,14 @@ import stat as st
 import weakref
 
 from .. import signals
-from ..credentials import CAP_SYS_RESOURCE
+from ..credentials import CAP_SYS_RESOURCE, capable
 from ..errors import SyscallError
 from ..task import RLIMIT_MSGQUEUE
 from ..waiter import WaitQueue
 from .file import POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
 from .inode import Dentry, DirEntry
 from .memfs import MemDir, MemInode, TmpFS
-from .stat import MAY_EXEC, MAY_WRITE, dirent_type, may_access
+from .stat import MAY_EXEC, MAY_READ, MAY_WRITE, dirent_type, may_access
 
 MQUEUE_MAGIC = 0x19800202
 MQ_PRIO_MAX = 32768
@@ -43,10 +43,6 @@ NOTIFY_COOKIE_LEN, NOTIFY_NONE, NOTIFY_WOKENUP, NOTIFY_REMOVED = 32, 0, 1, 2
 def queue_bytes(maxmsg, msgsize):
     """What a queue of these attributes charges to its creator's RLIMIT_MSGQUEUE."""
     return maxmsg * msgsize + maxmsg * _MSG_OVERHEAD + min(maxmsg, MQ_PRIO_MAX) * _TREE_NODE_SIZE
-
-
-def _may_exceed_limits(t):
-    return t.creds.effective >> CAP_SYS_RESOURCE & 1 == 1
 
 
 class Notification:
@@ -261,7 +257,7 @@ class MqueueNamespace:
         """mq_attr_ok(): EINVAL for attributes a new queue may not have."""
         if maxmsg <= 0 or msgsize <= 0:
             raise SyscallError(errno.EINVAL)
-        if _may_exceed_limits(t):
+        if capable(t, CAP_SYS_RESOURCE):
             if maxmsg > HARD_MSGMAX or msgsize > HARD_MSGSIZEMAX:
                 raise SyscallError(errno.EINVAL)
         elif maxmsg > self.setting("msg_max") or msgsize > self.setting("msgsize_max"):
@@ -306,7 +302,7 @@ class MqueueNamespace:
                 self.check_attributes(t, maxmsg, msgsize)
             limit = t.tg.rlimits[RLIMIT_MSGQUEUE][0]
             queue = self.create(name, mode & ~t.fs.umask, t.creds.fsuid, t.creds.fsgid,
-                                maxmsg, msgsize, limit, privileged=_may_exceed_limits(t))
+                                maxmsg, msgsize, limit, privileged=capable(t, CAP_SYS_RESOURCE))
             dentry = Dentry(queue, self.root_dentry, name)
         else:
             if flags & (os.O_CREAT | os.O_EXCL) == os.O_CREAT | os.O_EXCL:
@@ -314,7 +310,7 @@ class MqueueNamespace:
             access = flags & os.O_ACCMODE
             if access == os.O_ACCMODE:
                 raise SyscallError(errno.EINVAL)
-            may_access(dentry.inode.stat(), t.creds, (4, 2, 6)[access])
+            may_access(dentry.inode.stat(), t.creds, (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE)[access])
         return dentry.inode.open(t, dentry, flags & ~(os.O_CREAT | os.O_EXCL | os.O_TRUNC))
 
     def unlink(self, t, name):

@@ -59,7 +59,7 @@ class OverlayInode(Inode):
         self.copy_up()
         self.upper.setattr(**changes)
 
-    # --- extended attributes: kept in the upper layer (the lower one has none to show) ---
+    # --- extended attributes: kept in the upper layer; before a copy-up, the lower layer's show ---
 
     def getxattr(self, name, creds_root):
         if self.upper is not None:

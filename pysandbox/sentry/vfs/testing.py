@@ -124,13 +124,13 @@ class FakeTask:
         self.memory[start:start + len(data)] = data
         return len(data)
 
-    def copy_in_str(self, address, limit=4096):
+    def copy_in_str(self, address, limit=4096, too_long=errno.ENAMETOOLONG):
         start = self._range(address, 1)
         end = self.memory.find(b"\0", start, start + limit)
         if end < 0:
             if start + limit > len(self.memory):
                 raise SyscallError(errno.EFAULT)
-            raise SyscallError(errno.ENAMETOOLONG)
+            raise SyscallError(too_long)
         return bytes(self.memory[start:end])
 
     def copy_in_u32(self, address):
