@@ -134,7 +134,7 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
     if sandbox_process:
         status = wait_for_sandbox_process(sandbox_process, FORWARDED_SIGNALS, TERMINAL_SIGNALS)
         if host_cgroup is not None:
-            _report_oom_kills(host_cgroup, memory_limit, _open_log(log_path))
+            _report_oom_kills(host_cgroup, memory_limit, lambda: _open_log(log_path))
             host_cgroup.close()
         return exit_code(status)
     if sandbox_process == 0:
@@ -144,10 +144,11 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
 
 
 def _report_oom_kills(host_cgroup, memory_limit, log_file):
+    """One log line if the host OOM-killed processes of the sandbox; `log_file()` gives the log."""
     kills = host_cgroup.oom_kills()
     if kills:
         print(f"pysandbox: the sandbox reached its memory limit ({memory_limit} bytes): "
-              f"the host killed {kills} of its processes", file=log_file, flush=True)
+              f"the host killed {kills} of its processes", file=log_file(), flush=True)
 
 
 def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootfs, cwd, env, strace, pin,
@@ -209,7 +210,7 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
             signal.signal(sig, handler)
         close_sandbox(kernel, platform, vfs)
         if host_cgroup is not None:
-            _report_oom_kills(host_cgroup, memory_limit, log_file)
+            _report_oom_kills(host_cgroup, memory_limit, lambda: log_file)
             host_cgroup.close()
         _restore_terminal(terminal)
     if vfs.failure:
