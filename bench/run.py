@@ -69,6 +69,8 @@ def benches(datafile: str) -> list[Bench]:
               "/bin/true", 0, [], ""),
         Bench("forkexec", "fork+exec+wait of /bin/true", "us/op",
               "forkexec_loop", 50, ["/bin/true"], "ok {n}"),
+        Bench("pidfdwait", "fork, then pidfd_open+poll+waitid(P_PIDFD)", "us/op",
+              "pidfd_wait_loop", 200, [], "ok {n}"),
     ]
 
 
@@ -127,9 +129,11 @@ class Pysandbox(Runner):
         return [*self.command(), "do", f"--platform={self.platform}", *self.extra, "--"]
 
 
-# Imports pysandbox from another tree even where this checkout is installed in editable mode.
-_BASELINE_LAUNCH = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]; "
-                    "sys.path.insert(0, sys.argv.pop(1)); from pysandbox.cli import run; run()")
+# Started as the `pysandbox` launcher starts (scripts/write-launcher.sh: `python -S`, site-packages
+# put on sys.path by hand), with the other tree first; without site, this checkout's editable
+# install is not on the path either.
+_BASELINE_LAUNCH = ("import sys; sys.path[:0] = [sys.argv.pop(1)]; sys.path.append(sys.argv.pop(1)); "
+                    "from pysandbox.cli import run; run()")
 
 
 class Baseline(Pysandbox):
@@ -142,7 +146,11 @@ class Baseline(Pysandbox):
         self.tree = tree
 
     def command(self):
-        return [self.python, "-c", _BASELINE_LAUNCH, self.tree]
+        if not hasattr(self, "site_packages"):
+            self.site_packages = subprocess.run(
+                [self.python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                capture_output=True, text=True, check=True).stdout.strip()
+        return [self.python, "-S", "-c", _BASELINE_LAUNCH, self.tree, self.site_packages]
 
 
 class Runsc(Runner):
@@ -374,6 +382,16 @@ def ratio(a, b):
     if a is None or b is None or b <= 0:
         return "n/a"
     return f"{a / b:.2f}x"
+
+
+def versus_peers(ours, values: dict, peers=("native", "runsc")) -> list[str]:
+    """`ours` as a ratio of each peer's figure in `values` ("-" where a peer has none)."""
+    return ["-" if values.get(peer) is None or ours is None else ratio(ours, values[peer]) for peer in peers]
+
+
+def print_unavailable(unavailable: dict, width: int = 15) -> None:
+    for name, reason in unavailable.items():
+        print(f"{name:{width}} unavailable: {reason}")
 
 
 def best_runsc(vals: dict):

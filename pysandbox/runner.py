@@ -6,8 +6,8 @@ import sys
 import termios
 
 from pysandbox.security.confine import DEFAULT_MODE as DEFAULT_SECCOMP_MODE, confine_sentry, isolate_sandbox_process
-from pysandbox.security.confine import (chroot_sentry, finish_sandbox_process, fork_pid_namespace_init,
-                                        wait_for_sandbox_process)
+from pysandbox.security.confine import (chroot_sentry, confine_outer_process, finish_sandbox_process,
+                                        fork_pid_namespace_init, wait_for_sandbox_process)
 from pysandbox.security.limits import HostCgroup, protect_sentry_from_oom_killer
 from pysandbox.sentry.errors import SandboxError, SyscallError
 
@@ -124,17 +124,21 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
     """Run argv inside a new sandbox; returns the exit status for the shell. With
     `syscall_profile` (a path), every syscall the workload makes is recorded there as JSON.
     pids_limit (tasks) and memory_limit (bytes) bound the whole sandbox (security/limits.py).
-    As root, the sandbox runs in a child process, pid 1 of a new host pid namespace; this
-    process passes signals on to it and returns its exit status (security/confine.py)."""
+    As root (without root: in a user namespace of its own), the sandbox runs in a child process,
+    pid 1 of a new host pid namespace; this process, confined as the outer process, passes
+    signals on to it and returns its exit status (security/confine.py)."""
     settings = dict(locals())
     cpu = _pin_cpu(pin)
     _raise_fd_limit()
     host_cgroup = HostCgroup.create(pids_limit, memory_limit)
-    sandbox_process = fork_pid_namespace_init(FORWARDED_SIGNALS)
+    sandbox_process = fork_pid_namespace_init(FORWARDED_SIGNALS, user_namespace=True,
+                                              log=lambda line: _log_once(log_path, line))
     if sandbox_process:
+        log_fd = _open_outer_log(log_path)
+        confine_outer_process(sandbox_process, seccomp or DEFAULT_SECCOMP_MODE, log_fd, host_cgroup, cpu=cpu)
         status = wait_for_sandbox_process(sandbox_process, FORWARDED_SIGNALS, TERMINAL_SIGNALS)
         if host_cgroup is not None:
-            _report_oom_kills(host_cgroup, memory_limit, lambda: _open_log(log_path))
+            _report_oom_kills(host_cgroup, memory_limit, lambda line: os.write(log_fd, f"{line}\n".encode()))
             host_cgroup.close()
         return exit_code(status)
     if sandbox_process == 0:
@@ -143,12 +147,34 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
     return _run_sandbox(cpu=cpu, protect_sentry=host_cgroup is not None, host_cgroup=host_cgroup, **settings)
 
 
-def _report_oom_kills(host_cgroup, memory_limit, log_file):
-    """One log line if the host OOM-killed processes of the sandbox; `log_file()` gives the log."""
+def _report_oom_kills(host_cgroup, memory_limit, log):
+    """One log line, through `log(line)`, if the host OOM-killed processes of the sandbox."""
     kills = host_cgroup.oom_kills()
     if kills:
-        print(f"pysandbox: the sandbox reached its memory limit ({memory_limit} bytes): "
-              f"the host killed {kills} of its processes", file=log_file(), flush=True)
+        log(f"pysandbox: the sandbox reached its memory limit ({memory_limit} bytes): "
+            f"the host killed {kills} of its processes")
+
+
+def _log_once(path, line):
+    """One line in the log before the sandbox process has it open (fork_pid_namespace_init's note)."""
+    fd = _open_outer_log(path)
+    try:
+        os.write(fd, f"{line}\n".encode())
+    except OSError:
+        pass
+    if fd != 2:
+        os.close(fd)
+
+
+def _open_outer_log(path):
+    """The outer process's log fd, opened before its seccomp filter: --log's file (stderr if it
+    can't be opened: the sandbox process says why), or stderr."""
+    if path is None:
+        return 2
+    try:
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except OSError:
+        return 2
 
 
 def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootfs, cwd, env, strace, pin,
@@ -156,19 +182,28 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
                  seccomp, overlay):
     """run_program's sandbox itself, in the sandbox process (the pid namespace's init, or this
     process when there is none); host_cgroup: the cgroup to report on and remove, if it is ours."""
+    isolate_sandbox_process(network)        # before the gofer and any stub: they inherit it
+    overlay = rootfs is None if overlay is None else overlay
     # The sentry's modules are imported here, in the sandbox process, which `pysandbox do` forks
     # before they are (fork_pid_namespace_init): forking the bigger process, and the child's
     # copies on write of every page their objects touch, cost ~5 ms on these VMs. new_process's
-    # too: after the chroot, imports take the slower fd-based finder.
-    from pysandbox.platform import get_platform
-    from pysandbox.sentry import fdtable  # noqa: F401
-    from pysandbox.sentry.kernel import Kernel
-    from pysandbox.sentry.syscalls import sys_process  # noqa: F401
+    # too: after the chroot, imports take the slower fd-based finder. First those the gofer
+    # needs as well (the VFS's types, its host operations, the syscall names its filter reports),
+    # then the gofer, then the rest while the gofer opens the roots (_start_gofer).
+    from pysandbox.gofer import hostops, protocol  # noqa: F401
+    from pysandbox.sentry.syscalls import linux64  # noqa: F401
     from pysandbox.sentry.vfs import VFS
-    isolate_sandbox_process(network)        # before the gofer and any stub: they inherit it
-    platform = get_platform(platform_name, cpu=cpu)
-    overlay = rootfs is None if overlay is None else overlay
-    vfs = VFS.for_rootfs(rootfs or "/", overlay=overlay, mounts=mounts, gofer_mode=gofer_mode)
+    gofer = _start_gofer(rootfs, overlay, mounts, gofer_mode, cpu)
+    try:
+        from pysandbox.platform import get_platform
+        from pysandbox.sentry import fdtable  # noqa: F401
+        from pysandbox.sentry.kernel import Kernel
+        from pysandbox.sentry.syscalls import sys_process  # noqa: F401
+        platform = get_platform(platform_name, cpu=cpu)
+        vfs = VFS.for_rootfs(rootfs or "/", overlay=overlay, mounts=mounts, gofer_mode=gofer_mode, gofer=gofer)
+    finally:
+        if gofer is not None:
+            gofer.abandon()                 # a no-op once the VFS took it over
     log_file = _open_log(log_path)
     log = lambda line: print(line, file=log_file, flush=True)  # noqa: E731
     # The loopback stack is built on the first inet or netlink socket (inet.network_of): most
@@ -196,6 +231,7 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
     terminal = _save_terminal()
     profile = _start_profile(kernel, profile)
     status = None
+    _rejoin_cpu(vfs, gofer, cpu)
     try:
         confine_sentry(seccomp or DEFAULT_SECCOMP_MODE, network, log_file.fileno(), platform_name)
         platform.confine_threads(seccomp or DEFAULT_SECCOMP_MODE, log_file.fileno())
@@ -210,12 +246,37 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
             signal.signal(sig, handler)
         close_sandbox(kernel, platform, vfs)
         if host_cgroup is not None:
-            _report_oom_kills(host_cgroup, memory_limit, lambda: log_file)
+            _report_oom_kills(host_cgroup, memory_limit, log)
             host_cgroup.close()
         _restore_terminal(terminal)
     if vfs.failure:
         raise SandboxError(vfs.failure, 125)
     return exit_code(status)
+
+
+def _start_gofer(rootfs, overlay, mounts, gofer_mode, cpu):
+    """The directfs gofer for the rootfs, forked before the sentry has imported all its modules
+    and moved to other CPUs: it opens the rootfs and hands it over there while the sentry goes
+    on importing and starts its platform (~3 ms of a start). None, and VFS.for_rootfs forks it,
+    with mounts (whose bind sources it would need to work out) or in gofer mode (whose gofer
+    serves the sentry from the sentry's CPU for the whole run)."""
+    from pysandbox.gofer.start import DEFAULT_GOFER_MODE, DIRECTFS, start_gofer
+    if mounts or (gofer_mode or DEFAULT_GOFER_MODE) != DIRECTFS:
+        return None
+    others = set(range(os.cpu_count() or 1)) - {cpu} if cpu is not None else None
+    return start_gofer([(os.fsencode(rootfs or "/"), overlay)], True, others)
+
+
+def _rejoin_cpu(vfs, gofer, cpu):
+    """The directfs gofer started on other CPUs (_start_gofer) has handed the roots over: from
+    now on it serves the sentry's xattr requests from the sentry's CPU, as stubs run there (a
+    wake-up across CPUs costs several times one on the same CPU)."""
+    if cpu is None or gofer is None or not gofer.taken or vfs.gofer is None or vfs.gofer.dead:
+        return                          # (a dead gofer may be collected already: its pid is not its own)
+    try:
+        os.sched_setaffinity(gofer.pid, {cpu})
+    except OSError:
+        pass
 
 
 def close_sandbox(kernel, platform, vfs):

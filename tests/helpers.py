@@ -339,6 +339,17 @@ def compare_program_output(argv: Sequence[str]) -> str:
     return sandboxed.out
 
 
+def native_unshare(what: str) -> str:
+    """unshare(1)'s path, for a native run in namespaces of its own (`what`, for the skip
+    reason); the test is skipped without it or without root."""
+    import pytest
+    import shutil
+    unshare = shutil.which("unshare")
+    if unshare is None or os.geteuid() != 0:
+        pytest.skip(f"the native run needs unshare(1) and root for {what}")
+    return unshare
+
+
 def errno_of(call, *args) -> int:
     """The errno of the SyscallError a sentry call raises (the call must raise one)."""
     import pytest

@@ -21,7 +21,7 @@ def binaries(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_c_test_passes_natively_and_in_the_sandbox(name, binaries, as_root):
+def test_c_test_passes_natively_and_in_the_sandbox(name, binaries, as_root, each_platform):
     native = run_native([binaries[name]])
     assert native.status == 0, f"tests/syscalls/{name}.c is wrong about Linux:\n{native}"
     assert "not ok" not in native.out

@@ -60,3 +60,19 @@ def test_the_gofer_has_a_smaller_list_that_reaches_no_other_process():
     gofer = {s["name"] for s in processes["gofer"]["syscalls"]}
     assert processes["gofer"]["count"] < processes["sentry"]["count"]
     assert not gofer & {"ptrace", "kill", "tgkill", "clone", "execve", "socket", "connect", "wait4"}
+
+
+OUTER_COUNT = 14
+
+
+def test_the_outer_process_is_listed_with_its_pinned_count_and_checks():
+    outer = _footprint()["outer"]
+    assert outer["count"] == OUTER_COUNT, (
+        f"the outer process's allowlist (seccomp.outer_rules) has {outer['count']} entries, not {OUTER_COUNT}")
+    checks = {s["name"]: s["checks"] for s in outer["syscalls"]}
+    assert checks["kill"] == checks["wait4"] == ["arg0 (pid: the sandbox process) one of 1 values"]
+    assert checks["write"] == ["arg0 (fd: log, stderr, cgroup.procs, exit status) one of 4 values"]
+    assert checks["unlinkat"][1] == "arg2 (flags: AT_REMOVEDIR) one of 1 values"
+    assert checks["mmap"] == ["arg2 (prot) without bits 0x4"]
+    # no path-based call: what it opens, it opened before its filter
+    assert not set(checks) & {"openat", "open", "rmdir", "unlink", "execve", "clone", "ptrace", "socket"}

@@ -191,3 +191,8 @@ def test_a_fixed_tricky_sequence():
         ["symlink", "b", "c"], ["link", "c", "d/y"], ["unlink", "d/y"], ["rename", "d/e", "c"],
         ["rename", "c", "d/e"], ["create", "d/e/w"], ["unlink", "d/e"], ["rmdir", "d/e/w"],
     ])
+
+
+def test_an_empty_write_past_the_end_changes_nothing():
+    """Found by the model: pwrite of 0 bytes past the end must not extend a tmpfs file."""
+    check_everywhere([["create", "a"], ["write", "a", 1, "x", 0], ["write", "a", 5000, "x", 0]])

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from helpers import TEST_ENV, assert_same, descendants, errno_of, run_native, run_sandbox, sandbox_argv
+from helpers import (TEST_ENV, assert_same, descendants, errno_of, run_native, run_sandbox, sandbox_argv,
+                     wait_until)
 from rootfs import build_busybox_rootfs
 from pysandbox.gofer import protocol as p
 from pysandbox.gofer.client import GoferClient, GoferHost
@@ -89,7 +90,8 @@ def test_gofer_refuses_anything_but_one_name(gofer, name):
     root = host.attach(0)[0]
     assert errno_of(host.walk, root, name) == errno.EINVAL
     assert errno_of(host.create, root, name, 0o644, 0, 0) == errno.EINVAL
-    assert errno_of(host.open, root, name, os.O_RDONLY) == errno.EINVAL
+    # b"." names the node's own file (the root of a file bind): a directory is never handed out.
+    assert errno_of(host.open, root, name, os.O_RDONLY) == (errno.EACCES if name == b"." else errno.EINVAL)
 
 
 def test_gofer_never_follows_symlinks(gofer, trees):
@@ -123,6 +125,13 @@ def test_a_symlink_out_of_the_root_is_never_followed(tmp_path):
         assert errno_of(host.setattr, node, b"out", 0o777) == errno.EOPNOTSUPP
         assert errno_of(host.setattr, node, b"out", None, None, None, 0) == errno.ELOOP
         host.setattr(node, b"out", None, None, None, None, 1, 2)  # the link's own times
+        # b"." names a node's own file through its fd link, which leads to the link itself.
+        link = host.walk(node, b"out")[0]
+        for flags in (os.O_RDONLY, os.O_WRONLY | os.O_TRUNC):
+            assert errno_of(host.open, link, b".", flags) == errno.ELOOP
+        assert errno_of(host.setattr, link, b".", 0o777) == errno.EOPNOTSUPP
+        assert errno_of(host.setattr, link, b".", None, None, None, 0) == errno.ELOOP
+        host.setattr(link, b".", None, None, None, None, 3, 4)
         assert errno_of(host.create, node, b"out", 0o644, 0, 0) == errno.EEXIST
         assert errno_of(host.walk, host.walk(node, b"out")[0], b"x") == errno.ENOTDIR
         host.link(node, b"out", node, b"hard")
@@ -183,120 +192,35 @@ def test_no_request_hands_out_a_directory_fd(gofer):
     assert errno_of(host.open, root, b"dir", os.O_RDONLY | os.O_DIRECTORY) == errno.EACCES
 
 
-def test_directfs_hand_over_sends_the_roots_and_exits(trees, tmp_path):
+def test_directfs_hand_over_sends_the_roots_and_stays_for_xattrs(trees, tmp_path):
+    """The hand-over carries (errno, st_mode) per root and the roots' fds: the file of a file bind
+    mount itself, never its directory; a read-only root is a read-only mount. The gofer keeps
+    none of them and exits when the sentry closes its end."""
     client = GoferClient([(os.fsencode(trees[0]), False), (os.fsencode(tmp_path / "missing"), True),
                           (os.fsencode(trees[1] / "file"), True)], hand_over=True)
-    client.close()
     results, fds = client.handed_over
     try:
-        assert results[0] == 0 and stat.S_ISDIR(results[1]) and results[2] == b""
-        assert results[3] == errno.ENOENT
-        assert results[6] == 0 and stat.S_ISDIR(results[7]) and results[8] == b"file"
-        assert [_identity(f"/proc/self/fd/{fd}") for fd in fds] == [_identity(trees[0]), _identity(trees[1])]
+        assert results[:2] == [0, results[1]] and stat.S_ISDIR(results[1])
+        assert results[2] == errno.ENOENT
+        assert results[4] == 0 and stat.S_ISREG(results[5]) and len(results) == 6
+        assert [_identity(f"/proc/self/fd/{fd}") for fd in fds] == [_identity(trees[0]),
+                                                                     _identity(trees[1] / "file")]
+        with open(f"/proc/self/fd/{fds[1]}") as handed_file:
+            assert handed_file.read() == "content\n"
+        with pytest.raises(OSError) as refused:
+            open(f"/proc/self/fd/{fds[1]}", "w")
+        assert refused.value.errno == errno.EROFS
+
+        def holds_no_root():      # it closes them once they are sent
+            held = [os.readlink(f"/proc/{client.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{client.pid}/fd")]
+            return not any(str(tmp_path) in link for link in held)
+        wait_until(holds_no_root)
+        client.close()
         with pytest.raises(ChildProcessError):
             os.waitpid(client.pid, os.WNOHANG)
     finally:
         for fd in fds:
             os.close(fd)
-
-
-def test_large_directories_come_in_batches(gofer, trees):
-    names = {f"f{i:04d}" for i in range(p.GETDENTS_BATCH * 2 + 7)}
-    for name in names:
-        (trees[0] / "dir" / name).touch()
-    host = GoferHost(gofer)
-    directory = host.walk(host.attach(0)[0], b"dir")[0]
-    entries = host.list(directory)
-    assert {os.fsdecode(entry.name) for entry in entries} == names
-    assert all(entry.ino == os.stat(trees[0] / "dir" / os.fsdecode(entry.name)).st_ino for entry in entries)
-
-
-def test_a_dead_gofer_means_eio(gofer):
-    host = GoferHost(gofer)
-    root = host.attach(0)[0]
-    died = []
-    gofer.on_death.append(lambda: died.append(True))
-    os.kill(gofer.pid, 9)
-    assert errno_of(host.walk, root, b"file") == errno.EIO
-    assert errno_of(host.stat, root) == errno.EIO
-    assert died == [True]
-
-
-def test_a_gofer_that_stops_answering_counts_as_dead(trees):
-    client = GoferClient([(os.fsencode(trees[0]), False)], reply_timeout=0.3)
-    try:
-        host = GoferHost(client)
-        root = host.attach(0)[0]
-        os.kill(client.pid, 19)  # SIGSTOP
-        assert errno_of(host.stat, root) == errno.EIO
-        assert client.dead
-        with pytest.raises(ChildProcessError):
-            os.waitpid(client.pid, os.WNOHANG)  # killed and collected
-    finally:
-        client.close()
-
-
-def test_a_missing_root_is_a_clear_error(tmp_path):
-    with pytest.raises(SandboxError, match="no such file"):
-        VFS.for_rootfs(str(tmp_path / "missing"), overlay=False)
-
-
-# --- the VFS on host files, in both modes ---
-
-def _exercise(t, vfs):
-    """File operations through the VFS; returns a transcript of what they answered."""
-    transcript = []
-
-    def record(label, call, *args):
-        try:
-            transcript.append((label, call(*args)))
-        except SyscallError as error:
-            transcript.append((label, errno.errorcode[error.errno]))
-
-    record("mkdir", vfs.mkdir, t, AT_FDCWD, b"/d", 0o755)
-    file = vfs.open(t, AT_FDCWD, b"/d/f", os.O_CREAT | os.O_RDWR, 0o640)
-    record("write", file.pwrite, 0, b"hello gofer\n")
-    record("read", file.pread, 0, 100)
-    file.decref()
-    record("symlink", vfs.symlink, t, b"f", AT_FDCWD, b"/d/s")
-    record("readlink", vfs.readlink, t, AT_FDCWD, b"/d/s")
-    record("read-through-link", lambda: vfs.open(t, AT_FDCWD, b"/d/s", os.O_RDONLY, 0).pread(0, 5))
-    record("link", vfs.link, t, AT_FDCWD, b"/d/f", AT_FDCWD, b"/d/hard", 0)
-    record("nlink", lambda: vfs.stat(t, AT_FDCWD, b"/d/f", 0).nlink)
-    record("rename", vfs.rename, t, AT_FDCWD, b"/d/hard", AT_FDCWD, b"/moved", 0)
-    record("chmod", vfs.chmod, t, vfs.lookup(t, AT_FDCWD, b"/moved"), 0o600)
-    record("mode", lambda: oct(vfs.stat(t, AT_FDCWD, b"/moved", 0).mode))
-    record("truncate", vfs.truncate, t, vfs.lookup(t, AT_FDCWD, b"/moved"), 5)
-    record("size", lambda: vfs.stat(t, AT_FDCWD, b"/d/f", 0).size)
-    record("list", lambda: sorted(entry.name for entry in vfs.lookup(t, AT_FDCWD, b"/d").list()))
-    record("unlink", vfs.unlink, t, AT_FDCWD, b"/d/s")
-    record("rmdir-nonempty", vfs.rmdir, t, AT_FDCWD, b"/d")
-    record("missing", vfs.lookup, t, AT_FDCWD, b"/nope")
-    record("dotdot", lambda: vfs.lookup(t, AT_FDCWD, b"/../../..") is vfs.root)
-    record("statfs", lambda: vfs.lookup(t, AT_FDCWD, b"/").inode.statfs()[0])
-    return transcript
-
-
-def test_both_modes_answer_alike(tmp_path):
-    transcripts = {}
-    for mode in MODES:
-        tree = tmp_path / mode
-        tree.mkdir()
-        vfs = VFS.for_rootfs(str(tree), overlay=False, gofer_mode=mode)
-        try:
-            transcripts[mode] = _exercise(FakeTask(vfs), vfs)
-        finally:
-            vfs.close()
-        assert (tree / "moved").read_bytes() == b"hello"
-        assert stat.S_IMODE((tree / "moved").stat().st_mode) == 0o600
-        assert sorted(os.listdir(tree / "d")) == ["f"]
-    assert transcripts["directfs"] == transcripts["gofer"]
-    assert ("read", b"hello gofer\n") in transcripts["gofer"]
-    assert ("missing", "ENOENT") in transcripts["gofer"]
-    assert ("rmdir-nonempty", "ENOTEMPTY") in transcripts["gofer"]
-
-
-def test_unknown_mode_is_refused(tmp_path):
     with pytest.raises(SandboxError, match="unknown gofer mode"):
         VFS.for_rootfs(str(tmp_path), overlay=False, gofer_mode="nfs")
 
@@ -401,7 +325,7 @@ def test_only_the_gofer_holds_host_directories_in_gofer_mode(busybox_rootfs, mod
     assert sandbox.returncode == 0
 
 
-def test_no_gofer_is_left_in_directfs_mode(busybox_rootfs):
+def test_a_directfs_run_leaves_no_gofer_behind(busybox_rootfs):
     result = run_sandbox(["/bin/sh", "-c", "cat /data/hello.txt"], rootfs=busybox_rootfs,
                          flags=["--gofer-mode=directfs"])
     assert result.status == 0 and result.out.startswith("hello from the rootfs")

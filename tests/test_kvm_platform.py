@@ -79,8 +79,13 @@ def test_oci_verbs_run_a_container_on_kvm(runtime, bundle):
 
 # -- the address space against a model ----------------------------------------------------
 CODE = 0x20000000
-WINDOW = 0x10000000
+WINDOW = 0x100000000000           # 16 TiB: room for ranges of TiBs on either side
 PAGES = 4                        # few pages, so that operations meet on the same ones
+# Huge ranges around the window, as Go, the JVM, V8 and ASan reserve: pages reach 1 GiB or
+# 1 TiB beyond it on either side, and the model watches the far ends too.
+SPANS = st.sampled_from([0, 1 << 18, 1 << 28])
+FAR_PAGES = (-(1 << 28), -(1 << 18), PAGES + (1 << 18) - 1, PAGES + (1 << 28) - 1)
+REMAP_SHIFT = 1 << 30             # pages: a huge range moves 4 TiB up or down, clear of the others
 PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
 SIGSEGV = 11
 # syscall; test rsi,rsi; jnz store; mov rax,[rdi]; jmp 0; store: mov [rdi],rdx; jmp 0
@@ -98,8 +103,28 @@ operations = st.one_of(
     st.tuples(st.just("write"), pages, st.integers(1, 2**63)),
     st.tuples(st.just("read"), pages),
     st.tuples(st.just("write"), pages, st.integers(1, 2**63)),     # accesses twice as often
+    st.tuples(st.just("map_huge"), pages, st.integers(1, 2), prots, SPANS, SPANS, st.booleans()),
+    st.tuples(st.just("unmap_huge"), pages, st.integers(1, 2), SPANS, SPANS),
+    st.tuples(st.just("protect_huge"), pages, st.integers(1, 2), prots, SPANS, SPANS),
+    st.tuples(st.just("remap_huge"), pages, st.integers(1, 2), SPANS, SPANS, st.sampled_from([-1, 1])),
+    st.tuples(st.just("write"), st.sampled_from(FAR_PAGES), st.integers(1, 2**63)),
+    st.tuples(st.just("read"), st.sampled_from(FAR_PAGES)),
+    st.tuples(st.just("touch_known"), st.integers(0, 50), st.integers(1, 2**63)),
     st.tuples(st.just("read"), pages),
 )
+
+
+def _value(entry):
+    """The word a model entry [prot, value] says its page holds; value is a one-item list,
+    the same in every process, for a page of shared memory."""
+    return entry[1][0] if isinstance(entry[1], list) else entry[1]
+
+
+def _store(entry, value):
+    if isinstance(entry[1], list):
+        entry[1][0] = value
+    else:
+        entry[1] = value
 
 
 class Guest:
@@ -168,6 +193,42 @@ def test_the_guest_sees_what_the_model_of_its_address_space_predicts(ops):
                     if page in model:            # the sentry protects mapped pages only
                         space.protect(WINDOW + page * 4096, 4096, prot)
                         model[page][0] = prot
+            elif kind in ("map_huge", "unmap_huge", "protect_huge", "remap_huge"):
+                _, first, count, *rest = op
+                prot = rest.pop(0) if kind in ("map_huge", "protect_huge") else None
+                below, above = rest[0], rest[1]
+                start, end = first - below, first + count + above
+                inside = [page for page in set(model) | set(range(PAGES)) | set(FAR_PAGES) if start <= page < end]
+                addr, length = WINDOW + start * 4096, (end - start) * 4096
+                if kind == "map_huge":
+                    shared = rest[2]
+                    space.map(addr, length, prot, shared=shared)
+                    model.update((page, [prot, [0] if shared else 0]) for page in inside)
+                elif kind == "unmap_huge":
+                    space.unmap(addr, length)
+                    for page in inside:
+                        model.pop(page, None)
+                elif kind == "protect_huge":
+                    if all(page in model for page in inside):    # the sentry protects mapped pages only
+                        space.protect(addr, length, prot)
+                        for page in inside:
+                            model[page][0] = prot
+                else:
+                    shift = rest[2] * REMAP_SHIFT
+                    space.remap(addr, length, length, WINDOW + (start + shift) * 4096)
+                    moved = {page + shift: model.pop(page) for page in inside if page in model}
+                    for page in [page for page in model if start + shift <= page < end + shift]:
+                        del model[page]
+                    model.update(moved)
+            elif kind == "touch_known":                      # any page the model knows, moved ones too
+                if model:
+                    page = sorted(model)[op[1] % len(model)]
+                    outcome = current.access(platform, page, op[2])
+                    if model[page][0] & PROT_WRITE:
+                        assert not isinstance(outcome, Fault), outcome
+                        _store(model[page], op[2])
+                    else:
+                        assert isinstance(outcome, Fault) and outcome.signo == SIGSEGV
             elif kind == "fork":
                 child = current.context.fork()
                 guests.append(Guest(child, {page: list(entry) for page, entry in model.items()}))
@@ -180,7 +241,7 @@ def test_the_guest_sees_what_the_model_of_its_address_space_predicts(ops):
                 outcome = current.access(platform, page, value)
                 if page in model and model[page][0] & PROT_WRITE:
                     assert not isinstance(outcome, Fault), outcome
-                    model[page][1] = value
+                    _store(model[page], value)
                 else:
                     assert isinstance(outcome, Fault) and outcome.signo == SIGSEGV
                     assert outcome.addr == WINDOW + page * 4096
@@ -188,15 +249,15 @@ def test_the_guest_sees_what_the_model_of_its_address_space_predicts(ops):
                 _, page = op
                 outcome = current.access(platform, page)
                 if page in model and model[page][0] & PROT_READ:
-                    assert outcome == model[page][1]
+                    assert outcome == _value(model[page])
                 else:
                     assert isinstance(outcome, Fault) and outcome.signo == SIGSEGV
                     assert outcome.addr == WINDOW + page * 4096
         for guest in guests:                       # the sentry's copy-in agrees with the guest
-            for page, (prot, value) in guest.model.items():
-                if prot:
+            for page, entry in guest.model.items():
+                if entry[0]:
                     data = guest.context.address_space.read(WINDOW + page * 4096, 8)
-                    assert int.from_bytes(data, "little") == value
+                    assert int.from_bytes(data, "little") == _value(entry)
     finally:
         platform.close()
 

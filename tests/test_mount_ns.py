@@ -120,21 +120,58 @@ ls /newroot
 """
 
 
-def test_busybox_pivot_root_and_lazy_umount_match_linux(tmp_path, as_root):
-    """busybox unshare -m, pivot_root . old, chroot, umount -l: the runc sequence by hand."""
+def _busybox_script_natively_and_sandboxed(tmp_path, script):
+    """The output of busybox sh running `script` natively (in a mount namespace of its own) and
+    in the sandbox, each on a busybox rootfs of its own; both must succeed."""
     outputs = []
     for where in ("native", "sandbox"):
         rootfs = build_busybox_rootfs(str(tmp_path / where))
         os.makedirs(os.path.join(rootfs, "proc"), exist_ok=True)
         if where == "native":
-            status, out = _run_natively_in_own_namespace(rootfs, ["/bin/sh", "-c", _BUSYBOX_PIVOT])
+            status, out = _run_natively_in_own_namespace(rootfs, ["/bin/sh", "-c", script])
         else:
-            result = run_sandbox(["/bin/sh", "-c", _BUSYBOX_PIVOT], rootfs=rootfs)
+            result = run_sandbox(["/bin/sh", "-c", script], rootfs=rootfs)
             status, out = result.status, result.out + result.err
         assert status == 0, out
         outputs.append(out)
+    return outputs
+
+
+def test_busybox_pivot_root_and_lazy_umount_match_linux(tmp_path, as_root):
+    """busybox unshare -m, pivot_root . old, chroot, umount -l: the runc sequence by hand."""
+    outputs = _busybox_script_natively_and_sandboxed(tmp_path, _BUSYBOX_PIVOT)
     assert outputs[1] == outputs[0]
     assert "ls /: bin marker old proc\nls /old:\nin-new-root\n/ tmpfs\n/proc proc\n" in outputs[1]
+
+
+# mountinfo's 4th field (the mount's root inside its filesystem) for a bind of a subdirectory,
+# and for a root that is one after pivot_root, before and after unshare -m copies the namespace.
+_BUSYBOX_BIND_ROOTS = r"""
+set -e
+mkdir -p /t /b /nr
+mount -t tmpfs tmpfs /t
+mkdir -p /t/sub/deeper /t/nr/bin /t/nr/old /t/nr/proc
+cp /bin/busybox /t/nr/bin/busybox
+for applet in sh cut grep mount umount unshare chroot; do ln -s busybox /t/nr/bin/$applet; done
+echo 'echo $1: $(cut -d" " -f4,5 /proc/self/mountinfo | grep -E "$2")' > /t/nr/roots
+mount --bind /t/sub/deeper /b
+mount --bind /t/nr /nr
+sh /nr/roots bound " /(t|b|nr)$"
+unshare -m sh /nr/roots copied " /(t|b|nr)$"
+cd /nr
+exec unshare -m sh -c 'pivot_root . old && exec chroot . /bin/sh -c "
+  umount -l /old && mount -t proc proc /proc && sh /roots pivoted \" /$\" &&
+  exec unshare -m sh /roots copied \" /$\""'
+"""
+
+
+def test_mount_roots_survive_a_namespace_copy(tmp_path, as_root):
+    """A bind of a subdirectory, and a root pivoted onto one, keep their mountinfo root field
+    in a copied namespace (clone/unshare(CLONE_NEWNS)), as on Linux."""
+    outputs = _busybox_script_natively_and_sandboxed(tmp_path, _BUSYBOX_BIND_ROOTS)
+    assert outputs[1] == outputs[0]
+    assert "bound: / /t /sub/deeper /b /nr /nr\ncopied: / /t /sub/deeper /b /nr /nr\n" in outputs[1]
+    assert "pivoted: /nr /\ncopied: /nr /\n" in outputs[1]
 
 
 # --- in-process: the namespace objects themselves ---
@@ -221,3 +258,31 @@ def test_configured_propagation_options_apply(tmp_path):
         assert " shared:" not in lines["/private"]
     finally:
         vfs.close()
+
+
+# umount2 on the caller's root. Natively always in a tmpfs of its own: Linux remounts the root's
+# filesystem read-only, and that must never be a host filesystem.
+_UMOUNT_ROOT_IN_TMPFS = ("mkdir -p /nr && mount -t tmpfs tmpfs /nr && cp /umount_root /nr/ && mkdir /nr/proc && "
+                         "mount -t proc proc /nr/proc && exec chroot /nr /umount_root")
+
+
+def test_umount_of_the_root_matches_linux(cprog, tmp_path, as_root):
+    """tests/cprogs/umount_root.c: umount2("/") (also as ".", with MNT_FORCE) remounts the root's
+    filesystem read-only, MNT_EXPIRE there is EINVAL, MNT_DETACH takes it out of the namespace;
+    in a chroot to a tmpfs, and in the sandbox on its own first root too."""
+    program = cprog("umount_root", static=True)
+    native_root = build_busybox_rootfs(str(tmp_path / "native"))
+    sandbox_root = build_busybox_rootfs(str(tmp_path / "sandbox"))
+    for rootfs in (native_root, sandbox_root):
+        os.makedirs(os.path.join(rootfs, "proc"), exist_ok=True)
+        shutil.copy(program, os.path.join(rootfs, "umount_root"))
+    status, native_out = _run_natively_in_own_namespace(native_root, ["/bin/sh", "-c", _UMOUNT_ROOT_IN_TMPFS])
+    assert status == 0, native_out
+    assert "after umount2 /: create EROFS, statvfs ro, mountinfo / rw,relatime ro\n" in native_out
+    in_tmpfs = run_sandbox(["/bin/sh", "-c", _UMOUNT_ROOT_IN_TMPFS], rootfs=sandbox_root)
+    assert (in_tmpfs.status, in_tmpfs.out) == (0, native_out), in_tmpfs
+    # The sandbox's own root (a remount first gives it relatime, as the tmpfs has).
+    on_own_root = run_sandbox(["/bin/sh", "-c", "mount -o remount,bind / && exec /umount_root --any-root"],
+                              rootfs=sandbox_root)
+    assert (on_own_root.status, on_own_root.out) == (0, native_out), on_own_root
+    assert os.access(sandbox_root, os.W_OK) and not os.statvfs(sandbox_root).f_flag & os.ST_RDONLY

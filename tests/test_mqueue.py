@@ -35,6 +35,18 @@ def test_mqueue_calls_match_linux(mqueue_runs):
     assert_same(native, sandboxed)
 
 
+def test_sticky_root_asks_for_cap_fowner_not_uid_0(cprog, tmp_path, as_root):
+    """tests/cprogs/mqueue_sticky.c: mq_unlink by the queue's owner, the root directory's owner
+    and others, with and without CAP_FOWNER (root without it too), against Linux."""
+    argv = [cprog("mqueue_sticky"), str(tmp_path / "mnt")]
+    native = _native_isolated(argv)
+    assert native.status == 0, native
+    sandboxed = run_sandbox(argv)
+    assert_same(native, sandboxed)
+    assert "uid 2000 with CAP_FOWNER: 0\nuid 2000 without CAP_FOWNER: EPERM\n" in sandboxed.out
+    assert "root without CAP_FOWNER, the root directory uid 3000's: EPERM\n" in sandboxed.out
+
+
 def test_names_attributes_and_limits(mqueue_runs):
     out = mqueue_runs[1].out
     assert "raw open name with slash: EACCES\nraw open empty name: ENOENT\n" in out

@@ -110,6 +110,7 @@ def test_handler_is_resolved_on_first_call_and_kept():
 
     class Memory:
         written = None
+        personality = 0
 
         def copy_out(self, addr, data):
             self.written = (addr, data)

@@ -55,6 +55,7 @@ class FakeTask(GuestMemory):
             tg.cpu_times = lambda: (tg.utime, tg.stime)
         self.tg = tg
         self.syscall_state = {}
+        self.personality = 0
         kernel.tasks[tid] = self
         kernel.thread_groups.setdefault(self.tg.tgid, self.tg)
 

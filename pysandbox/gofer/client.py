@@ -5,35 +5,33 @@ import _signal as signal  # the C module: `signal` adds enum's import, ~2 ms of 
 import _socket  # the C module: `socket` would add ~3 ms of enum set-up to every start
 import struct
 import time
+import weakref
 
 from pysandbox.sentry.errors import SandboxError, SyscallError
 from pysandbox.sentry.vfs.inode import DirEntry
 from pysandbox.sentry.vfs.stat import StatResult
 
 from . import protocol as p
-from .server import run_in_child, socket_pair
+from .hostops import HostOps
+from .start import DEFAULT_GOFER_MODE, DIRECTFS, GOFER, MODES, fork_gofer  # noqa: F401 (this module's names too)
 
 REPLY_TIMEOUT = 60  # seconds
-DIRECTFS, GOFER = "directfs", "gofer"
-MODES = (DIRECTFS, GOFER)
-# Chosen by measurement (docs/GOFER.md, bench/fs_gofer.py); PYSANDBOX_GOFER_MODE overrides it.
-DEFAULT_GOFER_MODE = os.environ.get("PYSANDBOX_GOFER_MODE") or DIRECTFS
 
 
 class GoferClient:
     """A running gofer process serving `roots` ((host path, read-only) pairs)."""
 
-    def __init__(self, roots, hand_over=False, reply_timeout=REPLY_TIMEOUT):
-        """Fork the gofer for `roots`. With `hand_over` (directfs) it sends the roots' fds in
-        its first message and exits: see handed_over."""
-        ours, theirs = socket_pair()
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            ours.close()
-            run_in_child(roots, theirs, hand_over, parent)
-        theirs.close()
+    # The gofers of this process not closed yet: a process that builds VFSes of its own and
+    # drops them (the tests) ends their gofers with close_all().
+    running = weakref.WeakSet()
+
+    def __init__(self, roots, hand_over=False, reply_timeout=REPLY_TIMEOUT, started=None):
+        """Fork the gofer for `roots`, or take over `started`, a gofer/start.py StartedGofer
+        forked for them earlier. With `hand_over` (directfs) it sends the roots' fds in
+        its first message and then serves xattr requests only: see handed_over."""
+        pid, ours = (started.take(roots, hand_over) if started is not None else None) or fork_gofer(roots, hand_over)
         self.pid = pid
+        self.running.add(self)
         # Waited for and signalled only through this: once the ptrace platform (which waits
         # for any child) has collected the gofer, its pid may belong to a stub.
         self.pidfd = os.pidfd_open(pid)
@@ -51,16 +49,17 @@ class GoferClient:
         if not ready:
             self.close()
             raise SandboxError("the gofer process failed to start", 125)
-        self.handed_over = (p.decode_reply(ready), fds)  # directfs: ([errno, mode, leaf]*, fds)
+        self.handed_over = (p.decode_reply(ready), fds)  # directfs: ([errno, mode]*, fds)
 
-    def call(self, op, *args):
-        """(results, fds) of one request; SyscallError for the gofer's errno, EIO once it is gone."""
+    def call(self, op, *args, fds=()):
+        """(results, fds) of one request, sent with `fds`; SyscallError for the gofer's errno,
+        EIO once it is gone."""
         if self.dead:
             raise SyscallError(errno.EIO)
         try:
             while self._pending_closes:
                 p.send(self.sock, p.encode_request(p.CLOSE, self._pending_closes.pop()))
-            p.send(self.sock, p.encode_request(op, *args))
+            p.send(self.sock, p.encode_request(op, *args), fds)
             data, fds = p.receive(self.sock)
         except (OSError, p.ProtocolError):
             data, fds = b"", []
@@ -111,8 +110,14 @@ class GoferClient:
     def close(self):
         """End the gofer (it exits when its socket closes) and collect it."""
         self.dead = True
+        self.running.discard(self)
         self.sock.close()
         self.reap()
+
+    @classmethod
+    def close_all(cls):
+        for client in list(cls.running):
+            client.close()
 
 
 class GoferHost:
@@ -125,10 +130,9 @@ class GoferHost:
         return self.client.call(op, *args)[0]
 
     def attach(self, index):
-        """(node, st_mode, leaf) of configured root `index`: leaf names the file in that
-        directory for a file bind mount, else it is b""."""
-        node, mode, leaf = self._call(p.ATTACH, index)
-        return node, mode, leaf
+        """(node, st_mode) of configured root `index`: a directory, or the file of a file bind."""
+        node, mode = self._call(p.ATTACH, index)
+        return node, mode
 
     def walk(self, node, name):
         child, mode = self._call(p.WALK, node, name)
@@ -193,9 +197,6 @@ class GoferHost:
                 mask |= bit
         self._call(p.SETATTR, node, name, mask, *(value or 0 for _, value in fields))
 
-    # Extended attributes: only the serving gofer has them (directfs keeps the sentry's host
-    # allowlist without the xattr calls, and its host files answer EOPNOTSUPP).
-
     def getxattr(self, node, name, key):
         return self._call(p.GETXATTR, node, name, key)[0]
 
@@ -203,25 +204,56 @@ class GoferHost:
         self._call(p.SETXATTR, node, name, key, value, flags)
 
     def listxattr(self, node, name):
-        return [key for key in self._call(p.LISTXATTR, node, name)[0].split(b"\0") if key]
+        return _names(self._call(p.LISTXATTR, node, name)[0])
 
     def removexattr(self, node, name, key):
         self._call(p.REMOVEXATTR, node, name, key)
 
 
-def connect_roots(roots, mode):
-    """(host operations, [(root handle, st_mode, leaf)], GoferClient) for `roots`, served in `mode`.
+class DirectfsHost(HostOps):
+    """directfs: the sentry makes HostOps' calls itself on the fds the gofer handed over, except
+    the extended attribute calls, for which its host allowlist has no room: those are requests
+    to the gofer, each carrying the sentry's O_PATH fd of the file (or of its directory) as the
+    handle (node 0), as gVisor's directfs also leaves some operations to its gofer."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def _call_on(self, fd, op, *args):
+        return self.client.call(op, 0, *args, fds=(fd,))[0]
+
+    def getxattr(self, fd, name, key):
+        return self._call_on(fd, p.GETXATTR, name, key)[0]
+
+    def setxattr(self, fd, name, key, value, flags):
+        self._call_on(fd, p.SETXATTR, name, key, value, flags)
+
+    def listxattr(self, fd, name):
+        return _names(self._call_on(fd, p.LISTXATTR, name)[0])
+
+    def removexattr(self, fd, name, key):
+        self._call_on(fd, p.REMOVEXATTR, name, key)
+
+
+def _names(listing):
+    return [key for key in listing.split(b"\0") if key]
+
+
+def connect_roots(roots, mode, started=None):
+    """(host operations, [(root handle, st_mode)], GoferClient) for `roots`, served in `mode`;
+    `started`: a gofer forked for them earlier (gofer/start.py), taken over if it fits.
 
     gofer: the gofer keeps running and every host access is a request to it.
-    directfs: the gofer opens the roots, hands their fds over in its first message and
-    exits; the sentry then makes the single-name *at calls itself (pysandbox/gofer/hostops.py).
+    directfs: the gofer opens the roots and hands their fds over in its first message; the
+    sentry then makes the single-name *at calls itself (pysandbox/gofer/hostops.py) and asks
+    the gofer only for extended attributes (DirectfsHost).
     """
-    from .hostops import HostOps
     if mode not in MODES:
         raise SandboxError(f"unknown gofer mode {mode!r} (use {' or '.join(MODES)})", 2)
     if mode == DIRECTFS:
-        return HostOps, *_handed_over_roots(roots)
-    client = GoferClient(roots)
+        handed, client = _handed_over_roots(roots, started)
+        return DirectfsHost(client), handed, client
+    client = GoferClient(roots, started=started)
     host = GoferHost(client)
     handles = []
     try:
@@ -236,25 +268,22 @@ def connect_roots(roots, mode):
     return host, handles, client
 
 
-def _handed_over_roots(roots):
-    """(root fds, the exiting gofer): it is collected by close(), at the sandbox's end, so
-    that start-up does not wait for a forked interpreter to exit."""
-    client = GoferClient(roots, hand_over=True)
-    client.dead = True
-    client.sock.close()
+def _handed_over_roots(roots, started=None):
+    """([(root fd, st_mode)], the gofer, which stays to serve xattr requests)."""
+    client = GoferClient(roots, hand_over=True, started=started)
     results, fds = client.handed_over
     handed = []
     fds = iter(fds)
     try:
         for index, (path, _) in enumerate(roots):
-            error, mode, leaf = results[3 * index:3 * index + 3]
+            error, mode = results[2 * index:2 * index + 2]
             if error:
                 raise _root_error(path, error)
-            handed.append((next(fds), mode, leaf))
+            handed.append((next(fds), mode))
     except BaseException:
-        for fd in [handle for handle, _, _ in handed] + list(fds):
+        for fd in [handle for handle, _ in handed] + list(fds):
             os.close(fd)
-        client.reap()
+        client.close()
         raise
     return handed, client
 

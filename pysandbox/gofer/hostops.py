@@ -5,11 +5,13 @@ O_NOFOLLOW or AT_SYMLINK_NOFOLLOW, so the host never resolves a path and never
 follows a symlink: whatever the names and links inside the tree say, nothing
 outside the directory fds this process was given can be reached. The gofer
 serves these operations over its socket; in directfs mode the sentry makes
-them itself on directory fds the gofer donated.
+them itself on directory fds the gofer donated, all but the xattr calls
+(HostXattrs), which stay with the gofer.
 """
 import errno
 import os
 import stat as st
+import struct
 
 from pysandbox.security import hostproc
 from pysandbox.sentry.errors import SyscallError
@@ -34,21 +36,33 @@ def check_name(name):
         raise SyscallError(errno.ENAMETOOLONG)
 
 
-def _open_root_tree(path):
+def _open_root_tree(path, read_only):
     """An O_PATH fd of configured host path `path`. Where the host allows (open_tree(2) needs
     CAP_SYS_ADMIN, which the gofer has until it serves), it is the root of a detached copy of the
     path's mount tree, so `..` from it stays at it: whoever holds the fd (the gofer, or the sentry
-    in directfs mode) reaches that tree and nothing above it. The host's / needs no copy: `..` of
-    a mount namespace's root is the root itself."""
+    in directfs mode) reaches that tree and nothing above it. The copy of a `read_only` root is a
+    read-only mount, so the host refuses changes whoever asks. The host's / needs no copy: `..`
+    of a mount namespace's root is the root itself."""
     if os.path.normpath(path) not in ("/", b"/"):
-        from pysandbox.security.imports import AT_FDCWD, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE, SYS_OPEN_TREE
+        from pysandbox.security.imports import (AT_EMPTY_PATH, AT_FDCWD, MOUNT_ATTR_RDONLY, OPEN_TREE_CLOEXEC,
+                                                OPEN_TREE_CLONE, SYS_MOUNT_SETATTR, SYS_OPEN_TREE)
         from pysandbox.security.seccomp import host_syscall
         try:
-            return host_syscall(SYS_OPEN_TREE, AT_FDCWD, os.fsencode(path) + b"\0",
-                                OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC)
+            fd = host_syscall(SYS_OPEN_TREE, AT_FDCWD, os.fsencode(path) + b"\0",
+                              OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC)
         except OSError as error:
             if error.errno not in (errno.EPERM, errno.ENOSYS):
                 raise
+        else:
+            if read_only:
+                attributes = struct.pack("=4Q", MOUNT_ATTR_RDONLY, 0, 0, 0)      # struct mount_attr
+                try:
+                    host_syscall(SYS_MOUNT_SETATTR, fd, b"\0", AT_EMPTY_PATH | AT_RECURSIVE, attributes,
+                                 len(attributes))
+                except OSError:
+                    os.close(fd)
+                    raise
+            return fd
     return os.open(path, os.O_PATH | os.O_CLOEXEC)
 
 
@@ -95,22 +109,12 @@ class HostOps:
     """The operations, on host directory fds held by the caller."""
 
     @staticmethod
-    def open_root(path):
-        """(O_PATH fd of a directory, name in it or b"") for a configured host path: the path
-        itself when it is a directory, else its parent and its last component (a file bind
-        mount). The one full-path open there is: the path comes from the configuration."""
+    def open_root(path, read_only):
+        """An O_PATH fd of a configured host path: a directory, or the file itself for a file
+        bind mount (never its parent: whoever holds the fd reaches that file and nothing beside
+        it). The one full-path open there is: the path comes from the configuration."""
         with host_errors():
-            fd = _open_root_tree(path)
-            try:
-                if st.S_ISDIR(os.fstat(fd).st_mode):
-                    return fd, b""
-            except BaseException:
-                os.close(fd)
-                raise
-            os.close(fd)
-            parent, leaf = os.path.split(os.path.normpath(path))
-            fd = os.open(parent or b".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        return fd, leaf
+            return _open_root_tree(path, read_only)
 
     @staticmethod
     def walk(dir_fd, name):
@@ -151,10 +155,16 @@ class HostOps:
 
     @staticmethod
     def open(dir_fd, name, flags):
-        """A host fd for regular file `name`, opened with the guest's access mode (never a symlink)."""
-        check_name(name)
+        """A host fd for regular file `name` in `dir_fd`, or with name b"." for the file `dir_fd`
+        itself (the root of a file bind mount, reopened through its fd link), opened with the
+        guest's access mode (never a symlink)."""
         with host_errors():
-            fd = os.open(name, (flags & HOST_OPEN_FLAGS) | _OPEN_FILE, dir_fd=dir_fd)
+            if name == b".":
+                # No O_NOFOLLOW: the fd link is a magic link, and it leads to that inode alone.
+                fd = hostproc.reopen(dir_fd, (flags & HOST_OPEN_FLAGS) | (_OPEN_FILE & ~os.O_NOFOLLOW))
+            else:
+                check_name(name)
+                fd = os.open(name, (flags & HOST_OPEN_FLAGS) | _OPEN_FILE, dir_fd=dir_fd)
         try:
             if not st.S_ISREG(os.fstat(fd).st_mode):
                 raise SyscallError(errno.EACCES)  # swapped for a FIFO or device since the walk
@@ -249,9 +259,11 @@ class HostOps:
 
     @staticmethod
     def setattr(dir_fd, name, mode=None, uid=None, gid=None, size=None, atime_ns=None, mtime_ns=None):
-        """Change attributes of `name` in `dir_fd`, or of the directory itself when name is b"."."""
-        if name != b".":
-            check_name(name)
+        """Change attributes of `name` in `dir_fd`, or with name b"." of the file `dir_fd` itself
+        (a directory, or the file of a file bind mount)."""
+        if name == b".":
+            return _setattr_of_fd(dir_fd, mode, uid, gid, size, atime_ns, mtime_ns)
+        check_name(name)
         with host_errors():
             if size is not None:
                 fd = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY, dir_fd=dir_fd)
@@ -269,6 +281,28 @@ class HostOps:
                 times = (current.st_atime_ns if atime_ns is None else atime_ns,
                          current.st_mtime_ns if mtime_ns is None else mtime_ns)
                 os.utime(name, ns=times, dir_fd=dir_fd, follow_symlinks=False)
+
+
+def _setattr_of_fd(fd, mode, uid, gid, size, atime_ns, mtime_ns):
+    """HostOps.setattr of the file O_PATH descriptor `fd` names, through its fd link: the
+    magic link leads to that very inode, whatever happened to its name since."""
+    with host_errors():
+        if size is not None:
+            writable = hostproc.reopen(fd, os.O_WRONLY | os.O_CLOEXEC | os.O_NOCTTY)
+            try:
+                os.ftruncate(writable, size)
+            finally:
+                os.close(writable)
+        if mode is not None:
+            hostproc.chmod_through_fd_link(fd, mode & 0o7777)
+        if uid is not None or gid is not None:
+            owner = (-1 if uid is None else uid, -1 if gid is None else gid)
+            hostproc.through_fd_link(fd, lambda proc, link: os.chown(link, *owner, dir_fd=proc))
+        if atime_ns is not None or mtime_ns is not None:
+            current = os.fstat(fd)
+            times = (current.st_atime_ns if atime_ns is None else atime_ns,
+                     current.st_mtime_ns if mtime_ns is None else mtime_ns)
+            hostproc.through_fd_link(fd, lambda proc, link: os.utime(link, ns=times, dir_fd=proc))
 
 
 def _chmod_nofollow(dir_fd, name, mode):

@@ -3,9 +3,12 @@
 It opens each configured root once, then serves the sentry's requests
 (pysandbox/gofer/protocol.py) on directory fds it holds, one name at a time
 (pysandbox/gofer/hostops.py). The sentry names files by node numbers this
-process hands out; it never sees a host path.
+process hands out; it never sees a host path. In directfs mode it hands the
+roots' fds over instead and serves only what the sentry's allowlist has no
+room for (extended attributes), on fds the sentry sends with each request.
 """
 import errno
+import fcntl
 import os
 import _signal as signal  # the C module: `signal` adds enum's import, ~2 ms of every start
 import _socket  # the C module: `socket` would add ~3 ms of enum set-up to every start
@@ -20,6 +23,7 @@ PR_SET_NAME, PR_SET_PDEATHSIG = 15, 1
 _MUTATING = {p.CREATE, p.MKDIR, p.MKNOD, p.SYMLINK, p.LINK, p.UNLINK, p.RENAME, p.SETATTR, p.SETXATTR,
              p.REMOVEXATTR}
 _WRITE_OPEN = os.O_ACCMODE | os.O_TRUNC
+_XATTR_OPS = {p.GETXATTR, p.SETXATTR, p.LISTXATTR, p.REMOVEXATTR}
 
 
 class GoferServer:
@@ -27,30 +31,36 @@ class GoferServer:
 
     def __init__(self, roots, sock):
         self.sock = sock
-        self.roots = []       # (fd or -errno, leaf name for a file, read_only)
+        self.roots = []       # (fd or -errno, read_only): a directory, or the file of a file bind mount
         for path, read_only in roots:
             try:
-                self.roots.append((*HostOps.open_root(path), read_only))
+                self.roots.append((HostOps.open_root(path, read_only), read_only))
             except SyscallError as error:
-                self.roots.append((-error.errno, b"", read_only))
+                self.roots.append((-error.errno, read_only))
         self.nodes = {}       # node number -> (O_PATH fd, read_only)
         self._next_node = 1
         self._listings = {}   # node -> entries of the last GETDENTS from 0, for its continuations
 
     def hand_over_roots(self):
-        """directfs: the ready message carries (errno, st_mode, leaf) per root and the roots' fds;
-        then this process is done."""
+        """directfs: the ready message carries (errno, st_mode) per root and the roots' fds; this
+        process keeps none of them."""
         results, fds = [], []
-        for fd, leaf, _ in self.roots:
+        for fd, _ in self.roots:
             if fd < 0:
-                results += [-fd, 0, b""]
+                results += [-fd, 0]
             else:
-                results += [0, os.fstat(fd).st_mode, leaf]
+                results += [0, os.fstat(fd).st_mode]
                 fds.append(fd)
         self._reply(p.encode_reply(0, results), fds)
+        for fd in fds:
+            os.close(fd)
+        self.roots = []
 
-    def serve(self):
-        self._reply(p.encode_reply(0))  # ready: roots opened, name set
+    def serve(self, ready=True):
+        """Answer requests until the sentry closes its end; `ready`: say so first (directfs:
+        the hand-over said it)."""
+        if ready:
+            self._reply(p.encode_reply(0))  # ready: roots opened, name set
         while True:
             try:
                 data, fds = p.receive(self.sock)
@@ -59,33 +69,40 @@ class GoferServer:
                 continue
             except OSError:
                 return
-            for fd in fds:  # the sentry never sends fds
-                os.close(fd)
             if not data:
                 return
             try:
-                op, args = p.decode_request(data)
-            except p.ProtocolError:
-                self._reply(p.encode_reply(errno.EINVAL))
-                continue
-            if op == p.CLOSE:
-                self._close_node(args[0])
-                continue
-            reply_fds = []
-            try:
-                results = self.handle(op, args, reply_fds)
-                reply = p.encode_reply(0, results)
-            except SyscallError as error:
-                reply = p.encode_reply(error.errno)
-            except OSError as error:
-                reply = p.encode_reply(error.errno or errno.EIO)
-            except Exception:  # noqa: BLE001 - a gofer bug answers EIO rather than ending the sandbox
-                reply = p.encode_reply(errno.EIO)
-            try:
-                self._reply(reply, reply_fds)
+                self._answer(data, fds)
             finally:
-                for fd in reply_fds:
+                for fd in fds:
                     os.close(fd)
+
+    def _answer(self, data, sent_fds):
+        """Answer one request; `sent_fds`: what came with it (only a directfs xattr request
+        carries one, the file's), closed by the caller."""
+        try:
+            op, args = p.decode_request(data)
+        except p.ProtocolError:
+            self._reply(p.encode_reply(errno.EINVAL))
+            return
+        if op == p.CLOSE:
+            self._close_node(args[0])
+            return
+        reply_fds = []
+        try:
+            results = self.handle(op, args, reply_fds, sent_fds)
+            reply = p.encode_reply(0, results)
+        except SyscallError as error:
+            reply = p.encode_reply(error.errno)
+        except OSError as error:
+            reply = p.encode_reply(error.errno or errno.EIO)
+        except Exception:  # noqa: BLE001 - a gofer bug answers EIO rather than ending the sandbox
+            reply = p.encode_reply(errno.EIO)
+        try:
+            self._reply(reply, reply_fds)
+        finally:
+            for fd in reply_fds:
+                os.close(fd)
 
     def _reply(self, reply, fds=()):
         try:
@@ -111,17 +128,20 @@ class GoferServer:
         if entry is not None:
             os.close(entry[0])
 
-    def handle(self, op, args, reply_fds):
+    def handle(self, op, args, reply_fds, sent_fds=()):
         if op == p.ATTACH:
             index = args[0]
             if not 0 <= index < len(self.roots):
                 raise SyscallError(errno.ENOENT)
-            fd, leaf, read_only = self.roots[index]
+            fd, read_only = self.roots[index]
             if fd < 0:
                 raise SyscallError(-fd)
             own = os.dup(fd)
-            return [self._add_node(own, read_only), os.fstat(own).st_mode, leaf]
-        fd, read_only = self._node(args[0])
+            return [self._add_node(own, read_only), os.fstat(own).st_mode]
+        if op in _XATTR_OPS and args[0] == 0:
+            fd, read_only = self._sent_file(sent_fds)
+        else:
+            fd, read_only = self._node(args[0])
         if read_only and (op in _MUTATING or op == p.OPEN and args[2] & _WRITE_OPEN != os.O_RDONLY):
             raise SyscallError(errno.EROFS)
         if op == p.WALK:
@@ -176,6 +196,16 @@ class GoferServer:
             return []
         raise SyscallError(errno.ENOSYS)
 
+    @staticmethod
+    def _sent_file(sent_fds):
+        """(fd, read_only) of the file a directfs xattr request names: the sentry's O_PATH fd of
+        it (or of its directory), as the gofer or a walk made it. Its changes are refused by the
+        sentry on a read-only mount, and by the host too: a read-only root is a read-only mount
+        copy (hostops.py)."""
+        if len(sent_fds) != 1 or not fcntl.fcntl(sent_fds[0], fcntl.F_GETFL) & os.O_PATH:
+            raise SyscallError(errno.EBADF)
+        return sent_fds[0], False
+
     def _getdents(self, node, fd, start):
         if start == 0 or node not in self._listings:
             self._listings[node] = HostOps.list(fd)
@@ -225,17 +255,17 @@ def run_in_child(roots, sock, hand_over, parent_pid):
             start = fd + 1
         os.closerange(start, os.sysconf("SC_OPEN_MAX"))
         server = GoferServer(roots, sock)
+        if hand_over:
+            server.hand_over_roots()      # first: the sentry's start-up waits for them
         from pysandbox.security.confine import confine_gofer, drop_chroot_capabilities, enter_empty_root
-        if proc_fd is not None and not hand_over:
-            # Serving from now on, it reaches the host only through the roots it holds.
+        if proc_fd is not None:
+            # Serving from now on, it reaches the host only through the roots it holds (or, in
+            # directfs mode, the fds the sentry sends).
             enter_empty_root()
             hostproc.work_from_proc()
         drop_chroot_capabilities()
         confine_gofer()                   # its own, smaller seccomp filter (security/seccomp.py)
-        if hand_over:
-            server.hand_over_roots()
-        else:
-            server.serve()
+        server.serve(ready=not hand_over)
     except BaseException:  # noqa: BLE001 - nothing may unwind into the forked copy of the caller
         status = 1
     finally:

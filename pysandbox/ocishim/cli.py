@@ -14,9 +14,6 @@ VERSION = "0.1.0"
 SPEC_VERSION = "1.0.2"
 VERBS = ("create", "start", "run", "state", "kill", "delete", "exec", "ps", "list", "pause", "resume",
          "events", "update", "features", "spec", "wait", "checkpoint", "restore")
-# Global flags that take a value, and those that don't (runc's, and runsc's that pysandbox shares).
-VALUE_FLAGS = {"--root", "--log", "--log-format", "--platform", "--network", "--criu"}
-SWITCH_FLAGS = {"--debug", "--systemd-cgroup", "--strace", "--overlay", "--rootless", "--no-pin"}
 
 
 def oci_verb(argv):
@@ -53,6 +50,25 @@ def _parser_class():
 
 
 _SWITCH = {"action": "store_true"}
+# The words runc's --rootless takes: Go's strconv.ParseBool ones, or auto in any case.
+_ROOTLESS_WORDS = {"true": ("1", "t", "T", "TRUE", "true", "True"),
+                   "false": ("0", "f", "F", "FALSE", "false", "False")}
+
+
+def rootless_mode(word):
+    """runc's --rootless value as "true", "false" or "auto"."""
+    if word.lower() == "auto":
+        return "auto"
+    for mode, words in _ROOTLESS_WORDS.items():
+        if word in words:
+            return mode
+    import argparse              # only a bad value gets here, and argparse then reports it
+
+    class BadRootlessValue(argparse.ArgumentTypeError, ValueError):
+        pass
+    raise BadRootlessValue(f"invalid value {word!r} (true, false or auto)")
+
+
 # The global flags, before the verb: [(flag names, argparse options)] (a "default" of None for
 # --root is state.DEFAULT_ROOT, read when parsing).
 GLOBAL_FLAGS = [
@@ -61,7 +77,8 @@ GLOBAL_FLAGS = [
     (("--log-format",), {"choices": ("text", "json"), "default": "text"}),
     (("--debug",), _SWITCH),
     (("--systemd-cgroup",), dict(_SWITCH, help="accepted for compatibility")),
-    (("--rootless",), {"default": "auto", "help": "accepted for compatibility"}),
+    (("--rootless",), {"dest": "rootless_cgroups", "type": rootless_mode, "default": "auto",
+                       "help": "true, false or auto: accepted for compatibility"}),
     (("--criu",), {"help": "accepted for compatibility"}),
     (("--platform",), {"default": "ptrace", "choices": ("ptrace", "kvm")}),
     (("--strace",), dict(_SWITCH, help="log the workload's syscalls")),
@@ -72,6 +89,10 @@ GLOBAL_FLAGS = [
     (("--no-pin",), {"dest": "pin", "action": "store_false"}),
     (("--version",), _SWITCH),
 ]
+# Global flags that take a value, and those that don't (oci_verb skips both to find the verb).
+SWITCH_FLAGS = {name for names, options in GLOBAL_FLAGS if options.get("action") in ("store_true", "store_false")
+                for name in names if name != "--version"}
+VALUE_FLAGS = {name for names, options in GLOBAL_FLAGS if "action" not in options for name in names}
 
 
 def _global_flags():

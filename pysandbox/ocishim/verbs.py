@@ -136,7 +136,7 @@ def _sandbox_main(container, spec, args, log, console_socket, ready):
     ready.say("ok")
     host_cgroup, sandbox_process = _fork_sandbox_process(spec, ready, args.systemd_cgroup, args.preserve_fds)
     if sandbox_process:
-        return _wait_for_sandbox_process(container, sandbox_process, host_cgroup)
+        return _wait_for_sandbox_process(container, sandbox_process, host_cgroup, log)
     host_fds = (0, 1, 2) + tuple(range(3, 3 + args.preserve_fds))
     options = {"platform": args.platform, "strace": args.strace, "overlay": args.overlay, "pin": args.pin,
                "network": args.network}
@@ -197,13 +197,26 @@ def _fork_sandbox_process(spec, ready, systemd_cgroup, preserve_fds):
     return host_cgroup, pid
 
 
-def _wait_for_sandbox_process(container, pid, host_cgroup):
-    """The pid Docker knows: passes signals on, and ends with the container's exit status."""
+def _wait_for_sandbox_process(container, pid, host_cgroup, log):
+    """The pid Docker knows, confined as the outer process (security/confine.py): passes signals
+    on, and ends with the container's exit status, written through a file it opens first (the
+    sandbox process writes it too, and removes its control socket; if it was killed, the socket
+    left behind refuses connections and `delete` removes it)."""
     from pysandbox.runner import FORWARDED_SIGNALS, exit_code
-    from pysandbox.security.confine import wait_for_sandbox_process
+    from pysandbox.security.confine import DEFAULT_MODE, confine_outer_process, wait_for_sandbox_process
+    try:
+        exit_status_fd = os.open(container.exit_status_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        exit_status_fd = None
+    confine_outer_process(pid, DEFAULT_MODE, log.fileno(), host_cgroup, exit_status_fd)
     status = exit_code(wait_for_sandbox_process(pid, FORWARDED_SIGNALS))
-    _write_exit_status(container, status)
-    _remove_in_directory(container.control_path)
+    if exit_status_fd is not None:
+        text = f"{status}\n".encode()
+        try:
+            os.write(exit_status_fd, text)
+            os.ftruncate(exit_status_fd, len(text))
+        except OSError:
+            pass
     if host_cgroup is not None:
         host_cgroup.close()
     return status
@@ -572,13 +585,14 @@ def do_events(args, log):
 
 def do_update(args, log):
     from pysandbox.ocishim.spec import parse_resources
+    from pysandbox.security.limits import parse_size
     container = Container.load(args.root, args.id)
     container.require("update", CREATED, RUNNING, PAUSED)
     resources = _load_json("--resources", args.resources) if args.resources else {}
     if args.pids_limit is not None:
         resources.setdefault("pids", {})["limit"] = args.pids_limit
     if args.memory is not None:
-        resources.setdefault("memory", {})["limit"] = _bytes(args.memory)
+        resources.setdefault("memory", {})["limit"] = parse_size(args.memory, "--memory", minimum=0)
     parse_resources(resources)
     control.request(container, {"op": "update", "resources": resources})
     return 0
@@ -596,13 +610,6 @@ def _load_json(option, path):
         raise SpecError(f"{option} {path}: {error.strerror.lower()}") from None
     except ValueError as error:
         raise SpecError(f"{option} {path}: invalid JSON: {error}") from None
-
-
-def _bytes(text):
-    match = re.fullmatch(r"(\d+)([kmg]?)b?", text.strip().lower())
-    if not match:
-        raise SandboxError(f"--memory {text!r}: give bytes, or a number with k, m or g", 2)
-    return int(match.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[match.group(2)]
 
 
 # -- features, spec, unsupported ---------------------------------------------------------------------------

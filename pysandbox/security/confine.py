@@ -1,5 +1,6 @@
 """Confining the sandbox process itself, once the sandbox is set up and before the workload's
 first instruction: the seccomp filter (security/seccomp.py), and what must happen first."""
+import errno
 import importlib
 import os
 import select
@@ -112,15 +113,26 @@ def isolate_sandbox_process(network="none"):
 _parent_alive = None          # the parent's end of a pipe whose closing tells the child it is gone
 
 
-def fork_pid_namespace_init(forwarded_signals):
+def fork_pid_namespace_init(forwarded_signals, user_namespace=False, log=None):
     """Fork the sandbox process as pid 1 of a new host pid namespace, so that its stubs and gofer
     live there too, and whatever is left of them dies with it. Returns the child's host pid in
     the parent (which then calls wait_for_sandbox_process), 0 in the child, or None without a
-    fork when the host can't make the namespace (not root). `forwarded_signals` are blocked in
-    the parent from now on, so that none arriving before it waits is lost."""
+    fork when the host can't make the namespace. Not as root, with `user_namespace`, this process
+    first enters a user namespace of its own where it is root (enter_user_namespace), as runsc
+    does rootless; if the host has none, `log(line)` says so once. `forwarded_signals` are blocked
+    in the parent from now on, so that none arriving before it waits is lost."""
     global _parent_alive
     libc = seccomp.libc
-    if os.geteuid() != 0 or os.environ.get("PYSANDBOX_PID_NAMESPACE") == "off" or libc.unshare(CLONE_NEWPID) != 0:
+    if os.environ.get("PYSANDBOX_PID_NAMESPACE") == "off":
+        return None
+    if os.geteuid() != 0:
+        refused = enter_user_namespace() if user_namespace else "not root"
+        if refused is not None:
+            if user_namespace and log is not None:
+                log(f"pysandbox: no user namespace ({refused}): the sandbox runs without namespaces "
+                    f"and chroot of its own")
+            return None
+    if libc.unshare(CLONE_NEWPID) != 0:
         return None
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(forwarded_signals) | {signal.SIGCHLD})
     alive_read, alive_write = os.pipe2(os.O_CLOEXEC)
@@ -142,6 +154,35 @@ def fork_pid_namespace_init(forwarded_signals):
     return 0
 
 
+CLONE_NEWUSER = 0x10000000
+
+
+def enter_user_namespace():
+    """Make this (non-root) process root of a new user namespace: the caller's uid and gid map to
+    0, and setgroups(2) is refused, as an unprivileged process's gid_map requires. Namespaces and
+    the chroot made from here on belong to it; files of ids outside the mapping show as the
+    overflow id (nobody) and keep their host permissions. Returns None, or why the host refused
+    one (SandboxError if it made one but could not map the ids)."""
+    uid, gid = os.geteuid(), os.getegid()
+    if seccomp.libc.unshare(CLONE_NEWUSER) != 0:
+        if seccomp.libc.errno == errno.ENOSPC:
+            return "the host's user.max_user_namespaces is reached"
+        return os.strerror(seccomp.libc.errno).lower()
+    try:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+            fd = os.open(f"/proc/self/{name}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+    except OSError as error:
+        # Half made: this process can't leave the namespace, and without a mapping it can't even
+        # make a file; a clear end rather than a sandbox that fails later.
+        raise SandboxError(f"cannot map the user namespace's ids ({error.strerror.lower()}); "
+                           f"PYSANDBOX_PID_NAMESPACE=off runs without namespaces", 125) from None
+    return None
+
+
 def wait_for_sandbox_process(pid, forwarded_signals, terminal_signals=()):
     """The parent's side, as runsc's: pass each signal it gets on to the sandbox process, and
     return that process's wait status once it has ended. Signals a terminal sent (SI_KERNEL,
@@ -160,6 +201,54 @@ def wait_for_sandbox_process(pid, forwarded_signals, terminal_signals=()):
             os.kill(pid, info.si_signo)
         except ProcessLookupError:
             pass
+
+
+def confine_outer_process(sandbox_pid, mode, log_fd=2, host_cgroup=None, exit_status_fd=None, cpu=None):
+    """The outer process (the parent fork_pid_namespace_init returned in), right after the fork:
+    it moves off the sandbox process's CPU, holds the fds its end needs (the host cgroup's,
+    HostCgroup.hold_for_close), drops every capability (the bounding set too; but see
+    OUTER_CAPABILITIES) and installs its own seccomp filter (seccomp.outer_rules): from then on
+    it can wait for its child, pass signals on to it, write its log and remove the cgroups,
+    nothing else. mode 'off' skips the filter and keeps the capabilities; a refused call is
+    reported as the sentry's are, and kills the outer process, and with it (PDEATHSIG) the
+    sandbox."""
+    _leave_cpu(cpu)
+    if mode == "off":
+        return
+    held = host_cgroup.hold_for_close() if host_cgroup is not None else None
+    extra = (exit_status_fd,) if exit_status_fd is not None else ()
+    rules = seccomp.outer_rules(sandbox_pid, sorted({log_fd, 2, *extra, *(held.write_fds() if held else ())}),
+                                held.oom_counters if held else (), held.parents.values() if held else (), extra)
+    try:
+        if os.geteuid() == 0:
+            _drop_capabilities(seccomp.libc, OUTER_CAPABILITIES if held and held.removal_needs_dac_override() else {})
+        seccomp.install(rules, mode, log_fd, who="the outer process", rules_name=" (outer_rules)")
+    except OSError as error:
+        os.kill(sandbox_pid, signal.SIGKILL)
+        os.waitpid(sandbox_pid, 0)
+        raise SandboxError(f"cannot install the outer process's seccomp filter ({error.strerror}); "
+                           f"--seccomp off runs without it", 125) from None
+    forbidden = os.environ.get("PYSANDBOX_TEST_OUTER_SYSCALL")
+    if forbidden:                        # test-only: show that the filter holds, and how it reports
+        seccomp.make_host_syscall(int(forbidden))
+
+
+# What the outer process keeps: none, unless it removes a cgroup from a directory only
+# CAP_DAC_OVERRIDE lets root write to (HeldForClose.removal_needs_dac_override).
+OUTER_CAPABILITIES = {"CAP_DAC_OVERRIDE": 1}
+
+
+def _leave_cpu(cpu):
+    """The outer process was pinned with the sandbox process (runner._pin_cpu): what it does now
+    runs on another CPU, not in the sandbox's start-up."""
+    if cpu is None:
+        return
+    others = set(range(os.cpu_count() or 1)) - {cpu}
+    try:
+        if others:
+            os.sched_setaffinity(0, others)
+    except OSError:
+        pass
 
 
 def finish_sandbox_process(body):

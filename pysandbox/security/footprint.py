@@ -19,8 +19,14 @@ def process_footprints(platform="ptrace", network="none"):
     sentry += [(name, [f"always fails with {__import__('errno').errorcode[error]}"])
                for name, error in seccomp.FALLBACK_ERRNOS.items()]
     kinds = [("sentry", "the sandbox process: kernel, VFS, event loop", sentry),
-             ("gofer", "serves host files of the rootfs and mounts (--gofer-mode gofer)",
+             ("gofer", "serves host files of the rootfs and mounts (directfs: their xattrs only)",
               [(rule.name, [check.describe() for check in rule.checks]) for rule in seccomp.GOFER_RULES])]
+    outer = seccomp.outer_rules("the sandbox process", write_fds=("log", "stderr", "cgroup.procs", "exit status"),
+                                read_fds=("OOM counters",), directory_fds=("cgroup parent",),
+                                truncated_fds=("exit status",))
+    kinds.append(("outer", "the process `do` or an OCI container's pid runs as: waits for the sandbox "
+                           "process, passes signals on, removes its host cgroups; no capabilities",
+                  [(rule.name, [check.describe() for check in rule.checks]) for rule in outer]))
     if platform == "ptrace":
         kinds.append(("stub", "one per guest address space; makes only what the sentry injects",
                       [(name, []) for name in sorted(STUB_SYSCALLS, key=STUB_SYSCALLS.get)]))

@@ -10,7 +10,6 @@ are not a sandbox's, such as `do` without root) it opens /proc/... by path.
 """
 import os
 
-AT_FDCWD = -100
 SYS_FSOPEN, SYS_FSCONFIG, SYS_FSMOUNT = 430, 431, 432
 FSOPEN_CLOEXEC, FSCONFIG_CMD_CREATE, FSMOUNT_CLOEXEC = 1, 6, 1
 MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC = 0x2, 0x4, 0x8
@@ -50,18 +49,35 @@ _fd_links = b"/proc/self/fd"       # where this process's /proc/self/fd links ar
 
 def fd_link(fd, name=None):
     """The path of the /proc/self/fd link of `fd` (and of `name` under it, for a directory fd):
-    the file itself for calls that take only paths (the l*xattr calls, chmod of an O_PATH fd)."""
+    the file itself for calls that take only paths (the l*xattr calls)."""
     link = b"%s/%d" % (_fd_links, fd)
     return link if name is None else link + b"/" + name
+
+
+def through_fd_link(fd, call):
+    """call(directory fd, path) with the /proc/self/fd link of `fd`, always as an *at call (the
+    path-only forms, such as chmod(2), are not on the sentry's allowlist): through the kept
+    proc instance, also after the chroot, or else through the host's /proc."""
+    link = b"self/fd/%d" % fd
+    if _proc_fd is not None:
+        return call(_proc_fd, link)
+    proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return call(proc, link)
+    finally:
+        os.close(proc)
 
 
 def chmod_through_fd_link(fd, mode):
     """chmod(2) of the file that O_PATH descriptor `fd` names, through its /proc/self/fd link
     (fchmod can't take an O_PATH fd, and a socket can't be opened for one)."""
-    if _proc_fd is None or _fd_links != b"/proc/self/fd":
-        os.chmod(fd_link(fd), mode, dir_fd=AT_FDCWD)     # fchmodat, as below
-    else:
-        os.chmod(f"self/fd/{fd}", mode, dir_fd=_proc_fd)
+    through_fd_link(fd, lambda proc, link: os.chmod(link, mode, dir_fd=proc))
+
+
+def reopen(fd, flags):
+    """open(2) of the file that O_PATH descriptor `fd` names, through its /proc/self/fd link
+    (the root of a file bind mount: its holder has no directory to open it in)."""
+    return through_fd_link(fd, lambda proc, link: os.open(link, flags | os.O_CLOEXEC, dir_fd=proc))
 
 
 def kept_fd():

@@ -20,16 +20,17 @@ HOST_PIDS_SLACK = 6
 V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "freezer", "devices")
 
 
-def parse_size(text):
-    """'268435456', '256m', '256MiB', '1g' -> bytes; SandboxError for anything else."""
+def parse_size(text, flag="--memory-limit", minimum=4 << 20):
+    """'268435456', '256m', '256MiB', '1g' -> bytes; SandboxError (naming `flag`) for anything
+    else, or for less than `minimum` bytes."""
     import re  # here, not at the top: `re` costs every `pysandbox do` ~2 ms, and few give a size
     match = re.match(r"^(\d+)([kmgt]?)(i?b)?$", text.strip(), re.IGNORECASE)
     if not match:
-        raise SandboxError(f"--memory-limit {text}: not a size (examples: 268435456, 256m, 1g)", 2)
+        raise SandboxError(f"{flag} {text}: not a size (examples: 268435456, 256m, 1g)", 2)
     number, unit = int(match.group(1)), match.group(2).lower()
     size = number << {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[unit]
-    if size < (4 << 20):
-        raise SandboxError(f"--memory-limit {text}: at least 4 MiB", 2)
+    if size < minimum:
+        raise SandboxError(f"{flag} {text}: at least {minimum >> 20} MiB", 2)
     return size
 
 
@@ -63,6 +64,7 @@ class HostCgroup:
         self.made = []              # directories made for a cgroupsPath, removed deepest first
         self.directory_fds = []     # of the cgroups joined: limits change through them after the chroot
         self.owner = os.getpid()    # the process that removes them (not a child it forks)
+        self.held = None            # hold_for_close's fds
 
     @classmethod
     def create(cls, pids_limit=None, memory_limit=None, path=None, cpu=None, systemd=False):
@@ -165,17 +167,23 @@ class HostCgroup:
 
     def oom_kills(self):
         """How many processes of the sandbox the host killed for going over the memory limit."""
-        for directory, _parent in self.created:
-            for name in ("memory.oom_control", "memory.events"):          # v1, v2
-                try:
-                    with open(os.path.join(directory, name)) as counters:
-                        for line in counters:
-                            key, _, value = line.partition(" ")
-                            if key == "oom_kill":
-                                return int(value)
-                except OSError:
-                    continue
+        for counters in self.hold_for_close().oom_counters:
+            try:
+                text = os.pread(counters, 4096, 0).decode()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
         return 0
+
+    def hold_for_close(self):
+        """Open now what oom_kills and close need, so that they make no path-based call later (the
+        outer process's seccomp filter allows none): a HeldForClose, opened once."""
+        if self.held is None:
+            self.held = HeldForClose(self)
+        return self.held
 
     def set_memory_limit(self, limit):
         """A new memory limit for the sandbox (this process and every stub); OSError if refused.
@@ -201,22 +209,76 @@ class HostCgroup:
         that made them."""
         if os.getpid() != self.owner:
             return
-        for directory, parent_procs in reversed(self.created):
+        held = self.hold_for_close()
+        for (directory, _parent_procs), procs in reversed(list(zip(self.created, held.parent_procs))):
             try:
-                with open(parent_procs, "w") as procs:
-                    procs.write(str(os.getpid()))
+                os.write(procs, held.pid)
                 if not self.made:
-                    _remove_directory(directory)
-            except OSError:
+                    held.remove(directory)
+            except (OSError, TypeError):         # TypeError: cgroup.procs could not be opened
                 pass
         for made in reversed(self.made):
             try:
-                _remove_directory(made)
+                held.remove(made)
             except OSError:
                 pass
         for directory_fd in self.directory_fds:
             os.close(directory_fd)
-        self.created, self.made, self.directory_fds = [], [], []
+        held.close()
+        self.created, self.made, self.directory_fds, self.held = [], [], [], None
+
+
+class HeldForClose:
+    """A HostCgroup's fds for its end, opened at once: the OOM-kill counters, the cgroup.procs
+    of each cgroup to go back to, the parent of each directory to remove (rmdir through
+    unlinkat). A file that can't be opened is left out (None in parent_procs)."""
+
+    def __init__(self, cgroup):
+        self.pid = str(os.getpid()).encode()
+        self.oom_counters = []
+        for directory, _parent_procs in cgroup.created:
+            for name in ("memory.oom_control", "memory.events"):          # v1, v2
+                try:
+                    self.oom_counters.append(os.open(os.path.join(directory, name), os.O_RDONLY | os.O_CLOEXEC))
+                except OSError:
+                    pass
+        self.parent_procs = []
+        for _directory, parent_procs in cgroup.created:
+            try:
+                self.parent_procs.append(os.open(parent_procs, os.O_WRONLY | os.O_CLOEXEC))
+            except OSError:
+                self.parent_procs.append(None)
+        self.parents = {}
+        removed = cgroup.made or [directory for directory, _ in cgroup.created]
+        for parent in {os.path.dirname(directory) for directory in removed}:
+            try:
+                self.parents[parent] = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                pass
+
+    def write_fds(self):
+        return [fd for fd in self.parent_procs if fd is not None]
+
+    def removal_needs_dac_override(self):
+        """Whether a directory to remove is in one its owner, root, can't write to: a cgroup v1
+        hierarchy's root is mode 0555, so removing a cgroup made there needs CAP_DAC_OVERRIDE."""
+        for fd in self.parents.values():
+            status = os.fstat(fd)
+            if status.st_uid != os.geteuid() or not status.st_mode & 0o200:
+                return True
+        return False
+
+    def remove(self, directory):
+        """rmdir(directory) through its parent's held fd: unlinkat(AT_REMOVEDIR)."""
+        parent = self.parents.get(os.path.dirname(directory))
+        if parent is None:
+            raise FileNotFoundError(directory)
+        os.rmdir(os.path.basename(directory), dir_fd=parent)
+
+    def close(self):
+        for fd in self.oom_counters + self.write_fds() + list(self.parents.values()):
+            os.close(fd)
+        self.oom_counters, self.parent_procs, self.parents = [], [], {}
 
 
 def systemd_cgroup_path(path):

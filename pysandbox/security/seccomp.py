@@ -171,6 +171,47 @@ GOFER_RULES = [
 OCI_RULES = [_rule("accept4", "the control socket of an OCI container's sandbox process"),
              _rule("getsockname", "socket.accept() checks the accepted control connection")]
 
+# The outer process (security/confine.py, confine_outer_process): the process `pysandbox do` or an
+# OCI container's pid runs as, which forks the sandbox process into a pid namespace of its own and,
+# as runsc's outer sandbox process, only waits for it, passes signals on to it, then reports the
+# host's OOM kills and removes the sandbox's host cgroups. Everything it touches after its filter
+# it opened before (HostCgroup.hold_for_close), so the checks name its fds and its child's pid:
+# no path-based call is left.
+AT_REMOVEDIR = 0x200
+
+
+def outer_rules(sandbox_pid, write_fds, read_fds=(), directory_fds=(), truncated_fds=()):
+    """The outer process's allowlist. write_fds: the log, stderr, cgroup.procs of the cgroups it
+    goes back to, an OCI container's exit-status file; read_fds: the OOM-kill counters;
+    directory_fds: the parents of the cgroups it removes; truncated_fds: the exit-status file."""
+    rules = [
+        _rule("rt_sigtimedwait", "wait for a signal to pass on, or SIGCHLD"),
+        _rule("wait4", "the sandbox process's end",
+              ArgCheck(0, "one_of", (sandbox_pid,), what="pid: the sandbox process")),
+        _rule("kill", "pass a signal on", ArgCheck(0, "one_of", (sandbox_pid,), what="pid: the sandbox process")),
+        _rule("write", "the log; its pid into the cgroup it goes back to; the exit status",
+              ArgCheck(0, "one_of", tuple(write_fds), what="fd: log, stderr, cgroup.procs, exit status")),
+    ]
+    if read_fds:
+        rules.append(_rule("pread64", "the host's OOM-kill count of the sandbox's cgroup",
+                           ArgCheck(0, "one_of", tuple(read_fds), what="fd: OOM-kill counters")))
+    if directory_fds:
+        rules.append(_rule("unlinkat", "rmdir of the sandbox's cgroups",
+                           ArgCheck(0, "one_of", tuple(directory_fds), what="fd: a held cgroup parent"),
+                           ArgCheck(2, "one_of", (AT_REMOVEDIR,), what="flags: AT_REMOVEDIR")))
+    if truncated_fds:
+        rules.append(_rule("ftruncate", "the exit-status file after its write",
+                           ArgCheck(0, "one_of", tuple(truncated_fds), what="fd: exit status")))
+    return rules + [
+        _rule("close", ""),
+        _rule("getpid", "HostCgroup.close: only the process that made the cgroups removes them"),
+        _rule("rt_sigreturn", "the end of the SIGSYS report's handler (--seccomp debug)"),
+        _rule("mmap", "Python's allocator; never executable", ArgCheck(2, "clear", mask=PROT_EXEC, what="prot")),
+        _rule("munmap", "Python's allocator"), _rule("brk", "Python's allocator"),
+        _rule("exit_group", ""),
+    ]
+
+
 # Calls that fail instead of killing: glibc tries them first and falls back.
 FALLBACK_ERRNOS = {"clone3": errno.ENOSYS}
 
@@ -342,12 +383,12 @@ def denial_line(name, number, keep_going, who="the sentry", rules=""):
             f"pysandbox/security/seccomp.py{rules} does not allow{tail}\n")
 
 
-def _install_sigsys_handler(log_fd, keep_going):
+def _install_sigsys_handler(log_fd, keep_going, who="the sentry", rules=""):
     """Report a denied host syscall in one line; then end the sandbox, or (debug) fail the call
     (the handler is C, loop.c's psb_report_refused_syscalls: it runs with the filter on)."""
     from pysandbox.platform.ptrace._loop import lib
     from pysandbox.sentry.syscalls.linux64 import TABLE
-    before, after = denial_line("{name}", "{number}", keep_going).split("{name} ({number})")
+    before, after = denial_line("{name}", "{number}", keep_going, who, rules).split("{name} ({number})")
     names = b"\0".join(entry.name.encode() if entry else b"" for entry in map(TABLE.get, range(512))) + b"\0"
     error = lib.psb_report_refused_syscalls(log_fd, before.encode(), names, len(names), 512, after.encode(),
                                             keep_going)
@@ -355,11 +396,12 @@ def _install_sigsys_handler(log_fd, keep_going):
         raise OSError(-error, "sigaction(SIGSYS)")
 
 
-def install(rules, mode="kill", log_fd=2):
+def install(rules, mode="kill", log_fd=2, who="the sentry", rules_name=""):
     """Confine this process (all its threads): no_new_privs, then the filter. mode 'kill' or
     'debug'. Everything Python will need must be imported before: a module loaded later may
-    need a call (an executable mapping) the filter refuses."""
-    _install_sigsys_handler(log_fd, keep_going=(mode == "debug"))
+    need a call (an executable mapping) the filter refuses. `who` and `rules_name` (" (NAME)")
+    say in the report whose filter refused a call."""
+    _install_sigsys_handler(log_fd, (mode == "debug"), who, rules_name)
     load_filter(compile_filter(rules, deny=SECCOMP_RET_TRAP))
 
 

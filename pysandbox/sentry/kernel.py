@@ -24,6 +24,8 @@ from pysandbox.sentry.waiter import WaitQueue
 PID_MAX = 4194304
 SYSCALL_STOP_STATUS = ((0x80 | 5) << 8) | 0x7F     # WIFSTOPPED with SIGTRAP|0x80 (PTRACE_O_TRACESYSGOOD)
 MASK64 = (1 << 64) - 1
+NR_RT_SIGRETURN = 15
+TIMER_SLICE = 0.001        # seconds a task runs on before a timer already due fires (Kernel._run_alone)
 _RESTART_CODES = {
     RESTART_NEVER: -errno.EINTR,
     RESTART_SYS: -signals.ERESTARTSYS,
@@ -79,10 +81,17 @@ class Kernel:
             handle[3] = False
 
     def _fire_timers(self):
+        """Run the callbacks of the timers due now. A timer a callback arms that is due at once
+        waits for the next round: the work per round is bounded, so tasks, and the signals
+        forwarded from outside, always get their turn between two rounds."""
         now = time.monotonic()
+        due = []
         while self._timers and (not self._timers[0][3] or self._timers[0][0] <= now):
             entry = heapq.heappop(self._timers)
             if entry[3]:
+                due.append(entry)
+        for entry in due:
+            if entry[3]:                     # an earlier callback may have cancelled it
                 entry[3] = False
                 entry[2]()
 
@@ -185,16 +194,24 @@ class Kernel:
         tid = context.tid
         while True:
             timeout = self._next_timeout()
-            if timeout == 0.0:
-                self.make_runnable(task)
-                return []
-            stopped_tid, status = platform.resume_and_wait_raw(context, timeout)
+            # A timer already due (a timer storm) fires only once the task ran on to its next
+            # stop, or for a slice, and the code a signal handler returns to runs before it does:
+            # guest code and timers take turns, as user code runs between timer interrupts natively.
+            timer_due = timeout == 0.0
+            stopped_tid, status = platform.resume_and_wait_raw(context, TIMER_SLICE if timer_due else timeout)
             if stopped_tid != tid or status != SYSCALL_STOP_STATUS:
                 return [platform.event_for(stopped_tid, status)] if stopped_tid > 0 else []
+            number = context.regs.orig_rax
             if not self._dispatch_inline(task):
                 return []
-            if (task.interrupted or signals.has_deliverable_signal(task) or not self._alone()
-                    or task.context is not context):          # execve gave it a new one
+            if task.interrupted or not self._alone() or task.context is not context:
+                self.make_runnable(task)                      # (execve gives it a new context)
+                return []
+            # Signals are delivered here, before timers fire: one that is only dropped (a timer's,
+            # from before the timer was set again) must not cost the task its turn.
+            if signals.has_deliverable_signal(task) and not self._deliver_signals(task):
+                return []
+            if (timer_due and number != NR_RT_SIGRETURN) or not self._alone():
                 self.make_runnable(task)
                 return []
 
@@ -212,14 +229,19 @@ class Kernel:
                 self._context_lost(task)
                 continue
             if task.interrupted or signals.has_deliverable_signal(task) or task.saved_sigmask is not None:
-                task.interrupted = False
-                signals.deliver_pending_signals(task)
-                if not task.alive or task.parked is not None:
+                if not self._deliver_signals(task):
                     continue
-            if task.tg.stopped:
+            elif task.tg.stopped:
                 continue
             return task
         return None
+
+    def _deliver_signals(self, task):
+        """Act on the task's pending signals before it returns to guest code; False when it may
+        not run now (it ended, is parked, or its process stopped)."""
+        task.interrupted = False
+        signals.deliver_pending_signals(task)
+        return task.alive and task.parked is None and not task.tg.stopped
 
     def _handle_event(self, task, event):
         if isinstance(event, Syscall):
@@ -245,6 +267,10 @@ class Kernel:
 
     def _dispatch_inline(self, task):
         """Run the syscall `task` stopped at; True when it completed and the task may resume."""
+        if task.seccomp is not None:
+            verdict = task.seccomp.check(task)       # the workload's own filters (seccomp_guest.py)
+            if verdict is not None:
+                return verdict
         regs = task.context.regs
         number = regs.orig_rax
         entry = table.lookup(number)
@@ -452,6 +478,7 @@ class Kernel:
         self.tasks.pop(task.tid, None)
         if task in task.tg.tasks and task is not task.tg.tasks[0]:
             task.tg.tasks.remove(task)
+        task.tg.pidfd_waiters.notify()
 
     def _finish_vfork(self, task):
         parent = task.vfork_parent
@@ -478,6 +505,7 @@ class Kernel:
             self._reparent(child, reaper)
         tg.children = [c for c in tg.children if c.parent is tg]
         tg.zombie = True
+        tg.pidfd_waiters.notify()
         if tg is self.init:
             self._init_exited(tg)
             return
@@ -531,6 +559,7 @@ class Kernel:
     def _reap(self, tg):
         """Forget a zombie after wait(2) collected it."""
         tg.reaped = True
+        tg.pidfd_waiters.notify()
         if tg.parent is not None and tg in tg.parent.children:
             tg.parent.children.remove(tg)
             user, system = tg.cpu_times()

@@ -56,6 +56,7 @@ class MemoryManager:
         self.stack_top = STACK_TOP
         self.users = 1                      # tasks sharing it (CLONE_VM)
         self.lock_future = False            # mlockall(MCL_FUTURE): new mappings come locked
+        self.release_hooks = []             # hook(mm) when its last user goes (exit, exec): SysV shm
 
     # -- guest memory access (copy-in / copy-out) -------------------------
     def _check_access(self, addr, length, prot):
@@ -483,6 +484,8 @@ class MemoryManager:
         self.users -= 1
         if self.users <= 0:
             self.space.release()
+            for hook in self.release_hooks:
+                hook(self)
 
     def render_maps(self):
         """/proc/PID/maps, with neighbours Linux would have merged shown as one line."""

@@ -198,6 +198,9 @@ def set_action(tg, signo, action):
     tg.sighand[signo] = action
     if _handler_ignores(action.handler, signo):
         _discard_pending(tg, sigbit(signo))
+    elif tg.posix_timers and _handler_ignores(old.handler, signo):
+        from pysandbox.sentry.posix_timers import signal_unignored
+        signal_unignored(tg, signo)
     return old
 
 
@@ -211,9 +214,10 @@ _SIGINFO_UNIONS = {
     "chld": (struct.Struct("<iIi4xqq"), ("pid", "uid", "status", "utime", "stime")),
     "fault": (struct.Struct("<Q"), ("addr",)),
     "poll": (struct.Struct("<qi"), ("band", "fd")),
+    "sys": (struct.Struct("<QiI"), ("addr", "syscall", "arch")),
 }
 _KERNEL_CODE_LAYOUTS = {SIGILL: "fault", SIGFPE: "fault", SIGSEGV: "fault", SIGBUS: "fault",
-                        SIGTRAP: "fault", SIGCHLD: "chld", SIGPOLL: "poll"}
+                        SIGTRAP: "fault", SIGCHLD: "chld", SIGPOLL: "poll", SIGSYS: "sys"}
 SIGINFO_SIZE = sigframe.SIGINFO_SIZE
 
 
@@ -223,7 +227,8 @@ class SigInfo:
     Only the fields of the union member that `code` selects are packed (Linux's siginfo_layout).
     """
     __slots__ = ("signo", "code", "errno", "pid", "uid", "status", "utime", "stime", "value",
-                 "timer_id", "overrun", "addr", "band", "fd", "trapno", "error_code", "forced")
+                 "timer_id", "overrun", "addr", "band", "fd", "trapno", "error_code", "forced", "timer",
+                 "syscall", "arch")
 
     def __init__(self, signo, code=SI_USER, errno=0, *, pid=0, uid=0, status=0, utime=0, stime=0,
                  value=0, timer_id=0, overrun=0, addr=0, band=0, fd=0, trapno=0, error_code=0,
@@ -239,6 +244,8 @@ class SigInfo:
         # Not part of siginfo_t:
         self.trapno, self.error_code = trapno, error_code  # a fault's CPU exception, for the sigcontext
         self.forced = forced  # raised by a fault, or sent from outside the sandbox: acts even on init
+        self.timer = None     # the POSIX timer this siginfo belongs to (Linux's preallocated sigqueue)
+        self.syscall = self.arch = 0               # SIGSYS from a seccomp filter (addr: the call address)
 
     def __eq__(self, other):
         if type(other) is not SigInfo:
@@ -341,16 +348,19 @@ class SignalQueue:
         """Queue `info`; False if it merged into an already pending standard signal.
 
         Raises SyscallError(EAGAIN) when the queue is full and a real-time signal
-        came from anything but kill(2), as Linux does for sigqueue(3).
+        came from anything but kill(2), as Linux does for sigqueue(3). A POSIX timer's
+        siginfo is its own, allocated with the timer: it is always queued, as Linux's
+        send_sigqueue does, even next to a pending instance of a standard signal.
         """
         bit = sigbit(info.signo)
-        if info.signo < SIGRTMIN and self.signals & bit:
-            return False
-        if len(self._queued) >= MAX_QUEUED_SIGNALS:
-            if info.code != SI_USER:
-                raise SyscallError(errno.EAGAIN)
-            if self.signals & bit:
+        if info.timer is None:
+            if info.signo < SIGRTMIN and self.signals & bit:
                 return False
+            if len(self._queued) >= MAX_QUEUED_SIGNALS:
+                if info.code != SI_USER:
+                    raise SyscallError(errno.EAGAIN)
+                if self.signals & bit:
+                    return False
         self._queued.append(info)
         self.signals |= bit
         self.arrivals.notify()
@@ -370,22 +380,36 @@ class SignalQueue:
             return None
         index = next(i for i, info in enumerate(self._queued) if info.signo == signo)
         info = self._queued.pop(index)
-        if signo < SIGRTMIN or not any(other.signo == signo for other in self._queued):
+        if not any(other.signo == signo for other in self._queued):
             self.signals &= ~sigbit(signo)
         return info
 
     def discard(self, mask):
         """Forget every pending signal in `mask`."""
         if self.signals & mask:
-            self._queued = [info for info in self._queued if not sigbit(info.signo) & mask]
+            kept = []
+            for info in self._queued:
+                if not sigbit(info.signo) & mask:
+                    kept.append(info)
+                elif info.timer is not None:
+                    info.timer.signal_discarded()
+            self._queued = kept
             self.signals &= ~mask
 
 
 def dequeue_signal(t, blocked):
-    """Take t's next pending signal not in `blocked`: its own queue first, then its group's."""
+    """Take t's next pending signal not in `blocked`: its own queue first, then its group's.
+    As Linux's dequeue_signal, taking a timer's signal re-arms the timer: a POSIX timer's
+    (which may drop a signal of a timer changed since), and ITIMER_REAL on SIGALRM."""
     for queue in (t.pending, t.tg.pending):
-        info = queue.take(blocked)
-        if info is not None:
+        while True:
+            info = queue.take(blocked)
+            if info is None:
+                break
+            if info.timer is not None and not info.timer.signal_taken(info):
+                continue
+            if info.signo == SIGALRM and t.tg.itimer_real is not None:
+                t.tg.itimer_real.signal_taken()
             return info
     return None
 
@@ -464,6 +488,7 @@ def send_signal(target, info):
     SIGKILL ends the process at once; a standard signal already pending merges.
     Then a task that doesn't block the signal is woken to take it.
     Raises SyscallError(EAGAIN) when a queued real-time signal doesn't fit.
+    Returns whether `info` itself was queued.
     """
     if isinstance(target, ThreadGroup):
         tg, thread = target, None
@@ -480,10 +505,11 @@ def send_signal(target, info):
         return
     queue = tg.pending if thread is None else thread.pending
     if not queue.enqueue(info):
-        return
+        return False
     receiver = _group_receiver(tg, signo) if thread is None else thread
     if receiver is not None and not receiver.sigmask & sigbit(signo):
         tg.kernel.wake_for_signal(receiver)
+    return True
 
 
 def _apply_job_control(tg, signo):
@@ -583,6 +609,8 @@ def deliver_pending_signals(t):
     ran_handler = False
     while has_deliverable_signal(t):
         info = dequeue_signal(t, t.sigmask)
+        if info is None:                 # only a dropped timer signal was pending
+            break
         if t.kernel.strace:
             t.kernel.strace(f"[pid {t.tid}] --- {signal_name(info.signo)} {info.describe()} ---")
         action = t.tg.sighand[info.signo]
@@ -750,8 +778,9 @@ class RealTimer:
         return self.tg.kernel.now()
 
     def get(self):
-        """(seconds left, interval); an armed timer never reads as 0 (itimer_get_remtime)."""
-        if self._deadline is None:
+        """(seconds left, interval); an armed timer never reads as 0 (itimer_get_remtime). An
+        expired one waiting for its SIGALRM to be taken reads as 0, as in Linux."""
+        if self._deadline is None or self._handle is None:
             return 0.0, self.interval
         return max(self._deadline - self._now(), 1e-6), self.interval
 
@@ -770,14 +799,22 @@ class RealTimer:
         self._handle = self.tg.kernel.add_timer(deadline, self._expire)
 
     def _expire(self):
-        expired_at = self._deadline
-        self._handle = self._deadline = None
+        """The deadline passed: SIGALRM. A periodic timer keeps its deadline and is re-armed
+        when the signal is taken (signal_taken), so a tiny interval can't flood the sentry."""
+        self._handle = None
         if self.tg.exiting:
             return
+        if self.interval <= 0:
+            self._deadline = None
         send_signal(self.tg, SigInfo.kernel(SIGALRM))
-        if self.interval > 0:
-            missed = max(0, int((self.tg.kernel.now() - expired_at) // self.interval))
-            self._arm(expired_at + (missed + 1) * self.interval)
+
+    def signal_taken(self):
+        """A SIGALRM was taken: a periodic timer that expired is re-armed for its first period
+        after now; the periods that passed meanwhile are skipped (dequeue_signal in Linux)."""
+        if self._handle is not None or self._deadline is None or self.interval <= 0:
+            return
+        missed = max(0, int((self._now() - self._deadline) // self.interval))
+        self._arm(self._deadline + (missed + 1) * self.interval)
 
 
 def real_timer(tg):

@@ -8,7 +8,9 @@ CAP_SYS_ADMIN for the rest.
 """
 import errno
 
+from . import version
 from .credentials import CAP_NET_ADMIN, CAP_SYS_ADMIN, capable
+from . import utsns
 from .errors import SyscallError
 
 INT, INTS, TEXT = "int", "ints", "text"
@@ -20,7 +22,8 @@ KNOWN = {
     "kernel.hostname": (TEXT, None, True),
     "kernel.domainname": (TEXT, None, True),
     "kernel.osrelease": (TEXT, None, False),
-    "kernel.ostype": (TEXT, "Linux", False),
+    "kernel.version": (TEXT, None, False),
+    "kernel.ostype": (TEXT, version.SYSNAME, False),
     "kernel.pid_max": (INT, "4194304", False),
     "kernel.ngroups_max": (INT, "65536", False),
     "kernel.cap_last_cap": (INT, None, False),
@@ -54,6 +57,10 @@ KNOWN = {
 # (libcontainer/configs/validate): IPC ones, net.*, and kernel.domainname.
 IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
                "kernel.shmmni", "kernel.shm_rmid_forced"}
+# The bounds ipc/ipc_sysctl.c gives the IPC sysctls (EINVAL outside them); IPCMNI is 32768.
+IPC_SYSCTL_RANGES = {"kernel.msgmax": (0, (1 << 31) - 1), "kernel.msgmnb": (0, (1 << 31) - 1),
+                     "kernel.msgmni": (0, 32768), "kernel.shmmni": (0, 32768), "kernel.shm_rmid_forced": (0, 1),
+                     "kernel.shmmax": (0, (1 << 64) - 1), "kernel.shmall": (0, (1 << 64) - 1)}
 
 
 def namespace_problem(name, namespaces):
@@ -119,14 +126,19 @@ class Sysctls:
     def names(self):
         return sorted(set(KNOWN) | self.extra)
 
-    def get(self, name):
-        if name == "kernel.hostname":
-            return self.kernel.hostname
-        if name == "kernel.domainname":
-            return self.kernel.domainname
+    def get(self, name, t=None):
+        """The value task `t` reads (its UTS and IPC namespaces' own; the sandbox's first ones'
+        without a task)."""
+        if name in ("kernel.hostname", "kernel.domainname"):
+            names = self.kernel if t is None else utsns.of(t)
+            return names.hostname if name == "kernel.hostname" else names.domainname
+        own = self._namespace_values(t, name)
+        if own is not None:
+            return own[name]
         if name == "kernel.osrelease":
-            from .vfs.procfs import KERNEL_RELEASE
-            return KERNEL_RELEASE
+            return version.RELEASE
+        if name == "kernel.version":
+            return version.VERSION
         if name == "kernel.cap_last_cap":
             from .credentials import CAP_LAST_CAP
             return str(CAP_LAST_CAP)
@@ -142,7 +154,25 @@ class Sysctls:
         """A write(2) to /proc/sys/<name> by task `t`."""
         if not capable(t, CAP_NET_ADMIN if name.startswith("net.") else CAP_SYS_ADMIN):
             raise SyscallError(errno.EPERM)
-        self._store(name, _normalised(_kind(name), text))
+        value = _normalised(_kind(name), text)
+        low, high = IPC_SYSCTL_RANGES.get(name, (None, None))
+        if low is not None and not low <= int(value) <= high:
+            raise SyscallError(errno.EINVAL)
+        own = self._namespace_values(t, name)
+        if name in ("kernel.hostname", "kernel.domainname"):
+            setattr(utsns.of(t), name.removeprefix("kernel."), value)
+        elif own is not None:
+            own[name] = value
+        else:
+            self._store(name, value)
+
+    @staticmethod
+    def _namespace_values(t, name):
+        """The IPC sysctls of a task's IPC namespace made after the first (None: the kernel's)."""
+        if t is None or name not in IPC_SYSCTLS and not name.startswith("fs.mqueue."):
+            return None
+        from .sysv_ipc import namespace_of
+        return namespace_of(t).sysctl_values
 
     def _store(self, name, value):
         if name == "kernel.hostname":

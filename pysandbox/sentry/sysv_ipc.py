@@ -1,14 +1,15 @@
-"""System V IPC objects (sysvipc(7)): message queues and semaphore sets, in the sandbox's own
-IPC namespace.
+"""System V IPC objects (sysvipc(7)): message queues, semaphore sets and shared memory segments
+(sysv_shm.py), kept per IPC namespace.
 
 Ids are made as Linux makes them: a slot index handed out cyclically, plus a sequence number
 (times 32768) that grows each time allocation wraps back to a lower slot.
 """
 import errno
-import weakref
 
 from pysandbox.sentry.credentials import CAP_IPC_OWNER, CAP_SYS_ADMIN, has_capability
 from pysandbox.sentry.errors import SyscallError, WouldBlock
+from pysandbox.sentry.nsfs import INITIAL_IPC_INO, InitialNamespaces, Namespace, new_inode_number
+from pysandbox.sentry.vma import PAGE_SIZE
 from pysandbox.sentry.waiter import WaitQueue
 
 IPC_PRIVATE = 0
@@ -131,11 +132,11 @@ class IpcIds:
             return create().id
         if flags & IPC_CREAT and flags & IPC_EXCL:
             raise SyscallError(errno.EEXIST)
+        if check_existing is not None:
+            check_existing(found)           # before the permissions, as ipcget_public() checks
         asked = (flags >> 6) & 0o7 | (flags >> 3) & 0o7 | flags & 0o7
         if not found.perm.allows(t.creds, asked):
             raise SyscallError(errno.EACCES)
-        if check_existing is not None:
-            check_existing(found)
         return found.id
 
     def lookup(self, t, ipc_id):
@@ -169,6 +170,12 @@ class IpcIds:
         found = self.by_slot.get(ipc_id % SEQ_MULTIPLIER)
         return found if found is not None and found.id == ipc_id else None
 
+    def make_private(self, kept):
+        """The object stays (by id) but its key no longer finds it, and reads as IPC_PRIVATE."""
+        if self.by_key.get(kept.perm.key) is kept:
+            del self.by_key[kept.perm.key]
+        kept.perm.key = IPC_PRIVATE
+
     def remove(self, gone):
         gone.removed = True
         del self.by_slot[gone.id % SEQ_MULTIPLIER]
@@ -187,18 +194,100 @@ def wait(t, ipc_object, restart, deadline=None):
     raise WouldBlock(ipc_object.queue, deadline=deadline, restart=restart)
 
 
-class IpcNamespace:
-    def __init__(self):
+class IpcNamespace(Namespace):
+    """One IPC namespace (ipc_namespaces(7)): its SysV message queues, semaphore sets and shared
+    memory segments, its POSIX message queues, and its IPC sysctls."""
+
+    kind = b"ipc"
+
+    def __init__(self, ino, mqueues, sysctl_values=None, sysctls=None):
+        super().__init__(ino)
         self.messages = IpcIds()
         self.semaphores = IpcIds()
+        self.shared_memory = IpcIds()
+        self.mqueues = mqueues                  # vfs/mqueue.py's MqueueNamespace
+        self.sysctl_values = sysctl_values      # name -> text; None: the kernel's (the first namespace)
+        self._sysctls = sysctls                 # the kernel's Sysctls, for the first namespace
+
+    def setting(self, name):
+        """IPC sysctl `name` (kernel.msgmax, kernel.shmmax, ...) of this namespace, as an int."""
+        if self.sysctl_values is None:
+            return self._sysctls.int_value(name)
+        return int(self.sysctl_values[name].split()[0])
 
 
-_NAMESPACES = weakref.WeakKeyDictionary()
+def _initial_namespace(kernel):
+    from .vfs import mqueue
+    return IpcNamespace(INITIAL_IPC_INO, mqueue.namespace(kernel.vfs), sysctls=getattr(kernel, "sysctls", None))
+
+
+_INITIAL = InitialNamespaces(_initial_namespace)
 
 
 def namespace(kernel):
-    """The sandbox's IPC namespace (one per sandbox)."""
-    found = _NAMESPACES.get(kernel)
-    if found is None:
-        found = _NAMESPACES[kernel] = IpcNamespace()
-    return found
+    """The sandbox's first IPC namespace."""
+    return _INITIAL.of(kernel)
+
+
+def namespace_of(t):
+    """The IPC namespace task `t` is in."""
+    return getattr(t, "ipc_ns", None) or _INITIAL.of(t.kernel)
+
+
+def new_namespace(t):
+    """clone(2) or unshare(2) with CLONE_NEWIPC: a namespace with no objects, and its sysctls at
+    their defaults (a fresh Linux namespace's)."""
+    from .sysctl import IPC_SYSCTLS, KNOWN
+    from .vfs.mqueue import MqueueNamespace
+    values = {name: KNOWN[name][1] for name in KNOWN if name in IPC_SYSCTLS or name.startswith("fs.mqueue.")}
+    made = IpcNamespace(new_inode_number(t), None, values)
+    made.mqueues = MqueueNamespace(t.kernel.vfs, made)
+    return made
+
+
+def setting(t, name):
+    """IPC sysctl `name` (kernel.msgmax, kernel.shmmax, ...) of `t`'s namespace, as an int."""
+    return namespace_of(t).setting(name)
+
+
+# /proc/sysvipc/{msg,sem,shm}: a header, then a line for each object, as ipc/util.c prints them.
+_PROC_FORMATS = {
+    "msg": ("       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid"
+            "      stime      rtime      ctime\n",
+            "{key:10d} {id:10d}  {mode:4o}  {o.bytes:10d} {count:10d} {o.last_sender:5d} {o.last_receiver:5d}"
+            " {p.uid:5d} {p.gid:5d} {p.cuid:5d} {p.cgid:5d} {o.send_time:10d} {o.receive_time:10d}"
+            " {o.change_time:10d}\n"),
+    "sem": ("       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n",
+            "{key:10d} {id:10d}  {mode:4o} {count:10d} {p.uid:5d} {p.gid:5d} {p.cuid:5d} {p.cgid:5d}"
+            " {o.op_time:10d} {o.change_time:10d}\n"),
+    "shm": ("       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid"
+            "      atime      dtime      ctime                   rss                  swap\n",
+            "{key:10d} {id:10d}  {mode:4o} {o.size:21d} {o.creator:5d} {o.last_pid:5d}  {count:5d}"
+            " {p.uid:5d} {p.gid:5d} {p.cuid:5d} {p.cgid:5d} {o.attach_time:10d} {o.detach_time:10d}"
+            " {o.change_time:10d} {rss:21d} {swap:21d}\n"),
+}
+
+
+def render_proc(t, kind):
+    """/proc/sysvipc/`kind` as task `t` reads it: the objects of its IPC namespace."""
+    namespace = namespace_of(t)
+    header, line = _PROC_FORMATS[kind]
+    if kind == "shm":
+        from .sysv_shm import refresh
+        objects = namespace.shared_memory
+        refresh(objects)
+    else:
+        objects = namespace.messages if kind == "msg" else namespace.semaphores
+    lines = [header]
+    for slot in sorted(objects.by_slot):
+        found = objects.by_slot[slot]
+        perm = found.perm
+        if kind == "msg":
+            count, rss = len(found.messages), 0
+        elif kind == "sem":
+            count, rss = len(found.semaphores), 0
+        else:
+            count, rss = found.attach_count, found.resident_pages() * PAGE_SIZE
+        lines.append(line.format(key=perm.key, id=found.id, mode=perm.mode | getattr(found, "status", 0),
+                                 o=found, p=perm, count=count, rss=rss, swap=0))
+    return "".join(lines)

@@ -77,6 +77,8 @@ class ThreadGroup:
         self.continue_reported = True
         self.child_events = WaitQueue()      # a child changed state (for wait4/waitid)
         self.vfork_done = WaitQueue()
+        self.pidfd_waiters = WaitQueue()     # it (or one of its threads) exited or was reaped: pidfds poll
+        self.pidfs_ino = None                # st_ino of its pidfds, given on the first fstat
         self._past_cpu = (0.0, 0.0)          # user and system seconds of host processes gone by exec
         self.cutime = self.cstime = 0.0      # CPU time of reaped children (times(2), RUSAGE_CHILDREN)
         self.start_time = kernel.now()
@@ -131,6 +133,7 @@ class Task:
         self.fds = fds
         self.fs = fs
         self.creds = creds
+        self.uts_ns = self.ipc_ns = None     # None: the sandbox's first ones (utsns.py, sysv_ipc.py)
         from pysandbox.sentry import signals
         self.sigmask = 0
         self.saved_sigmask = None            # restored after rt_sigsuspend's handler
@@ -141,6 +144,8 @@ class Task:
         self.clear_child_tid = 0
         self.robust_list = (0, 0)
         self.pdeathsig = 0                   # signal to get when the parent thread exits (prctl)
+        self.personality = 0                 # personality(2)'s execution domain and flags
+        self.seccomp = None                  # seccomp_guest.SeccompState: the workload's own filters
         self.sched = SchedParams()           # policy, priorities and nice value (sys_sched)
         self.alive = True
         self.parked = None                   # the WouldBlock this task waits on

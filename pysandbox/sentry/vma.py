@@ -149,11 +149,15 @@ class VmaSet:
 
     def update(self, start: int, end: int, **changes) -> None:
         """Change attributes (prot, locked) of every mapped page in [start, end), splitting entries
-        at the edges."""
+        at the edges; an entry that has them already stays whole, as Linux's mprotect_fixup leaves
+        such a VMA."""
         _check_page_range(start, end)
         first, last = self._span(start, end)
         pieces = []
         for vma in self._vmas[first:last]:
+            if all(getattr(vma, name) == value for name, value in changes.items()):
+                pieces.append(vma)
+                continue
             inner_start, inner_end = max(vma.start, start), min(vma.end, end)
             if vma.start < inner_start:
                 pieces.append(vma.slice(vma.start, inner_start))

@@ -80,7 +80,7 @@ static void report(int passed, const char *what, const char *detail)
 
 /* Natively, move into a new namespace of this kind (the test runs as root), so that what the
  * test changes (mounts, the hostname, System V IPC objects) stays its own; in the sandbox,
- * whose namespaces are its own already, unshare(2) is ENOSYS. */
+ * whose namespaces are its own already, it makes one too (mount, UTS, IPC) or answers EPERM. */
 __attribute__((unused)) static void isolate(int kind, const char *what)
 {
     errno = 0;

@@ -1,9 +1,11 @@
 """One guest address space on the KVM platform: its 4-level page tables in the memory file,
 and how changes to them reach vCPUs whose KVM shadows cache the old entries (docs/KVM.md)."""
 import array
+import bisect
 import errno
 import itertools
 import os
+import weakref
 
 from pysandbox.platform.kvm._vcpu import lib
 from pysandbox.platform.kvm.memory import (FORKED, MEMORY_PAGES, PAGE, PAGE_SHIFT, RELEASE_AT_LEAST, CopyOnWrite,
@@ -22,10 +24,119 @@ PAST_END = "past the end of its shared object"      # the kind of a page that ha
 COPY_ON_WRITE_KINDS = (CopyOnWrite, SharedSinceFork)   # pages a write must copy (or take back) first
 
 
+# Pages of shared anonymous memory that no mapping refers to any more, per memory file: freed
+# by the next address space operation, after its _commit.
+_ORPHANS = weakref.WeakKeyDictionary()
+
+
+class SharedAnonymous:
+    """MAP_SHARED anonymous memory: its pages by index, given at the first touch in any process
+    that maps it (a fork's, or an mremap of old length 0), so that all see the same page. A
+    lazy run of it says (prot, (this, delta)): page vpn is index vpn + delta. It holds one
+    reference (shared_refs) to each of its pages; when no run refers to it, it is gone and those
+    pages with no other holder become orphans."""
+
+    def __init__(self, space):
+        self.pages = {}
+        self.shared_refs = space.shared_refs
+        self.orphans = space.orphans
+
+    def page(self, index, memory):
+        page = self.pages.get(index)
+        if page is None:
+            page = self.pages[index] = memory.alloc_page()
+            self.shared_refs[page] = 1
+        return page
+
+    def __del__(self):
+        for page in self.pages.values():
+            left = self.shared_refs.get(page, 1) - 1
+            if left > 0:
+                self.shared_refs[page] = left
+            else:
+                self.shared_refs.pop(page, None)
+                self.orphans.append(page)
+
+
+def _shifted(value, shift):
+    """A lazy run's (prot, kind) after its pages move up by `shift`."""
+    prot, kind = value
+    return (prot, (kind[0], kind[1] - shift)) if type(kind) is tuple else value
+
+
+class LazyRanges:
+    """Runs of virtual pages mapped without memory yet, each with one (prot, kind): kind False
+    for private anonymous memory given at the first touch, (SharedAnonymous, delta) for shared
+    anonymous memory, PAST_END for shared memory grown past its object. Sorted, non-overlapping
+    [start, end) page runs, so that mapping, protecting or unmapping a huge range costs the
+    number of runs it meets, not of pages."""
+
+    def __init__(self):
+        self.starts, self.ends, self.values = [], [], []
+
+    def copy(self):
+        other = LazyRanges()
+        other.starts, other.ends, other.values = self.starts[:], self.ends[:], self.values[:]
+        return other
+
+    def __len__(self):
+        return len(self.starts)
+
+    def run_of(self, vpn):
+        """(start, end, (prot, kind)) of the run holding page `vpn`, or None."""
+        i = bisect.bisect_right(self.starts, vpn) - 1
+        if i >= 0 and vpn < self.ends[i]:
+            return self.starts[i], self.ends[i], self.values[i]
+        return None
+
+    def get(self, vpn):
+        run = self.run_of(vpn)
+        return None if run is None else run[2]
+
+    def _overlapping(self, first, end):
+        return bisect.bisect_right(self.ends, first), bisect.bisect_left(self.starts, end)
+
+    def pieces(self, first, end):
+        """The runs within [first, end), cut to it."""
+        lo, hi = self._overlapping(first, end)
+        return [(max(first, self.starts[i]), min(end, self.ends[i]), self.values[i]) for i in range(lo, hi)]
+
+    def clear(self, first, end):
+        lo, hi = self._overlapping(first, end)
+        if lo >= hi:
+            return
+        kept = []
+        if self.starts[lo] < first:
+            kept.append((self.starts[lo], first, self.values[lo]))
+        if self.ends[hi - 1] > end:
+            kept.append((end, self.ends[hi - 1], self.values[hi - 1]))
+        self.starts[lo:hi] = [run[0] for run in kept]
+        self.ends[lo:hi] = [run[1] for run in kept]
+        self.values[lo:hi] = [run[2] for run in kept]
+
+    def assign(self, first, end, value):
+        """Pages [first, end) become one run of `value`, joined to equal neighbours."""
+        if first >= end:
+            return
+        self.clear(first, end)
+        i = bisect.bisect_left(self.starts, first)
+        if i > 0 and self.ends[i - 1] == first and self.values[i - 1] == value:
+            i -= 1
+            first = self.starts[i]
+            del self.starts[i], self.ends[i], self.values[i]
+        if i < len(self.starts) and self.starts[i] == end and self.values[i] == value:
+            end = self.ends[i]
+            del self.starts[i], self.ends[i], self.values[i]
+        self.starts.insert(i, first)
+        self.ends.insert(i, end)
+        self.values.insert(i, value)
+
+
 class KvmAddressSpace:
     """One guest address space: its page tables and the guest-physical page behind each
-    mapped virtual page. Mappings are backed when made (no lazy faults), so that a fault
-    is always the guest's own doing."""
+    virtual page that has memory (`pages`), and the runs of pages mapped that have none yet
+    (`lazy`, which `pages` overrides where both hold a page): range operations cost the pages
+    touched and the runs met, never the size of the range."""
 
     def __init__(self, platform):
         self.platform = platform
@@ -33,6 +144,8 @@ class KvmAddressSpace:
         self.root = self.memory.alloc_table()
         self.tables = {}                # (level, va >> shift) -> table page, for levels 3..1
         self.pages = {}                 # vpn -> [physical page, prot, shared]
+        self.lazy = LazyRanges()        # pages mapped without memory yet
+        self.orphans = _ORPHANS.setdefault(self.memory, [])
         self.shared_refs = platform.memory.shared_refs     # page -> mappings of shared anonymous memory
         self.fork_refs = platform.memory.fork_refs         # page -> processes sharing it since a fork
         self.contexts = set()
@@ -133,6 +246,9 @@ class KvmAddressSpace:
     def _free_dropped(self):
         """Pages unmapped by this operation become free only now: until the vCPUs had the new
         tables, a thread running guest code could still have reached them."""
+        if self.orphans:
+            self._dropped.extend(self.orphans)
+            self.orphans.clear()
         if len(self._dropped) >= RELEASE_AT_LEAST:
             self.memory.release_pages(self._dropped)
         else:
@@ -151,6 +267,25 @@ class KvmAddressSpace:
             value |= PTE_NX
         return value
 
+    def _vpns_in(self, first, end):
+        """The pages of [first, end) that have an entry, in order: by the range or by the
+        entries, whichever is fewer."""
+        pages = self.pages
+        if end - first <= len(pages):
+            return [vpn for vpn in range(first, end) if vpn in pages]
+        return sorted(vpn for vpn in pages if first <= vpn < end)
+
+    def _clear(self, first, end):
+        """Pages [first, end) no longer mapped (the work of the caller's _commit)."""
+        for vpn in self._vpns_in(first, end):
+            self._drop(vpn)
+        self.lazy.clear(first, end)
+
+    def past_end(self, addr):
+        """Whether `addr` is in shared memory grown past the end of its object (SIGBUS)."""
+        value = self.lazy.get(addr >> PAGE_SHIFT)
+        return addr >> PAGE_SHIFT not in self.pages and value is not None and value[1] is PAST_END
+
     def _drop(self, vpn):
         entry = self.pages.pop(vpn, None)
         if entry is None:
@@ -166,7 +301,7 @@ class KvmAddressSpace:
                 self.fork_refs[page] = left
                 return
             del self.fork_refs[page]
-        elif page is None or isinstance(shared, (FileSlot, CopyOnWrite)):
+        elif isinstance(shared, (FileSlot, CopyOnWrite)):
             return                          # the file's page, not ours
         elif shared:
             left = self.shared_refs.get(page, 1) - 1
@@ -177,22 +312,16 @@ class KvmAddressSpace:
         self._dropped.append(page)
 
     # -- the AddressSpace interface ------------------------------------------------------
-    def map(self, addr, length, prot, shared=False, keep_pages=False):
-        """Anonymous memory. Private pages get their memory at the first touch (a page fault
-        the platform answers itself); shared ones at once, so that a fork shares them."""
+    def map(self, addr, length, prot, shared=False):
+        """Anonymous memory. Pages get their memory at the first touch (a page fault the
+        platform answers itself); shared ones from their SharedAnonymous, so that every
+        process mapping it sees the same page."""
         first, end = addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT
-        pages = self.pages
-        for vpn in [vpn for vpn in range(first, end) if vpn in pages]:
-            self._drop(vpn)
-        if shared or keep_pages:
-            for vpn in range(first, end):
-                page = self.memory.alloc_page()
-                if shared:
-                    self.shared_refs[page] = 1
-                pages[vpn] = [page, prot, shared]
-                self._set_pte(vpn, self._pte(page, prot))
+        self._clear(first, end)
+        if shared:
+            self.lazy.assign(first, end, (prot, (SharedAnonymous(self), -first)))
         elif prot:
-            pages.update((vpn, [None, prot, False]) for vpn in range(first, end))
+            self.lazy.assign(first, end, (prot, False))
         self._commit()
 
     def _copy_private(self, vpn, entry, invalidate=True):
@@ -227,12 +356,17 @@ class KvmAddressSpace:
             if other is not None and other[2] is FORKED and other[1] & PROT_WRITE and fork_refs[other[0]] == 1:
                 self._take_back(neighbour, other)
 
-    def _materialize(self, vpn, entry):
+    def _materialize(self, vpn, prot, kind=False):
         """Give a lazily mapped page its memory (a new entry: KVM sees it without a commit)."""
-        if entry[2] is PAST_END:
-            raise SyscallError(errno.EFAULT)
-        entry[0] = self.memory.alloc_page()
-        self._set_pte(vpn, self._pte(entry[0], entry[1]))
+        if kind is False:
+            entry = [self.memory.alloc_page(), prot, False]
+        else:
+            shared, delta = kind
+            page = shared.page(vpn + delta, self.memory)
+            self.shared_refs[page] += 1
+            entry = [page, prot, True]
+        self.pages[vpn] = entry
+        self._set_pte(vpn, self._pte(entry[0], prot))
         return entry
 
     def fix_fault(self, addr, error_code):
@@ -247,32 +381,39 @@ class KvmAddressSpace:
     def _fix_fault(self, addr, error_code):
         vpn = addr >> PAGE_SHIFT
         entry = self.pages.get(vpn)
-        if entry is None or entry[2] is PAST_END:
-            return False
-        page, prot, kind = entry
+        if entry is None:
+            return self._fix_lazy_fault(vpn, error_code)
+        _page, prot, kind = entry
         if (error_code & PF_WRITE and not prot & PROT_WRITE) or (error_code & PF_FETCH and not prot & PROT_EXEC) \
                 or not prot:
             return False
-        if page is not None:
-            if error_code & PF_WRITE and isinstance(kind, CopyOnWrite):
-                # No commit: KVM reads the new entry when the write faults again in its shadow.
-                self._copy_private(vpn, entry, invalidate=False)
-                self._take_back_around(vpn)
-            # Otherwise the entry allows the access already: another vCPU faulted on the same
-            # page first, and this fault was taken before that one was answered. Run it again.
-            return True
-        if error_code & PF_PROTECTION:
+        if error_code & PF_WRITE and isinstance(kind, CopyOnWrite):
+            # No commit: KVM reads the new entry when the write faults again in its shadow.
+            self._copy_private(vpn, entry, invalidate=False)
+            self._take_back_around(vpn)
+        # Otherwise the entry allows the access already: another vCPU faulted on the same
+        # page first, and this fault was taken before that one was answered. Run it again.
+        return True
+
+    def _fix_lazy_fault(self, vpn, error_code):
+        run = self.lazy.run_of(vpn)
+        if run is None:
             return False
-        self._materialize(vpn, entry)
-        # Fault around: an exit costs tens of µs here, giving a page memory about one, and
-        # memory is mostly touched in runs.
-        for neighbour in itertools.chain(range(vpn + 1, vpn + FAULT_AROUND_AHEAD),
-                                         range(vpn - 1, vpn - FAULT_AROUND_BEHIND, -1)):
-            other = self.pages.get(neighbour)
-            if other is None or other[0] is not None or other[1] != prot or other[2] is not False:
+        start, end, (prot, kind) = run
+        if kind is PAST_END or not prot or error_code & PF_PROTECTION \
+                or (error_code & PF_WRITE and not prot & PROT_WRITE) \
+                or (error_code & PF_FETCH and not prot & PROT_EXEC):
+            return False
+        self._materialize(vpn, prot, kind)
+        # Fault around, within the page's run: an exit costs tens of µs here, giving a page
+        # memory about one, and memory is mostly touched in runs.
+        pages = self.pages
+        for neighbour in itertools.chain(range(vpn + 1, min(end, vpn + FAULT_AROUND_AHEAD)),
+                                         range(vpn - 1, max(start - 1, vpn - FAULT_AROUND_BEHIND), -1)):
+            if neighbour in pages:
                 continue
             try:
-                self._materialize(neighbour, other)
+                self._materialize(neighbour, prot, kind)
             except SyscallError:
                 break
         return True
@@ -284,7 +425,9 @@ class KvmAddressSpace:
         if shared or fd_readable(host_fd):
             self._map_file_pages(addr, length, prot, host_fd, offset, size, shared)
             return
-        self.map(addr, length, prot, keep_pages=True)
+        self.map(addr, length, prot or PROT_READ)           # lazily: the copy below touches the file's part
+        if not prot:
+            self.protect(addr, length, 0)
         wanted = max(0, min(length, size - offset))
         position = 0
         while position < wanted:
@@ -306,8 +449,7 @@ class KvmAddressSpace:
         in_file = max(0, min(length, ((size - offset + PAGE - 1) & ~(PAGE - 1)))) >> PAGE_SHIFT
         first, count = addr >> PAGE_SHIFT, length >> PAGE_SHIFT
         pages = self.pages
-        for vpn in [vpn for vpn in range(first, first + count) if vpn in pages]:
-            self._drop(vpn)
+        self._clear(first, first + count)
         base = slot.base + offset >> PAGE_SHIFT
         pages.update((first + i, [base + i, prot, kind]) for i in range(in_file))
         flags = self._pte(0, prot, kind)            # the entry of page 0: its flags alone
@@ -315,20 +457,26 @@ class KvmAddressSpace:
         self._commit()
 
     def unmap(self, addr, length):
-        pages = self.pages
-        for vpn in [vpn for vpn in range(addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT) if vpn in pages]:
-            self._drop(vpn)
+        self._clear(addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT)
         self._commit()
 
     def protect(self, addr, length, prot):
-        for vpn in range(addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT):
-            entry = self.pages.get(vpn)
-            if entry is None:
-                if prot:
-                    self.pages[vpn] = [None, prot, False]
-                continue
-            if prot & PROT_WRITE and isinstance(entry[2], FileSlot) and not entry[2].writable:
-                raise SyscallError(errno.EACCES)      # MAP_SHARED of a file opened read-only
+        """Pages with memory get new entries; lazy runs a new protection (and pages of the range
+        mapped by nothing become lazy ones, unless `prot` is none)."""
+        first, end = addr >> PAGE_SHIFT, (addr + length) >> PAGE_SHIFT
+        vpns = self._vpns_in(first, end)
+        pages, lazy = self.pages, self.lazy
+        if prot & PROT_WRITE and any(isinstance(pages[vpn][2], FileSlot) and not pages[vpn][2].writable
+                                     for vpn in vpns):
+            raise SyscallError(errno.EACCES)          # MAP_SHARED of a file opened read-only
+        runs = lazy.pieces(first, end)
+        if prot:
+            lazy.assign(first, end, (prot, False))
+        for start, stop, (_old, kind) in runs:
+            if kind is not False or not prot:
+                lazy.assign(start, stop, (prot, kind))
+        for vpn in vpns:
+            entry = pages[vpn]
             old_prot = entry[1]
             entry[1] = prot
             # More access is seen by KVM at its next fault; less must be committed.
@@ -340,48 +488,57 @@ class KvmAddressSpace:
         a growing tail gets fresh pages. old length 0 maps the same shared pages again."""
         destination = addr if new_addr is None else new_addr
         first, count = addr >> PAGE_SHIFT, length >> PAGE_SHIFT
+        target, new_count = destination >> PAGE_SHIFT, new_length >> PAGE_SHIFT
+        pages, lazy = self.pages, self.lazy
         if length == 0:
-            moved = [(i, self.pages.get(first + i)) for i in range(new_length >> PAGE_SHIFT)]
+            moved = [(vpn - first, pages[vpn]) for vpn in self._vpns_in(first, first + new_count)]
+            runs = [(start - first, stop - first, value)
+                    for start, stop, value in lazy.pieces(first, first + new_count)]
+            for start, stop, value in runs:
+                self._clear(target + start, target + stop)
+                lazy.assign(target + start, target + stop, _shifted(value, target - first))
             for i, entry in moved:
-                if entry is not None:
-                    kind = entry[2] if isinstance(entry[2], (FileSlot, CopyOnWrite)) else True
-                    if kind is FORKED:
-                        self.fork_refs[entry[0]] += 1
-                    if kind is True:
-                        self.shared_refs[entry[0]] = self.shared_refs.get(entry[0], 1) + 1
-                    target = (destination >> PAGE_SHIFT) + i
-                    self._drop(target)
-                    self.pages[target] = [entry[0], entry[1], kind]
-                    self._set_pte(target, self._pte(entry[0], entry[1], kind))
+                kind = entry[2] if isinstance(entry[2], (FileSlot, CopyOnWrite)) else True
+                if kind is FORKED:
+                    self.fork_refs[entry[0]] += 1
+                if kind is True:
+                    self.shared_refs[entry[0]] = self.shared_refs.get(entry[0], 1) + 1
+                self._drop(target + i)
+                pages[target + i] = [entry[0], entry[1], kind]
+                self._set_pte(target + i, self._pte(entry[0], entry[1], kind))
             self._commit()
             return
-        entries = []
-        for i in range(count):
-            entry = self.pages.pop(first + i, None)
-            entries.append(entry)
-            if entry is not None:
-                self._set_pte(first + i, 0)
-        prot, shared = next(((e[1], e[2] is True) for e in reversed(entries) if e is not None),
-                            (PROT_READ | PROT_WRITE, False))
+        moved = [(vpn - first, pages.pop(vpn)) for vpn in self._vpns_in(first, first + count)]
+        for i, _entry in moved:
+            self._set_pte(first + i, 0)
+        runs = [(start - first, stop - first, value) for start, stop, value in lazy.pieces(first, first + count)]
+        lazy.clear(first, first + count)
+        # The protection of the last page mapped decides the growing tail's.
+        prot, shared = PROT_READ | PROT_WRITE, False
+        if moved and (not runs or moved[-1][0] >= runs[-1][1] - 1):
+            prot, shared = moved[-1][1][1], moved[-1][1][2] is True
+        elif runs:
+            prot, shared = runs[-1][2][0], type(runs[-1][2][1]) is tuple
+        kept = count
         if new_addr is not None and new_length < length:
-            for entry in entries[new_length >> PAGE_SHIFT:]:
-                if entry is not None:
-                    self._release_page(entry)
-            entries = entries[:new_length >> PAGE_SHIFT]
-        target = destination >> PAGE_SHIFT
-        for i, entry in enumerate(entries):
-            self._drop(target + i)
-            if entry is not None:
-                self.pages[target + i] = entry
-                self._set_pte(target + i, self._pte(*entry))
-        for i in range(len(entries), new_length >> PAGE_SHIFT):
-            # Growing shared memory reaches past the end of its object: SIGBUS there, as on Linux.
-            self._drop(target + i)
-            self.pages[target + i] = [None, prot, PAST_END if shared else False]
+            kept = new_count
+            for _i, entry in [(i, entry) for i, entry in moved if i >= kept]:
+                self._release_page(entry)
+            moved = [(i, entry) for i, entry in moved if i < kept]
+            runs = [(start, min(stop, kept), value) for start, stop, value in runs if start < kept]
+        self._clear(target, target + max(kept, new_count))
+        for start, stop, value in runs:
+            lazy.assign(target + start, target + stop, _shifted(value, target - first))
+        for i, entry in moved:
+            pages[target + i] = entry
+            self._set_pte(target + i, self._pte(*entry))
+        # Growing shared memory reaches past the end of its object: SIGBUS there, as on Linux.
+        lazy.assign(target + kept, target + new_count, (prot, PAST_END if shared else False))
         if keep_old:
-            for i in range(count):
-                if i < len(entries) and entries[i] is not None:
-                    self.pages[first + i] = [None, entries[i][1], False]
+            for start, stop, (old_prot, _kind) in runs:
+                lazy.assign(first + start, first + stop, (old_prot, False))
+            for i, entry in moved:
+                lazy.assign(first + i, first + i + 1, (entry[1], False))
         self._commit()
 
     def _spans(self, addr, n, writing=False):
@@ -390,9 +547,10 @@ class KvmAddressSpace:
         while n > 0:
             entry = self.pages.get(addr >> PAGE_SHIFT)
             if entry is None:
-                raise SyscallError(errno.EFAULT)
-            if entry[0] is None:
-                self._materialize(addr >> PAGE_SHIFT, entry)
+                value = self.lazy.get(addr >> PAGE_SHIFT)
+                if value is None or value[1] is PAST_END:
+                    raise SyscallError(errno.EFAULT)
+                entry = self._materialize(addr >> PAGE_SHIFT, *value)
             elif writing and isinstance(entry[2], CopyOnWrite):
                 self._copy_private(addr >> PAGE_SHIFT, entry)
             offset = addr & (PAGE - 1)
@@ -445,7 +603,7 @@ class KvmAddressSpace:
         can't be read."""
         first, last = addr >> PAGE_SHIFT, (addr + n - 1) >> PAGE_SHIFT
         entries = list(map(self.pages.get, range(first, last + 1)))
-        if None in entries or any(entry[0] is None for entry in entries):
+        if None in entries:
             try:
                 for _ in self._spans(addr, n):      # pages never touched get their memory
                     pass
@@ -511,8 +669,6 @@ class KvmAddressSpace:
         fork_refs, shared_refs = self.fork_refs, self.shared_refs
         for vpn, entry in self.pages.items():
             page, prot, kind = entry
-            if page is None:
-                continue
             if kind is FORKED:
                 fork_refs[page] += 1
             elif kind is False:
@@ -523,6 +679,7 @@ class KvmAddressSpace:
             elif kind is True:
                 shared_refs[page] = shared_refs.get(page, 1) + 1
         child.pages = {vpn: entry.copy() for vpn, entry in self.pages.items()}
+        child.lazy = self.lazy.copy()
         child._copy_tables(self)
         self._commit()                    # this process's writable entries became read-only
         return child
@@ -561,13 +718,14 @@ class KvmAddressSpace:
         fork_refs = self.fork_refs
         for entry in self.pages.values():
             page, _prot, kind = entry
-            if page is None or type(kind) in (FileSlot, CopyOnWrite):
-                continue                            # no memory, or a file's
+            if type(kind) in (FileSlot, CopyOnWrite):
+                continue                            # a file's memory
             if kind is FORKED and fork_refs[page] > 1:
                 fork_refs[page] -= 1                # the common case after a fork, spelled out
             else:
                 self._release_page(entry)
         self.pages.clear()
+        self.lazy = LazyRanges()
         self._free_dropped()
         for table in self.tables.values():
             self.memory.retire_table(table)

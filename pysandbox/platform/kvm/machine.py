@@ -21,7 +21,7 @@ import time
 from pysandbox.platform import INTERRUPTED, SYSCALL, Fault, Platform, timeout_ms
 from pysandbox.platform.kvm import bindings as kvm
 from pysandbox.platform.kvm._vcpu import ffi, lib
-from pysandbox.platform.kvm.address_space import (PAST_END, PF_PROTECTION, PLATFORM_BASE, PTE_NX, PTE_PRESENT,
+from pysandbox.platform.kvm.address_space import (PF_PROTECTION, PLATFORM_BASE, PTE_NX, PTE_PRESENT,
                                                   PTE_USER, PTE_WRITE, TABLE_ENTRY, KvmAddressSpace)
 from pysandbox.platform.kvm.memory import PAGE, PAGE_SHIFT, PhysicalMemory
 from pysandbox.security import seccomp
@@ -595,8 +595,7 @@ class KvmContext:
         vector, error_code = lib.psk_vector(index), lib.psk_error_code(index)
         if vector == 14:
             addr = lib.psk_fault_addr(index)
-            entry = self.address_space.pages.get(addr >> PAGE_SHIFT)
-            if entry is not None and entry[2] is PAST_END:
+            if self.address_space.past_end(addr):
                 return Fault(SIGBUS, BUS_ADRERR, addr, trapno=14, error_code=error_code | 4)
             code = SEGV_ACCERR if error_code & PF_PROTECTION else SEGV_MAPERR
             return Fault(SIGSEGV, code, addr, trapno=14, error_code=error_code | 4)

@@ -55,7 +55,9 @@ struct vcpu {
     volatile int in_guest;      /* between its pause check and the end of KVM_RUN */
     int stop;
     uint64_t vector, error_code, fault_addr, exit_reason;
-    uint64_t run_ns;
+    uint64_t run_ns;            /* guest time of the runs that ended */
+    uint64_t run_start;         /* when the run in progress began; 0 between runs */
+    uint32_t run_seq;           /* odd while run_ns and run_start change (psk_run_ns) */
     struct sock_fprog filter;   /* the thread's own seccomp filter (psk_confine) */
     volatile int filter_state;  /* FILTER_NONE, FILTER_PENDING, FILTER_INSTALLED or -errno */
     long test_syscall;          /* test-only: a host syscall the thread makes once confined */
@@ -90,6 +92,24 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Runs are timed by their thread; psk_run_ns reads the time from the sentry's, also while a
+ * run goes on, so that CPU-time clocks and timers advance during a long stretch of guest code. */
+static void begin_run(struct vcpu *v, uint64_t start)
+{
+    __atomic_add_fetch(&v->run_seq, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&v->run_start, start, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&v->run_seq, 1, __ATOMIC_SEQ_CST);
+}
+
+static void end_run(struct vcpu *v, uint64_t start)
+{
+    uint64_t end = now_ns();
+    __atomic_add_fetch(&v->run_seq, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&v->run_ns, v->run_ns + end - start, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&v->run_start, 0, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&v->run_seq, 1, __ATOMIC_SEQ_CST);
 }
 
 static void on_kick(int signo, siginfo_t *info, void *context) { (void)signo; (void)info; (void)context; }
@@ -356,6 +376,7 @@ static void *vcpu_thread(void *arg)
         if (!__atomic_compare_exchange_n(&v->state, &go, RUNNING, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
             continue;
         uint64_t start = now_ns();
+        begin_run(v, start);
         for (;;) {
             __atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
             if (__atomic_load_n(&paused, __ATOMIC_SEQ_CST)) {
@@ -369,7 +390,7 @@ static void *vcpu_thread(void *arg)
             if (classify(v, rc, rc < 0 ? errno : 0))
                 break;          /* KVM cleared the dirty bits it loaded; psk_set_cr3 may set more */
         }
-        v->run_ns += now_ns() - start;
+        end_run(v, start);
         int expected = RUNNING;
         if (!__atomic_compare_exchange_n(&v->state, &expected, IDLE, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
             return NULL;                            /* told to quit while it ran */
@@ -463,12 +484,13 @@ int psk_run_inline(int index)
         return -EBUSY;
     load_regs(v);
     uint64_t start = now_ns();
+    begin_run(v, start);
     for (;;) {
         int rc = ioctl(v->fd, KVM_RUN, 0);
         if (classify(v, rc, rc < 0 ? errno : 0))
             break;
     }
-    v->run_ns += now_ns() - start;
+    end_run(v, start);
     __atomic_store_n(&v->state, IDLE, __ATOMIC_SEQ_CST);
     return v->stop;
 }
@@ -519,7 +541,18 @@ uint64_t psk_vector(int index) { return vcpus[index].vector; }
 uint64_t psk_error_code(int index) { return vcpus[index].error_code; }
 uint64_t psk_fault_addr(int index) { return vcpus[index].fault_addr; }
 uint64_t psk_exit_reason(int index) { return vcpus[index].exit_reason; }
-uint64_t psk_run_ns(int index) { return vcpus[index].run_ns; }
+uint64_t psk_run_ns(int index)
+{
+    struct vcpu *v = &vcpus[index];
+    for (;;) {
+        uint32_t seq = __atomic_load_n(&v->run_seq, __ATOMIC_SEQ_CST);
+        uint64_t done = __atomic_load_n(&v->run_ns, __ATOMIC_SEQ_CST);
+        uint64_t start = __atomic_load_n(&v->run_start, __ATOMIC_SEQ_CST);
+        uint64_t now = start ? now_ns() : 0;
+        if (!(seq & 1) && __atomic_load_n(&v->run_seq, __ATOMIC_SEQ_CST) == seq)
+            return done + (start ? now - start : 0);
+    }
+}
 void psk_reset_run_ns(int index) { vcpus[index].run_ns = 0; }
 
 /* Hold every vCPU out of the guest (for a memslot change), until psk_unpause_all. */

@@ -27,7 +27,7 @@ SYS_MREMAP, MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 25, 1, 2, 4
 SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, PR_SET_NO_NEW_PRIVS = 317, 1, 38
 SYS_CLOSE, SYS_RECVMSG = 3, 47
 MSG_DONTWAIT, MSG_CMSG_CLOEXEC = 0x40, 0x40000000
-MAP_PRIVATE, MAP_SHARED, MAP_FIXED, MAP_ANONYMOUS = 0x02, 0x01, 0x10, 0x20
+MAP_PRIVATE, MAP_SHARED, MAP_FIXED, MAP_ANONYMOUS, MAP_NORESERVE = 0x02, 0x01, 0x10, 0x20, 0x4000
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
 CLONE_PARENT, CLONE_THREAD, CLONE_SYSVSEM = 0x8000, 0x10000, 0x40000
 PR_SET_NAME = 15
@@ -274,7 +274,9 @@ class PtraceAddressSpace:
     def map(self, addr, length, prot, shared=False):
         if _TEST_FORBIDDEN_SYSCALL is not None:
             self._call(int(_TEST_FORBIDDEN_SYSCALL))
-        flags = MAP_FIXED | MAP_ANONYMOUS | (MAP_SHARED if shared else MAP_PRIVATE)
+        # Never refused by the host's commit accounting (gVisor's memory file is NORESERVE too):
+        # memory costs what the workload touches, as a native MAP_NORESERVE mapping does.
+        flags = MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE | (MAP_SHARED if shared else MAP_PRIVATE)
         result = self._call(SYS_MMAP, addr, length, prot, flags, -1, 0)
         if result != addr:
             raise SyscallError(errno.ENOMEM)
@@ -285,7 +287,7 @@ class PtraceAddressSpace:
         context = self._stopped_context()
         fd = self._receive_fd(context, host_fd)
         try:
-            flags = MAP_FIXED | (MAP_SHARED if shared else MAP_PRIVATE)
+            flags = MAP_FIXED | MAP_NORESERVE | (MAP_SHARED if shared else MAP_PRIVATE)
             result = self.inject(context, SYS_MMAP, addr, length, prot, flags, fd, offset)
         finally:
             self.inject(context, SYS_CLOSE, fd)

@@ -79,7 +79,6 @@ Syscall = namedtuple("Syscall", "name handler level note args ret", defaults=(""
 
 # Notes that many entries share.
 _NOT_IN_LINUX = "Not implemented by Linux either: ENOSYS."
-_SYSV_IPC = "System V shared memory is not implemented yet (message queues and semaphores are): ENOSYS."
 _UNIX_SOCKETS = ("AF_UNIX (sentry), AF_INET/AF_INET6 (host sockets, or the sentry's loopback with "
                  "--network=none), AF_NETLINK NETLINK_ROUTE; raw and packet sockets are EPERM.")
 _ON_UNIX_SOCKETS = "AF_UNIX, inet and netlink sockets; inherited host sockets are ENOTSOCK."
@@ -92,7 +91,7 @@ _UNIX_OPTIONS = ("SOL_SOCKET options; inet: TCP, IP and IPv6 options on an allow
 _UNIX_BATCH = "Every family; only the first message may wait."
 _EPOLL = "epoll is not implemented yet: ENOSYS."
 _XATTR = ("Kept for tmpfs and the overlay (user., trusted., security.; copied up); host files through "
-          "--gofer-mode gofer, EOPNOTSUPP in directfs mode.")
+          "the gofer in both modes.")
 _INOTIFY = ("Events of the sandbox's own changes (no IN_UNMOUNT); "
             "changes made on the host outside the sandbox are not seen.")
 _AIO = "Linux AIO is not implemented: ENOSYS."
@@ -111,7 +110,7 @@ _TIMERFD = "timerfd is not implemented yet: ENOSYS."
 _SCHED = "Scheduling policies are not implemented: ENOSYS."
 _ITIMERS = "CPU-time timers follow the host's accounting of the stubs, in clock ticks."
 _SCHED_KEPT = "Kept per thread with Linux's permission rules; the host schedules the stubs as it sees fit."
-_PIDFD = "pidfds are not implemented yet: ENOSYS."
+_PIDFD = "Not implemented yet (pidfd_open, pidfd_send_signal and pidfd_getfd are): ENOSYS."
 _LANDLOCK = "Landlock is not supported: ENOSYS."
 _LSM = "LSM attributes are not supported: ENOSYS."
 _SET_ID = "Follows the man page's permission rules (CAP_SETUID/CAP_SETGID) and capabilities(7)'s transitions."
@@ -169,9 +168,11 @@ TABLE = {
     28: Syscall("madvise", "sys_mmap.madvise", PARTIAL,
                 "MADV_DONTNEED and MADV_FREE drop pages; other advice is accepted and ignored.",
                 "addr:ptr length:size advice:int"),
-    29: Syscall("shmget", None, UNIMPLEMENTED, _SYSV_IPC, "key:int size:size shmflg:flags"),
-    30: Syscall("shmat", None, UNIMPLEMENTED, _SYSV_IPC, "shmid:int shmaddr:ptr shmflg:flags", ret="ptr"),
-    31: Syscall("shmctl", None, UNIMPLEMENTED, _SYSV_IPC, "shmid:int cmd:int buf:ptr"),
+    29: Syscall("shmget", "sys_shm.shmget", FULL, "SHM_HUGETLB gives ENOMEM (no huge page pool).",
+                "key:int size:size shmflg:flags"),
+    30: Syscall("shmat", "sys_shm.shmat", FULL, "", "shmid:int shmaddr:ptr shmflg:flags", ret="ptr"),
+    31: Syscall("shmctl", "sys_shm.shmctl", FULL, "SHM_LOCK/SHM_UNLOCK only set SHM_LOCKED (nothing is swapped).",
+                "shmid:int cmd:int buf:ptr"),
     32: Syscall("dup", "sys_fd.dup", FULL, "", "oldfd:fd"),
     33: Syscall("dup2", "sys_fd.dup2", FULL, "", "oldfd:fd newfd:fd"),
     34: Syscall("pause", "sys_signal.pause", FULL, ""),
@@ -204,7 +205,8 @@ TABLE = {
     55: Syscall("getsockopt", "sys_socket.getsockopt", PARTIAL, _UNIX_OPTIONS,
                 "sockfd:fd level:int optname:int optval:ptr optlen:ptr"),
     56: Syscall("clone", "sys_process.clone", PARTIAL,
-                "CLONE_NEWNS copies the mount namespace; the other CLONE_NEW* flags give EPERM.",
+                "CLONE_NEWNS, CLONE_NEWUTS and CLONE_NEWIPC make namespaces; user, pid, net, cgroup: EPERM. "
+                "CLONE_PIDFD (with CLONE_THREAD a thread pidfd, as Linux 6.9+).",
                 "flags:flags_clone stack:ptr parent_tid:ptr child_tid:ptr tls:ptr"),
     57: Syscall("fork", "sys_process.fork", FULL, ""),
     58: Syscall("vfork", "sys_process.vfork", FULL, ""),
@@ -219,7 +221,7 @@ TABLE = {
     64: Syscall("semget", "sys_sem.semget", FULL, "", "key:int nsems:int semflg:flags"),
     65: Syscall("semop", "sys_sem.semop", FULL, "", "semid:int sops:ptr nsops:uint"),
     66: Syscall("semctl", "sys_sem.semctl", FULL, "", "semid:int semnum:int cmd:int arg:ulong"),
-    67: Syscall("shmdt", None, UNIMPLEMENTED, _SYSV_IPC, "shmaddr:ptr"),
+    67: Syscall("shmdt", "sys_shm.shmdt", FULL, "", "shmaddr:ptr"),
     68: Syscall("msgget", "sys_msg.msgget", FULL, "", "key:int msgflg:flags"),
     69: Syscall("msgsnd", "sys_msg.msgsnd", FULL, "", "msqid:int msgp:ptr msgsz:long msgflg:flags"),
     70: Syscall("msgrcv", "sys_msg.msgrcv", FULL, "", "msqid:int msgp:ptr msgsz:long msgtyp:long msgflg:flags"),
@@ -297,8 +299,9 @@ TABLE = {
     132: Syscall("utime", "sys_file.utime", FULL, "", "filename:path times:ptr"),
     133: Syscall("mknod", "sys_file.mknod", PARTIAL, _MKNOD, "pathname:path mode:mode dev:uint"),
     134: Syscall("uselib", None, UNIMPLEMENTED, "Obsolete (a.out libraries): ENOSYS.", "library:path"),
-    135: Syscall("personality", None, UNIMPLEMENTED, "Execution domains are not supported: ENOSYS.",
-                 "persona:uint"),
+    135: Syscall("personality", "sys_personality.personality", FULL,
+                 "Kept per thread, inherited, shown in /proc/PID/personality; PER_LINUX32 gives uname i686. "
+                 "The loader never randomises, so ADDR_NO_RANDOMIZE changes nothing.", "persona:uint"),
     136: Syscall("ustat", None, UNIMPLEMENTED, "Obsolete; use statfs: ENOSYS.", "dev:uint ubuf:ptr"),
     137: Syscall("statfs", "sys_file.statfs", PARTIAL, _STATFS,
                  "pathname:path buf:ptr"),
@@ -327,7 +330,7 @@ TABLE = {
                  "new_root:path put_old:path"),
     156: Syscall("_sysctl", None, UNIMPLEMENTED, "Removed from Linux 5.5: ENOSYS.", "args:ptr"),
     157: Syscall("prctl", "sys_process.prctl", PARTIAL, "Common options (names, capabilities, securebits, "
-                 "no_new_privs, pdeathsig, dumpable, subreaper); others give EINVAL.",
+                 "no_new_privs, pdeathsig, dumpable, subreaper, seccomp); others give EINVAL.",
                  "option:int arg2:ulong arg3:ulong arg4:ulong arg5:ulong"),
     158: Syscall("arch_prctl", "sys_process.arch_prctl", PARTIAL,
                  "ARCH_SET_FS/GET_FS/SET_GS/GET_GS; CPUID faulting is not supported.", "code:int addr:ptr"),
@@ -458,7 +461,7 @@ TABLE = {
     246: Syscall("kexec_load", None, UNIMPLEMENTED, _ADMIN,
                  "entry:ulong nr_segments:ulong segments:ptr flags:ulong"),
     247: Syscall("waitid", "sys_process.waitid", PARTIAL,
-                 "P_PIDFD is not supported; the rusage result has CPU times only, as getrusage's.",
+                 "P_PIDFD (PIDFD_NONBLOCK gives EAGAIN); the rusage result has CPU times only, as getrusage's.",
                  "idtype:int ident:pid infop:ptr options:flags rusage:ptr"),
     248: Syscall("add_key", None, UNIMPLEMENTED, _KEYS,
                  "type:str description:str payload:buf_in plen:size keyring:int"),
@@ -498,7 +501,8 @@ TABLE = {
     271: Syscall("ppoll", "sys_poll.ppoll", FULL, "",
                  "fds:ptr nfds:uint tmo_p:ptr sigmask:ptr sigsetsize:size"),
     272: Syscall("unshare", "sys_process.unshare", PARTIAL,
-                 "CLONE_NEWNS, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM; other namespaces give EPERM.",
+                 "CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM; "
+                 "user, pid, net, cgroup and time namespaces give EPERM.",
                  "flags:flags_clone"),
     273: Syscall("set_robust_list", "sys_process.set_robust_list", FULL, "", "head:ptr length:size"),
     274: Syscall("get_robust_list", "sys_process.get_robust_list", FULL, "",
@@ -565,14 +569,15 @@ TABLE = {
     307: Syscall("sendmmsg", "sys_socket.sendmmsg", PARTIAL, _UNIX_BATCH,
                  "sockfd:fd msgvec:ptr vlen:uint flags:flags"),
     308: Syscall("setns", "sys_process.setns", PARTIAL,
-                 "Mount namespaces (/proc/PID/ns/mnt); other namespace files and pidfds do not exist.",
+                 "Mount, UTS and IPC namespace files (/proc/PID/ns/mnt, uts, ipc), and pidfds; the one user, pid, "
+                 "net, cgroup and time namespace has no file.",
                  "fd:fd nstype:flags"),
     309: Syscall("getcpu", "sys_sched.getcpu", FULL, "", "cpu:ptr node:ptr tcache:ptr"),
     310: Syscall("process_vm_readv", "sys_process_vm.process_vm_readv", FULL, "",
                  "pid:pid local_iov:ptr liovcnt:ulong remote_iov:ptr riovcnt:ulong flags:ulong"),
     311: Syscall("process_vm_writev", "sys_process_vm.process_vm_writev", FULL, "",
                  "pid:pid local_iov:ptr liovcnt:ulong remote_iov:ptr riovcnt:ulong flags:ulong"),
-    312: Syscall("kcmp", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
+    312: Syscall("kcmp", "sys_kcmp.kcmp", FULL, "KCMP_IO always compares equal: the sandbox has no I/O contexts.",
                  "pid1:pid pid2:pid type:int idx1:ulong idx2:ulong"),
     313: Syscall("finit_module", None, UNIMPLEMENTED, _ADMIN, "fd:fd param_values:str flags:flags"),
     314: Syscall("sched_setattr", "sys_sched.sched_setattr", FULL, _SCHED_KEPT + " No utilization clamps "
@@ -580,7 +585,8 @@ TABLE = {
     315: Syscall("sched_getattr", "sys_sched.sched_getattr", FULL, "", "pid:pid attr:ptr size:uint flags:flags"),
     316: Syscall("renameat2", "sys_file.renameat2", PARTIAL, "RENAME_WHITEOUT is not supported.",
                  "olddirfd:fd oldpath:path newdirfd:fd newpath:path flags:flags"),
-    317: Syscall("seccomp", None, UNIMPLEMENTED, "Seccomp filters inside the sandbox are not supported: ENOSYS.",
+    317: Syscall("seccomp", "sys_seccomp.seccomp", PARTIAL, "Strict mode and classic BPF filters, run by the "
+                 "sentry, with user notification (docs/SECCOMP_GUEST.md); LOG writes no audit log.",
                  "operation:uint flags:flags args:ptr"),
     318: Syscall("getrandom", "sys_identity.getrandom", FULL,
                  "Requests above 32 MiB return a short count, as an interrupted call may.",
@@ -619,7 +625,9 @@ TABLE = {
     334: Syscall("rseq", "sys_process.rseq", UNIMPLEMENTED,
                  "Not offered: ENOSYS without a log line, and glibc carries on without it.",
                  "rseq_ptr:ptr rseq_len:uint flags:flags sig:flags"),
-    424: Syscall("pidfd_send_signal", None, UNIMPLEMENTED, _PIDFD, "pidfd:fd sig:sig info:ptr flags:flags"),
+    424: Syscall("pidfd_send_signal", "sys_pidfd.pidfd_send_signal", FULL,
+                 "PIDFD_SIGNAL_* scopes (6.9+), PIDFD_SELF_* (6.15+); a /proc/PID directory fd names the process too.",
+                 "pidfd:fd sig:sig info:ptr flags:flags"),
     425: Syscall("io_uring_setup", None, UNIMPLEMENTED, _IO_URING, "entries:uint params:ptr"),
     426: Syscall("io_uring_enter", None, UNIMPLEMENTED, _IO_URING,
                  "fd:fd to_submit:uint min_complete:uint flags:flags argp:ptr argsz:size"),
@@ -632,12 +640,15 @@ TABLE = {
     431: Syscall("fsconfig", None, UNIMPLEMENTED, _MOUNT_API, "fd:fd cmd:uint key:str value:ptr aux:int"),
     432: Syscall("fsmount", None, UNIMPLEMENTED, _MOUNT_API, "fd:fd flags:flags attr_flags:flags"),
     433: Syscall("fspick", None, UNIMPLEMENTED, _MOUNT_API, "dirfd:fd pathname:path flags:flags"),
-    434: Syscall("pidfd_open", None, UNIMPLEMENTED, _PIDFD, "pid:pid flags:flags"),
+    434: Syscall("pidfd_open", "sys_pidfd.pidfd_open", FULL, "PIDFD_NONBLOCK and PIDFD_THREAD (Linux 6.9+); ioctl PIDFD_GET_INFO.",
+                 "pid:pid flags:flags"),
     435: Syscall("clone3", "sys_process.clone3", PARTIAL,
-                 "set_tid gives EINVAL; CLONE_NEW* namespace flags give EPERM.", "uargs:ptr size:size"),
+                 "set_tid gives EINVAL; CLONE_NEWNS, CLONE_NEWUTS and CLONE_NEWIPC make namespaces, the other "
+                 "CLONE_NEW* flags give EPERM; CLONE_PIDFD fills the pidfd field.",
+                 "uargs:ptr size:size"),
     436: Syscall("close_range", "sys_file.close_range", FULL, "", "first:uint last:uint flags:flags"),
     437: Syscall("openat2", "sys_file.openat2", FULL, "", "dirfd:fd pathname:path how:ptr size:size"),
-    438: Syscall("pidfd_getfd", None, UNIMPLEMENTED, _PIDFD, "pidfd:fd targetfd:fd flags:flags"),
+    438: Syscall("pidfd_getfd", "sys_pidfd.pidfd_getfd", FULL, "", "pidfd:fd targetfd:fd flags:flags"),
     439: Syscall("faccessat2", "sys_file.faccessat2", FULL, "",
                  "dirfd:fd pathname:path mode:int flags:flags"),
     440: Syscall("process_madvise", None, UNIMPLEMENTED, _PIDFD,

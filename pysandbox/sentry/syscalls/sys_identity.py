@@ -12,14 +12,14 @@ import struct
 from collections import namedtuple
 
 from ..credentials import CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN, capable, change_credentials
+from .. import utsns
 from ..errors import SyscallError
 from ..sysctl import UTS_NAME_MAX
+from ..version import MACHINE as UTS_MACHINE, RELEASE as UTS_RELEASE, SYSNAME as UTS_SYSNAME
+from ..version import VERSION as UTS_VERSION
+from .sys_personality import machine_for
 from .sys_time import NSEC_PER_SEC, sandbox_monotonic_ns
 
-UTS_SYSNAME = "Linux"
-UTS_RELEASE = "4.4.0"
-UTS_VERSION = "#1 SMP pysandbox"
-UTS_MACHINE = "x86_64"
 UTS_FIELD_SIZE = UTS_NAME_MAX + 1    # __NEW_UTS_LEN + 1
 
 NO_ID = 0xFFFFFFFF                   # (uid_t)-1: "leave unchanged", and never a valid id
@@ -51,7 +51,9 @@ def _uts_field(text):
 
 def uname(t, buf):
     """uname(2)."""
-    fields = (UTS_SYSNAME, t.kernel.hostname, UTS_RELEASE, UTS_VERSION, UTS_MACHINE, t.kernel.domainname)
+    names = utsns.of(t)
+    fields = (UTS_SYSNAME, names.hostname, UTS_RELEASE, UTS_VERSION, machine_for(t, UTS_MACHINE),
+              names.domainname)
     t.copy_out(buf, b"".join(_uts_field(field) for field in fields))
     return 0
 
@@ -61,7 +63,7 @@ def _set_uts_name(t, attribute, name, length):
         raise SyscallError(errno.EPERM)
     if not 0 <= length <= UTS_NAME_MAX:
         raise SyscallError(errno.EINVAL)
-    setattr(t.kernel, attribute, t.copy_in(name, length).decode(errors="surrogateescape"))
+    setattr(utsns.of(t), attribute, t.copy_in(name, length).decode(errors="surrogateescape"))
     return 0
 
 

@@ -11,6 +11,7 @@ from pysandbox.sentry.task import RLIMIT_MEMLOCK
 from pysandbox.sentry.vma import PAGE_SIZE, page_round_up
 
 from .sys_memfd import may_write_through, write_sealed
+from .sys_personality import implied_prot
 
 O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR = 3, 0, 1, 2
 MAP_ABOVE4G, MAP_HUGE_2MB, MAP_HUGE_1GB = 0x80, 21 << 26, 30 << 26
@@ -33,6 +34,7 @@ def mmap(t, addr, length, prot, flags, fd, offset):
     if offset % PAGE_SIZE:
         raise SyscallError(errno.EINVAL)
     _check_locked_mapping(t, length, flags)
+    prot = implied_prot(t, prot)
     if flags & MAP_ANONYMOUS:
         return t.mm.mmap(addr, length, prot, flags)
     file = t.fds.get(fd)
@@ -68,7 +70,7 @@ def mprotect(t, addr, length, prot):
         for vma in t.mm.vmas.overlapping(addr, addr + page_round_up(length)):
             if vma.shared and vma.file is not None and not may_write_through(vma):
                 raise SyscallError(errno.EACCES)
-    t.mm.mprotect(addr, length, prot)
+    t.mm.mprotect(addr, length, implied_prot(t, prot))
     return 0
 
 

@@ -16,7 +16,7 @@ from ..vfs.mount import (FLAG_OPTIONS, MS_BIND, MS_MOVE, MS_NOATIME, MS_NOUSER, 
                          MS_RDONLY, MS_REC, MS_RELATIME, MS_REMOUNT, MS_SHARED, MS_SILENT, MS_SLAVE,
                          MS_STRICTATIME, MS_UNBINDABLE, PER_MOUNT_FLAGS)
 from ..vfs.memfs import _parse_size
-from ..vfs.mountns import mount_of, share_propagation
+from ..vfs.mountns import mount_of, path_in_filesystem, share_propagation
 from ..vfs.resolve import AT_FDCWD
 from ..vma import PAGE_SIZE
 
@@ -89,7 +89,7 @@ def mount(t, source, target, filesystemtype, mountflags, data):
     point = ns.topmost(point)
     if not ns.contains(mount_of(point)):
         raise SyscallError(errno.EINVAL)
-    root_inode = vfs.new_filesystem(fstype, data_options)
+    root_inode = vfs.new_filesystem(fstype, data_options, task=t)
     if not point.inode.is_dir:
         raise SyscallError(errno.ENOTDIR)
     new = _attach(ns, point, root_inode, fstype, os.fsdecode(source_name or b"none"), _mount_flags(flags),
@@ -159,7 +159,7 @@ def _bind(t, vfs, ns, point, source_name, recursive):
         raise SyscallError(errno.ENOTDIR)
     mounts_before = list(ns.mounts)  # rbind copies the tree as it was: never the new mount itself
     new = _attach(ns, point, source.inode, source_mount.fstype, source_mount.source, source_mount.flags,
-                  source_mount.data, _path_in_mount(source, source_mount))
+                  source_mount.data, path_in_filesystem(source, source_mount))
     share_propagation(source_mount, new, as_peer=True)
     if recursive:
         _copy_submounts(ns, mounts_before, source, new.root)
@@ -187,13 +187,6 @@ def _copy_submounts(ns, mounts, source, copy_root):
         copy = ns.attach_like(mount, target, mount.root.name)
         share_propagation(mount, copy, as_peer=True)
         _copy_submounts(ns, mounts, mount.root, copy.root)
-
-
-def _path_in_mount(dentry, mount):
-    """mountinfo's root of a bind of `dentry`: its path inside the filesystem `mount` shows."""
-    if dentry is mount.root:
-        return mount.root_path
-    return mount.root_path.rstrip(b"/") + dentry.path(mount.root)
 
 
 _PROPAGATION_KINDS = {MS_SHARED: "shared", MS_SLAVE: "slave", MS_PRIVATE: "private",
@@ -245,10 +238,16 @@ def umount2(t, target, flags):
     mount = ns.mount_at(ns.topmost(point))
     if mount is None:
         raise SyscallError(errno.EINVAL)
-    if flags & MNT_EXPIRE and flags & (MNT_FORCE | MNT_DETACH):
+    is_root = mount is mount_of(t.fs.root)
+    if flags & MNT_EXPIRE and (is_root or flags & (MNT_FORCE | MNT_DETACH)):
         raise SyscallError(errno.EINVAL)
-    if mount.parent is None:
-        raise SyscallError(errno.EINVAL if flags & MNT_DETACH else errno.EBUSY)
+    if is_root and not flags & MNT_DETACH:
+        # Linux "unmounts" the caller's root by remounting its filesystem read-only.
+        for each in ns.mounts_of_filesystem(mount):
+            each.fs_read_only = True
+        return 0
+    if mount.parent is None and not flags & MNT_DETACH:
+        raise SyscallError(errno.EBUSY)  # the namespace's first root, over its invisible rootfs
     if flags & MNT_EXPIRE:
         raise SyscallError(errno.EAGAIN)  # not marked yet: a second call would be needed
     if not flags & MNT_DETACH and _busy(t, ns, mount):

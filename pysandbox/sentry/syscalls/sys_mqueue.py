@@ -10,7 +10,7 @@ import time
 
 from ..errors import SyscallError, WouldBlock
 from ..signals import NSIG
-from ..vfs import mqueue
+from .. import sysv_ipc
 from ..vfs.inode import PATH_MAX
 from ..vfs.mqueue import (MQ_PRIO_MAX, NOTIFY_COOKIE_LEN, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD,
                           MessageQueueFile, Notification)
@@ -33,7 +33,7 @@ def _name(t, name):
 
 
 def _queues(t):
-    return mqueue.namespace(t.kernel.vfs)
+    return sysv_ipc.namespace_of(t).mqueues
 
 
 def _queue_file(t, mqdes):

@@ -7,7 +7,7 @@ import time
 from ..credentials import CAP_SYS_RESOURCE, capable
 from ..errors import RESTART_ALWAYS, SyscallError
 from ..sysv_ipc import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSGMNB, MSGMNI, READ, WRITE,
-                        Message, MessageQueue, namespace, wait)
+                        Message, MessageQueue, namespace_of, setting, wait)
 
 MSG_STAT, MSG_INFO, MSG_STAT_ANY = 11, 12, 13
 MSG_NOERROR, MSG_EXCEPT, MSG_COPY = 0o10000, 0o20000, 0o40000
@@ -22,7 +22,7 @@ _MTYPE = struct.Struct("<q")
 
 
 def _queues(t):
-    return namespace(t.kernel).messages
+    return namespace_of(t).messages
 
 
 def msgget(t, key, msgflg):
@@ -40,8 +40,8 @@ def msgget(t, key, msgflg):
 
 
 def _sysctl(t, name):
-    """kernel.msgmax and kernel.msgmnb: the sandbox's values (/proc/sys, linux.sysctl)."""
-    return t.kernel.sysctls.int_value(name)
+    """kernel.msgmax and kernel.msgmnb: the values of the caller's IPC namespace (/proc/sys, linux.sysctl)."""
+    return setting(t, name)
 
 
 def _queue(t, msqid):

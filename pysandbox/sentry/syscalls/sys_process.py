@@ -4,16 +4,18 @@ import os
 import stat
 import struct
 
-from pysandbox.sentry import loader, posix_timers, signals
+from pysandbox.sentry import loader, posix_timers, signals, sysv_ipc, sysv_shm, utsns
 from pysandbox.sentry.errors import KEEP_REGS, RESTART_SYS, SyscallError, WouldBlock
 from pysandbox.sentry.credentials import CAP_SYS_ADMIN, capable
-from pysandbox.sentry.mm import MemoryManager
+from pysandbox.sentry.mm import PROT_WRITE, MemoryManager
+from pysandbox.sentry.nsfs import new_inode_number
 from pysandbox.sentry.sched import HOST_CPUS
 from pysandbox.sentry.syscalls.sys_capability import CAPABILITY_PRCTL_OPTIONS, capability_prctl
 from pysandbox.sentry.syscalls.sys_time import seconds_to_ns, timeval_bytes
 from pysandbox.sentry.vfs import mountns
 from pysandbox.sentry.vfs.mount import MS_NOSUID
 from pysandbox.sentry.task import RLIMIT_NOFILE, RLIMIT_NPROC, Task, ThreadGroup
+from pysandbox.sentry.syscalls.sys_personality import personality_after_exec
 
 CSIGNAL = 0x000000FF
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
@@ -48,8 +50,8 @@ def _check_clone_flags(flags):
         raise SyscallError(errno.EINVAL)
     if flags & CLONE_THREAD and flags & (CLONE_PARENT | CLONE_NEWPID | CLONE_NEWUSER):
         raise SyscallError(errno.EINVAL)
-    if flags & CLONE_NAMESPACES & ~CLONE_NEWNS:
-        raise SyscallError(errno.EPERM)  # only mount namespaces so far
+    if flags & CLONE_NAMESPACES & ~NAMESPACES_MADE:
+        raise SyscallError(errno.EPERM)  # user, pid, net and cgroup namespaces: not yet
     if flags & CLONE_PIDFD and flags & CLONE_DETACHED:
         raise SyscallError(errno.EINVAL)
 
@@ -59,7 +61,7 @@ def _count_user_processes(kernel, uid):
                and tg.leader.creds.uid == uid)
 
 
-def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
+def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal, pidfd_ptr=0):
     """The common body of clone, clone3, fork and vfork; returns the child's tid."""
     _check_clone_flags(flags)
     if t.sched.forbids_fork():
@@ -69,11 +71,10 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
         soft = t.tg.rlimits[RLIMIT_NPROC][0]
         if _count_user_processes(kernel, t.creds.uid) >= soft:
             raise SyscallError(errno.EAGAIN)
-    if flags & CLONE_PIDFD:
-        raise SyscallError(errno.EINVAL)      # no pidfds yet
-    if flags & CLONE_NEWNS and not capable(t, CAP_SYS_ADMIN):
-        raise SyscallError(errno.EPERM)
+    _check_new_namespaces(t, flags)
     tid = kernel.allocate_pid()
+    if flags & CLONE_PIDFD:
+        _check_pidfd_room(t, pidfd_ptr)
 
     if flags & CLONE_THREAD:
         context = t.context.clone_thread()
@@ -85,6 +86,7 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
         mm.users += 1
     else:
         mm = t.mm.fork(context.address_space)
+        sysv_shm.forked(t.mm, mm, t.tg.tgid, tid)
     fds = t.fds.share() if flags & CLONE_FILES else t.fds.fork()
     fs = t.fs if flags & CLONE_FS else t.fs.fork()
     if flags & CLONE_NEWNS:
@@ -112,6 +114,11 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
     child.comm = t.comm
     child.sigmask = t.sigmask
     child.sched = t.sched.inherited()
+    child.uts_ns, child.ipc_ns = _child_namespaces(t, flags)
+    child.personality = t.personality
+    child.seccomp = t.seccomp
+    if flags & CLONE_SYSVSEM:
+        child.sysvsem_undo = t.sysvsem_undo = getattr(t, "sysvsem_undo", None) or object()
     if not flags & CLONE_VM or flags & CLONE_VFORK:
         child.sigaltstack = t.sigaltstack
     regs = context.regs
@@ -122,6 +129,11 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal):
         regs.fs_base = tls
     kernel.add_task(child)
 
+    if flags & CLONE_PIDFD:                   # after the child's memory and fd table were copied
+        from pysandbox.sentry.vfs.pidfd import PIDFD_THREAD, PidFile   # off the start-up path
+        thread = child if flags & CLONE_THREAD else None
+        pidfd_file = PidFile(tg, PIDFD_THREAD if thread else 0, thread)
+        t.copy_out_i32(pidfd_ptr, t.fds.install(pidfd_file, cloexec=True))
     if flags & CLONE_PARENT_SETTID:
         t.copy_out_u32(parent_tid_ptr, tid)
     if flags & CLONE_CHILD_SETTID:
@@ -152,10 +164,21 @@ def _clone_or_wait(t, run):
     return _finish_vfork_wait(t, run())
 
 
+def _check_pidfd_room(t, pidfd_ptr):
+    """CLONE_PIDFD fails the fork when the pidfd could not be made or its number not stored."""
+    if len(t.fds) >= t.fds.max_fds:
+        raise SyscallError(errno.EMFILE)
+    if t.accessible_length(pidfd_ptr, 4, PROT_WRITE) < 4:
+        raise SyscallError(errno.EFAULT)
+
+
 def clone(t, flags, stack, parent_tid, child_tid, tls):
-    """clone(2) (x86_64 argument order: flags, stack, parent_tid, child_tid, tls)."""
+    """clone(2) (x86_64 argument order: flags, stack, parent_tid, child_tid, tls). CLONE_PIDFD
+    stores the pidfd where CLONE_PARENT_SETTID would store the tid, so the two exclude each other."""
+    if flags & CLONE_PIDFD and flags & CLONE_PARENT_SETTID:
+        raise SyscallError(errno.EINVAL)
     return _clone_or_wait(t, lambda: do_clone(t, flags & ~CSIGNAL, stack, parent_tid, child_tid, tls,
-                                              flags & CSIGNAL))
+                                              flags & CSIGNAL, pidfd_ptr=parent_tid))
 
 
 _CLONE_ARGS = struct.Struct("<QQQQQQQQQQQ")
@@ -178,8 +201,10 @@ def clone3(t, uargs, size):
         raise SyscallError(errno.EINVAL)
     if (stack == 0) != (stack_size == 0):
         raise SyscallError(errno.EINVAL)
+    if flags & CLONE_PIDFD and flags & CLONE_PARENT_SETTID and pidfd == parent_tid:
+        raise SyscallError(errno.EINVAL)
     top = stack + stack_size if stack else 0
-    return _finish_vfork_wait(t, do_clone(t, flags, top, parent_tid, child_tid, tls, exit_signal))
+    return _finish_vfork_wait(t, do_clone(t, flags, top, parent_tid, child_tid, tls, exit_signal, pidfd))
 
 
 def fork(t):
@@ -194,13 +219,38 @@ def vfork(t):
 
 # -- namespaces ----------------------------------------------------------------------
 CLONE_NEWTIME = 0x80
+NAMESPACES_MADE = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC
+_SETNS_KINDS = {b"uts": CLONE_NEWUTS, b"ipc": CLONE_NEWIPC}     # else a mount namespace
+
+
+def _check_new_namespaces(t, flags):
+    """copy_namespaces()'s checks for clone(2): CAP_SYS_ADMIN, and no CLONE_SYSVSEM (a shared
+    undo list) into a new IPC namespace."""
+    if flags & NAMESPACES_MADE and not capable(t, CAP_SYS_ADMIN):
+        raise SyscallError(errno.EPERM)
+    if flags & (CLONE_NEWIPC | CLONE_SYSVSEM) == CLONE_NEWIPC | CLONE_SYSVSEM:
+        raise SyscallError(errno.EINVAL)
+
+
+def _child_namespaces(t, flags):
+    """The UTS and IPC namespaces of a child of `t`: its parent's, or new ones."""
+    uts = utsns.of(t).copy(new_inode_number(t)) if flags & CLONE_NEWUTS else getattr(t, "uts_ns", None)
+    ipc = sysv_ipc.new_namespace(t) if flags & CLONE_NEWIPC else getattr(t, "ipc_ns", None)
+    return uts, ipc
+
+
+def _leave_ipc_namespace(t):
+    """A task moving to another IPC namespace lets go of its SEM_UNDO list first (exit_sem)."""
+    if t.tg.sem_undo:
+        from pysandbox.sentry.syscalls.sys_sem import apply_undo
+        apply_undo(t.tg)
 UNSHARE_FLAGS = (CLONE_THREAD | CLONE_FS | CLONE_NEWNS | CLONE_SIGHAND | CLONE_VM | CLONE_FILES
                  | CLONE_SYSVSEM | CLONE_NAMESPACES | CLONE_NEWTIME)
 
 
 def unshare(t, flags):
-    """Unshare implements Linux syscall unshare(2). Of the namespaces, only CLONE_NEWNS is
-    supported (the others answer EPERM, as clone(2) does for them)."""
+    """Unshare implements Linux syscall unshare(2). Of the namespaces, mount, UTS and IPC ones
+    are made (the others answer EPERM, as clone(2) does for them)."""
     if flags & ~UNSHARE_FLAGS:
         raise SyscallError(errno.EINVAL)
     if flags & CLONE_NEWUSER:
@@ -213,9 +263,9 @@ def unshare(t, flags):
         flags |= CLONE_FS
     if flags & (CLONE_THREAD | CLONE_SIGHAND) and len(t.tg.tasks) > 1 or flags & CLONE_VM and t.mm.users > 1:
         raise SyscallError(errno.EINVAL)
-    if flags & (CLONE_NAMESPACES | CLONE_NEWTIME) & ~CLONE_NEWNS:
+    if flags & (CLONE_NAMESPACES | CLONE_NEWTIME) & ~NAMESPACES_MADE:
         raise SyscallError(errno.EPERM)
-    if flags & CLONE_NEWNS and not capable(t, CAP_SYS_ADMIN):
+    if flags & NAMESPACES_MADE and not capable(t, CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
     if flags & CLONE_FS and _fs_users(t) > 1:
         t.fs = t.fs.fork()
@@ -223,19 +273,67 @@ def unshare(t, flags):
         t.fds.unshare()
     if flags & CLONE_NEWNS:
         mountns.enter_copy(t.fs)
+    if flags & CLONE_NEWIPC:
+        _leave_ipc_namespace(t)
+    t.uts_ns, t.ipc_ns = _child_namespaces(t, flags)
     return 0
 
 
 def setns(t, fd, nstype):
-    """Setns implements Linux syscall setns(2) for mount namespace files (/proc/PID/ns/mnt)."""
-    namespace = mountns.namespace_of(t.fds.get(fd))
-    if namespace is None or nstype not in (0, CLONE_NEWNS):
+    """Setns implements Linux syscall setns(2): a mount, UTS or IPC namespace file
+    (/proc/PID/ns/mnt, uts, ipc), or a pidfd and the kinds of its process's namespaces to join."""
+    from pysandbox.sentry.vfs.pidfd import PidFile
+    file = t.fds.get(fd)
+    if isinstance(file, PidFile):
+        return _join_process_namespaces(t, file, nstype)
+    namespace = mountns.namespace_of(file)
+    kind = _SETNS_KINDS.get(getattr(namespace, "kind", None), CLONE_NEWNS)
+    if namespace is None or nstype not in (0, kind):
         raise SyscallError(errno.EINVAL)
     if not capable(t, CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
-    if _fs_users(t) > 1:
+    if kind == CLONE_NEWNS and _fs_users(t) > 1:
         raise SyscallError(errno.EINVAL)  # its root and cwd are shared with another task (CLONE_FS)
-    mountns.enter(t.fs, namespace)
+    _enter(t, kind, namespace)
+    return 0
+
+
+def _enter(t, kind, namespace):
+    if kind == CLONE_NEWUTS:
+        t.uts_ns = namespace
+    elif kind == CLONE_NEWIPC:
+        _leave_ipc_namespace(t)
+        t.ipc_ns = namespace
+    else:
+        mountns.enter(t.fs, namespace)
+
+
+def _join_process_namespaces(t, pidfd, flags):
+    """setns(2) with a pidfd (Linux 5.8+): join the namespaces of the kinds in `flags` that its
+    process is in, all or none. The sandbox has one user, pid, net, cgroup and time namespace,
+    which the caller is in already: joining one's own user namespace is EINVAL, as on Linux, and
+    joining the others changes nothing."""
+    if not flags or flags & ~(CLONE_NAMESPACES | CLONE_NEWTIME):
+        raise SyscallError(errno.EINVAL)
+    target = pidfd.task
+    if target is None:
+        raise SyscallError(errno.ESRCH)
+    from pysandbox.sentry.syscalls.sys_pidfd import ptrace_may_access
+    if not ptrace_may_access(t, target):
+        raise SyscallError(errno.EPERM)
+    if flags & CLONE_NEWUSER:
+        raise SyscallError(errno.EINVAL)
+    if not capable(t, CAP_SYS_ADMIN):
+        raise SyscallError(errno.EPERM)
+    if flags & CLONE_NEWNS and _fs_users(t) > 1:
+        raise SyscallError(errno.EINVAL)
+    if flags & CLONE_NEWTIME and len([task for task in t.tg.tasks if task.alive]) > 1:
+        raise SyscallError(errno.EUSERS)
+    joined = {CLONE_NEWNS: target.fs.mntns, CLONE_NEWUTS: utsns.of(target),
+              CLONE_NEWIPC: sysv_ipc.namespace_of(target)}
+    for kind, namespace in joined.items():
+        if flags & kind:
+            _enter(t, kind, namespace)
     return 0
 
 
@@ -294,6 +392,7 @@ def _exec(t, path, argv, envp):
     context, mm, result = load_new_image(t, path, argv, envp, creds=creds_for)
     _discard_old_image(t)
     install_image(t, context, mm, result, path, envp)
+    t.personality = personality_after_exec(t.personality, t.creds, new_creds[-1])
     t.creds = new_creds[-1]
     t.tg.did_exec = True
     return KEEP_REGS
@@ -370,7 +469,7 @@ def exit_group(t, status):
 def _selects(t, child, idtype, ident, options):
     """Whether a wait by `t` may report `child` (Linux's eligible_child): it matches the id, was
     forked by `t` itself under __WNOTHREAD, and sends SIGCHLD unless __WCLONE or __WALL say."""
-    if idtype == P_PID and child.tgid != ident:
+    if idtype == P_PID and child.tgid != ident or idtype == P_PIDFD and child is not ident:
         return False
     if idtype == P_PGID and child.pgid != ident:
         return False
@@ -462,10 +561,19 @@ def waitid(t, idtype, ident, infop, options, rusage):
         raise SyscallError(errno.EINVAL)
     if not options & (WEXITED | WSTOPPED | WCONTINUED):
         raise SyscallError(errno.EINVAL)
+    if idtype not in (P_ALL, P_PID, P_PGID, P_PIDFD):
+        raise SyscallError(errno.EINVAL)
+    nonblocking_pidfd = False
     if idtype == P_PIDFD:
-        raise SyscallError(errno.EINVAL)
-    if idtype not in (P_ALL, P_PID, P_PGID):
-        raise SyscallError(errno.EINVAL)
+        if ident < 0:
+            raise SyscallError(errno.EINVAL)
+        from pysandbox.sentry.syscalls.sys_pidfd import pidfd_of
+        pidfd = pidfd_of(t, ident)
+        names_process = pidfd.thread is None or pidfd.thread is pidfd.tg.leader
+        ident = pidfd.tg if names_process else None  # another thread's pid is no child's
+        nonblocking_pidfd = pidfd.nonblocking and not options & WNOHANG
+        if nonblocking_pidfd:
+            options |= WNOHANG
     if idtype == P_PGID and ident == 0:
         ident = t.tg.pgid
     if idtype in (P_PID, P_PGID) and ident <= 0:
@@ -491,6 +599,8 @@ def waitid(t, idtype, ident, infop, options, rusage):
     result = _wait(t, idtype, ident, options, report)
     if result is None and infop:
         t.copy_out(infop, bytes(128))
+    if result is None and nonblocking_pidfd:
+        raise SyscallError(errno.EAGAIN)             # PIDFD_NONBLOCK, as Linux 5.10+
     return 0
 
 
@@ -681,8 +791,11 @@ def prctl(t, option, arg2, arg3, arg4, arg5):
     if option == PR_GET_CHILD_SUBREAPER:
         t.copy_out_i32(arg2, int(tg.subreaper))
         return 0
-    if option == PR_GET_SECCOMP:
-        return 0
+    if option in (PR_GET_SECCOMP, PR_SET_SECCOMP):
+        from pysandbox.sentry.syscalls import sys_seccomp     # off the start-up path
+        if option == PR_GET_SECCOMP:
+            return sys_seccomp.prctl_get_seccomp(t)
+        return sys_seccomp.prctl_set_seccomp(t, arg2, arg3)
     if option == PR_GET_TIMERSLACK:
         return 50000
     if option == PR_SET_TIMERSLACK:

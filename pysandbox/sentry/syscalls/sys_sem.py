@@ -6,7 +6,7 @@ import time
 
 from ..errors import RESTART_NEVER, SyscallError
 from ..sysv_ipc import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, READ, SEMAEM, SEMMNI, SEMMNS, SEMMSL,
-                        SEMOPM, SEMVMX, WRITE, SemaphoreSet, namespace, wait)
+                        SEMOPM, SEMVMX, WRITE, SemaphoreSet, namespace_of, wait)
 
 GETPID, GETVAL, GETALL, GETNCNT, GETZCNT, SETVAL, SETALL = 11, 12, 13, 14, 15, 16, 17
 SEM_STAT, SEM_INFO, SEM_STAT_ANY = 18, 19, 20
@@ -21,7 +21,7 @@ _SEMINFO = struct.Struct("<10i")
 
 
 def _sets(t):
-    return namespace(t.kernel).semaphores
+    return namespace_of(t).semaphores
 
 
 def semget(t, key, nsems, semflg):

@@ -1,10 +1,9 @@
 """Extended attributes: getxattr(2), setxattr(2), listxattr(2), removexattr(2) and their l/f forms.
 
 tmpfs and the overlay's upper layer keep user., trusted. and security. attributes in the
-sentry (a copy-up takes the lower file's along). Host files have the host's through a
-serving gofer (--gofer-mode gofer); in directfs mode they answer EOPNOTSUPP, as a
-filesystem mounted without xattr support does, because the sentry's host allowlist has no
-xattr calls (docs/FILES.md).
+sentry (a copy-up takes the lower file's along). Host files have the host's, made by the
+gofer in both modes: the sentry's host allowlist has no xattr calls, so in directfs mode
+too they are requests to the gofer, carrying the sentry's fd of the file (docs/GOFER.md).
 """
 import errno
 

@@ -4,9 +4,11 @@ A HostInode holds a handle on its host file and asks its filesystem's host
 operations about single names in it: in gofer mode the handle is a node
 number of the gofer process, which does the work; in directfs mode it is an
 O_PATH fd the gofer donated, on which the sentry makes the *at() calls
-itself (pysandbox/gofer/hostops.py). Either way every call has O_NOFOLLOW
-and `..` is resolved by the sentry, so nothing outside the host directory
-can be reached, whatever the guest's paths or symlinks say.
+itself (pysandbox/gofer/hostops.py), and asks the gofer only about extended
+attributes. Either way every call has O_NOFOLLOW and `..` is resolved by the
+sentry, so nothing outside the host directory can be reached, whatever the
+guest's paths or symlinks say. The root of a file bind mount is the file
+itself: its filesystem has no directory at all.
 """
 import errno
 import os
@@ -23,10 +25,11 @@ EXT4_SUPER_MAGIC = 0xEF53
 
 
 class HostFS:
-    """A host directory used as a filesystem; `read_only` makes every change EROFS.
+    """A host directory (or the single file of a file bind mount) used as a filesystem;
+    `read_only` makes every change EROFS.
 
-    `ops` is the host operations object (HostOps or a GoferHost), `root_handle` and
-    `root_mode` the root directory's handle and st_mode from the gofer.
+    `ops` is the host operations object (DirectfsHost or GoferHost), `root_handle` and
+    `root_mode` the root's handle and st_mode from the gofer.
     """
 
     def __init__(self, ops, root_handle, root_mode, read_only, exclusive=False):
@@ -64,7 +67,8 @@ class HostInode(Inode):
             raise SyscallError(errno.EROFS)
 
     def _location(self):
-        """(directory handle, name) that names this inode for the host's *at() calls."""
+        """(directory handle, name) that names this inode for the host's *at() calls; name b"."
+        is the handle's file itself (a directory, or the root of a file bind mount)."""
         if self.is_dir or self.parent is None:
             return self.handle, b"."
         return self.parent.handle, self.name
@@ -96,7 +100,7 @@ class HostInode(Inode):
             raise SyscallError(errno.EACCES)  # device nodes and FIFOs of the rootfs: as on a nodev mount
         if flags & (os.O_ACCMODE | os.O_TRUNC) != os.O_RDONLY:
             self._check_writable()
-        return HostFile(flags, dentry, self.fs.ops.open(self.parent.handle, self.name, flags))
+        return HostFile(flags, dentry, self.fs.ops.open(*self._location(), flags))
 
     def setattr(self, mode=None, uid=None, gid=None, size=None, atime_ns=None, mtime_ns=None):
         self._check_writable()
@@ -106,22 +110,14 @@ class HostInode(Inode):
         self.fs.ops.setattr(dir_handle, name, mode=mode, uid=uid, gid=gid, size=size,
                             atime_ns=atime_ns, mtime_ns=mtime_ns)
 
-    # --- extended attributes: through a serving gofer; EOPNOTSUPP in directfs mode ---
-
-    def _xattr_op(self, name):
-        operation = getattr(self.fs.ops, name, None)
-        if operation is None:
-            raise SyscallError(errno.EOPNOTSUPP)
-        return operation
+    # --- extended attributes: made by the gofer in both modes ---
 
     def getxattr(self, name, creds_root):
         if name.startswith(b"trusted.") and not creds_root:
             raise SyscallError(errno.ENODATA)
-        return self._xattr_op("getxattr")(*self._location(), name)
+        return self.fs.ops.getxattr(*self._location(), name)
 
     def listxattr(self, creds_root):
-        if getattr(self.fs.ops, "listxattr", None) is None:
-            return []
         names = self.fs.ops.listxattr(*self._location())
         return [name for name in names if creds_root or not name.startswith(b"trusted.")]
 
@@ -129,13 +125,13 @@ class HostInode(Inode):
         self._check_writable()
         if name.startswith(b"trusted.") and not creds_root:
             raise SyscallError(errno.EPERM)
-        self._xattr_op("setxattr")(*self._location(), name, value, flags)
+        self.fs.ops.setxattr(*self._location(), name, value, flags)
 
     def removexattr(self, name, creds_root):
         self._check_writable()
         if name.startswith(b"trusted.") and not creds_root:
             raise SyscallError(errno.EPERM)
-        self._xattr_op("removexattr")(*self._location(), name)
+        self.fs.ops.removexattr(*self._location(), name)
 
     # --- directories ---
 

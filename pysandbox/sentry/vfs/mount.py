@@ -10,7 +10,6 @@ import os
 from collections import namedtuple
 
 from ..errors import SandboxError
-from ..sched import HOST_CPUS
 from .memfs import MemDir, MemFile, TmpFS
 
 # mount(2) flags.
@@ -121,7 +120,8 @@ class Mount:
 
     @property
     def read_only(self):
-        return bool(self.flags & MS_RDONLY)
+        """Whether writes through this mount fail (EROFS): it, or its filesystem, is read-only."""
+        return bool(self.flags & MS_RDONLY) or self.fs_read_only
 
     def statfs_flags(self):
         """statfs(2)'s f_flags for this mount: ST_VALID and the ST_* of its flags."""
@@ -129,7 +129,7 @@ class Mount:
         return flags | sum(bit for flag, bit in _STATFS_FLAGS if self.flags & flag)
 
     def flag_words(self):
-        words = ["ro" if self.read_only else "rw"]
+        words = ["ro" if self.flags & MS_RDONLY else "rw"]
         return words + [word for bit, word in _FLAG_WORDS if self.flags & bit]
 
     def mounts_line(self, point):
@@ -166,23 +166,6 @@ def tmpfs_root(data):
     """The root of a new tmpfs for options `data` (size=, nr_inodes=, mode=, uid=, gid=);
     SyscallError(EINVAL) for an option tmpfs does not know. memfs enforces the limits."""
     _, root = TmpFS.from_options(",".join(data).encode())
-    return root
-
-
-def sysfs_root():
-    """A minimal, read-only-mounted /sys: the directories programs probe, and the CPU list."""
-    root = MemDir(0o555)
-    for path in (b"fs", b"fs/cgroup", b"kernel", b"kernel/mm", b"class", b"class/net", b"bus", b"block",
-                 b"module", b"devices", b"devices/system", b"devices/system/cpu", b"firmware"):
-        parent = root
-        *parents, name = path.split(b"/")
-        for part in parents:
-            parent = parent.lookup(part)
-        parent.mkdir(name, 0o755, 0, 0)
-    cpus = root.lookup(b"devices").lookup(b"system").lookup(b"cpu")
-    online = f"0-{HOST_CPUS - 1}\n".encode()
-    for name in (b"online", b"possible", b"present"):
-        cpus.add(name, MemFile(0o444, data=online))
     return root
 
 

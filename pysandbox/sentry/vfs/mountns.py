@@ -120,20 +120,32 @@ class MountNamespace:
         self.mounts.append(mount)
         return mount
 
-    def attach(self, parent_dentry, name, root_inode, fstype, source, flags, data, root_path=b"/"):
-        """Mount `root_inode` on `parent_dentry`'s child `name`. Over a mount already there, that
-        mount is the new one's parent, as on Linux (mounted on its root)."""
+    def _new_copy(self, template, parent):
+        """A new mount like `template`: the same filesystem, root, flags and options (a copy is
+        never unbindable, as on Linux)."""
+        mount = self._new_mount(parent, template.root.inode, template.fstype, template.source, template.flags,
+                                template.data, template.root_path)
+        mount.fs_read_only = template.fs_read_only
+        return mount
+
+    @staticmethod
+    def _parent_at(parent_dentry, name):
+        """The Mount a new mount at parent_dentry/name hangs on: over a mount already there, that
+        mount, as on Linux (mounted on its root)."""
         covered = parent_dentry.mounts.get(name)
-        parent = covered.vfsmount if covered is not None else mount_of(parent_dentry)
-        mount = self._new_mount(parent, root_inode, fstype, source, flags, data, root_path)
+        return covered.vfsmount if covered is not None else mount_of(parent_dentry)
+
+    def attach(self, parent_dentry, name, root_inode, fstype, source, flags, data, root_path=b"/"):
+        """Mount `root_inode` on `parent_dentry`'s child `name`."""
+        mount = self._new_mount(self._parent_at(parent_dentry, name), root_inode, fstype, source, flags, data,
+                                root_path)
         self._hang(mount, parent_dentry, name)
         return mount
 
     def attach_like(self, template, parent_dentry, name):
-        """A copy of mount `template` (same filesystem, root, flags and options) at parent_dentry/name."""
-        mount = self.attach(parent_dentry, name, template.root.inode, template.fstype, template.source,
-                            template.flags, template.data, template.root_path)
-        mount.fs_read_only = template.fs_read_only  # a copy is never unbindable, as on Linux
+        """A copy of mount `template` at parent_dentry/name."""
+        mount = self._new_copy(template, self._parent_at(parent_dentry, name))
+        self._hang(mount, parent_dentry, name)
         return mount
 
     def _hang(self, mount, holder, name):
@@ -178,13 +190,16 @@ class MountNamespace:
         if not fsnotify.WATCHES:
             return
         dev = _dev(mount)
-        if dev is None:
+        if dev is None or self.mounts_of_filesystem(mount):
             return
-        for ns in list(self.ids.namespaces):
-            for other in ns.mounts:
-                if other.root.inode is mount.root.inode or _dev(other) == dev:
-                    return
         fsnotify.unmounted(dev, _directory_keys(mount.root))
+
+    def mounts_of_filesystem(self, mount):
+        """The mounts, in every namespace, of the filesystem `mount` shows (`mount` too while
+        it is in one)."""
+        dev = _dev(mount)
+        return [other for ns in list(self.ids.namespaces) for other in ns.mounts
+                if other.root.inode is mount.root.inode or (dev is not None and _dev(other) == dev)]
 
     def move(self, mount, point):
         """MS_MOVE: `mount`, with everything mounted below it, now hangs on dentry `point` (on the
@@ -283,12 +298,9 @@ class MountNamespace:
         copies = {}
         for mount in self.subtree(self.root_mount):
             if mount is self.root_mount:
-                copy = new.add_root(mount.root.inode, mount.fstype, mount.source, mount.flags, mount.data)
-                copy.fs_read_only = mount.fs_read_only
+                copy = new.root_mount = new._new_copy(mount, None)
             elif mount.root.parent is None:
-                copy = new._new_mount(copies[mount.parent], mount.root.inode, mount.fstype, mount.source,
-                                      mount.flags, mount.data, mount.root_path)
-                copy.fs_read_only = mount.fs_read_only
+                copy = new._new_copy(mount, copies[mount.parent])
                 new._hang(copy, None, None)
             else:
                 holder = translate(mount.root.parent, copies)
@@ -443,6 +455,12 @@ def _path_in_filesystem(dentry, mount):
     """Where `dentry` (on `mount`) is inside the mount's filesystem, as a list of names."""
     above = [name for name in mount.root_path.split(b"/") if name]
     return above + _names_below(mount.root, dentry)
+
+
+def path_in_filesystem(dentry, mount):
+    """Where `dentry` (on `mount`) is inside the mount's filesystem: mountinfo's root of a bind
+    of it."""
+    return b"/" + b"/".join(_path_in_filesystem(dentry, mount))
 
 
 def _mountpoint_names(mount):

@@ -12,7 +12,7 @@ import stat as st
 import weakref
 
 from .. import signals
-from ..credentials import CAP_SYS_RESOURCE, capable
+from ..credentials import CAP_FOWNER, CAP_SYS_RESOURCE, capable
 from ..errors import SyscallError
 from ..task import RLIMIT_MSGQUEUE
 from ..waiter import WaitQueue
@@ -239,8 +239,9 @@ class MqueueRoot(MemDir):
 class MqueueNamespace:
     """The queues of one IPC namespace, and what each user's queues charge."""
 
-    def __init__(self, vfs=None):
+    def __init__(self, vfs=None, ipc=None):
         self._vfs = weakref.ref(vfs) if vfs is not None else lambda: None
+        self._settings = getattr(ipc, "sysctl_values", None)    # a new IPC namespace's own sysctls
         self.fs = TmpFS()
         self.root = MqueueRoot(self)
         self.root_dentry = Dentry(self.root, None, b"/")
@@ -249,6 +250,8 @@ class MqueueNamespace:
 
     def setting(self, name):
         """/proc/sys/fs/mqueue/`name` of the sandbox (its default before a kernel exists)."""
+        if self._settings is not None:
+            return int(self._settings["fs.mqueue." + name])
         vfs = self._vfs()
         sysctls = getattr(getattr(vfs, "kernel", None), "sysctls", None)
         return SETTING_DEFAULTS[name] if sysctls is None else sysctls.int_value("fs.mqueue." + name)
@@ -314,12 +317,15 @@ class MqueueNamespace:
         return dentry.inode.open(t, dentry, flags & ~(os.O_CREAT | os.O_EXCL | os.O_TRUNC))
 
     def unlink(self, t, name):
-        """mq_unlink(3): the sticky root lets only a queue's owner (or root) remove it."""
+        """mq_unlink(3): in the sticky root only the queue's owner, the root's owner or a task
+        with CAP_FOWNER removes a queue (may_delete's check_sticky)."""
         dentry = self.lookup(name)
         if dentry is None:
             raise SyscallError(errno.ENOENT)
-        may_access(self.root.stat(), t.creds, MAY_WRITE | MAY_EXEC)
-        if t.creds.fsuid not in (0, dentry.inode.uid, self.root.uid):
+        root_attrs = self.root.stat()
+        may_access(root_attrs, t.creds, MAY_WRITE | MAY_EXEC)
+        if (root_attrs.mode & st.S_ISVTX and t.creds.fsuid not in (dentry.inode.uid, root_attrs.uid)
+                and not capable(t, CAP_FOWNER)):
             raise SyscallError(errno.EPERM)
         self.root.unlink(name)
 
@@ -328,8 +334,8 @@ _NAMESPACES = weakref.WeakKeyDictionary()
 
 
 def namespace(vfs):
-    """The mqueue namespace of the sandbox whose VFS is `vfs` (one IPC namespace per sandbox,
-    and the mounts of its configuration come before its kernel)."""
+    """The mqueue namespace of the first IPC namespace of the sandbox whose VFS is `vfs` (the
+    mounts of its configuration come before its kernel; sysv_ipc.py makes those of the others)."""
     found = _NAMESPACES.get(vfs)
     if found is None:
         found = _NAMESPACES[vfs] = MqueueNamespace(vfs)

@@ -8,6 +8,7 @@ import time
 from ..errors import SyscallError
 from ..sched import HOST_CPUS
 from ..signals import SIG_DFL, SIG_IGN
+from ..version import RELEASE, SYSNAME, VERSION
 from .devpts import controlling_terminal, new_encode_dev
 from .dirfile import DirFile
 from .file import ContentFile
@@ -17,7 +18,6 @@ from .stat import StatResult, dirent_type
 PROC_SUPER_MAGIC = 0x9FA0
 PROC_DEV = new_synthetic_dev()
 _proc_inode_numbers = itertools.count(4026531840)
-KERNEL_RELEASE = "6.1.0"
 FILESYSTEMS = ("sysfs", "tmpfs", "proc", "cgroup", "cgroup2", "devpts", "mqueue", "overlay", "ext4")
 _CPU_FLAGS = ("fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr "
               "sse sse2 ht syscall nx lm constant_tsc rep_good nopl xtopology cpuid pni ssse3 cx16 "
@@ -64,12 +64,12 @@ class SysctlFile(ProcInode):
         self.name = name
 
     def open(self, t, dentry, flags):
-        return _SysctlValueFile(flags, dentry, self.sysctls, self.name)
+        return _SysctlValueFile(flags, dentry, self.sysctls, self.name, t)
 
 
 class _SysctlValueFile(ContentFile):
-    def __init__(self, flags, dentry, sysctls, name):
-        super().__init__(flags, dentry, b"", (sysctls.get(name) + "\n").encode())
+    def __init__(self, flags, dentry, sysctls, name, t=None):
+        super().__init__(flags, dentry, b"", (sysctls.get(name, t) + "\n").encode())
         self.sysctls = sysctls
         self.name = name
 
@@ -119,6 +119,10 @@ class ProcDir(ProcInode):
         return entries
 
 
+class ProcessDir(ProcDir):
+    """/proc/<pid>: an fd of it names the process, as a pidfd does (pidfd_send_signal(2))."""
+
+
 class ProcFS:
     """Builds the /proc tree; `vfs.kernel` supplies the processes."""
 
@@ -140,16 +144,17 @@ class ProcFS:
             b"stat": lambda: ProcFile(self._system_stat),
             b"uptime": lambda: ProcFile(self._uptime),
             b"loadavg": lambda: ProcFile(self._loadavg),
-            b"version": lambda: ProcFile(lambda t: f"Linux version {KERNEL_RELEASE} (pysandbox)\n"),
+            b"version": lambda: ProcFile(lambda t: f"{SYSNAME} version {RELEASE} (pysandbox@pysandbox) {VERSION}\n"),
             b"filesystems": lambda: ProcFile(lambda t: "".join(
                 f"{'nodev' if name != 'ext4' else ''}\t{name}\n" for name in FILESYSTEMS)),
             b"sys": lambda: ProcDir(self._sys_children),
+            b"sysvipc": lambda: ProcDir(_sysvipc_children),
         }
         kernel = self.kernel
         if kernel is not None:
             for tgid, tg in sorted(kernel.thread_groups.items()):
                 if not getattr(tg, "reaped", False):
-                    children[b"%d" % tgid] = lambda tg=tg: ProcDir(lambda: self._process_children(tg), tg)
+                    children[b"%d" % tgid] = lambda tg=tg: ProcessDir(lambda: self._process_children(tg), tg)
         return children
 
     def _sys_children(self, prefix=""):
@@ -182,6 +187,8 @@ class ProcFS:
             b"cwd": lambda: ProcSymlink(lambda t: leader().fs.cwd.path(leader().fs.root), tg),
             b"root": lambda: ProcSymlink(lambda t: b"/", tg),
             b"fd": lambda: ProcDir(lambda: self._fd_children(leader(), tg), tg),
+            b"fdinfo": lambda: ProcDir(lambda: self._fdinfo_children(leader(), tg), tg),
+            b"personality": file(lambda task: f"{task.personality:08x}\n", 0o400),
             b"cmdline": file(lambda task: b"".join(_as_bytes(arg) + b"\0" for arg in tg.argv)),
             b"environ": file(lambda task: b"".join(_as_bytes(var) + b"\0" for var in tg.envp), 0o400),
             b"comm": file(lambda task: (task.comm or os.path.basename(tg.exe))[:15] + "\n", 0o644),
@@ -199,6 +206,23 @@ class ProcFS:
             return lambda: ProcSymlink(lambda t: os.fsencode(file.path), tg,
                                        jump=lambda t: file.dentry)
         return {b"%d" % fd: link(file) for fd, file in task.fds}
+
+    def _fdinfo_children(self, task, tg):
+        def info(fd, file):
+            return lambda: ProcFile(lambda t: self._fdinfo(task, fd, file), tg)
+        return {b"%d" % fd: info(fd, file) for fd, file in task.fds}
+
+    def _fdinfo(self, task, fd, file):
+        """/proc/<pid>/fdinfo/<fd>: position, flags (close-on-exec as O_CLOEXEC), mount and
+        inode, then what the kind of file adds (a pidfd its Pid: lines)."""
+        flags = file.flags | (os.O_CLOEXEC if fd in task.fds and task.fds.get_cloexec(fd) else 0)
+        try:
+            ino = file.stat().ino
+        except SyscallError:
+            ino = 0
+        mount = self.vfs.mount_of(file.dentry) if file.dentry is not None else self.vfs.mount_table.root_mount
+        extra = file.fdinfo() if hasattr(file, "fdinfo") else ""
+        return f"pos:\t{getattr(file, 'offset', 0)}\nflags:\t0{flags:o}\nmnt_id:\t{mount.id}\nino:\t{ino}\n{extra}"
 
     def _system_stat(self, t):
         cpus = HOST_CPUS
@@ -220,11 +244,25 @@ class ProcFS:
 
 
 def _namespace_children(leader, tg):
-    """/proc/<pid>/ns: `mnt` reads as mnt:[inode] and opens the namespace, for setns(2)."""
+    """/proc/<pid>/ns: `mnt` reads as mnt:[inode] and opens the namespace, for setns(2); so do
+    `uts` and `ipc`."""
+    from .. import sysv_ipc, utsns
+
     def namespace(t):
         return leader().fs.mntns
+
+    def link(namespace_of):
+        return lambda: ProcSymlink(lambda t: namespace_of(leader()).link_target(), tg,
+                                   jump=lambda t: namespace_of(leader()).ns_file_dentry())
     return {b"mnt": lambda: ProcSymlink(lambda t: b"mnt:[%d]" % namespace(t).ino, tg,
-                                        jump=lambda t: namespace(t).ns_file_dentry())}
+                                        jump=lambda t: namespace(t).ns_file_dentry()),
+            b"uts": link(utsns.of), b"ipc": link(sysv_ipc.namespace_of)}
+
+
+def _sysvipc_children():
+    """/proc/sysvipc: the SysV IPC objects of the reader's IPC namespace."""
+    from ..sysv_ipc import render_proc
+    return {kind.encode(): lambda kind=kind: ProcFile(lambda t: render_proc(t, kind)) for kind in ("msg", "sem", "shm")}
 
 
 def cpuinfo(t):
@@ -254,6 +292,7 @@ def meminfo(t):
 
 
 def process_status(task, tg):
+    from .. import seccomp_guest           # off the start-up path
     creds = task.creds
     parent = tg.parent.tgid if tg.parent is not None else 0
     state = "T (stopped)" if tg.stopped else "S (sleeping)"
@@ -269,7 +308,8 @@ def process_status(task, tg):
             f"SigCgt:\t{_handler_mask(tg, lambda h: h not in (SIG_DFL, SIG_IGN)):016x}\n"
             f"CapInh:\t{creds.inheritable:016x}\nCapPrm:\t{creds.permitted:016x}\n"
             f"CapEff:\t{creds.effective:016x}\nCapBnd:\t{creds.bounding:016x}\n"
-            f"CapAmb:\t{creds.ambient:016x}\nNoNewPrivs:\t{int(creds.no_new_privs)}\n")
+            f"CapAmb:\t{creds.ambient:016x}\nNoNewPrivs:\t{int(creds.no_new_privs)}\n"
+            f"Seccomp:\t{seccomp_guest.mode_of(task)}\nSeccomp_filters:\t{seccomp_guest.filter_count(task)}\n")
 
 
 def _handler_mask(tg, wanted):

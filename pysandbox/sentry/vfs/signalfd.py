@@ -44,6 +44,8 @@ def pack_signalfd_siginfo(info):
         fields.update(addr=info.addr & _MASK64)
     elif layout == "poll":
         fields.update(band=info.band & _MASK32, fd=info.fd)
+    elif layout == "sys":
+        fields.update(call_addr=info.addr & _MASK64, syscall=info.syscall, arch=info.arch)
     return _SIGNALFD_SIGINFO.pack(*(fields[name] for name in _FIELDS))
 
 

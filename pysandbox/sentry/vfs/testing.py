@@ -87,6 +87,8 @@ class FakeTask:
         self.syscall_state = {}
         self.timed_out_flag = False
         self.alive = True
+        self.seccomp = None
+        self.personality = 0
         self.base = base
         self.memory = bytearray(size)
         self._next = base

@@ -8,17 +8,18 @@ from ..errors import SandboxError, SyscallError
 from .devfs import build_devfs, console_dentry
 from .devpts import devpts_root
 from .file import File
-from . import fsnotify, mqueue
+from . import fsnotify
 from .hostfile import HostStreamFile
 from .hostfs import HostFS
 from .mount import (MS_NOEXEC, MS_RDONLY, PROPAGATION_OPTIONS, MountSpec, cgroup_root, check_destination,
-                    is_bind, parse_options, sysfs_root, tmpfs_root)
+                    is_bind, parse_options, tmpfs_root)
 from .mountns import MountNamespace, mount_of
 from .inode import now_ns
 from .overlay import OverlayInode
 from .procfs import ProcFS
 from .resolve import AT_FDCWD, PathWalk
 from .stat import DAC_OVERRIDE, MAY_EXEC, MAY_READ, MAY_WRITE, SEARCH_ANY_DIRECTORY, may_access
+from .sysfs import sysfs_root
 from .tty import Terminal
 
 AT_SYMLINK_NOFOLLOW = 0x100
@@ -71,17 +72,18 @@ class VFS:
         self.root = self.mount_table.root
         self.kernel = None    # bound to the first caller's kernel, for /proc
         self.terminal = None  # the host tty the sandbox's stdio is on, for /dev/tty
-        self.gofer = None     # the GoferClient (in directfs mode, the gofer that has handed over and exits)
+        self.gofer = None     # the GoferClient (in directfs mode it has handed the roots over)
         self.failure = None   # why the sandbox had to stop (the gofer died), else None
 
     @classmethod
-    def for_rootfs(cls, path, read_only=False, overlay=True, mounts=(), gofer_mode=None):
+    def for_rootfs(cls, path, read_only=False, overlay=True, mounts=(), gofer_mode=None, gofer=None):
         """The namespace for host directory `path` as `/`, with `mounts` (MountSpecs) applied in order.
 
         overlay: the host tree is read-only and changes live in memory until exit.
         Otherwise changes go to the host, or fail with EROFS when `read_only`.
         Host directories (the rootfs and bind mount sources) are opened by a gofer
-        process; gofer_mode is "directfs" (default) or "gofer" (see docs/GOFER.md).
+        process; gofer_mode is "directfs" (default) or "gofer" (see docs/GOFER.md). `gofer`: one
+        forked for these roots earlier (gofer/start.py), taken over if it fits.
         """
         from ...gofer.client import DEFAULT_GOFER_MODE, connect_roots  # the gofer imports the VFS's types
         mounts = list(mounts)
@@ -90,9 +92,9 @@ class VFS:
         binds = [spec for spec in mounts if is_bind(spec)]
         roots = [(os.fsencode(path), read_only or overlay)]
         roots += [(os.fsencode(spec.source), bool(parse_options(spec.options)[0] & MS_RDONLY)) for spec in binds]
-        ops, attached, client = connect_roots(roots, gofer_mode or DEFAULT_GOFER_MODE)
+        ops, attached, client = connect_roots(roots, gofer_mode or DEFAULT_GOFER_MODE, gofer)
         try:
-            root_handle, root_mode, _ = attached[0]
+            root_handle, root_mode = attached[0]
             if not st.S_ISDIR(root_mode):
                 raise SandboxError(f"{path}: not a directory", 125)
             host = HostFS(ops, root_handle, root_mode, read_only=read_only or overlay, exclusive=overlay)
@@ -117,9 +119,8 @@ class VFS:
         fstype = spec.type or "none"
         try:
             if bind_root is not None:
-                ops, (handle, mode, leaf) = bind_root
-                host = HostFS(ops, handle, mode, read_only=bool(flags & MS_RDONLY))
-                inode = host.root.lookup(leaf) if leaf else host.root
+                ops, (handle, mode) = bind_root     # a directory, or the file of a file bind
+                inode = HostFS(ops, handle, mode, read_only=bool(flags & MS_RDONLY)).root
             else:
                 inode = self.new_filesystem(fstype, data, spec.destination)
                 if fstype in ("cgroup", "cgroup2"):
@@ -134,8 +135,9 @@ class VFS:
             raise SandboxError(f"mount {spec.destination} ({fstype}): {os.strerror(error.errno).lower()}",
                                125) from None
 
-    def new_filesystem(self, fstype, data, destination=None):
-        """The root inode of a new filesystem of type `fstype` (ENODEV for a type there is none of)."""
+    def new_filesystem(self, fstype, data, destination=None, task=None):
+        """The root inode of a new filesystem of type `fstype` (ENODEV for a type there is none of);
+        `task`: who mounts it (an mqueue filesystem shows its IPC namespace's queues)."""
         if fstype == "tmpfs" and os.path.normpath(destination or "") == "/dev":
             return build_devfs(self)  # /dev is a tmpfs of device nodes, as container runtimes fill it
         if fstype == "tmpfs":
@@ -149,6 +151,10 @@ class VFS:
         if fstype == "devpts":
             return devpts_root(data)
         if fstype == "mqueue":
+            if task is not None:
+                from ..sysv_ipc import namespace_of
+                return namespace_of(task).mqueues.root
+            from . import mqueue  # few sandboxes mount one: not imported at every start
             return mqueue.namespace(self).root
         raise SyscallError(errno.ENODEV)
 

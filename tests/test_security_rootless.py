@@ -1,0 +1,128 @@
+"""`pysandbox do` without root: a user namespace of its own (the caller's ids map to root), then the
+same pid, mount, UTS, IPC, cgroup and network namespaces and the chroot into an empty directory as
+a root run (security/confine.py, enter_user_namespace; docs/SECURITY.md, "Without root")."""
+import os
+import shutil
+import subprocess
+import tempfile
+import textwrap
+
+import pytest
+
+import rootfs as rootfs_mod
+from helpers import PYTHON, TEST_ENV, wait_until
+from pysandbox.security.hostproc import children_of
+
+NOBODY = 65534
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                                reason="runs `do` as nobody, which needs root and setpriv to switch to")
+AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+# What the workload sees of itself and its root: the same under both runs.
+WORKLOAD = ("ls /; cat /data/hello.txt; echo written > /tmp/f; cat /tmp/f; rm /tmp/f; id; hostname; "
+            "grep -E '^(Uid|Gid|CapEff|NoNewPrivs)' /proc/self/status")
+
+
+@pytest.fixture(scope="module")
+def nobody_rootfs():
+    """A busybox rootfs that nobody can reach (pytest's own directories are 0700)."""
+    top = tempfile.mkdtemp(prefix="pysandbox-rootless-")
+    try:
+        os.chmod(top, 0o755)
+        rootfs = os.path.join(top, "rootfs")
+        os.mkdir(rootfs, 0o755)
+        yield rootfs_mod.build_busybox_rootfs(rootfs)
+    finally:
+        shutil.rmtree(top)
+
+
+def _do(rootfs, script, prefix=()):
+    return subprocess.Popen([*prefix, PYTHON, "-m", "pysandbox", "do", "--rootfs", rootfs, "--", "/bin/sh", "-c",
+                             script], env=TEST_ENV, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _status(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)
+
+
+def _namespace(pid, kind):
+    return os.readlink(f"/proc/{pid}/ns/{kind}")
+
+
+def test_nobody_gets_a_user_namespace_the_other_namespaces_and_the_empty_root(nobody_rootfs):
+    outer = _do(nobody_rootfs, "echo ready; sleep 1", AS_NOBODY)
+    try:
+        assert outer.stdout.readline() == b"ready\n"
+        sandbox = wait_until(lambda: (children_of(outer.pid) or [None])[0])
+        assert _status(sandbox)["NSpid"].split()[1:] == ["1"]        # two levels: pid 1 of its own
+        assert "pysandbox-root-" in os.readlink(f"/proc/{sandbox}/root")   # the empty directory, removed
+        for kind in ("user", "pid_for_children", "mnt", "uts", "ipc", "cgroup", "net"):
+            target = sandbox if kind != "pid_for_children" else outer.pid
+            assert _namespace(target, kind) != _namespace(os.getpid(), kind), kind
+        with open(f"/proc/{sandbox}/uid_map") as uid_map:
+            assert uid_map.read().split() == ["0", str(NOBODY), "1"]
+        sandbox_status, outer_status = _status(sandbox), _status(outer.pid)
+        assert (sandbox_status["Uid"].split()[0], sandbox_status["Seccomp"]) == (str(NOBODY), "2")
+        # root of its user namespace only, and confined as a root run's outer process is
+        assert (outer_status["Seccomp"], outer_status["CapEff"]) == ("2", "0" * 16), outer_status
+    finally:
+        out, err = outer.communicate(timeout=30)
+    assert (outer.returncode, out, err) == (0, b"", b"")
+
+
+def test_the_workload_sees_what_it_sees_in_a_root_run(nobody_rootfs):
+    results = []
+    for prefix in ((), AS_NOBODY):
+        run = _do(nobody_rootfs, WORKLOAD, prefix)
+        out, err = run.communicate(timeout=60)
+        results.append((run.returncode, out.decode(), err.decode()))
+    as_root, as_nobody = results
+    assert as_nobody == as_root
+    assert as_root[0] == 0 and "written\nuid=0(root) gid=0(root)" in as_root[1], as_root
+
+
+# A host whose user namespaces are used up for nobody: nobody runs in a user namespace (the host's
+# ids 0..65535 mapped to themselves) whose user.max_user_namespaces is 0.
+NO_USER_NAMESPACES = textwrap.dedent("""
+    import ctypes, os, sys
+    libc = ctypes.CDLL(None, use_errno=True)
+    ready_read, ready_write = os.pipe()
+    go_read, go_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        if libc.unshare(0x10000000) != 0:
+            os._exit(99)
+        os.write(ready_write, b"x")
+        os.read(go_read, 1)
+        with open("/proc/sys/user/max_user_namespaces", "w") as limit:
+            limit.write("0")
+        os.setgroups([])
+        os.setresgid(65534, 65534, 65534)
+        os.setresuid(65534, 65534, 65534)
+        os.execv(sys.argv[1], sys.argv[1:])
+    os.read(ready_read, 1)
+    for name in ("uid_map", "gid_map"):
+        with open(f"/proc/{pid}/{name}", "w") as map_file:
+            map_file.write("0 0 65536")
+    os.write(go_write, b"x")
+    sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+""")
+
+
+def test_without_user_namespaces_it_runs_as_before_and_says_so_once(nobody_rootfs):
+    run = _do(nobody_rootfs, "ls /; echo ready", [PYTHON, "-c", NO_USER_NAMESPACES])
+    out, err = run.communicate(timeout=60)
+    assert run.returncode != 99, "this host gives root no user namespace to test in"
+    assert (run.returncode, out.decode()) == (0, "bin\ndata\ndev\netc\nproc\nroot\nsys\ntmp\nready\n"), err
+    assert err.decode() == ("pysandbox: no user namespace (the host's user.max_user_namespaces is reached): "
+                            "the sandbox runs without namespaces and chroot of its own\n")
+
+
+def test_kvm_without_access_to_dev_kvm_says_so(nobody_rootfs):
+    if os.access("/dev/kvm", os.R_OK | os.W_OK) and os.stat("/dev/kvm").st_mode & 0o006 == 0o006:
+        pytest.skip("nobody can use /dev/kvm on this host")
+    done = subprocess.run([*AS_NOBODY, PYTHON, "-m", "pysandbox", "do", "--platform", "kvm", "--rootfs",
+                           nobody_rootfs, "--", "/bin/true"], env=TEST_ENV, cwd="/", capture_output=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.decode().startswith("pysandbox: kvm: /dev/kvm not accessible"), done.stderr
