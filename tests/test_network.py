@@ -212,6 +212,49 @@ def test_redis_benchmark_and_save_survives_a_restart(tmp_path):
         assert redis_cli(port, "get", "kept").stdout.strip() == "across restarts"
 
 
+EDGE_SERVER = """
+import select, socket, sys
+listener = socket.socket()
+listener.bind(("127.0.0.1", int(sys.argv[1])))
+listener.listen(8)
+print("listening", flush=True)
+for round_ in range(int(sys.argv[2])):
+    conn, _ = listener.accept()
+    epoll = select.epoll()
+    epoll.register(conn.fileno(), select.EPOLLIN | select.EPOLLET)
+    events = epoll.poll(3)
+    print(round_, conn.recv(10).decode() if events else "timed out", flush=True)
+    epoll.close()
+    conn.close()
+"""
+
+
+@pytest.mark.parametrize("runner", ["native", "sandbox"])
+def test_an_edge_triggered_wait_on_a_new_connection_sees_data_that_comes_later(runner):
+    """A fresh connection is writable at once: that edge reaches the sandbox while its task waits
+    for input, and must not leave the host socket unwatched, or the data sent next is lost to
+    the wait (nginx's workers lost their first request this way)."""
+    port, rounds = free_port(), 30
+    argv = [sys.executable, "-c", EDGE_SERVER, str(port), str(rounds)]
+    if runner == "sandbox":
+        argv = sandbox_argv(["python3", "-c", EDGE_SERVER, str(port), str(rounds)], flags=["--network=host"])
+    server = subprocess.Popen(argv, env=dict(TEST_ENV), stdout=subprocess.PIPE, text=True, cwd="/")
+    try:
+        assert server.stdout.readline() == "listening\n"
+        answers = []
+        for round_ in range(rounds):
+            with socket.create_connection(("127.0.0.1", port)) as client:
+                time.sleep(0.05)
+                client.sendall(b"ping")
+                answers.append(server.stdout.readline())
+        assert answers == [f"{round_} ping\n" for round_ in range(rounds)]
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
 def test_nginx_under_wrk_has_no_errors(tmp_path):
     need("nginx")
     need("wrk")

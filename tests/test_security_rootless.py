@@ -4,12 +4,14 @@ a root run (security/confine.py, enter_user_namespace; docs/SECURITY.md, "Withou
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import textwrap
 
 import pytest
 
 import rootfs as rootfs_mod
+import pysandbox
 from helpers import PYTHON, TEST_ENV, wait_until
 from pysandbox.security.hostproc import children_of
 
@@ -35,9 +37,42 @@ def nobody_rootfs():
         shutil.rmtree(top)
 
 
-def _do(rootfs, script, prefix=()):
-    return subprocess.Popen([*prefix, PYTHON, "-m", "pysandbox", "do", "--rootfs", rootfs, "--", "/bin/sh", "-c",
-                             script], env=TEST_ENV, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+@pytest.fixture(scope="module")
+def nobody_python(nobody_rootfs):
+    """(python, env) with which nobody runs this checkout's pysandbox: the test's own, when nobody
+    can reach it; else the interpreter behind it with a readable copy of the package and of what
+    it imports from site-packages (a clean clone may sit in a 0700 directory, as `mktemp -d`
+    makes them)."""
+    if _can_import_as_nobody(PYTHON, TEST_ENV):
+        return PYTHON, TEST_ENV
+    library = os.path.join(os.path.dirname(nobody_rootfs), "lib")
+    shutil.copytree(os.path.dirname(pysandbox.__file__), os.path.join(library, "pysandbox"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    site_packages = next(path for path in sys.path if path.endswith("site-packages")
+                         and os.path.isdir(os.path.join(path, "cffi")))
+    for name in os.listdir(site_packages):
+        if name.startswith(("_cffi_backend", "cffi", "pycparser")) and not name.endswith("-info"):
+            source = os.path.join(site_packages, name)
+            (shutil.copytree if os.path.isdir(source) else shutil.copy2)(source, os.path.join(library, name))
+    subprocess.run([PYTHON, "-m", "compileall", "-q", library], check=True, env=dict(TEST_ENV))
+    for directory, _subdirs, files in os.walk(library):
+        os.chmod(directory, 0o755)
+        for name in files:
+            os.chmod(os.path.join(directory, name), 0o755 if name.endswith(".so") else 0o644)
+    python, env = os.path.realpath(PYTHON), dict(TEST_ENV, PYTHONPATH=library)
+    assert _can_import_as_nobody(python, env), "nobody can't run the copy of pysandbox"
+    return python, env
+
+
+def _can_import_as_nobody(python, env):
+    return subprocess.run([*AS_NOBODY, python, "-c", "import pysandbox.platform.ptrace._loop"], env=env, cwd="/",
+                          capture_output=True).returncode == 0
+
+
+def _do(rootfs, script, prefix=(), python=(PYTHON, TEST_ENV)):
+    executable, env = python
+    return subprocess.Popen([*prefix, executable, "-m", "pysandbox", "do", "--rootfs", rootfs, "--", "/bin/sh", "-c",
+                             script], env=env, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def _status(pid):
@@ -49,8 +84,8 @@ def _namespace(pid, kind):
     return os.readlink(f"/proc/{pid}/ns/{kind}")
 
 
-def test_nobody_gets_a_user_namespace_the_other_namespaces_and_the_empty_root(nobody_rootfs):
-    outer = _do(nobody_rootfs, "echo ready; sleep 1", AS_NOBODY)
+def test_nobody_gets_a_user_namespace_the_other_namespaces_and_the_empty_root(nobody_rootfs, nobody_python):
+    outer = _do(nobody_rootfs, "echo ready; sleep 1", AS_NOBODY, nobody_python)
     try:
         assert outer.stdout.readline() == b"ready\n"
         sandbox = wait_until(lambda: (children_of(outer.pid) or [None])[0])
@@ -70,10 +105,10 @@ def test_nobody_gets_a_user_namespace_the_other_namespaces_and_the_empty_root(no
     assert (outer.returncode, out, err) == (0, b"", b"")
 
 
-def test_the_workload_sees_what_it_sees_in_a_root_run(nobody_rootfs):
+def test_the_workload_sees_what_it_sees_in_a_root_run(nobody_rootfs, nobody_python):
     results = []
     for prefix in ((), AS_NOBODY):
-        run = _do(nobody_rootfs, WORKLOAD, prefix)
+        run = _do(nobody_rootfs, WORKLOAD, prefix, nobody_python)
         out, err = run.communicate(timeout=60)
         results.append((run.returncode, out.decode(), err.decode()))
     as_root, as_nobody = results
@@ -109,8 +144,8 @@ NO_USER_NAMESPACES = textwrap.dedent("""
 """)
 
 
-def test_without_user_namespaces_it_runs_as_before_and_says_so_once(nobody_rootfs):
-    run = _do(nobody_rootfs, "ls /; echo ready", [PYTHON, "-c", NO_USER_NAMESPACES])
+def test_without_user_namespaces_it_runs_as_before_and_says_so_once(nobody_rootfs, nobody_python):
+    run = _do(nobody_rootfs, "ls /; echo ready", [PYTHON, "-c", NO_USER_NAMESPACES], nobody_python)
     out, err = run.communicate(timeout=60)
     assert run.returncode != 99, "this host gives root no user namespace to test in"
     assert (run.returncode, out.decode()) == (0, "bin\ndata\ndev\netc\nproc\nroot\nsys\ntmp\nready\n"), err
@@ -118,11 +153,11 @@ def test_without_user_namespaces_it_runs_as_before_and_says_so_once(nobody_rootf
                             "the sandbox runs without namespaces and chroot of its own\n")
 
 
-def test_kvm_without_access_to_dev_kvm_says_so(nobody_rootfs):
+def test_kvm_without_access_to_dev_kvm_says_so(nobody_rootfs, nobody_python):
     if os.access("/dev/kvm", os.R_OK | os.W_OK) and os.stat("/dev/kvm").st_mode & 0o006 == 0o006:
         pytest.skip("nobody can use /dev/kvm on this host")
-    done = subprocess.run([*AS_NOBODY, PYTHON, "-m", "pysandbox", "do", "--platform", "kvm", "--rootfs",
-                           nobody_rootfs, "--", "/bin/true"], env=TEST_ENV, cwd="/", capture_output=True,
-                          timeout=60)
+    python, env = nobody_python
+    done = subprocess.run([*AS_NOBODY, python, "-m", "pysandbox", "do", "--platform", "kvm", "--rootfs",
+                           nobody_rootfs, "--", "/bin/true"], env=env, cwd="/", capture_output=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.decode().startswith("pysandbox: kvm: /dev/kvm not accessible"), done.stderr

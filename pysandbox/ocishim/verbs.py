@@ -511,16 +511,18 @@ def do_ps(args, log):
     processes = control.request(container, {"op": "ps"})["processes"]
     _to_host_pids(container, processes)
     if args.format == "json":
-        print(json.dumps([p["host_pid"] for p in processes]))
+        print(json.dumps([p["host_pid"] for p in processes if p["host_pid"] is not None]))
         return 0
     print(f"{'UID':<8} {'PID':<8} {'PPID':<8} {'HOST PID':<10} CMD")
     for p in processes:
-        print(f"{p['uid']:<8} {p['pid']:<8} {p['ppid']:<8} {p['host_pid']:<10} {p['cmd']}")
+        host_pid = "-" if p["host_pid"] is None else p["host_pid"]
+        print(f"{p['uid']:<8} {p['pid']:<8} {p['ppid']:<8} {host_pid:<10} {p['cmd']}")
     return 0
 
 
 def _to_host_pids(container, processes):
-    """The sandbox knows its stubs by the pids of its own pid namespace: `ps` shows the host's."""
+    """The sandbox knows its stubs by the pids of its own pid namespace: `ps` shows the host's
+    (None for a process that ended meanwhile: its pid in the namespace is no host pid)."""
     from pysandbox.security.hostproc import children_of, host_pids_of_namespace, pid_namespace_of
     sandbox_process = (children_of(container.pid) or [container.pid])[0]
     namespace = pid_namespace_of(sandbox_process)
@@ -528,7 +530,7 @@ def _to_host_pids(container, processes):
         return
     host_pids = host_pids_of_namespace(namespace)
     for process in processes:
-        process["host_pid"] = host_pids.get(process["host_pid"], process["host_pid"])
+        process["host_pid"] = host_pids.get(process["host_pid"])
 
 
 def do_pause(args, log):

@@ -148,6 +148,10 @@ class Interest:
             self.epoll.make_ready(self)
         elif not self.follows_changes:
             self.epoll.wait_queue.notify()     # waiters look again, and subscribe it again
+        elif len(self.epoll.wait_queue):
+            # No news for a task that still waits: no task parks again, so the file must go on
+            # watching the host for it now (an edge of a host socket would be lost otherwise).
+            self.file.prepare_to_wait(self.task)
 
 
 class EpollFile(File):

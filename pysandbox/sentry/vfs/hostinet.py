@@ -102,11 +102,11 @@ class HostNetwork:
         if self.sockets.pop(sock.host_fd, None) is sock:
             self.epoll.unregister(sock.host_fd)
 
-    def arm(self, kernel):
-        """Have the kernel's loop watch the epoll: a task is about to wait on one of our sockets.
-        While nothing is watched, the kernel keeps its fast path for a lone running task; edges
-        wait in the epoll meanwhile."""
-        if self._quiet:
+    def arm(self, kernel, waiter=False):
+        """Have the kernel's loop watch the epoll: a task is about to wait on one of our sockets
+        (`waiter`), or something subscribes to one outside a wake-up. While nothing is watched,
+        the kernel keeps its fast path for a lone running task; edges wait in the epoll meanwhile."""
+        if self._quiet and not waiter:
             return
         queue = kernel.host_fd_queue(self.epoll.fileno(), POLLIN)
         if queue is not self._armed:
@@ -350,7 +350,7 @@ class HostSocket(SocketFile):
         return self.wait_queue
 
     def prepare_to_wait(self, t):
-        self.network.arm(t.kernel)
+        self.network.arm(t.kernel, waiter=True)
 
     def bytes_available(self):
         return self._int_ioctl(SIOCINQ)
