@@ -60,11 +60,14 @@ def sandboxed_server(argv, port, flags=("--network=host",), cwd=None):
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
+        ended = True
         try:
             out, err = process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
+            ended = False
             kill_tree(set(descendants()) - before)
-            process.communicate()
+            out, err = process.communicate()
+        assert ended, f"the sandbox did not end within 20 s of SIGTERM:\n{err}"
         assert "internal error" not in err and "Traceback" not in err, err
 
 
