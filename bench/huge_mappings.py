@@ -21,16 +21,12 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as bench  # noqa: E402
+from kvm import PysandboxKvm  # noqa: E402
 
 PROGRAM = os.path.join(bench.REPO, "tests", "cprogs", "mem_huge_mappings.c")
 PEAK_RSS = ("import resource, subprocess, sys\n"
             "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
-
-
-class PysandboxKvm(bench.Pysandbox):
-    name = "pysandbox-kvm"
-    platform = "kvm"
 
 
 def peak_rss_kib(runner, argv):

@@ -19,13 +19,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as bench  # noqa: E402
+from kvm import PysandboxKvm  # noqa: E402
 
 PROGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp_progs")
-
-
-class PysandboxKvm(bench.Pysandbox):
-    name = "pysandbox-kvm"
-    platform = "kvm"
 
 
 def benches(n):

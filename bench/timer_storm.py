@@ -21,13 +21,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as bench  # noqa: E402
+from kvm import PysandboxKvm  # noqa: E402
 
 STRESS_NG = "/usr/bin/stress-ng"
-
-
-class PysandboxKvm(bench.Pysandbox):
-    name = "pysandbox-kvm"
-    platform = "kvm"
 
 
 def make_runners(python):

@@ -49,19 +49,6 @@ def _tmpfs(text):
     return tmpfs_spec(text)
 
 
-def _argparse_type(check):
-    """`check` (which raises ValueError) as an argparse type, whose message argparse shows."""
-    import argparse
-
-    def convert(text):
-        try:
-            return check(text)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-    convert.__name__ = check.__name__
-    return convert
-
-
 # `do`'s options, as argparse declarations: argparse builds the parser from them (help, errors,
 # abbreviations), and parse_do_fast reads a plain command line with them (pysandbox/fastargs.py).
 DO_OPTIONS = (
@@ -108,7 +95,7 @@ def _add_do(commands):
         if options.get("action") == OPTIONAL_BOOL:
             options = dict(options, action=argparse.BooleanOptionalAction)
         if "type" in options:
-            options = dict(options, type=_argparse_type(options["type"]))
+            options = dict(options, type=fastargs.argparse_type(options["type"]))
         do.add_argument(*names, **options)
     do.add_argument("program", nargs=argparse.REMAINDER, metavar="-- PROGRAM [ARGS...]")
 

@@ -106,6 +106,19 @@ def read(argv, index, flags, values, positionals=None):
     return index
 
 
+def argparse_type(check):
+    """`check` (which raises ValueError) as an argparse type, whose message argparse shows."""
+    import argparse
+
+    def convert(text):
+        try:
+            return check(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    convert.__name__ = check.__name__
+    return convert
+
+
 class Arguments:
     """What a reader makes of a command line: the attributes argparse's Namespace would have."""
 

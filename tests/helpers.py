@@ -377,3 +377,16 @@ def tree_snapshot(top: str) -> dict:
     attrs = os.lstat(top)
     entries["."] = (attrs.st_mode, attrs.st_mtime_ns)
     return entries
+
+
+def file_identity(path):
+    """(st_dev, st_ino) of `path`: what a held fd is compared by (its /proc link reads "/" once it
+    is the root of a detached copy of a mount tree)."""
+    attrs = os.stat(path)
+    return attrs.st_dev, attrs.st_ino
+
+
+def proc_status(pid):
+    """/proc/PID/status as {field: value}."""
+    with open(f"/proc/{pid}/status") as status:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)

@@ -35,14 +35,6 @@ def _own_effective_set():
     return 0
 
 
-def _unshare_as_root(what):
-    """unshare(1)'s path, for a native run in its own namespace (skip without it or root)."""
-    unshare = shutil.which("unshare")
-    if unshare is None or os.geteuid() != 0:
-        pytest.skip(f"the native run needs unshare(1) and root for {what}")
-    return unshare
-
-
 @pytest.fixture(scope="module")
 def probe(cprog):
     """caps_probe, copied where uid 1000 may execute it (its execve tests run it as that user)."""
@@ -107,7 +99,7 @@ def test_privilege_checks_follow_the_effective_set(probe, tmp_path, network, eac
 
 
 def test_reboot_ends_the_sandbox_as_it_ends_a_pid_namespace(cprog):
-    unshare = _unshare_as_root("a pid namespace")
+    unshare = helpers.native_unshare("a pid namespace")
     program = cprog("caps_reboot")
     native = helpers.run_native([unshare, "--pid", "--fork", "--kill-child", program, "power-off"])
     sandboxed = helpers.run_sandbox([program, "power-off"])
@@ -116,7 +108,7 @@ def test_reboot_ends_the_sandbox_as_it_ends_a_pid_namespace(cprog):
 
 
 def test_ipc_sysctls_limit_message_queues(cprog):
-    unshare = _unshare_as_root("an IPC namespace")
+    unshare = helpers.native_unshare("an IPC namespace")
     program = cprog("caps_msg_sysctl")
     native = helpers.run_native([unshare, "--ipc", program])
     sandboxed = helpers.run_sandbox([program])

@@ -44,7 +44,7 @@ def _do_by_argparse(argv):
 def _oci_by_argparse(argv):
     """vars() of argparse's parse, or the error it ends with."""
     try:
-        return vars(oci_cli.build_parser(oci_cli._scan(argv) or None).parse_args(argv))
+        return vars(oci_cli.build_parser(oci_cli.oci_verb(argv) or None).parse_args(argv))
     except SandboxError as error:
         return ("error", str(error))
     except SystemExit as stop:

@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from helpers import PYTHON, TEST_ENV, assert_same, descendants, run_native, run_sandbox, wait_until
+from helpers import (PYTHON, TEST_ENV, assert_same, descendants, file_identity, run_native, run_sandbox,
+                     wait_until)
 from pysandbox.security.hostproc import children_of
 
 each_platform = pytest.mark.usefixtures("each_platform")
@@ -117,17 +118,12 @@ def test_file_bind_matches_a_native_bind_mount(bind_source, mode, read_only):
     assert "unlink EBUSY\nrename onto EBUSY\nrename away EBUSY\n" in sandboxed.out
 
 
-def _identity(path):
-    attrs = os.stat(path)
-    return attrs.st_dev, attrs.st_ino
-
-
 def _held(pid):
     """{(st_dev, st_ino): fd} of what process `pid` holds open."""
     held = {}
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            held[_identity(f"/proc/{pid}/fd/{fd}")] = fd
+            held[file_identity(f"/proc/{pid}/fd/{fd}")] = fd
         except OSError:
             continue
     return held
@@ -150,13 +146,13 @@ def test_no_pysandbox_process_holds_the_files_directory(bind_source, mode):
         sentry = children_of(outer.pid)[0]
         gofer_pid = wait_until(lambda: next((pid for pid, (comm, _) in descendants(sentry).items()
                                              if comm == "pysandbox-gofer"), None))
-        directory = _identity(source.parent)
-        sibling = _identity(source.parent / "config.v2.json")
+        directory = file_identity(source.parent)
+        sibling = file_identity(source.parent / "config.v2.json")
         for pid in (sentry, gofer_pid):
             held = _held(pid)
             assert directory not in held and sibling not in held, (pid, held)
         holder = gofer_pid if mode == "gofer" else sentry
-        assert _identity(source) in _held(holder), "the file's own handle is where the mode keeps it"
+        assert file_identity(source) in _held(holder), "the file's own handle is where the mode keeps it"
         # In both modes the gofer lives on, chrooted into an empty directory and under its filter.
         wait_until(lambda: "Seccomp:\t2\n" in open(f"/proc/{gofer_pid}/status").read())
         assert os.readlink(f"/proc/{gofer_pid}/root").endswith("(deleted)")

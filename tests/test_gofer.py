@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from helpers import (TEST_ENV, assert_same, descendants, errno_of, run_native, run_sandbox, sandbox_argv,
-                     wait_until)
+from helpers import (TEST_ENV, assert_same, descendants, errno_of, file_identity, run_native, run_sandbox,
+                     sandbox_argv, wait_until)
 from rootfs import build_busybox_rootfs
 from pysandbox.gofer import protocol as p
 from pysandbox.gofer.client import GoferClient, GoferHost
@@ -63,13 +63,6 @@ def gofer(trees):
     client.close()
 
 
-def _identity(path):
-    """(st_dev, st_ino): what a held root fd is compared by; its /proc link reads "/" once it is
-    the root of a detached copy of the mount tree."""
-    attrs = os.stat(path)
-    return attrs.st_dev, attrs.st_ino
-
-
 def test_gofer_is_a_separate_named_process(gofer, trees):
     assert gofer.pid != os.getpid()
     with open(f"/proc/{gofer.pid}/comm") as comm:
@@ -80,8 +73,8 @@ def test_gofer_is_a_separate_named_process(gofer, trees):
     assert fds[0] == fds[1] == "/dev/null"
     others = sorted(fd for fd in fds if fd > 2)
     assert len(others) == 3 and fds[others[-1]].startswith("socket:"), fds
-    assert sorted(_identity(f"/proc/{gofer.pid}/fd/{fd}") for fd in others[:2]) == \
-        sorted([_identity(trees[0]), _identity(trees[1])])
+    assert sorted(file_identity(f"/proc/{gofer.pid}/fd/{fd}") for fd in others[:2]) == \
+        sorted([file_identity(trees[0]), file_identity(trees[1])])
 
 
 @pytest.mark.parametrize("name", [b"..", b".", b"a/b", b"/etc", b"", b"x\0y"])
@@ -203,8 +196,8 @@ def test_directfs_hand_over_sends_the_roots_and_stays_for_xattrs(trees, tmp_path
         assert results[:2] == [0, results[1]] and stat.S_ISDIR(results[1])
         assert results[2] == errno.ENOENT
         assert results[4] == 0 and stat.S_ISREG(results[5]) and len(results) == 6
-        assert [_identity(f"/proc/self/fd/{fd}") for fd in fds] == [_identity(trees[0]),
-                                                                     _identity(trees[1] / "file")]
+        assert [file_identity(f"/proc/self/fd/{fd}") for fd in fds] == [file_identity(trees[0]),
+                                                                     file_identity(trees[1] / "file")]
         with open(f"/proc/self/fd/{fds[1]}") as handed_file:
             assert handed_file.read() == "content\n"
         with pytest.raises(OSError) as refused:
@@ -221,6 +214,105 @@ def test_directfs_hand_over_sends_the_roots_and_stays_for_xattrs(trees, tmp_path
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def test_large_directories_come_in_batches(gofer, trees):
+    names = {f"f{i:04d}" for i in range(p.GETDENTS_BATCH * 2 + 7)}
+    for name in names:
+        (trees[0] / "dir" / name).touch()
+    host = GoferHost(gofer)
+    directory = host.walk(host.attach(0)[0], b"dir")[0]
+    entries = host.list(directory)
+    assert {os.fsdecode(entry.name) for entry in entries} == names
+    assert all(entry.ino == os.stat(trees[0] / "dir" / os.fsdecode(entry.name)).st_ino for entry in entries)
+
+
+def test_a_dead_gofer_means_eio(gofer):
+    host = GoferHost(gofer)
+    root = host.attach(0)[0]
+    died = []
+    gofer.on_death.append(lambda: died.append(True))
+    os.kill(gofer.pid, 9)
+    assert errno_of(host.walk, root, b"file") == errno.EIO
+    assert errno_of(host.stat, root) == errno.EIO
+    assert died == [True]
+
+
+def test_a_gofer_that_stops_answering_counts_as_dead(trees):
+    client = GoferClient([(os.fsencode(trees[0]), False)], reply_timeout=0.3)
+    try:
+        host = GoferHost(client)
+        root = host.attach(0)[0]
+        os.kill(client.pid, 19)  # SIGSTOP
+        assert errno_of(host.stat, root) == errno.EIO
+        assert client.dead
+        with pytest.raises(ChildProcessError):
+            os.waitpid(client.pid, os.WNOHANG)  # killed and collected
+    finally:
+        client.close()
+
+
+def test_a_missing_root_is_a_clear_error(tmp_path):
+    with pytest.raises(SandboxError, match="no such file"):
+        VFS.for_rootfs(str(tmp_path / "missing"), overlay=False)
+
+
+# --- the VFS on host files, in both modes ---
+
+def _exercise(t, vfs):
+    """File operations through the VFS; returns a transcript of what they answered."""
+    transcript = []
+
+    def record(label, call, *args):
+        try:
+            transcript.append((label, call(*args)))
+        except SyscallError as error:
+            transcript.append((label, errno.errorcode[error.errno]))
+
+    record("mkdir", vfs.mkdir, t, AT_FDCWD, b"/d", 0o755)
+    file = vfs.open(t, AT_FDCWD, b"/d/f", os.O_CREAT | os.O_RDWR, 0o640)
+    record("write", file.pwrite, 0, b"hello gofer\n")
+    record("read", file.pread, 0, 100)
+    file.decref()
+    record("symlink", vfs.symlink, t, b"f", AT_FDCWD, b"/d/s")
+    record("readlink", vfs.readlink, t, AT_FDCWD, b"/d/s")
+    record("read-through-link", lambda: vfs.open(t, AT_FDCWD, b"/d/s", os.O_RDONLY, 0).pread(0, 5))
+    record("link", vfs.link, t, AT_FDCWD, b"/d/f", AT_FDCWD, b"/d/hard", 0)
+    record("nlink", lambda: vfs.stat(t, AT_FDCWD, b"/d/f", 0).nlink)
+    record("rename", vfs.rename, t, AT_FDCWD, b"/d/hard", AT_FDCWD, b"/moved", 0)
+    record("chmod", vfs.chmod, t, vfs.lookup(t, AT_FDCWD, b"/moved"), 0o600)
+    record("mode", lambda: oct(vfs.stat(t, AT_FDCWD, b"/moved", 0).mode))
+    record("truncate", vfs.truncate, t, vfs.lookup(t, AT_FDCWD, b"/moved"), 5)
+    record("size", lambda: vfs.stat(t, AT_FDCWD, b"/d/f", 0).size)
+    record("list", lambda: sorted(entry.name for entry in vfs.lookup(t, AT_FDCWD, b"/d").list()))
+    record("unlink", vfs.unlink, t, AT_FDCWD, b"/d/s")
+    record("rmdir-nonempty", vfs.rmdir, t, AT_FDCWD, b"/d")
+    record("missing", vfs.lookup, t, AT_FDCWD, b"/nope")
+    record("dotdot", lambda: vfs.lookup(t, AT_FDCWD, b"/../../..") is vfs.root)
+    record("statfs", lambda: vfs.lookup(t, AT_FDCWD, b"/").inode.statfs()[0])
+    return transcript
+
+
+def test_both_modes_answer_alike(tmp_path):
+    transcripts = {}
+    for mode in MODES:
+        tree = tmp_path / mode
+        tree.mkdir()
+        vfs = VFS.for_rootfs(str(tree), overlay=False, gofer_mode=mode)
+        try:
+            transcripts[mode] = _exercise(FakeTask(vfs), vfs)
+        finally:
+            vfs.close()
+        assert (tree / "moved").read_bytes() == b"hello"
+        assert stat.S_IMODE((tree / "moved").stat().st_mode) == 0o600
+        assert sorted(os.listdir(tree / "d")) == ["f"]
+    assert transcripts["directfs"] == transcripts["gofer"]
+    assert ("read", b"hello gofer\n") in transcripts["gofer"]
+    assert ("missing", "ENOENT") in transcripts["gofer"]
+    assert ("rmdir-nonempty", "ENOTEMPTY") in transcripts["gofer"]
+
+
+def test_unknown_mode_is_refused(tmp_path):
     with pytest.raises(SandboxError, match="unknown gofer mode"):
         VFS.for_rootfs(str(tmp_path), overlay=False, gofer_mode="nfs")
 
@@ -297,14 +389,14 @@ def test_only_the_gofer_holds_host_directories_in_gofer_mode(busybox_rootfs, mod
         def host_directories():
             from pysandbox.security.hostproc import children_of
             sentry = (children_of(sandbox.pid) or [sandbox.pid])[0]   # as root, in its own pid namespace
-            directories = {_identity(busybox_rootfs): busybox_rootfs}
+            directories = {file_identity(busybox_rootfs): busybox_rootfs}
             for parent, names, _ in os.walk(busybox_rootfs):
-                directories.update((_identity(os.path.join(parent, name)), os.path.join(parent, name))
+                directories.update((file_identity(os.path.join(parent, name)), os.path.join(parent, name))
                                    for name in names)
             found = []
             for fd in os.listdir(f"/proc/{sentry}/fd"):
                 try:
-                    held = _identity(f"/proc/{sentry}/fd/{fd}")
+                    held = file_identity(f"/proc/{sentry}/fd/{fd}")
                 except OSError:
                     continue
                 if held in directories:
@@ -386,7 +478,7 @@ def test_random_requests_stay_inside_the_root(tmp_path_factory, requests):
     outside = base / "outside"
     outside.write_text("outside\n")
     before = (outside.read_bytes(), os.stat(outside).st_mtime_ns, os.stat(outside).st_mode, sorted(os.listdir(base)))
-    bait = {_identity(outside), _identity(base)}
+    bait = {file_identity(outside), file_identity(base)}
     client = GoferClient([(os.fsencode(root), False)])
     try:
         GoferHost(client).attach(0)
@@ -401,7 +493,7 @@ def test_random_requests_stay_inside_the_root(tmp_path_factory, requests):
                 # A root is a detached copy of its mount tree when the host allows: an fd under
                 # it reads as a path from that copy's root ("/file"), never as one under `base`.
                 target = os.readlink(f"/proc/self/fd/{fd}")
-                held = _identity(f"/proc/self/fd/{fd}")
+                held = file_identity(f"/proc/self/fd/{fd}")
                 os.close(fd)
                 assert target.startswith(str(root)) or not target.startswith(str(base)), target
                 assert held not in bait, target

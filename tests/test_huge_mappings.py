@@ -7,8 +7,6 @@ stub's host mappings are MAP_NORESERVE, so the host's overcommit heuristic never
 one that Linux would give the workload. Each run is bounded by a timeout: a regression
 fails instead of hanging."""
 import contextlib
-import errno
-import resource
 import signal
 import subprocess
 import sys
@@ -19,7 +17,6 @@ from helpers import (StrayProcesses, assert_same, collect_strays, descendants, f
                      run_native, sandbox_argv)
 from pysandbox.platform import Fault, get_platform
 from pysandbox.platform.kvm.address_space import LazyRanges
-from pysandbox.sentry.errors import SyscallError
 
 KVM_USABLE, KVM_REASON = platform_support("kvm")
 needs_kvm = pytest.mark.skipif(not KVM_USABLE, reason=f"kvm unavailable here: {KVM_REASON}")

@@ -10,18 +10,13 @@ import time
 
 import pytest
 
-from helpers import PYTHON, TEST_ENV, run_native, run_sandbox, wait_until
+from helpers import PYTHON, TEST_ENV, proc_status, run_native, run_sandbox, wait_until
 from oci_fixtures import *  # noqa: F401,F403
 from pysandbox.security import seccomp
 from pysandbox.security.hostproc import children_of
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the outer process exists only as root (pid namespace)")
 GETUID = 102                      # a call the outer process has no use for
-
-
-def _status(pid):
-    with open(f"/proc/{pid}/status") as status:
-        return dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)
 
 
 def _start_do(rootfs, script, *flags, env=None):
@@ -33,7 +28,7 @@ def _confined(pid):
     """The outer process's /proc status once its filter is on."""
     def ready():
         try:
-            status = _status(pid)
+            status = proc_status(pid)
         except FileNotFoundError:
             return None
         return status if status["Seccomp"] == "2" and children_of(pid) else None
@@ -59,7 +54,7 @@ def test_the_outer_process_has_no_capabilities_and_its_own_filter(busybox_rootfs
         assert (status["NoNewPrivs"], status["CapEff"], status["CapPrm"], status["CapBnd"]) == (
             "1", "0" * 16, "0" * 16, "0" * 16), status
         sandbox = children_of(outer.pid)[0]
-        assert len(_status(sandbox)["NSpid"].split()) == 2           # pid 1 of a namespace of its own
+        assert len(proc_status(sandbox)["NSpid"].split()) == 2           # pid 1 of a namespace of its own
         assert _own_cgroups(outer.pid), "the memory limit's cgroup exists while the sandbox runs"
     finally:
         out, err = outer.communicate(timeout=30)
@@ -77,7 +72,7 @@ def test_only_allowed_calls_after_the_filter(busybox_rootfs, tmp_path):
         assert outer.stdout.readline() == b"ready\n"
         _confined(outer.pid)
         tracer = subprocess.Popen(["strace", "-qq", "-o", trace, "-p", str(outer.pid)], stderr=subprocess.PIPE)
-        wait_until(lambda: _status(outer.pid)["TracerPid"] == str(tracer.pid))
+        wait_until(lambda: proc_status(outer.pid)["TracerPid"] == str(tracer.pid))
         outer.send_signal(signal.SIGUSR1)
         out, err = outer.communicate(timeout=30)
         tracer.wait(timeout=30)
@@ -116,7 +111,7 @@ def test_seccomp_off_leaves_the_outer_process_as_it_was(busybox_rootfs):
     try:
         assert outer.stdout.readline() == b"ready\n"
         wait_until(lambda: children_of(outer.pid))
-        status = _status(outer.pid)
+        status = proc_status(outer.pid)
         assert status["Seccomp"] == "0" and status["CapEff"] != "0" * 16, status
     finally:
         outer.communicate(timeout=30)
@@ -173,7 +168,7 @@ def test_a_docker_container_runs_under_the_confined_outer_process(docker, docker
                docker_images["bb"], "sh", "-c", "sleep 1; echo done; exit 3", check=True)
     pid = int(docker.run("inspect", "-f", "{{.State.Pid}}", name, check=True).out)
     try:
-        status = _status(pid)
+        status = proc_status(pid)
         assert (status["Seccomp"], status["CapEff"]) == ("2", "0" * 16), status
     except FileNotFoundError:
         pytest.fail("the container ended before its outer process could be looked at")

@@ -12,7 +12,7 @@ import pytest
 
 import rootfs as rootfs_mod
 import pysandbox
-from helpers import PYTHON, TEST_ENV, wait_until
+from helpers import PYTHON, TEST_ENV, proc_status, wait_until
 from pysandbox.security.hostproc import children_of
 
 NOBODY = 65534
@@ -75,11 +75,6 @@ def _do(rootfs, script, prefix=(), python=(PYTHON, TEST_ENV)):
                              script], env=env, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _status(pid):
-    with open(f"/proc/{pid}/status") as status:
-        return dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)
-
-
 def _namespace(pid, kind):
     return os.readlink(f"/proc/{pid}/ns/{kind}")
 
@@ -89,14 +84,14 @@ def test_nobody_gets_a_user_namespace_the_other_namespaces_and_the_empty_root(no
     try:
         assert outer.stdout.readline() == b"ready\n"
         sandbox = wait_until(lambda: (children_of(outer.pid) or [None])[0])
-        assert _status(sandbox)["NSpid"].split()[1:] == ["1"]        # two levels: pid 1 of its own
+        assert proc_status(sandbox)["NSpid"].split()[1:] == ["1"]        # two levels: pid 1 of its own
         assert "pysandbox-root-" in os.readlink(f"/proc/{sandbox}/root")   # the empty directory, removed
         for kind in ("user", "pid_for_children", "mnt", "uts", "ipc", "cgroup", "net"):
             target = sandbox if kind != "pid_for_children" else outer.pid
             assert _namespace(target, kind) != _namespace(os.getpid(), kind), kind
         with open(f"/proc/{sandbox}/uid_map") as uid_map:
             assert uid_map.read().split() == ["0", str(NOBODY), "1"]
-        sandbox_status, outer_status = _status(sandbox), _status(outer.pid)
+        sandbox_status, outer_status = proc_status(sandbox), proc_status(outer.pid)
         assert (sandbox_status["Uid"].split()[0], sandbox_status["Seccomp"]) == (str(NOBODY), "2")
         # root of its user namespace only, and confined as a root run's outer process is
         assert (outer_status["Seccomp"], outer_status["CapEff"]) == ("2", "0" * 16), outer_status

@@ -18,10 +18,9 @@ import time
 
 import pytest
 
-from pysandbox.security.hostproc import children_of
-
 from helpers import PYTHON, TEST_ENV, descendants, run_native, run_sandbox, wait_until
 from pysandbox.security import seccomp
+from pysandbox.security.hostproc import children_of
 
 FORBIDDEN = 102                          # getuid(2): the sentry never needs it
 SENTRY_NAMES = {rule.name for rule in seccomp.sentry_rules()}

@@ -8,16 +8,11 @@ import subprocess
 
 import pytest
 
-from helpers import PYTHON, TEST_ENV, run_sandbox, wait_until
+from helpers import PYTHON, TEST_ENV, proc_status, run_sandbox, wait_until
 from pysandbox.security.hostproc import children_of
 
 NAMESPACES = ("mnt", "net", "uts", "ipc", "pid", "cgroup")
 CAP_SYS_CHROOT, CAP_SYS_ADMIN = 18, 21
-
-
-def _status(pid):
-    with open(f"/proc/{pid}/status") as status:
-        return dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)
 
 
 def _cpus(allowed_list):
@@ -49,13 +44,13 @@ def test_the_early_gofer_ends_up_confined_like_the_sentry_and_on_its_cpu(busybox
         gofer = wait_until(lambda: next((pid for pid in children_of(sentry)
                                          if _comm(pid) == "pysandbox-gofer"), None))
         # It confines itself after the hand-over, while the sentry goes on: its filter comes last.
-        wait_until(lambda: _status(gofer)["Seccomp"] == "2")
+        wait_until(lambda: proc_status(gofer)["Seccomp"] == "2")
         for namespace in NAMESPACES:
             assert os.readlink(f"/proc/{gofer}/ns/{namespace}") == os.readlink(f"/proc/{sentry}/ns/{namespace}")
         assert os.readlink(f"/proc/{gofer}/ns/net") != os.readlink("/proc/self/ns/net")
         assert os.listdir(f"/proc/{gofer}/root/") == []
         assert os.readlink(f"/proc/{gofer}/root").endswith("(deleted)")
-        gofer_status, sentry_status = _status(gofer), _status(sentry)
+        gofer_status, sentry_status = proc_status(gofer), proc_status(sentry)
         assert gofer_status["Seccomp"] == "2"
         assert gofer_status["NoNewPrivs"] == "1"
         effective = int(gofer_status["CapEff"], 16)

@@ -71,6 +71,12 @@ def _without_sys_admin(argv):
     return [setpriv, "--bounding-set=-sys_admin", *argv]
 
 
+def _file_with_xattr(target, text, key, value):
+    target.write_text(text)
+    os.setxattr(target, key, value)
+    return target
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_bind_mount_matches_linux(cprog, xattr_dir, mode):
     program = cprog("file_xattr")
@@ -103,9 +109,7 @@ def test_namespaces_and_limits_match_linux(xattr_dir, mode, file_bind):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_read_only_bind_mount_refuses_changes(xattr_dir, mode):
-    target = xattr_dir / "kept"
-    target.write_text("data")
-    os.setxattr(target, "user.kept", b"yes")
+    target = _file_with_xattr(xattr_dir / "kept", "data", "user.kept", b"yes")
     script = ("import os\n"
               "print(os.getxattr('/mnt/ro/kept', 'user.kept'))\n"
               "try:\n    os.setxattr('/mnt/ro/kept', 'user.new', b'1')\n"
@@ -119,9 +123,7 @@ def test_read_only_bind_mount_refuses_changes(xattr_dir, mode):
 def test_the_overlay_copies_xattrs_up(xattr_dir, mode):
     """The rootfs (the host's /) is the overlay's lower layer: a write copies the file up with
     its xattrs, and the host file keeps only its own."""
-    target = xattr_dir / "lower"
-    target.write_text("lower")
-    os.setxattr(target, "user.origin", b"host")
+    target = _file_with_xattr(xattr_dir / "lower", "lower", "user.origin", b"host")
     script = (f"import os\np = {str(target)!r}\n"
               "print(os.getxattr(p, 'user.origin'))\n"
               "open(p, 'a').write('+upper')\n"
@@ -135,9 +137,7 @@ def test_the_overlay_copies_xattrs_up(xattr_dir, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_file_bind_mount(xattr_dir, mode):
-    target = xattr_dir / "single"
-    target.write_text("one file")
-    os.setxattr(target, "user.single", b"1")
+    target = _file_with_xattr(xattr_dir / "single", "one file", "user.single", b"1")
     script = ("import os\n"
               "os.setxattr('/mnt/file', 'user.added', b'2')\n"
               "print(sorted(os.listxattr('/mnt/file')), os.getxattr('/mnt/file', 'user.single'))\n")
@@ -149,9 +149,7 @@ def test_a_file_bind_mount(xattr_dir, mode):
 def test_the_directfs_gofer_answers_only_for_a_sent_o_path_fd(xattr_dir):
     """After the hand-over the gofer holds no root; an xattr request names its file by the fd
     sent with it, which must be an O_PATH fd (as the gofer and the sentry's walks make them)."""
-    target = xattr_dir / "file"
-    target.write_text("")
-    os.setxattr(target, "user.seen", b"yes")
+    target = _file_with_xattr(xattr_dir / "file", "", "user.seen", b"yes")
     client = GoferClient([(os.fsencode(xattr_dir), False)], hand_over=True)
     try:
         results, fds = client.handed_over

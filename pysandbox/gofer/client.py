@@ -13,7 +13,7 @@ from pysandbox.sentry.vfs.stat import StatResult
 
 from . import protocol as p
 from .hostops import HostOps
-from .start import DEFAULT_GOFER_MODE, DIRECTFS, GOFER, MODES, fork_gofer  # noqa: F401 (this module's names too)
+from .start import DEFAULT_GOFER_MODE, DIRECTFS, MODES, fork_gofer  # noqa: F401 (DEFAULT_GOFER_MODE: for vfs.py)
 
 REPLY_TIMEOUT = 60  # seconds
 
@@ -120,7 +120,24 @@ class GoferClient:
             client.close()
 
 
-class GoferHost:
+class _XattrRequests:
+    """The extended attribute calls of HostOps' interface, as requests to the gofer in both modes;
+    _xattr_call(handle, op, *args) sends one."""
+
+    def getxattr(self, handle, name, key):
+        return self._xattr_call(handle, p.GETXATTR, name, key)[0]
+
+    def setxattr(self, handle, name, key, value, flags):
+        self._xattr_call(handle, p.SETXATTR, name, key, value, flags)
+
+    def listxattr(self, handle, name):
+        return [key for key in self._xattr_call(handle, p.LISTXATTR, name)[0].split(b"\0") if key]
+
+    def removexattr(self, handle, name, key):
+        self._xattr_call(handle, p.REMOVEXATTR, name, key)
+
+
+class GoferHost(_XattrRequests):
     """HostOps' interface (pysandbox/gofer/hostops.py) served by a gofer: handles are node numbers."""
 
     def __init__(self, client):
@@ -197,20 +214,11 @@ class GoferHost:
                 mask |= bit
         self._call(p.SETATTR, node, name, mask, *(value or 0 for _, value in fields))
 
-    def getxattr(self, node, name, key):
-        return self._call(p.GETXATTR, node, name, key)[0]
-
-    def setxattr(self, node, name, key, value, flags):
-        self._call(p.SETXATTR, node, name, key, value, flags)
-
-    def listxattr(self, node, name):
-        return _names(self._call(p.LISTXATTR, node, name)[0])
-
-    def removexattr(self, node, name, key):
-        self._call(p.REMOVEXATTR, node, name, key)
+    def _xattr_call(self, node, op, *args):
+        return self._call(op, node, *args)
 
 
-class DirectfsHost(HostOps):
+class DirectfsHost(_XattrRequests, HostOps):
     """directfs: the sentry makes HostOps' calls itself on the fds the gofer handed over, except
     the extended attribute calls, for which its host allowlist has no room: those are requests
     to the gofer, each carrying the sentry's O_PATH fd of the file (or of its directory) as the
@@ -219,24 +227,8 @@ class DirectfsHost(HostOps):
     def __init__(self, client):
         self.client = client
 
-    def _call_on(self, fd, op, *args):
+    def _xattr_call(self, fd, op, *args):
         return self.client.call(op, 0, *args, fds=(fd,))[0]
-
-    def getxattr(self, fd, name, key):
-        return self._call_on(fd, p.GETXATTR, name, key)[0]
-
-    def setxattr(self, fd, name, key, value, flags):
-        self._call_on(fd, p.SETXATTR, name, key, value, flags)
-
-    def listxattr(self, fd, name):
-        return _names(self._call_on(fd, p.LISTXATTR, name)[0])
-
-    def removexattr(self, fd, name, key):
-        self._call_on(fd, p.REMOVEXATTR, name, key)
-
-
-def _names(listing):
-    return [key for key in listing.split(b"\0") if key]
 
 
 def connect_roots(roots, mode, started=None):

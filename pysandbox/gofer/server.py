@@ -11,7 +11,6 @@ import errno
 import fcntl
 import os
 import _signal as signal  # the C module: `signal` adds enum's import, ~2 ms of every start
-import _socket  # the C module: `socket` would add ~3 ms of enum set-up to every start
 
 from pysandbox.security import hostproc
 from pysandbox.sentry.errors import SyscallError
@@ -276,7 +275,3 @@ def _set_name_and_parent_death():
     from pysandbox.security.seccomp import SYS_PRCTL, host_syscall
     host_syscall(SYS_PRCTL, PR_SET_NAME, b"pysandbox-gofer\0", 0, 0, 0)
     host_syscall(SYS_PRCTL, PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-def socket_pair():
-    return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)

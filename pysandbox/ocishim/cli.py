@@ -37,9 +37,6 @@ def oci_verb(argv):
     return None
 
 
-_scan = oci_verb          # its former name (tests/test_fast_parse.py)
-
-
 def _parser_class():
     import argparse
 
@@ -62,11 +59,7 @@ def rootless_mode(word):
     for mode, words in _ROOTLESS_WORDS.items():
         if word in words:
             return mode
-    import argparse              # only a bad value gets here, and argparse then reports it
-
-    class BadRootlessValue(argparse.ArgumentTypeError, ValueError):
-        pass
-    raise BadRootlessValue(f"invalid value {word!r} (true, false or auto)")
+    raise ValueError(f"invalid value {word!r} (true, false or auto)")
 
 
 # The global flags, before the verb: [(flag names, argparse options)] (a "default" of None for
@@ -106,6 +99,8 @@ def build_parser(only=None):
     parser_class = _parser_class()
     parser = parser_class(prog="pysandbox", description="pysandbox as an OCI runtime (runc's command line)")
     for names, options in _global_flags():
+        if "type" in options:     # --rootless: argparse shows rootless_mode's message
+            options = dict(options, type=fastargs.argparse_type(options["type"]))
         parser.add_argument(*names, **options)
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=parser_class)
     for name, (help_text, with_id, flags) in VERB_FLAGS.items():

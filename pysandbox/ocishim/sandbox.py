@@ -63,17 +63,15 @@ class SandboxProcess:
         from pysandbox.platform import get_platform
         from pysandbox.runner import _pin_cpu, _raise_fd_limit
         from pysandbox.security.confine import chroot_sentry
-        from pysandbox.security.limits import HostCgroup, protect_sentry_from_oom_killer
+        from pysandbox.security.limits import protect_sentry_from_oom_killer
         from pysandbox.sentry.kernel import Kernel
         from pysandbox.sentry.vfs.inet import new_network
 
+        # process.oom_score_adj and the host cgroup (self.host_cgroup, None if the host has none):
+        # set and made before the fork of this process (verbs._fork_sandbox_process).
         process = self.spec.process
-        if process.oom_score_adj is not None:
-            _write_proc("/proc/self/oom_score_adj", str(process.oom_score_adj))
         cpu = _pin_cpu(self.options.get("pin", True))
         _raise_fd_limit()
-        if self.host_cgroup is None:          # else made by the parent (verbs._sandbox_main), which removes it
-            self.host_cgroup = HostCgroup.create(None, self.spec.memory_limit)
         self.platform = get_platform(self.options.get("platform", "ptrace"), cpu=cpu)
         if self.host_cgroup is not None:
             protect_sentry_from_oom_killer()
@@ -420,14 +418,6 @@ def _resident_pages(pid):
         return int(read_proc(f"{pid}/statm").split()[1])
     except (OSError, IndexError, ValueError):
         return 0
-
-
-def _write_proc(path, value):
-    try:
-        with open(path, "w") as proc_file:
-            proc_file.write(value)
-    except OSError:
-        pass
 
 
 # -- the terminal ------------------------------------------------------------------------------------

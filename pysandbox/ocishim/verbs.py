@@ -175,9 +175,12 @@ def _fork_sandbox_process(spec, ready, systemd_cgroup, preserve_fds):
     from pysandbox.runner import FORWARDED_SIGNALS
     from pysandbox.security.confine import enter_private_mount_namespace, fork_pid_namespace_init
     from pysandbox.security.limits import HostCgroup
-    from pysandbox.ocishim.sandbox import _write_proc
     if spec.process.oom_score_adj is not None:      # the pid Docker knows has it, and passes it on
-        _write_proc("/proc/self/oom_score_adj", str(spec.process.oom_score_adj))
+        try:
+            with open("/proc/self/oom_score_adj", "w") as oom_score_adj:
+                oom_score_adj.write(str(spec.process.oom_score_adj))
+        except OSError:
+            pass
     host_cgroup = HostCgroup.create(spec.pids_limit, spec.memory_limit, path=spec.cgroups_path, cpu=spec.cpu,
                                     systemd=systemd_cgroup)
     pid = fork_pid_namespace_init(FORWARDED_SIGNALS)

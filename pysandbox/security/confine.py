@@ -110,9 +110,6 @@ def isolate_sandbox_process(network="none"):
 
 
 # -- the sandbox process as pid 1 of a host pid namespace of its own ------------------------------------
-_parent_alive = None          # the parent's end of a pipe whose closing tells the child it is gone
-
-
 def fork_pid_namespace_init(forwarded_signals, user_namespace=False, log=None):
     """Fork the sandbox process as pid 1 of a new host pid namespace, so that its stubs and gofer
     live there too, and whatever is left of them dies with it. Returns the child's host pid in
@@ -121,7 +118,6 @@ def fork_pid_namespace_init(forwarded_signals, user_namespace=False, log=None):
     first enters a user namespace of its own where it is root (enter_user_namespace), as runsc
     does rootless; if the host has none, `log(line)` says so once. `forwarded_signals` are blocked
     in the parent from now on, so that none arriving before it waits is lost."""
-    global _parent_alive
     libc = seccomp.libc
     if os.environ.get("PYSANDBOX_PID_NAMESPACE") == "off":
         return None
@@ -138,8 +134,7 @@ def fork_pid_namespace_init(forwarded_signals, user_namespace=False, log=None):
     alive_read, alive_write = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid:
-        os.close(alive_read)
-        _parent_alive = alive_write
+        os.close(alive_read)      # alive_write stays open until this process ends: the child polls it
         return pid
     os.close(alive_write)
     # The sandbox ends with its parent (`kill -9` of `pysandbox do` or of the OCI pid), and with

@@ -14,27 +14,30 @@ GVISOR_SENTRY, GVISOR_PTRACE_EXTRA = 74, 4
 def process_footprints(platform="ptrace", network="none"):
     """[(process, description, [(name, [arg checks])])] for the given platform and network."""
     from pysandbox.platform.ptrace.stub import STUB_SYSCALLS
-    sentry = [(rule.name, [check.describe() for check in rule.checks]) for rule in
-              seccomp.sentry_rules(network, platform)]
+    sentry = _listed(seccomp.sentry_rules(network, platform))
     sentry += [(name, [f"always fails with {__import__('errno').errorcode[error]}"])
                for name, error in seccomp.FALLBACK_ERRNOS.items()]
     kinds = [("sentry", "the sandbox process: kernel, VFS, event loop", sentry),
              ("gofer", "serves host files of the rootfs and mounts (directfs: their xattrs only)",
-              [(rule.name, [check.describe() for check in rule.checks]) for rule in seccomp.GOFER_RULES])]
+              _listed(seccomp.GOFER_RULES))]
     outer = seccomp.outer_rules("the sandbox process", write_fds=("log", "stderr", "cgroup.procs", "exit status"),
                                 read_fds=("OOM counters",), directory_fds=("cgroup parent",),
                                 truncated_fds=("exit status",))
     kinds.append(("outer", "the process `do` or an OCI container's pid runs as: waits for the sandbox "
                            "process, passes signals on, removes its host cgroups; no capabilities",
-                  [(rule.name, [check.describe() for check in rule.checks]) for rule in outer]))
+                  _listed(outer)))
     if platform == "ptrace":
         kinds.append(("stub", "one per guest address space; makes only what the sentry injects",
                       [(name, []) for name in sorted(STUB_SYSCALLS, key=STUB_SYSCALLS.get)]))
     if platform == "kvm":
         kinds.append(("vcpu", "one host thread per KVM vCPU: its own filter, on top of the sentry's",
-                      [(rule.name, [check.describe() for check in rule.checks])
-                       for rule in seccomp.vcpu_rules("vcpu", "eventfd", "log")]))
+                      _listed(seccomp.vcpu_rules("vcpu", "eventfd", "log"))))
     return kinds
+
+
+def _listed(rules):
+    """[(name, [arg checks])] of seccomp rules."""
+    return [(rule.name, [check.describe() for check in rule.checks]) for rule in rules]
 
 
 def allowed_count(calls):

@@ -85,12 +85,6 @@ def kept_fd():
     return _proc_fd
 
 
-def forget():
-    """In a child that closed the proc fd it inherited: /proc by path again."""
-    global _proc_fd
-    _proc_fd = None
-
-
 def work_from_proc():
     """After a chroot into an empty directory: the working directory becomes the proc instance,
     so that paths relative to it ("self/fd/N") reach this process's fd links. Only for a process

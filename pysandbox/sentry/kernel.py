@@ -201,7 +201,7 @@ class Kernel:
             stopped_tid, status = platform.resume_and_wait_raw(context, TIMER_SLICE if timer_due else timeout)
             if stopped_tid != tid or status != SYSCALL_STOP_STATUS:
                 return [platform.event_for(stopped_tid, status)] if stopped_tid > 0 else []
-            number = context.regs.orig_rax
+            number = context.regs.orig_rax if timer_due else 0       # read only when a timer waits
             if not self._dispatch_inline(task):
                 return []
             if task.interrupted or not self._alone() or task.context is not context:
@@ -209,9 +209,13 @@ class Kernel:
                 return []
             # Signals are delivered here, before timers fire: one that is only dropped (a timer's,
             # from before the timer was set again) must not cost the task its turn.
-            if signals.has_deliverable_signal(task) and not self._deliver_signals(task):
-                return []
-            if (timer_due and number != NR_RT_SIGRETURN) or not self._alone():
+            if signals.has_deliverable_signal(task):
+                if not self._deliver_signals(task):
+                    return []
+                if not self._alone():                        # delivery may have woken another task
+                    self.make_runnable(task)
+                    return []
+            if timer_due and number != NR_RT_SIGRETURN:
                 self.make_runnable(task)
                 return []
 

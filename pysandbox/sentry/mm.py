@@ -484,7 +484,7 @@ class MemoryManager:
         self.users -= 1
         if self.users <= 0:
             self.space.release()
-            for hook in self.release_hooks:
+            for hook in list(self.release_hooks):    # a hook may take itself off the list
                 hook(self)
 
     def render_maps(self):

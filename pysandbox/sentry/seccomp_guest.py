@@ -21,6 +21,7 @@ import time
 from pysandbox.sentry import signals
 from pysandbox.sentry.errors import RESTART_NEVER, SyscallError, WouldBlock
 from pysandbox.sentry.vfs.file import POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
+from pysandbox.sentry.waiter import WaitQueue
 
 SECCOMP_MODE_DISABLED, SECCOMP_MODE_STRICT, SECCOMP_MODE_FILTER = 0, 1, 2
 
@@ -86,6 +87,11 @@ SKF_AD_OFF = 0xFFFFF000
 _SOCK_FILTER = struct.Struct("<HBBI")
 _SOCK_FPROG = struct.Struct("<H6xQ")
 MASK32 = 0xFFFFFFFF
+
+
+def _signed32(value):
+    """The low 32 bits of `value` as a signed int (seccomp_data's nr, si_syscall)."""
+    return ((value + 0x80000000) & MASK32) - 0x80000000
 
 
 def _signed_action(ret):
@@ -407,7 +413,7 @@ class SeccompState:
             ret = slot[2].get(slot[1](regs))
             if ret is not None:
                 return ret
-        ret, loaded = self._evaluate(regs)
+        ret, loaded, _ = self._evaluate(regs)
         if not loaded & ~NR_AND_ARCH:
             _bounded(self._by_number)[nr] = ret
             return ret
@@ -420,22 +426,18 @@ class SeccompState:
 
     def matching_filter(self, regs):
         """The filter whose return value decided this syscall (seccomp_run_filters' match)."""
-        ret, match = SECCOMP_RET_ALLOW, None
-        for program in self.filters:
-            current, _ = program.run(regs)
-            if _signed_action(current) < _signed_action(ret):
-                ret, match = current, program
-        return match
+        return self._evaluate(regs)[2]
 
     def _evaluate(self, regs):
-        ret = SECCOMP_RET_ALLOW
+        """(the chain's return value, the words its runs loaded, the filter that decided)."""
+        ret, match = SECCOMP_RET_ALLOW, None
         all_loaded = 0
         for program in self.filters:
             current, loaded = program.run(regs)
             all_loaded |= loaded
             if _signed_action(current) < _signed_action(ret):
-                ret = current
-        return ret, all_loaded
+                ret, match = current, program
+        return ret, all_loaded, match
 
     def check(self, t):
         """Run by the kernel before a syscall of `t`: None to go on with the syscall, or
@@ -457,7 +459,7 @@ class SeccompState:
             nr = regs.orig_rax
             regs.rax = nr                                   # the handler sees the original registers
             info = signals.SigInfo(signals.SIGSYS, SYS_SECCOMP, data, addr=regs.rip)
-            info.syscall = ((nr + 0x80000000) & MASK32) - 0x80000000
+            info.syscall = _signed32(nr)
             info.arch = AUDIT_ARCH_X86_64
             signals.force_signal(t, info)
             return True
@@ -508,7 +510,7 @@ def _end_thread(t, signo, dump):
     kernel = t.kernel
     if dump or not _other_live_threads(t):
         action = signals.Action.CORE if dump else signals.Action.TERMINATE
-        kernel.exit_thread_group(t.tg, wait_status=signals._termination_status(t.tg, signo, action))
+        kernel.exit_thread_group(t.tg, wait_status=signals.termination_status(t.tg, signo, action))
     else:
         kernel.exit_task(t, 0)
 
@@ -544,7 +546,6 @@ class Notification:
     __slots__ = ("id", "task", "data", "state", "val", "error", "flags", "replied")
 
     def __init__(self, notification_id, task, data):
-        from pysandbox.sentry.waiter import WaitQueue
         self.id = notification_id
         self.task = task
         self.data = data
@@ -585,7 +586,7 @@ class Listener(File):
         from pysandbox.sentry.syscalls import table
         regs = t.context.regs
         nr = regs.orig_rax
-        data = _SECCOMP_DATA.pack(((nr + 0x80000000) & MASK32) - 0x80000000, AUDIT_ARCH_X86_64, regs.rip,
+        data = _SECCOMP_DATA.pack(_signed32(nr), AUDIT_ARCH_X86_64, regs.rip,
                                   regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9)
         notification = Notification(next(self._ids), t, data)
         self.notifications.append(notification)
@@ -628,7 +629,6 @@ class Listener(File):
         pending = next((n for n in self.notifications if n.state == NOTIFY_INIT), None)
         if pending is None:
             if self.requests is None:
-                from pysandbox.sentry.waiter import WaitQueue
                 self.requests = WaitQueue()
             raise WouldBlock(self.requests, restart=RESTART_NEVER)
         t.copy_out(arg, _NOTIF.pack(pending.id, pending.task.tid, 0, pending.data))

@@ -640,11 +640,11 @@ def _take_default_action(t, info):
     if action is Action.STOP:
         t.kernel.group_stop(t.tg, signo)
         return True
-    t.kernel.exit_thread_group(t.tg, wait_status=_termination_status(t.tg, signo, action))
+    t.kernel.exit_thread_group(t.tg, wait_status=termination_status(t.tg, signo, action))
     return True
 
 
-def _termination_status(tg, signo, action):
+def termination_status(tg, signo, action):
     """Killed by `signo`; "core dumped" only where RLIMIT_CORE would allow a core file."""
     dumped = action is Action.CORE and tg.rlimits[RLIMIT_CORE][0] > 0
     return signo | (WCOREFLAG if dumped else 0)

@@ -9,7 +9,7 @@ CAP_SYS_ADMIN for the rest.
 import errno
 
 from . import version
-from .credentials import CAP_NET_ADMIN, CAP_SYS_ADMIN, capable
+from .credentials import CAP_LAST_CAP, CAP_NET_ADMIN, CAP_SYS_ADMIN, capable
 from . import utsns
 from .errors import SyscallError
 
@@ -140,7 +140,6 @@ class Sysctls:
         if name == "kernel.version":
             return version.VERSION
         if name == "kernel.cap_last_cap":
-            from .credentials import CAP_LAST_CAP
             return str(CAP_LAST_CAP)
         return self.values.get(name, "")
 

@@ -16,7 +16,7 @@ IPC_PRIVATE = 0
 IPC_CREAT, IPC_EXCL, IPC_NOWAIT = 0o1000, 0o2000, 0o4000
 IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
 READ, WRITE = 0o4, 0o2         # the permission bits ipcperms() checks
-MSGMAX, MSGMNB, MSGMNI = 8192, 16384, 32000
+MSGMNB, MSGMNI = 16384, 32000
 SEMMSL, SEMMNI, SEMMNS, SEMOPM, SEMVMX, SEMAEM = 32000, 32000, 1024000000, 500, 32767, 32767
 SEQ_MULTIPLIER = 32768
 MAX_SEQ = (1 << 16) - 1
@@ -222,11 +222,6 @@ def _initial_namespace(kernel):
 
 
 _INITIAL = InitialNamespaces(_initial_namespace)
-
-
-def namespace(kernel):
-    """The sandbox's first IPC namespace."""
-    return _INITIAL.of(kernel)
 
 
 def namespace_of(t):

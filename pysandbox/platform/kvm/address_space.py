@@ -5,7 +5,6 @@ import bisect
 import errno
 import itertools
 import os
-import weakref
 
 from pysandbox.platform.kvm._vcpu import lib
 from pysandbox.platform.kvm.memory import (FORKED, MEMORY_PAGES, PAGE, PAGE_SHIFT, RELEASE_AT_LEAST, CopyOnWrite,
@@ -22,11 +21,6 @@ PF_PROTECTION, PF_WRITE, PF_FETCH = 1, 2, 16
 FAULT_AROUND_AHEAD, FAULT_AROUND_BEHIND = 64, 8      # pages given memory with a faulting one
 PAST_END = "past the end of its shared object"      # the kind of a page that has none
 COPY_ON_WRITE_KINDS = (CopyOnWrite, SharedSinceFork)   # pages a write must copy (or take back) first
-
-
-# Pages of shared anonymous memory that no mapping refers to any more, per memory file: freed
-# by the next address space operation, after its _commit.
-_ORPHANS = weakref.WeakKeyDictionary()
 
 
 class SharedAnonymous:
@@ -56,6 +50,12 @@ class SharedAnonymous:
             else:
                 self.shared_refs.pop(page, None)
                 self.orphans.append(page)
+
+
+def _refuses(prot, error_code):
+    """Whether protection `prot` refuses the access of a page fault with `error_code`."""
+    return not prot or (error_code & PF_WRITE and not prot & PROT_WRITE) \
+        or (error_code & PF_FETCH and not prot & PROT_EXEC)
 
 
 def _shifted(value, shift):
@@ -145,7 +145,7 @@ class KvmAddressSpace:
         self.tables = {}                # (level, va >> shift) -> table page, for levels 3..1
         self.pages = {}                 # vpn -> [physical page, prot, shared]
         self.lazy = LazyRanges()        # pages mapped without memory yet
-        self.orphans = _ORPHANS.setdefault(self.memory, [])
+        self.orphans = platform.memory.orphans             # pages freed after the next _commit
         self.shared_refs = platform.memory.shared_refs     # page -> mappings of shared anonymous memory
         self.fork_refs = platform.memory.fork_refs         # page -> processes sharing it since a fork
         self.contexts = set()
@@ -384,8 +384,7 @@ class KvmAddressSpace:
         if entry is None:
             return self._fix_lazy_fault(vpn, error_code)
         _page, prot, kind = entry
-        if (error_code & PF_WRITE and not prot & PROT_WRITE) or (error_code & PF_FETCH and not prot & PROT_EXEC) \
-                or not prot:
+        if _refuses(prot, error_code):
             return False
         if error_code & PF_WRITE and isinstance(kind, CopyOnWrite):
             # No commit: KVM reads the new entry when the write faults again in its shadow.
@@ -400,9 +399,7 @@ class KvmAddressSpace:
         if run is None:
             return False
         start, end, (prot, kind) = run
-        if kind is PAST_END or not prot or error_code & PF_PROTECTION \
-                or (error_code & PF_WRITE and not prot & PROT_WRITE) \
-                or (error_code & PF_FETCH and not prot & PROT_EXEC):
+        if kind is PAST_END or error_code & PF_PROTECTION or _refuses(prot, error_code):
             return False
         self._materialize(vpn, prot, kind)
         # Fault around, within the page's run: an exit costs tens of µs here, giving a page
@@ -501,7 +498,7 @@ class KvmAddressSpace:
                 kind = entry[2] if isinstance(entry[2], (FileSlot, CopyOnWrite)) else True
                 if kind is FORKED:
                     self.fork_refs[entry[0]] += 1
-                if kind is True:
+                elif kind is True:
                     self.shared_refs[entry[0]] = self.shared_refs.get(entry[0], 1) + 1
                 self._drop(target + i)
                 pages[target + i] = [entry[0], entry[1], kind]
@@ -522,8 +519,9 @@ class KvmAddressSpace:
         kept = count
         if new_addr is not None and new_length < length:
             kept = new_count
-            for _i, entry in [(i, entry) for i, entry in moved if i >= kept]:
-                self._release_page(entry)
+            for i, entry in moved:
+                if i >= kept:
+                    self._release_page(entry)
             moved = [(i, entry) for i, entry in moved if i < kept]
             runs = [(start, min(stop, kept), value) for start, stop, value in runs if start < kept]
         self._clear(target, target + max(kept, new_count))
@@ -715,15 +713,8 @@ class KvmAddressSpace:
             context.kill_process()
         # No flush: translations KVM still caches for these pages hang off this address
         # space's tables, which no vCPU loads again and which are reused only after a flush.
-        fork_refs = self.fork_refs
         for entry in self.pages.values():
-            page, _prot, kind = entry
-            if type(kind) in (FileSlot, CopyOnWrite):
-                continue                            # a file's memory
-            if kind is FORKED and fork_refs[page] > 1:
-                fork_refs[page] -= 1                # the common case after a fork, spelled out
-            else:
-                self._release_page(entry)
+            self._release_page(entry)
         self.pages.clear()
         self.lazy = LazyRanges()
         self._free_dropped()

@@ -40,6 +40,9 @@ class PhysicalMemory:
         self.flushes = 0
         self.shared_refs = {}
         self.fork_refs = {}                 # page -> processes holding it since a fork (FORKED)
+        # Pages of shared anonymous memory that no mapping refers to any more (SharedAnonymous):
+        # freed by the next address space operation, after its _commit.
+        self.orphans = []
         self._slots = []                    # FileSlot, memslots 1...
         self._file_slots = {}               # (st_dev, st_ino) -> [FileSlot]
         self._next_slot_base = MEMORY_SIZE

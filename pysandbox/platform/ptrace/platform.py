@@ -5,20 +5,19 @@ Memory is changed by making the stub run mmap/munmap/mprotect through its
 gadget, and read or written through /proc/PID/mem.
 """
 import errno
-import os
-from collections import OrderedDict
-import select
 import itertools
+import os
+import select
 import _signal as signal  # the C module: `signal` adds enum's import, ~2 ms of every start
 import time
+from collections import OrderedDict
 
 from pysandbox.platform import INTERRUPTED, SYSCALL, Exited, Fault, Platform, timeout_ms
 from pysandbox.platform.ptrace._loop import ffi, lib
-from pysandbox.security.hostproc import open_proc, read_proc
 from pysandbox.platform.ptrace.stub import (CHANNEL_FD, CMSG_ADDR, CMSG_FD_OFFSET, COPY_GADGET_ADDR, GADGET_ADDR,
-                                            MSGHDR_ADDR,
-                                            NAME_ADDR, SCRATCH_ADDR, SECCOMP_FPROG_ADDR, STUB_BASE, STUB_END,
-                                            TAG_ADDR, scratch_page_init, stub_memfd)
+                                            MSGHDR_ADDR, NAME_ADDR, SCRATCH_ADDR, SECCOMP_FPROG_ADDR, STUB_BASE,
+                                            STUB_END, TAG_ADDR, scratch_page_init, stub_memfd)
+from pysandbox.security.hostproc import open_proc, read_proc
 from pysandbox.sentry.errors import SandboxError, SyscallError
 from pysandbox.sentry.task import host_cpu_times
 

@@ -94,7 +94,7 @@ def capset(t, header, data):
     if permitted & ~old.permitted or effective & ~permitted:
         raise SyscallError(errno.EPERM)
     return change_credentials(t, effective=effective, permitted=permitted, inheritable=inheritable,
-                   ambient=old.ambient & permitted & inheritable)
+                              ambient=old.ambient & permitted & inheritable)
 
 
 # prctl(2)'s capability options
@@ -141,9 +141,9 @@ def _ambient(t, action, number, arg4, arg5):
         if number or arg4 or arg5:
             raise SyscallError(errno.EINVAL)
         return change_credentials(t, ambient=0)
-    if not 0 <= number <= CAP_LAST_CAP or arg4 or arg5:
+    if arg4 or arg5:
         raise SyscallError(errno.EINVAL)
-    bit = 1 << number
+    bit = 1 << _valid_capability(number)
     if action == PR_CAP_AMBIENT_IS_SET:
         return int(bool(creds.ambient & bit))
     if action == PR_CAP_AMBIENT_RAISE:

@@ -16,17 +16,13 @@ from ..vfs.mount import (FLAG_OPTIONS, MS_BIND, MS_MOVE, MS_NOATIME, MS_NOUSER, 
                          MS_RDONLY, MS_REC, MS_RELATIME, MS_REMOUNT, MS_SHARED, MS_SILENT, MS_SLAVE,
                          MS_STRICTATIME, MS_UNBINDABLE, PER_MOUNT_FLAGS)
 from ..vfs.memfs import _parse_size
-from ..vfs.mountns import mount_of, path_in_filesystem, share_propagation
+from ..vfs.mountns import mount_of, names_below, path_in_filesystem, share_propagation
 from ..vfs.resolve import AT_FDCWD
 from ..vma import PAGE_SIZE
 
 MS_MGC_MSK, MS_MGC_VAL = 0xFFFF0000, 0xC0ED0000
 MNT_FORCE, MNT_DETACH, MNT_EXPIRE, UMOUNT_NOFOLLOW = 1, 2, 4, 8
 FS_TYPE_MAX = 256
-
-
-def _capable_sys_admin(t):
-    return capable(t, CAP_SYS_ADMIN)
 
 
 def _copy_mount_string(t, addr, limit=PAGE_SIZE):
@@ -69,7 +65,7 @@ def mount(t, source, target, filesystemtype, mountflags, data):
     flags = mountflags & ~MS_MGC_MSK if mountflags & MS_MGC_MSK == MS_MGC_VAL else mountflags
     if flags & MS_NOUSER:
         raise SyscallError(errno.EINVAL)
-    if not _capable_sys_admin(t):
+    if not capable(t, CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
     ns = t.fs.mntns
     if flags & (MS_REMOUNT | MS_BIND) == MS_REMOUNT | MS_BIND:
@@ -176,13 +172,8 @@ def _copy_submounts(ns, mounts, source, copy_root):
             continue
         if mount_of(holder) is not mount_of(source) and holder is not source:
             continue  # nested deeper: copied when its own parent mount is
-        names = []
-        dentry = holder
-        while dentry is not source:
-            names.append(dentry.name)
-            dentry = dentry.parent
         target = copy_root
-        for name in reversed(names):
+        for name in names_below(source, holder):
             target = target.lookup(name)
         copy = ns.attach_like(mount, target, mount.root.name)
         share_propagation(mount, copy, as_peer=True)
@@ -232,7 +223,7 @@ def umount2(t, target, flags):
         raise SyscallError(errno.EINVAL)
     vfs = t.kernel.vfs
     point = vfs.lookup(t, AT_FDCWD, t.copy_in_str(target), follow=not flags & UMOUNT_NOFOLLOW)
-    if not _capable_sys_admin(t):
+    if not capable(t, CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
     ns = t.fs.mntns
     mount = ns.mount_at(ns.topmost(point))
@@ -270,7 +261,7 @@ def _busy(t, ns, mount):
 
 def pivot_root(t, new_root, put_old):
     """PivotRoot implements Linux syscall pivot_root(2)."""
-    if not _capable_sys_admin(t):
+    if not capable(t, CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
     vfs = t.kernel.vfs
     new = _directory(t, vfs, new_root)

@@ -34,14 +34,9 @@ def msgget(t, key, msgflg):
         queue = queues.create(lambda ipc_id: MessageQueue(ipc_id, key, t.creds, msgflg, now), key, MSGMNI)
         if queue is None:
             raise SyscallError(errno.ENOSPC)
-        queue.max_bytes = _sysctl(t, "kernel.msgmnb")
+        queue.max_bytes = setting(t, "kernel.msgmnb")
         return queue
     return queues.get(t, key, msgflg, create)
-
-
-def _sysctl(t, name):
-    """kernel.msgmax and kernel.msgmnb: the values of the caller's IPC namespace (/proc/sys, linux.sysctl)."""
-    return setting(t, name)
 
 
 def _queue(t, msqid):
@@ -54,7 +49,7 @@ def _wait(t, queue):
 
 def msgsnd(t, msqid, msgp, msgsz, msgflg):
     """msgsnd(2): waits for room unless IPC_NOWAIT; a signal handler ends the wait with EINTR."""
-    if msgsz > _sysctl(t, "kernel.msgmax") or msgsz < 0 or msqid < 0:
+    if msgsz > setting(t, "kernel.msgmax") or msgsz < 0 or msqid < 0:
         raise SyscallError(errno.EINVAL)
     msg_type = _MTYPE.unpack(t.copy_in(msgp, _MTYPE.size))[0]
     if msg_type < 1:
@@ -131,14 +126,14 @@ def msgctl(t, msqid, cmd, buf):
         raise SyscallError(errno.EINVAL)
     queues = _queues(t)
     if cmd in (IPC_INFO, MSG_INFO):
-        max_queue_bytes = _sysctl(t, "kernel.msgmnb")
+        max_queue_bytes = setting(t, "kernel.msgmnb")
         if cmd == IPC_INFO:
             pool, messages, total = MSGPOOL, max_queue_bytes, max_queue_bytes
         else:
             pool = len(queues.by_slot)
             messages = sum(len(q.messages) for q in queues.by_slot.values())
             total = sum(q.bytes for q in queues.by_slot.values())
-        t.copy_out(buf, _MSGINFO.pack(pool, messages, _sysctl(t, "kernel.msgmax"), max_queue_bytes, MSGMNI, MSGSSZ,
+        t.copy_out(buf, _MSGINFO.pack(pool, messages, setting(t, "kernel.msgmax"), max_queue_bytes, MSGMNI, MSGSSZ,
                                       total, MSGSEG))
         return queues.highest_slot
     if cmd in (IPC_STAT, MSG_STAT, MSG_STAT_ANY):
@@ -153,7 +148,7 @@ def msgctl(t, msqid, cmd, buf):
         queues.remove(queue)
         return 0
     uid, gid, mode, max_bytes = new[1], new[2], new[5], new[12]
-    if max_bytes > _sysctl(t, "kernel.msgmnb") and not capable(t, CAP_SYS_RESOURCE):
+    if max_bytes > setting(t, "kernel.msgmnb") and not capable(t, CAP_SYS_RESOURCE):
         raise SyscallError(errno.EPERM)
     queue.max_bytes = max_bytes
     queue.perm.uid, queue.perm.gid = uid, gid

@@ -4,13 +4,12 @@ import os
 import stat
 import struct
 
-from pysandbox.sentry import loader, posix_timers, signals, sysv_ipc, sysv_shm, utsns
+from pysandbox.sentry import loader, posix_timers, signals, utsns
 from pysandbox.sentry.errors import KEEP_REGS, RESTART_SYS, SyscallError, WouldBlock
 from pysandbox.sentry.credentials import CAP_SYS_ADMIN, capable
 from pysandbox.sentry.mm import PROT_WRITE, MemoryManager
 from pysandbox.sentry.nsfs import new_inode_number
 from pysandbox.sentry.sched import HOST_CPUS
-from pysandbox.sentry.syscalls.sys_capability import CAPABILITY_PRCTL_OPTIONS, capability_prctl
 from pysandbox.sentry.syscalls.sys_time import seconds_to_ns, timeval_bytes
 from pysandbox.sentry.vfs import mountns
 from pysandbox.sentry.vfs.mount import MS_NOSUID
@@ -86,7 +85,9 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal, p
         mm.users += 1
     else:
         mm = t.mm.fork(context.address_space)
-        sysv_shm.forked(t.mm, mm, t.tg.tgid, tid)
+        if t.mm.release_hooks:                # SysV shm segments are attached (their hooks alone)
+            from pysandbox.sentry import sysv_shm     # off the start-up path
+            sysv_shm.forked(t.mm, mm, t.tg.tgid, tid)
     fds = t.fds.share() if flags & CLONE_FILES else t.fds.fork()
     fs = t.fs if flags & CLONE_FS else t.fs.fork()
     if flags & CLONE_NEWNS:
@@ -235,7 +236,10 @@ def _check_new_namespaces(t, flags):
 def _child_namespaces(t, flags):
     """The UTS and IPC namespaces of a child of `t`: its parent's, or new ones."""
     uts = utsns.of(t).copy(new_inode_number(t)) if flags & CLONE_NEWUTS else getattr(t, "uts_ns", None)
-    ipc = sysv_ipc.new_namespace(t) if flags & CLONE_NEWIPC else getattr(t, "ipc_ns", None)
+    ipc = getattr(t, "ipc_ns", None)
+    if flags & CLONE_NEWIPC:
+        from pysandbox.sentry import sysv_ipc     # off the start-up path
+        ipc = sysv_ipc.new_namespace(t)
     return uts, ipc
 
 
@@ -244,6 +248,8 @@ def _leave_ipc_namespace(t):
     if t.tg.sem_undo:
         from pysandbox.sentry.syscalls.sys_sem import apply_undo
         apply_undo(t.tg)
+
+
 UNSHARE_FLAGS = (CLONE_THREAD | CLONE_FS | CLONE_NEWNS | CLONE_SIGHAND | CLONE_VM | CLONE_FILES
                  | CLONE_SYSVSEM | CLONE_NAMESPACES | CLONE_NEWTIME)
 
@@ -329,6 +335,7 @@ def _join_process_namespaces(t, pidfd, flags):
         raise SyscallError(errno.EINVAL)
     if flags & CLONE_NEWTIME and len([task for task in t.tg.tasks if task.alive]) > 1:
         raise SyscallError(errno.EUSERS)
+    from pysandbox.sentry import sysv_ipc
     joined = {CLONE_NEWNS: target.fs.mntns, CLONE_NEWUTS: utsns.of(target),
               CLONE_NEWIPC: sysv_ipc.namespace_of(target)}
     for kind, namespace in joined.items():
@@ -783,6 +790,7 @@ def prctl(t, option, arg2, arg3, arg4, arg5):
         return 0
     if option == PR_GET_DUMPABLE:
         return getattr(tg, "dumpable", 1)
+    from pysandbox.sentry.syscalls.sys_capability import CAPABILITY_PRCTL_OPTIONS, capability_prctl
     if option in CAPABILITY_PRCTL_OPTIONS:
         return capability_prctl(t, option, arg2, arg3, arg4, arg5)
     if option == PR_SET_CHILD_SUBREAPER:
@@ -810,9 +818,8 @@ def sched_yield(t):
     return 0
 
 
-# Counted at import, before the sentry pins itself to one CPU and before its seccomp filter
-# forbids asking the host.
 def _cpu_count():
+    """The CPUs the sandbox shows: the host's (sched.HOST_CPUS)."""
     return HOST_CPUS
 
 

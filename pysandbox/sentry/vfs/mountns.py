@@ -295,26 +295,17 @@ class MountNamespace:
         and {original Mount: its copy}. Shared mounts' copies are their peers, slaves' copies
         slaves of the same master."""
         new = MountNamespace(self.ids)
-        copies = {}
-        for mount in self.subtree(self.root_mount):
-            if mount is self.root_mount:
-                copy = new.root_mount = new._new_copy(mount, None)
-            elif mount.root.parent is None:
-                copy = new._new_copy(mount, copies[mount.parent])
-                new._hang(copy, None, None)
-            else:
-                holder = translate(mount.root.parent, copies)
-                if holder is None:
-                    continue
-                copy = new.attach_like(mount, holder, mount.root.name)
-            share_propagation(mount, copy, as_peer=True)
-            copies[mount] = copy
-        return new, copies
+        new.root_mount = new._new_copy(self.root_mount, None)
+        return new, new._copy_subtree(self.root_mount, new.root_mount, as_peer=True)
+
+    def link_target(self):
+        """What readlink(2) of /proc/<pid>/ns/mnt gives: "mnt:[4026531841]"."""
+        return b"mnt:[%d]" % self.ino
 
     def ns_file_dentry(self):
         """The dentry /proc/<pid>/ns/mnt leads to (one per namespace, as nsfs has)."""
         if self._ns_file is None:
-            self._ns_file = Dentry(NamespaceInode(self), None, b"mnt:[%d]" % self.ino)
+            self._ns_file = Dentry(NamespaceInode(self), None, self.link_target())
         return self._ns_file
 
     # --- propagation ---
@@ -350,20 +341,27 @@ class MountNamespace:
                 continue  # a bind of the parent's own peer: never into itself
             place = _place_in(receiver, names)
             if place is not None:
-                receiver.ns._copy_tree(new, *place, as_peer)
+                receiver.ns._copy_subtree(new, receiver.ns.attach_like(new, *place), as_peer)
 
-    def _copy_tree(self, source, holder, name, as_peer):
+    def _copy_subtree(self, source, source_copy, as_peer):
+        """Copies in this namespace, below `source_copy` (made already), of the mounts below
+        `source`, at the same places; each copy shares its original's propagation. Returns
+        {original Mount: its copy}."""
         copies = {}
         for mount in source.ns.subtree(source):
             if mount is source:
-                copy = self.attach_like(mount, holder, name)
+                copy = source_copy
+            elif mount.root.parent is None:  # stacked on its parent's root
+                copy = self._new_copy(mount, copies[mount.parent])
+                self._hang(copy, None, None)
             else:
-                copy_holder = translate(mount.root.parent, copies)
-                if copy_holder is None:
+                holder = translate(mount.root.parent, copies)
+                if holder is None:
                     continue
-                copy = self.attach_like(mount, copy_holder, mount.root.name)
+                copy = self.attach_like(mount, holder, mount.root.name)
             share_propagation(mount, copy, as_peer)
             copies[mount] = copy
+        return copies
 
     def unmount(self, mount):
         """umount2: detach `mount` with what is below it. Each of those that hangs under a shared
@@ -425,10 +423,11 @@ def translate(dentry, copies):
     copy = copies.get(mount)
     if copy is None:
         return None
-    return _walk_names(copy.root, _names_below(mount.root, dentry))
+    return _walk_names(copy.root, names_below(mount.root, dentry))
 
 
-def _names_below(top, dentry):
+def names_below(top, dentry):
+    """The names leading from `top` down to `dentry`, one of its descendants."""
     names = []
     while dentry is not top:
         names.append(dentry.name)
@@ -454,7 +453,7 @@ def _walk_names(dentry, names):
 def _path_in_filesystem(dentry, mount):
     """Where `dentry` (on `mount`) is inside the mount's filesystem, as a list of names."""
     above = [name for name in mount.root_path.split(b"/") if name]
-    return above + _names_below(mount.root, dentry)
+    return above + names_below(mount.root, dentry)
 
 
 def path_in_filesystem(dentry, mount):

@@ -14,6 +14,7 @@ import weakref
 from .. import signals
 from ..credentials import CAP_FOWNER, CAP_SYS_RESOURCE, capable
 from ..errors import SyscallError
+from ..sysctl import KNOWN as SYSCTLS
 from ..task import RLIMIT_MSGQUEUE
 from ..waiter import WaitQueue
 from .file import POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
@@ -23,10 +24,6 @@ from .stat import MAY_EXEC, MAY_READ, MAY_WRITE, dirent_type, may_access
 
 MQUEUE_MAGIC = 0x19800202
 MQ_PRIO_MAX = 32768
-# The /proc/sys/fs/mqueue settings (sentry/sysctl.py) and their defaults: the limits without
-# CAP_SYS_RESOURCE, and the attributes of a queue made without any.
-SETTING_DEFAULTS = {"msg_max": 10, "msgsize_max": 8192, "queues_max": 256, "msg_default": 10,
-                    "msgsize_default": 8192}
 HARD_MSGMAX, HARD_MSGSIZEMAX = 65536, 16 << 20
 STATUS_FILE_SIZE = 80  # st_size of a queue file (Linux's FILENT_SIZE)
 # What Linux charges against RLIMIT_MSGQUEUE per message slot beyond its text: a struct msg_msg
@@ -249,12 +246,14 @@ class MqueueNamespace:
         self.bytes_by_uid = {}
 
     def setting(self, name):
-        """/proc/sys/fs/mqueue/`name` of the sandbox (its default before a kernel exists)."""
+        """/proc/sys/fs/mqueue/`name` (sentry/sysctl.py) of the sandbox, its default before a
+        kernel exists: the limits without CAP_SYS_RESOURCE, and a default queue's attributes."""
+        name = "fs.mqueue." + name
         if self._settings is not None:
-            return int(self._settings["fs.mqueue." + name])
+            return int(self._settings[name])
         vfs = self._vfs()
         sysctls = getattr(getattr(vfs, "kernel", None), "sysctls", None)
-        return SETTING_DEFAULTS[name] if sysctls is None else sysctls.int_value("fs.mqueue." + name)
+        return int(SYSCTLS[name][1]) if sysctls is None else sysctls.int_value(name)
 
     def check_attributes(self, t, maxmsg, msgsize):
         """mq_attr_ok(): EINVAL for attributes a new queue may not have."""

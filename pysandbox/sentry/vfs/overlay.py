@@ -107,12 +107,13 @@ class OverlayInode(Inode):
         else:
             raise SyscallError(errno.EPERM)
         upper.copy_attributes_from(attrs)
+        xattrs = {}
         for key in self.lower.listxattr(True):  # as overlayfs's copy-up, every namespace the lower has
             try:
-                upper.xattrs = upper.xattrs or {}
-                upper.xattrs[key] = self.lower.getxattr(key, True)
+                xattrs[key] = self.lower.getxattr(key, True)
             except SyscallError:
                 pass
+        upper.xattrs = xattrs or None
         self.parent.upper.children[self.name] = upper
         self.upper = upper
 

@@ -236,7 +236,7 @@ class ProcFS:
     @staticmethod
     def _uptime(t):
         up = time.monotonic() - t.kernel.boot_time
-        return f"{up:.2f} {up * (HOST_CPUS):.2f}\n"
+        return f"{up:.2f} {up * HOST_CPUS:.2f}\n"
 
     @staticmethod
     def _loadavg(t):
@@ -248,15 +248,10 @@ def _namespace_children(leader, tg):
     `uts` and `ipc`."""
     from .. import sysv_ipc, utsns
 
-    def namespace(t):
-        return leader().fs.mntns
-
     def link(namespace_of):
         return lambda: ProcSymlink(lambda t: namespace_of(leader()).link_target(), tg,
                                    jump=lambda t: namespace_of(leader()).ns_file_dentry())
-    return {b"mnt": lambda: ProcSymlink(lambda t: b"mnt:[%d]" % namespace(t).ino, tg,
-                                        jump=lambda t: namespace(t).ns_file_dentry()),
-            b"uts": link(utsns.of), b"ipc": link(sysv_ipc.namespace_of)}
+    return {b"mnt": link(lambda task: task.fs.mntns), b"uts": link(utsns.of), b"ipc": link(sysv_ipc.namespace_of)}
 
 
 def _sysvipc_children():

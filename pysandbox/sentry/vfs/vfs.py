@@ -656,7 +656,7 @@ class _SetupTask:
 
     def __init__(self, vfs):
         from ..task import Credentials
-        self.fs = FSContext(vfs.root, vfs.root, mntns=vfs.mount_table)
+        self.fs = vfs.new_fs_context()
         self.creds = Credentials()
         self.kernel = vfs.kernel
         self.fds = None
