@@ -6,7 +6,7 @@ import sys
 import termios
 
 from pysandbox.security.confine import DEFAULT_MODE as DEFAULT_SECCOMP_MODE, confine_sentry, isolate_sandbox_process
-from pysandbox.security.confine import (chroot_sentry, confine_outer_process, finish_sandbox_process,
+from pysandbox.security.confine import (chroot_sentry, confine_outer_process, end_outer_process, finish_sandbox_process,
                                         fork_pid_namespace_init, wait_for_sandbox_process)
 from pysandbox.security.limits import HostCgroup, protect_sentry_from_oom_killer
 from pysandbox.sentry.errors import SandboxError, SyscallError
@@ -140,7 +140,7 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
         if host_cgroup is not None:
             _report_oom_kills(host_cgroup, memory_limit, lambda line: os.write(log_fd, f"{line}\n".encode()))
             host_cgroup.close()
-        return exit_code(status)
+        end_outer_process(exit_code(status))
     if sandbox_process == 0:
         finish_sandbox_process(lambda: _run_sandbox(cpu=cpu, protect_sentry=host_cgroup is not None,
                                                     host_cgroup=None, **settings))

@@ -118,6 +118,17 @@ def test_seccomp_off_leaves_the_outer_process_as_it_was(busybox_rootfs):
     assert outer.returncode == 0
 
 
+@pytest.mark.parametrize("script, status", [("exit 0", 0), ("exit 7", 7), ("kill -9 $$", 137)])
+def test_a_caller_that_ends_with_sys_exit_gets_the_exit_status(busybox_rootfs, script, status):
+    # pip's console script of an older install, or a program embedding pysandbox, calls main() and
+    # then sys.exit: the outer process must not go on into the interpreter's finalization, whose
+    # rt_sigaction its filter refuses (it ended every such `do` with the filter's 159).
+    caller = ("import sys\nfrom pysandbox.cli import main\n"
+              f"sys.exit(main(['do', '--rootfs', {busybox_rootfs!r}, '--', '/bin/sh', '-c', {script!r}]))")
+    r = subprocess.run([PYTHON, "-c", caller], env=TEST_ENV, cwd="/", capture_output=True, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (status, b"", b"")
+
+
 @pytest.mark.parametrize("signo, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signals_still_end_the_sandbox(busybox_rootfs, signo, status):
     outer = _start_do(busybox_rootfs, "echo ready; exec sleep 30")

@@ -206,7 +206,8 @@ def _wait_for_sandbox_process(container, pid, host_cgroup, log):
     sandbox process writes it too, and removes its control socket; if it was killed, the socket
     left behind refuses connections and `delete` removes it)."""
     from pysandbox.runner import FORWARDED_SIGNALS, exit_code
-    from pysandbox.security.confine import DEFAULT_MODE, confine_outer_process, wait_for_sandbox_process
+    from pysandbox.security.confine import (DEFAULT_MODE, confine_outer_process, end_outer_process,
+                                            wait_for_sandbox_process)
     try:
         exit_status_fd = os.open(container.exit_status_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError:
@@ -222,7 +223,7 @@ def _wait_for_sandbox_process(container, pid, host_cgroup, log):
             pass
     if host_cgroup is not None:
         host_cgroup.close()
-    return status
+    end_outer_process(status)
 
 
 def _remove_in_directory(path):

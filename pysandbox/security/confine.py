@@ -228,6 +228,16 @@ def confine_outer_process(sandbox_pid, mode, log_fd=2, host_cgroup=None, exit_st
         seccomp.make_host_syscall(int(forbidden))
 
 
+def end_outer_process(status):
+    """The outer process's end, straight to exit_group(status). It never returns to whoever called
+    pysandbox: its filter allows nothing but its own work, and a caller's `sys.exit(main())` (pip's
+    console script of an older install, an embedding program) would go through the interpreter's
+    finalization, which resets signal handlers (rt_sigaction) and would get the sandbox's
+    exit status replaced by the filter's kill. Nothing of the outer's is left to flush: it writes
+    its log with os.write, and stdout written before the fork belongs to the sandbox process."""
+    os._exit(status)
+
+
 # What the outer process keeps: none, unless it removes a cgroup from a directory only
 # CAP_DAC_OVERRIDE lets root write to (HeldForClose.removal_needs_dac_override).
 OUTER_CAPABILITIES = {"CAP_DAC_OVERRIDE": 1}
