@@ -7,6 +7,7 @@ import sys
 from pysandbox import fastargs
 from pysandbox.fastargs import OPTIONAL_BOOL
 from pysandbox.sentry.errors import SandboxError
+from pysandbox.starttrace import mark
 
 USAGE_ERROR = 2
 
@@ -193,6 +194,7 @@ def _run_platforms(_args):
 
 
 def main(argv=None):
+    mark("cli: main")
     argv = sys.argv[1:] if argv is None else argv
     args = parse_do_fast(argv)
     if args is None:

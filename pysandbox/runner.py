@@ -10,6 +10,7 @@ from pysandbox.security.confine import (chroot_sentry, confine_outer_process, en
                                         fork_pid_namespace_init, wait_for_sandbox_process)
 from pysandbox.security.limits import HostCgroup, protect_sentry_from_oom_killer
 from pysandbox.sentry.errors import SandboxError, SyscallError
+from pysandbox.starttrace import mark
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
@@ -128,6 +129,7 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
     pid 1 of a new host pid namespace; this process, confined as the outer process, passes
     signals on to it and returns its exit status (security/confine.py)."""
     settings = dict(locals())
+    mark("outer: run_program")
     cpu = _pin_cpu(pin)
     _raise_fd_limit()
     host_cgroup = HostCgroup.create(pids_limit, memory_limit)
@@ -136,7 +138,9 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
     if sandbox_process:
         log_fd = _open_outer_log(log_path)
         confine_outer_process(sandbox_process, seccomp or DEFAULT_SECCOMP_MODE, log_fd, host_cgroup, cpu=cpu)
+        mark("outer: confined")
         status = wait_for_sandbox_process(sandbox_process, FORWARDED_SIGNALS, TERMINAL_SIGNALS)
+        mark("outer: sandbox process collected")
         if host_cgroup is not None:
             _report_oom_kills(host_cgroup, memory_limit, lambda line: os.write(log_fd, f"{line}\n".encode()))
             host_cgroup.close()
@@ -182,7 +186,9 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
                  seccomp, overlay):
     """run_program's sandbox itself, in the sandbox process (the pid namespace's init, or this
     process when there is none); host_cgroup: the cgroup to report on and remove, if it is ours."""
+    mark("sandbox: forked")
     isolate_sandbox_process(network)        # before the gofer and any stub: they inherit it
+    mark("sandbox: isolated")
     overlay = rootfs is None if overlay is None else overlay
     # The sentry's modules are imported here, in the sandbox process, which `pysandbox do` forks
     # before they are (fork_pid_namespace_init): forking the bigger process, and the child's
@@ -194,13 +200,16 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
     from pysandbox.sentry.syscalls import linux64  # noqa: F401
     from pysandbox.sentry.vfs import VFS
     gofer = _start_gofer(rootfs, overlay, mounts, gofer_mode, cpu)
+    mark("sandbox: gofer forked")
     try:
         from pysandbox.platform import get_platform
         from pysandbox.sentry import fdtable  # noqa: F401
         from pysandbox.sentry.kernel import Kernel
         from pysandbox.sentry.syscalls import sys_process  # noqa: F401
         platform = get_platform(platform_name, cpu=cpu)
+        mark("sandbox: platform started")
         vfs = VFS.for_rootfs(rootfs or "/", overlay=overlay, mounts=mounts, gofer_mode=gofer_mode, gofer=gofer)
+        mark("sandbox: rootfs ready")
     finally:
         if gofer is not None:
             gofer.abandon()                 # a no-op once the VFS took it over
@@ -215,6 +224,7 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
         network_stack = new_network(network)
     profile = _open_profile(syscall_profile)
     chroot_sentry()                         # from here on, host files only through the fds it holds
+    mark("sandbox: chroot")
     kernel = Kernel(platform, vfs, hostname=hostname, strace=log if strace else None, protect_init=False,
                     log=lambda message: log(f"pysandbox: {message}"))
     kernel.network = network_stack
@@ -222,6 +232,7 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
     env = list(env if env is not None else [f"{k}={v}" for k, v in os.environ.items()])
 
     task = new_process(kernel, vfs, argv, env, tgid=1, cwd=cwd)
+    mark("sandbox: workload loaded")
     kernel.init = task.tg
     if protect_sentry:
         protect_sentry_from_oom_killer()     # after the template stub started: stubs stay killable
@@ -235,8 +246,10 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
     try:
         confine_sentry(seccomp or DEFAULT_SECCOMP_MODE, network, log_file.fileno(), platform_name)
         platform.confine_threads(seccomp or DEFAULT_SECCOMP_MODE, log_file.fileno())
+        mark("sandbox: filter on")
         status = kernel.run()
     finally:
+        mark("sandbox: workload done")
         kernel.shutdown()
         if profile is not None:
             profile.uninstall()
@@ -245,6 +258,7 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         close_sandbox(kernel, platform, vfs)
+        mark("sandbox: closed")
         if host_cgroup is not None:
             _report_oom_kills(host_cgroup, memory_limit, log)
             host_cgroup.close()

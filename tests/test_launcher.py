@@ -45,3 +45,38 @@ def test_it_skips_the_site_step_and_re(launcher):
     assert "pysandbox.runner" in imported
     assert not imported & {"site", "re", "argparse", "enum", "ctypes"}, sorted(imported & {"site", "re", "argparse",
                                                                                          "enum", "ctypes"})
+
+
+def _traced_start(launcher, **extra_env):
+    env = dict(os.environ, PYSANDBOX_START_TRACE="1", **extra_env)
+    result = subprocess.run([launcher, "do", "--", "/bin/busybox", "echo", "out"], capture_output=True,
+                            text=True, timeout=120, env=env, cwd="/")
+    assert (result.returncode, result.stdout) == (0, "out\n"), result.stderr[-2000:]
+    return result.stderr.splitlines()
+
+
+def test_the_start_trace_marks_each_step_once_in_order(launcher):
+    # bench/start_timeline.py reads these lines: NS PID FAULTS LABEL.
+    marks = [line.split(" ", 4)[1:] for line in _traced_start(launcher) if line.startswith("pysandbox-start-trace ")]
+    labels = [label for _ns, _pid, _faults, label in marks]
+    assert labels[0] == "cli: main" and labels[-1] == "outer: exit", labels
+    assert len(labels) == len(set(labels)) >= 14, labels
+    times = [int(ns) for ns, _pid, _faults, _label in marks]
+    for before, after in [("sandbox: forked", "sandbox: isolated"), ("sandbox: chroot", "sandbox: workload loaded"),
+                          ("sandbox: filter on", "sandbox: workload done"), ("sandbox: exit", "outer: exit")]:
+        assert times[labels.index(before)] <= times[labels.index(after)], (before, after)
+    faults = {label: int(count) for _ns, _pid, count, label in marks}
+    assert faults["sandbox: isolated"] > 0 and faults["sandbox: workload done"] == -1, faults   # no getrusage then
+    pids = {label: pid for _ns, pid, _faults, label in marks}
+    assert pids["sandbox: forked"] == "1" and pids["outer: exit"] != "1"     # pid 1 of its own namespace
+
+
+def test_without_the_trace_nothing_is_marked(launcher):
+    result = subprocess.run([launcher, "do", "--", "/bin/true"], capture_output=True, text=True, timeout=120, cwd="/")
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_the_start_profile_reports_the_sandbox_process(launcher):
+    lines = _traced_start(launcher, PYSANDBOX_START_PROFILE="cumulative")
+    assert any("function calls" in line for line in lines), lines[:5]
+    assert any("_run_sandbox" in line for line in lines)

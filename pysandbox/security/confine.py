@@ -10,6 +10,8 @@ import sys
 
 from pysandbox.security import hostproc, imports, seccomp
 from pysandbox.sentry.errors import SandboxError
+from pysandbox import starttrace
+from pysandbox.starttrace import mark
 
 MODES = ("kill", "debug", "off")
 DEFAULT_MODE = os.environ.get("PYSANDBOX_SECCOMP", "kill")
@@ -235,6 +237,7 @@ def end_outer_process(status):
     finalization, which resets signal handlers (rt_sigaction) and would get the sandbox's
     exit status replaced by the filter's kill. Nothing of the outer's is left to flush: it writes
     its log with os.write, and stdout written before the fork belongs to the sandbox process."""
+    mark("outer: exit")
     os._exit(status)
 
 
@@ -260,7 +263,7 @@ def finish_sandbox_process(body):
     """Run body() in the forked sandbox process and end the process with the exit status it
     returns, errors told the way the CLI tells them (it never returns to the caller's caller)."""
     try:
-        status = body()
+        status = starttrace.profiled(body)
     except SandboxError as error:
         print(f"pysandbox: {error}", file=sys.stderr)
         status = error.exit_status
@@ -277,6 +280,7 @@ def finish_sandbox_process(body):
             stream.flush()
         except (OSError, ValueError):
             pass
+    mark("sandbox: exit")
     os._exit(status if isinstance(status, int) else 0)
 
 

@@ -11,6 +11,8 @@ every missing entry shows up in one run.
 import errno
 import os
 import struct
+
+from pysandbox import starttrace
 from collections import namedtuple
 
 AUDIT_ARCH_X86_64 = 0xC000003E
@@ -402,6 +404,7 @@ def install(rules, mode="kill", log_fd=2, who="the sentry", rules_name=""):
     need a call (an executable mapping) the filter refuses. `who` and `rules_name` (" (NAME)")
     say in the report whose filter refused a call."""
     _install_sigsys_handler(log_fd, (mode == "debug"), who, rules_name)
+    starttrace.faults_readable = False
     load_filter(compile_filter(rules, deny=SECCOMP_RET_TRAP))
 
 
