@@ -72,6 +72,14 @@ class DirectoryFdFinder:
                 return fd, path[len(root) + 1:]
         return None
 
+    def stat(self, path):
+        """os.stat of a path under a kept root, by the path it had before the chroot."""
+        place = self.locate(path)
+        if place is None:
+            raise FileNotFoundError(2, "not under a kept module directory", path)
+        fd, relative = place
+        return os.stat(relative, dir_fd=fd)
+
     def find_spec(self, fullname, path=None, target=None):
         name = fullname.rpartition(".")[2]
         for directory in (path if path is not None else sys.path):
@@ -123,4 +131,9 @@ class DirectoryFdLoader(importlib.machinery.SourceFileLoader):
 
 
 def install_finder(roots):
-    sys.meta_path.append(DirectoryFdFinder(roots))
+    """The last finder, and the module bundle's stat through the same fds."""
+    from pysandbox import modulebundle
+    finder = DirectoryFdFinder(roots)
+    sys.meta_path.append(finder)
+    if modulebundle.finder is not None:
+        modulebundle.finder.stat = finder.stat
