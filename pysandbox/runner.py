@@ -193,12 +193,9 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
     # The sentry's modules are imported here, in the sandbox process, which `pysandbox do` forks
     # before they are (fork_pid_namespace_init): forking the bigger process, and the child's
     # copies on write of every page their objects touch, cost ~5 ms on these VMs. new_process's
-    # too: after the chroot, imports take the slower fd-based finder. First those the gofer
-    # needs as well (the VFS's types, its host operations, the syscall names its filter reports),
-    # then the gofer, then the rest while the gofer opens the roots (_start_gofer).
-    from pysandbox.gofer import hostops, protocol  # noqa: F401
-    from pysandbox.sentry.syscalls import linux64  # noqa: F401
-    from pysandbox.sentry.vfs import VFS
+    # too: after the chroot, imports take the slower fd-based finder. The gofer is forked first,
+    # from the small process this still is, and imports the few modules it needs and opens the
+    # roots on another CPU while this one imports the sentry and starts its platform.
     gofer = _start_gofer(rootfs, overlay, mounts, gofer_mode, cpu)
     mark("sandbox: gofer forked")
     try:
@@ -206,6 +203,7 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
         from pysandbox.sentry import fdtable  # noqa: F401
         from pysandbox.sentry.kernel import Kernel
         from pysandbox.sentry.syscalls import sys_process  # noqa: F401
+        from pysandbox.sentry.vfs import VFS
         platform = get_platform(platform_name, cpu=cpu)
         mark("sandbox: platform started")
         vfs = VFS.for_rootfs(rootfs or "/", overlay=overlay, mounts=mounts, gofer_mode=gofer_mode, gofer=gofer)
@@ -242,7 +240,6 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
     terminal = _save_terminal()
     profile = _start_profile(kernel, profile)
     status = None
-    _rejoin_cpu(vfs, gofer, cpu)
     try:
         confine_sentry(seccomp or DEFAULT_SECCOMP_MODE, network, log_file.fileno(), platform_name)
         platform.confine_threads(seccomp or DEFAULT_SECCOMP_MODE, log_file.fileno())
@@ -269,11 +266,12 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
 
 
 def _start_gofer(rootfs, overlay, mounts, gofer_mode, cpu):
-    """The directfs gofer for the rootfs, forked before the sentry has imported all its modules
-    and moved to other CPUs: it opens the rootfs and hands it over there while the sentry goes
-    on importing and starts its platform (~3 ms of a start). None, and VFS.for_rootfs forks it,
-    with mounts (whose bind sources it would need to work out) or in gofer mode (whose gofer
-    serves the sentry from the sentry's CPU for the whole run)."""
+    """The directfs gofer for the rootfs, forked before the sentry imports its modules and moved
+    to other CPUs: it opens the rootfs and hands it over there while the sentry imports and
+    starts its platform. It stays there: it serves only the rare xattr requests from then on,
+    and at the sandbox's end it exits there while the sentry does (close_sandbox). None, and
+    VFS.for_rootfs forks it, with mounts (whose bind sources it would need to work out) or in
+    gofer mode (whose gofer serves the sentry from the sentry's CPU for the whole run)."""
     from pysandbox.gofer.start import DEFAULT_GOFER_MODE, DIRECTFS, start_gofer
     if mounts or (gofer_mode or DEFAULT_GOFER_MODE) != DIRECTFS:
         return None
@@ -281,22 +279,12 @@ def _start_gofer(rootfs, overlay, mounts, gofer_mode, cpu):
     return start_gofer([(os.fsencode(rootfs or "/"), overlay)], True, others)
 
 
-def _rejoin_cpu(vfs, gofer, cpu):
-    """The directfs gofer started on other CPUs (_start_gofer) has handed the roots over: from
-    now on it serves the sentry's xattr requests from the sentry's CPU, as stubs run there (a
-    wake-up across CPUs costs several times one on the same CPU)."""
-    if cpu is None or gofer is None or not gofer.taken or vfs.gofer is None or vfs.gofer.dead:
-        return                          # (a dead gofer may be collected already: its pid is not its own)
-    try:
-        os.sched_setaffinity(gofer.pid, {cpu})
-    except OSError:
-        pass
-
-
 def close_sandbox(kernel, platform, vfs):
-    """Kill and reap what a shut-down kernel leaves on the host: stubs, the gofer, host sockets."""
+    """Kill and reap what a shut-down kernel leaves on the host: stubs, the gofer, host sockets.
+    The gofer exits when its socket closes; pid 1 of its own pid namespace (fork_pid_namespace_init)
+    leaves it to exit meanwhile: the namespace's end collects it (and kills it if need be)."""
     platform.close()
-    vfs.close()
+    vfs.close(wait=os.getpid() != 1)
     if kernel.network is not None:
         kernel.network.close()
 

@@ -8,8 +8,7 @@ import struct
 import weakref
 
 from pysandbox.sentry.errors import SandboxError, SyscallError
-from pysandbox.sentry.vfs.inode import DirEntry
-from pysandbox.sentry.vfs.stat import StatResult
+from pysandbox.sentry.vfs.stat import DirEntry, StatResult
 
 from . import protocol as p
 from .hostops import HostOps
@@ -107,12 +106,16 @@ class GoferClient:
         os.close(self.pidfd)
         self.pidfd = None
 
-    def close(self):
-        """End the gofer (it exits when its socket closes) and collect it."""
+    def close(self, wait=True):
+        """End the gofer (it exits when its socket closes) and, with `wait`, collect it."""
         self.dead = True
         self.running.discard(self)
         self.sock.close()
-        self.reap()
+        if wait:
+            self.reap()
+        elif self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
     @classmethod
     def close_all(cls):

@@ -14,10 +14,8 @@ import stat as st
 import struct
 
 from pysandbox.security import hostproc
-from pysandbox.sentry.errors import SyscallError
-from pysandbox.sentry.vfs.file import host_errors
-from pysandbox.sentry.vfs.inode import NAME_MAX, DirEntry
-from pysandbox.sentry.vfs.stat import StatResult, dirent_type
+from pysandbox.sentry.errors import SyscallError, host_errors
+from pysandbox.sentry.vfs.stat import NAME_MAX, DirEntry, StatResult, dirent_type
 
 OPEN_PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_FILE = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY

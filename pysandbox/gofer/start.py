@@ -1,9 +1,9 @@
 """Forking the gofer, from a module light enough to import before the sentry's own.
 
-`pysandbox do` forks the directfs gofer halfway through the sentry's imports (once the modules
-the two share are in) and moves it to another CPU: the gofer opens the roots and hands them over
-there while the sentry imports the rest and starts its platform on its own CPU
-(runner._start_gofer). The sentry takes the started gofer over in VFS.for_rootfs
+`pysandbox do` forks the directfs gofer before the sentry imports its modules and moves it to
+another CPU: the gofer imports the few it needs (gofer/server.py, hostops, protocol, the syscall
+names) and opens the roots and hands them over there while the sentry imports its own and starts
+its platform (runner._start_gofer). The sentry takes the started gofer over in VFS.for_rootfs
 (GoferClient(started=...)), which reads its ready message.
 """
 import os
@@ -17,14 +17,12 @@ DEFAULT_GOFER_MODE = os.environ.get("PYSANDBOX_GOFER_MODE") or DIRECTFS
 
 
 class StartedGofer:
-    """A forked gofer for `roots` whose ready message has not been read yet; `taken` once a
-    GoferClient has it."""
+    """A forked gofer for `roots` whose ready message has not been read yet."""
 
-    __slots__ = ("roots", "hand_over", "pid", "sock", "taken")
+    __slots__ = ("roots", "hand_over", "pid", "sock")
 
     def __init__(self, roots, hand_over, pid, sock):
         self.roots, self.hand_over, self.pid, self.sock = roots, hand_over, pid, sock
-        self.taken = False
 
     def take(self, roots, hand_over):
         """(pid, socket) for the GoferClient of `roots`, or None when this gofer was started for
@@ -36,7 +34,6 @@ class StartedGofer:
             return None
         taken = self.pid, self.sock
         self.sock = None
-        self.taken = True
         return taken
 
     def abandon(self):

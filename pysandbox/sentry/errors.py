@@ -44,6 +44,18 @@ class _KeepRegs:
 KEEP_REGS = _KeepRegs()
 
 
+class host_errors:
+    """Context manager turning a host OSError into the same SyscallError for the guest."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if isinstance(error, OSError) and error.errno is not None:
+            raise SyscallError(error.errno) from error
+        return False
+
+
 class SandboxError(Exception):
     """An error to report to the user as one line (no traceback)."""
 

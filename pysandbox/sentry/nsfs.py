@@ -1,12 +1,42 @@
-"""The namespaces a task holds apart from its mount namespace (UTS and IPC; see utsns.py and
-sysv_ipc.py): what /proc/<pid>/ns/<kind> reads as and opens for setns(2)."""
+"""nsfs: what /proc/<pid>/ns/<kind> reads as and opens for setns(2), and the namespaces a task
+holds apart from its mount namespace (UTS and IPC; see utsns.py and sysv_ipc.py; mount
+namespaces are vfs/mountns.py's)."""
+import os
 import weakref
 
 from .vfs.inode import Dentry
-from .vfs.mountns import NamespaceInode
 
 # The nsfs inode numbers of Linux's initial namespaces (PROC_UTS_INIT_INO, PROC_IPC_INIT_INO).
 INITIAL_UTS_INO, INITIAL_IPC_INO = 0xEFFFFFFE, 0xEFFFFFFF
+NSFS_DEV = os.makedev(0, 4)  # nsfs's device on Linux
+NSFS_MAGIC = 0x6E736673
+
+
+class NamespaceInode:
+    """What /proc/<pid>/ns/<kind> opens: a handle on a namespace (of any kind) for setns(2)."""
+
+    cache_children = False
+    is_dir = is_symlink = is_regular = False
+    read_only = True
+    mode = 0o100444
+
+    def __init__(self, namespace):
+        self.namespace = namespace
+
+    def stat(self):
+        from .vfs.stat import StatResult
+        return StatResult(dev=NSFS_DEV, ino=self.namespace.ino, mode=self.mode, nlink=1, uid=0, gid=0,
+                          atime_ns=0, mtime_ns=0, ctime_ns=0)
+
+    def open(self, t, dentry, flags):
+        from .vfs.file import File
+        return File(flags, dentry)
+
+    def magic_link_target(self, t):
+        return None
+
+    def statfs(self):
+        return (NSFS_MAGIC, 4096, 0, 0, 0, 0, 0, 255, 4096, 0)
 
 
 class Namespace:

@@ -16,8 +16,8 @@ import os
 import time
 import weakref
 
+from .errors import host_errors
 from .sysv_ipc import IpcObject
-from .vfs.file import host_errors
 from .vfs.inode import Dentry
 from .vfs.memfs import MemFile, MemFileDescription, TmpFS
 from .vma import PAGE_SIZE, page_round_up

@@ -134,6 +134,7 @@ class Task:
         self.fs = fs
         self.creds = creds
         self.uts_ns = self.ipc_ns = None     # None: the sandbox's first ones (utsns.py, sysv_ipc.py)
+        self.sysvsem_undo = None             # CLONE_SYSVSEM: a token shared by the tasks that share undo lists
         from pysandbox.sentry import signals
         self.sigmask = 0
         self.saved_sigmask = None            # restored after rt_sigsuspend's handler

@@ -22,6 +22,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "hostcall.h"
+
 struct user_regs_struct {
     unsigned long r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
     unsigned long rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss;
@@ -297,46 +299,37 @@ static void load_regs(struct vcpu *v)
 }
 
 /* A host syscall a vCPU thread's filter refused (its SIGSYS carries the filter's data in
- * si_errno): this handler reports it from the thread itself, with calls its filter allows
- * (write to the log, exit_group); every other SIGSYS goes to the handler installed before
- * (the sentry's). */
+ * si_errno): this handler reports it from the thread itself (hostcall.h's line); every other
+ * SIGSYS goes to the handler installed before (the sentry's). */
 static struct sigaction previous_sigsys;
-static int denial_fd = -1, denial_keep_going, denial_line_size, denial_count, denial_data, denial_status;
-static const char *denial_lines;
+static struct refusal_report *vcpu_report;
+static int vcpu_filter_data;
 
 static void on_sigsys(int signo, siginfo_t *info, void *context)
 {
-    if (info->si_errno != denial_data) {
+    if (info->si_errno != vcpu_filter_data) {
         if (previous_sigsys.sa_flags & SA_SIGINFO)
             previous_sigsys.sa_sigaction(signo, info, context);
         else if (previous_sigsys.sa_handler != SIG_DFL && previous_sigsys.sa_handler != SIG_IGN)
             previous_sigsys.sa_handler(signo);
         return;
     }
-    int number = info->si_syscall;
-    if (number < 0 || number >= denial_count - 1)
-        number = denial_count - 1;      /* the last line speaks of any other number */
-    const char *line = denial_lines + (size_t)number * denial_line_size;
-    if (write(denial_fd, line, strnlen(line, denial_line_size)) < 0) { /* nothing more to say */ }
-    if (!denial_keep_going)
-        syscall(SYS_exit_group, (long)denial_status);
-    ((ucontext_t *)context)->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+    refusal_report_handle(__atomic_load_n(&vcpu_report, __ATOMIC_ACQUIRE), info, context);
 }
 
-/* Once, before the first psk_confine: `lines` holds `count` lines of `line_size` bytes, the
- * report of each syscall number (the last one for numbers past the others); `data` is what
- * the vCPU threads' filter puts in si_errno, `status` the sandbox's exit status after a
- * refusal (unless `keep_going`). */
-int psk_confine_setup(int log_fd, const char *lines, int line_size, int count, int keep_going, int data,
-                      int status)
+/* Once, before the first psk_confine: the report of a refused call, `before` NAME (NUMBER)
+ * `after` with NAME from `names` (`name_count` NUL-separated names in `names_size` bytes,
+ * indexed by number); `data` is what the vCPU threads' filter puts in si_errno, `status` the
+ * sandbox's exit status after a refusal (unless `keep_going`). */
+int psk_confine_setup(int log_fd, const char *before, const char *names, int names_size, int name_count,
+                      const char *after, int keep_going, int data, int status)
 {
-    denial_fd = log_fd;
-    denial_lines = lines;
-    denial_line_size = line_size;
-    denial_count = count;
-    denial_keep_going = keep_going;
-    denial_data = data;
-    denial_status = status;
+    struct refusal_report *report = refusal_report_new(log_fd, before, names, names_size, name_count, after,
+                                                       keep_going, status);
+    if (!report)
+        return -ENOMEM;
+    __atomic_store_n(&vcpu_report, report, __ATOMIC_RELEASE);
+    vcpu_filter_data = data;
     struct sigaction current;
     if (sigaction(SIGSYS, NULL, &current) == 0 && (current.sa_flags & SA_SIGINFO)
         && current.sa_sigaction == on_sigsys)

@@ -1,5 +1,5 @@
-/* The ptrace stop/resume loop of pysandbox: the only C in the project.
- * Semantics stay in Python; this file only moves registers and waits. */
+/* The ptrace stop/resume loop of pysandbox. Semantics stay in Python; this file only moves
+ * registers and waits. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -19,8 +19,9 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
-#include <ucontext.h>
 #include <unistd.h>
+
+#include "hostcall.h"
 
 #ifndef PTRACE_SYSEMU
 #define PTRACE_SYSEMU 31
@@ -402,74 +403,27 @@ long psb_read_mem(int pid, unsigned long addr, void *buf, unsigned long n)
  * filter): a raw syscall, its result or -errno. Pointers come as addresses. */
 long psb_host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
-    long r = syscall(nr, a0, a1, a2, a3, a4, a5);
-    return r < 0 ? -errno : r;
+    return host_syscall6(nr, a0, a1, a2, a3, a4, a5);
 }
 
-/* The report of a host syscall the process's seccomp filter refused (SECCOMP_RET_TRAP): one
- * line, `before` NAME (NUMBER) `after`, with NAME from `names` (NUL-separated, indexed by
- * number; an empty or missing one reads syscall_NUMBER); then exit_group(128 + SIGSYS), or
- * with keep_going the call fails with ENOSYS. Only write and exit_group, which every filter
- * here allows, are made from the handler. */
-static int sigsys_fd = 2, sigsys_keep_going, sigsys_name_count;
-static char *sigsys_before, *sigsys_after, *sigsys_names;
-static const char **sigsys_name_at;
-
-static size_t append(char *out, size_t at, size_t size, const char *text)
-{
-    size_t n = strlen(text);
-    if (n > size - at) n = size - at;
-    memcpy(out + at, text, n);
-    return at + n;
-}
+/* The report of a host syscall the process's seccomp filter refused (SECCOMP_RET_TRAP), on any
+ * thread: hostcall.h's line, `names` indexed by number; then exit_group(128 + SIGSYS), or with
+ * keep_going the call fails with ENOSYS. */
+static struct refusal_report *sentry_report;
 
 static void on_refused_syscall(int signo, siginfo_t *info, void *context)
 {
     (void)signo;
-    char line[1024], number[24], *digit = number + sizeof number - 1;
-    int nr = info->si_syscall;
-    unsigned long value = nr < 0 ? -(unsigned long)nr : (unsigned long)nr;
-    *digit = 0;
-    do { *--digit = (char)('0' + value % 10); value /= 10; } while (value);
-    if (nr < 0) *--digit = '-';
-    size_t n = append(line, 0, sizeof line, sigsys_before);
-    if (nr >= 0 && nr < sigsys_name_count && sigsys_name_at[nr][0])
-        n = append(line, n, sizeof line, sigsys_name_at[nr]);
-    else {
-        n = append(line, n, sizeof line, "syscall_");
-        n = append(line, n, sizeof line, digit);
-    }
-    n = append(line, n, sizeof line, " (");
-    n = append(line, n, sizeof line, digit);
-    n = append(line, n, sizeof line, ")");
-    n = append(line, n, sizeof line, sigsys_after);
-    if (write(sigsys_fd, line, n) < 0) { /* nothing more to say */ }
-    if (!sigsys_keep_going)
-        syscall(SYS_exit_group, 128L + SIGSYS);
-    ((ucontext_t *)context)->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+    refusal_report_handle(__atomic_load_n(&sentry_report, __ATOMIC_ACQUIRE), info, context);
 }
 
 int psb_report_refused_syscalls(int log_fd, const char *before, const char *names, int names_size,
                                 int name_count, const char *after, int keep_going)
 {
-    char *copy = malloc((size_t)names_size);
-    const char **at = malloc(sizeof(char *) * (size_t)(name_count > 0 ? name_count : 1));
-    char *before_copy = strdup(before), *after_copy = strdup(after);
-    if (!copy || !at || !before_copy || !after_copy) {
-        free(copy); free(at); free(before_copy); free(after_copy);
-        return -ENOMEM;
-    }
-    memcpy(copy, names, (size_t)names_size);
-    const char *name = copy, *end = copy + names_size;
-    for (int i = 0; i < name_count; i++) {
-        at[i] = name < end ? name : "";
-        if (name < end) name += strnlen(name, (size_t)(end - name)) + 1;
-    }
-    free(sigsys_names); free((void *)sigsys_name_at); free(sigsys_before); free(sigsys_after);
-    sigsys_names = copy; sigsys_name_at = at; sigsys_name_count = name_count;
-    sigsys_before = before_copy; sigsys_after = after_copy;
-    sigsys_fd = log_fd;
-    sigsys_keep_going = keep_going;
+    struct refusal_report *report = refusal_report_new(log_fd, before, names, names_size, name_count, after,
+                                                       keep_going, 128 + SIGSYS);
+    if (!report) return -ENOMEM;
+    __atomic_store_n(&sentry_report, report, __ATOMIC_RELEASE);
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_sigaction = on_refused_syscall;

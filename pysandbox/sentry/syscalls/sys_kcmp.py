@@ -60,7 +60,7 @@ def _live(task, resource):
 
 def _undo_list(task):
     """The SysV semaphore undo list: made by CLONE_SYSVSEM or by the first SEM_UNDO operation."""
-    shared = getattr(task, "sysvsem_undo", None)
+    shared = task.sysvsem_undo
     return shared if shared is not None else (task.tg.sem_undo or None)
 
 

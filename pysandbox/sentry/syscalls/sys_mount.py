@@ -15,7 +15,7 @@ from ..errors import SyscallError
 from ..vfs.mount import (FLAG_OPTIONS, MS_BIND, MS_MOVE, MS_NOATIME, MS_NOUSER, MS_PRIVATE, MS_PROPAGATION,
                          MS_RDONLY, MS_REC, MS_RELATIME, MS_REMOUNT, MS_SHARED, MS_SILENT, MS_SLAVE,
                          MS_STRICTATIME, MS_UNBINDABLE, PER_MOUNT_FLAGS)
-from ..vfs.memfs import _parse_size
+from ..vfs.memfs import parse_tmpfs_size
 from ..vfs.mountns import mount_of, names_below, path_in_filesystem, share_propagation
 from ..vfs.resolve import AT_FDCWD
 from ..vma import PAGE_SIZE
@@ -109,10 +109,10 @@ def _tmpfs_options_shown(data):
     given = dict(option.partition("=")[::2] for option in data)
     shown = []
     if given.get("size"):
-        pages = -(-_parse_size(os.fsencode(given["size"])) // PAGE_SIZE)
+        pages = -(-parse_tmpfs_size(os.fsencode(given["size"])) // PAGE_SIZE)
         shown.append(f"size={pages * PAGE_SIZE // 1024}k")
     if given.get("nr_inodes"):
-        shown.append(f"nr_inodes={_parse_size(os.fsencode(given['nr_inodes']))}")
+        shown.append(f"nr_inodes={parse_tmpfs_size(os.fsencode(given['nr_inodes']))}")
     mode = int(given.get("mode") or "1777", 8)
     if mode != 0o1777:
         shown.append(f"mode={mode:03o}")

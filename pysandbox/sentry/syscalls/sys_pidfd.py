@@ -10,9 +10,9 @@ from pysandbox.sentry import signals
 from pysandbox.sentry.credentials import CAP_SYS_PTRACE, capable
 from pysandbox.sentry.errors import SyscallError
 from pysandbox.sentry.signals import SigInfo
-from pysandbox.sentry.syscalls.sys_process_vm import _may_access
-from pysandbox.sentry.syscalls.sys_signal import (_check_not_impersonating, _signal_process,
-                                                  _signal_process_group, _signal_thread)
+from pysandbox.sentry.syscalls.sys_process_vm import ids_permit_access
+from pysandbox.sentry.syscalls.sys_signal import (check_not_impersonating, signal_process,
+                                                  signal_process_group, signal_thread)
 from pysandbox.sentry.vfs.pidfd import PIDFD_NONBLOCK, PIDFD_THREAD, PidFile
 from pysandbox.sentry.vfs.procfs import ProcessDir
 
@@ -32,7 +32,7 @@ def ptrace_may_access(t, target):
     ids rule (or CAP_SYS_PTRACE), and a process that is not dumpable needs CAP_SYS_PTRACE."""
     if target.tg is t.tg:
         return True
-    if not _may_access(t, target):
+    if not ids_permit_access(t, target):
         return False
     return getattr(target.tg, "dumpable", SUID_DUMP_USER) == SUID_DUMP_USER or capable(t, CAP_SYS_PTRACE)
 
@@ -94,16 +94,16 @@ def pidfd_send_signal(t, pidfd, sig, info, flags):
             raise SyscallError(errno.EINVAL)
         if scope == PIDFD_SIGNAL_PROCESS_GROUP:
             target_id = 0                            # never oneself: only the queued kinds of si_code
-        _check_not_impersonating(t, target_id, queued)
+        check_not_impersonating(t, target_id, queued)
     else:
         queued = SigInfo.user(sig, t)                # SI_USER whatever the scope, as Linux 6.18
     if file.gone:
         raise SyscallError(errno.ESRCH)
     if scope == PIDFD_SIGNAL_PROCESS_GROUP:
-        return _signal_process_group(t, tg.tgid, queued)
+        return signal_process_group(t, tg.tgid, queued)
     if scope == PIDFD_SIGNAL_THREAD:
-        return _signal_thread(t, 0, target_id, queued)
-    return _signal_process(t, tg, queued)
+        return signal_thread(t, 0, target_id, queued)
+    return signal_process(t, tg, queued)
 
 
 def pidfd_getfd(t, pidfd, targetfd, flags):

@@ -119,7 +119,7 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal, p
     child.personality = t.personality
     child.seccomp = t.seccomp
     if flags & CLONE_SYSVSEM:
-        child.sysvsem_undo = t.sysvsem_undo = getattr(t, "sysvsem_undo", None) or object()
+        child.sysvsem_undo = t.sysvsem_undo = t.sysvsem_undo or object()
     if not flags & CLONE_VM or flags & CLONE_VFORK:
         child.sigaltstack = t.sigaltstack
     regs = context.regs

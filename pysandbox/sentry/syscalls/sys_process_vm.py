@@ -8,9 +8,9 @@ from .sys_read_write import _read_iovecs
 
 
 
-def _may_access(t, target):
-    """PTRACE_MODE_ATTACH_REALCREDS: the caller's real ids match all of the target's, or it is
-    has CAP_SYS_PTRACE."""
+def ids_permit_access(t, target):
+    """The ids rule of PTRACE_MODE_ATTACH_REALCREDS: the caller's real ids match all of the
+    target's, or it has CAP_SYS_PTRACE."""
     mine, theirs = t.creds, target.creds
     same_user = mine.uid == theirs.uid == theirs.euid == theirs.suid
     same_group = mine.gid == theirs.gid == theirs.egid == theirs.sgid
@@ -27,7 +27,7 @@ def _transfer(t, pid, local_iov, liovcnt, remote_iov, riovcnt, flags, writing):
     task = t.kernel.tasks.get(pid) if pid > 0 else None
     if task is None or not task.alive:
         raise SyscallError(errno.ESRCH)
-    if not _may_access(t, task):
+    if not ids_permit_access(t, task):
         raise SyscallError(errno.EPERM)
     local_mm, remote_mm = t.mm, task.mm
     # The source side must be readable and the destination writable, page by page.

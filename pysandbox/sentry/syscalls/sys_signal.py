@@ -170,33 +170,33 @@ def kill(t, pid, sig):
     """kill(2)."""
     info = SigInfo.user(sig, t)
     if pid > 0:
-        return _signal_process(t, _find_process(t.kernel, pid), info)
+        return signal_process(t, _find_process(t.kernel, pid), info)
     if pid == INT_MIN:
         raise SyscallError(errno.ESRCH)
     if pid == -1:
         return _signal_all_processes(t, info)
-    return _signal_process_group(t, -pid if pid else t.tg.pgid, info)
+    return signal_process_group(t, -pid if pid else t.tg.pgid, info)
 
 
 def tkill(t, tid, sig):
     """tkill(2)."""
     if tid <= 0:
         raise SyscallError(errno.EINVAL)
-    return _signal_thread(t, 0, tid, SigInfo.user(sig, t, code=SI_TKILL))
+    return signal_thread(t, 0, tid, SigInfo.user(sig, t, code=SI_TKILL))
 
 
 def tgkill(t, tgid, tid, sig):
     """tgkill(2)."""
     if tid <= 0 or tgid <= 0:
         raise SyscallError(errno.EINVAL)
-    return _signal_thread(t, tgid, tid, SigInfo.user(sig, t, code=SI_TKILL))
+    return signal_thread(t, tgid, tid, SigInfo.user(sig, t, code=SI_TKILL))
 
 
 def rt_sigqueueinfo(t, tgid, sig, info):
     """rt_sigqueueinfo(2)."""
     queued = SigInfo.unpack(t.copy_in(info, signals.SIGINFO_SIZE), signo=sig)
-    _check_not_impersonating(t, tgid, queued)
-    return _signal_process(t, _find_process(t.kernel, tgid), queued)
+    check_not_impersonating(t, tgid, queued)
+    return signal_process(t, _find_process(t.kernel, tgid), queued)
 
 
 def rt_tgsigqueueinfo(t, tgid, tid, sig, info):
@@ -204,11 +204,11 @@ def rt_tgsigqueueinfo(t, tgid, tid, sig, info):
     queued = SigInfo.unpack(t.copy_in(info, signals.SIGINFO_SIZE), signo=sig)
     if tid <= 0 or tgid <= 0:
         raise SyscallError(errno.EINVAL)
-    _check_not_impersonating(t, tid, queued)
-    return _signal_thread(t, tgid, tid, queued)
+    check_not_impersonating(t, tid, queued)
+    return signal_thread(t, tgid, tid, queued)
 
 
-def _check_not_impersonating(t, target_pid, info):
+def check_not_impersonating(t, target_pid, info):
     """Only a signal to oneself may claim to come from the kernel, kill(2) or tkill(2)."""
     if (info.code >= 0 or info.code == SI_TKILL) and target_pid != t.tid:
         raise SyscallError(errno.EPERM)
@@ -225,7 +225,7 @@ def _find_process(kernel, pid):
     return tg
 
 
-def _signal_process(t, tg, info):
+def signal_process(t, tg, info):
     """group_send_sig_info(): signal 0 only checks that the process may be signalled."""
     target_creds = tg.leader.creds if tg.leader is not None else None
     _check_kill_permission(t, tg, target_creds, info.signo)
@@ -234,7 +234,7 @@ def _signal_process(t, tg, info):
     return 0
 
 
-def _signal_thread(t, tgid, tid, info):
+def signal_thread(t, tgid, tid, info):
     """do_send_specific(): thread `tid`, which must belong to `tgid` unless that is 0."""
     task = t.kernel.tasks.get(tid)
     if task is None or not task.alive or (tgid and task.tg.tgid != tgid):
@@ -245,14 +245,14 @@ def _signal_thread(t, tgid, tid, info):
     return 0
 
 
-def _signal_process_group(t, pgid, info):
+def signal_process_group(t, pgid, info):
     """Every process of the group; fails only if none could be signalled, with the last error."""
     error = errno.ESRCH
     signalled = False
     for tg in _live_processes(t.kernel):
         if tg.pgid == pgid:
             try:
-                _signal_process(t, tg, info)
+                signal_process(t, tg, info)
                 signalled = True
             except SyscallError as failure:
                 error = failure.errno
@@ -269,7 +269,7 @@ def _signal_all_processes(t, info):
     error = 0
     for tg in targets:
         try:
-            _signal_process(t, tg, info)
+            signal_process(t, tg, info)
             error = 0
         except SyscallError as failure:
             if failure.errno != errno.EPERM:

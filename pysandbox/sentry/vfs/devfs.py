@@ -3,9 +3,9 @@ import errno
 import os
 import stat as st
 
-from ..errors import SyscallError
+from ..errors import SyscallError, host_errors
 from .devpts import PtyReplicaFile, controlling_terminal, show_console
-from .file import File, host_errors
+from .file import File
 from .hostfile import MAX_READ, HostStreamFile
 from .memfs import MemDir, MemInode, MemSymlink
 from .stat import StatResult

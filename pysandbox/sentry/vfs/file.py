@@ -249,15 +249,3 @@ def on_broken_pipe(t):
     """A write found no reader: the writer gets SIGPIPE and EPIPE (pipe(7))."""
     signals.send_signal(t, signals.SigInfo.user(signals.SIGPIPE, t))
     raise SyscallError(errno.EPIPE)
-
-
-class host_errors:
-    """Context manager turning a host OSError into the same SyscallError for the guest."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if isinstance(error, OSError) and error.errno is not None:
-            raise SyscallError(error.errno) from error
-        return False

@@ -5,10 +5,10 @@ import os
 import stat as st
 import struct
 
-from ..errors import SyscallError, WouldBlock
+from ..errors import SyscallError, WouldBlock, host_errors
 from ..mm import forget_file
 from .file import (POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File, SeekableFile,
-                   host_errors, host_fd_ready, on_broken_pipe)
+                   host_fd_ready, on_broken_pipe)
 from .inode import Dentry, Inode
 from .stat import StatResult
 from .tty import FIONREAD

@@ -22,9 +22,9 @@ import select
 import socket as pysocket
 import struct
 
-from ..errors import SyscallError
+from ..errors import SyscallError, host_errors
 from .file import (POLLERR, POLLHUP, POLLIN, POLLOUT, POLLPRI, POLLRDBAND, POLLRDHUP, POLLRDNORM,
-                   POLLWRBAND, POLLWRNORM, host_errors, host_fd_ready, on_broken_pipe)
+                   POLLWRBAND, POLLWRNORM, host_fd_ready, on_broken_pipe)
 from .socket import (MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, NO_CONTROL,
                      SO_PEERCRED, SO_RCVTIMEO_NEW, SO_RCVTIMEO_OLD, SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD,
                      SOCK_STREAM, SOL_SOCKET, Received, SocketFile, check_bind_port)

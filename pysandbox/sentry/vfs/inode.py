@@ -5,13 +5,10 @@ import itertools
 import stat as st
 import time
 import weakref
-from collections import namedtuple
 
 from ..errors import SyscallError
-from .stat import dirent_type
+from .stat import NAME_MAX, PATH_MAX, DirEntry, dirent_type  # noqa: F401 (NAME_MAX, PATH_MAX, DirEntry: the VFS's)
 
-NAME_MAX = 255
-PATH_MAX = 4096
 _S_IFMT, _S_IFDIR, _S_IFLNK, _S_IFREG = st.S_IFMT(0o170000), st.S_IFDIR, st.S_IFLNK, st.S_IFREG
 
 _synthetic_dev_minors = itertools.count(0x20)
@@ -24,9 +21,6 @@ def new_synthetic_dev():
 
 def now_ns():
     return time.time_ns()
-
-
-DirEntry = namedtuple("DirEntry", "name ino type")  # type: DT_*
 
 
 class Inode:

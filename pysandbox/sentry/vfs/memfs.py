@@ -11,10 +11,10 @@ import os
 import stat as st
 import weakref
 
-from ..errors import SyscallError
+from ..errors import SyscallError, host_errors
 from ..mm import forget_file
 from .dirfile import DirFile
-from .file import SeekableFile, host_errors
+from .file import SeekableFile
 from .hostfile import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, write_zeros
 from .inode import NAME_MAX, DirEntry, Inode, new_synthetic_dev, now_ns
 from .pipe import Pipe
@@ -60,9 +60,9 @@ class TmpFS:
         for option in filter(None, options.split(b",")):
             key, _, value = option.partition(b"=")
             if key == b"size":
-                size = _parse_size(value, percent_of=_physical_memory())
+                size = parse_tmpfs_size(value, percent_of=_physical_memory())
             elif key == b"nr_inodes":
-                nr_inodes = _parse_size(value)
+                nr_inodes = parse_tmpfs_size(value)
             elif key == b"mode" and 1 <= len(value) <= 4 and not value.strip(b"01234567"):
                 mode = int(value, 8)
             elif key in (b"uid", b"gid") and value.isdigit():
@@ -93,7 +93,7 @@ class TmpFS:
                 max(0, files - self.used_inodes) if files else 0, NAME_MAX, PAGE_SIZE, 0)
 
 
-def _parse_size(text, percent_of=None):
+def parse_tmpfs_size(text, percent_of=None):
     """memparse(): a number with an optional k/m/g/t suffix (or %, of `percent_of`)."""
     import re  # here, not at the top: `re` costs every `pysandbox do` ~2 ms
     match = re.fullmatch(rb"(\d+)([kKmMgGtT%]?)", text)

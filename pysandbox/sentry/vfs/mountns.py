@@ -21,7 +21,6 @@ from .inode import Dentry
 from .mount import Mount
 from ..errors import SyscallError
 
-NSFS_DEV = os.makedev(0, 4)  # nsfs's device on Linux
 FIRST_NAMESPACE_INODE = 4026531841
 FIRST_MOUNT_ID = 20
 
@@ -305,6 +304,7 @@ class MountNamespace:
     def ns_file_dentry(self):
         """The dentry /proc/<pid>/ns/mnt leads to (one per namespace, as nsfs has)."""
         if self._ns_file is None:
+            from ..nsfs import NamespaceInode
             self._ns_file = Dentry(NamespaceInode(self), None, self.link_target())
         return self._ns_file
 
@@ -383,35 +383,9 @@ class MountNamespace:
                     copy.ns.detach(copy)
 
 
-class NamespaceInode:
-    """What /proc/<pid>/ns/mnt opens: a handle on a namespace for setns(2)."""
-
-    cache_children = False
-    is_dir = is_symlink = is_regular = False
-    read_only = True
-    mode = 0o100444
-
-    def __init__(self, namespace):
-        self.namespace = namespace
-
-    def stat(self):
-        from .stat import StatResult
-        return StatResult(dev=NSFS_DEV, ino=self.namespace.ino, mode=self.mode, nlink=1, uid=0, gid=0,
-                          atime_ns=0, mtime_ns=0, ctime_ns=0)
-
-    def open(self, t, dentry, flags):
-        from .file import File
-        return File(flags, dentry)
-
-    def magic_link_target(self, t):
-        return None
-
-    def statfs(self):
-        return (0x6E736673, 4096, 0, 0, 0, 0, 0, 255, 4096, 0)  # NSFS_MAGIC
-
-
 def namespace_of(file):
     """The MountNamespace an open /proc/<pid>/ns/mnt file names, else None."""
+    from ..nsfs import NamespaceInode
     dentry = getattr(file, "dentry", None)
     inode = dentry.inode if dentry is not None else None
     return inode.namespace if isinstance(inode, NamespaceInode) else None

@@ -3,6 +3,7 @@ import errno
 import os
 import stat as st
 import struct
+from collections import namedtuple
 
 from ..credentials import CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
 from ..errors import SyscallError
@@ -39,6 +40,11 @@ _DT_BY_FORMAT = {
 }
 
 BLOCK_SIZE = 4096
+NAME_MAX = 255
+PATH_MAX = 4096
+
+# One directory entry as getdents64(2) reports it; type is a DT_* value.
+DirEntry = namedtuple("DirEntry", "name ino type")
 
 
 def dirent_type(mode):

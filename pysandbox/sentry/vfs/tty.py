@@ -2,8 +2,7 @@
 import errno
 import fcntl
 
-from ..errors import SyscallError
-from .file import host_errors
+from ..errors import SyscallError, host_errors
 
 TCGETS, TCSETS, TCSETSW, TCSETSF = 0x5401, 0x5402, 0x5403, 0x5404
 TCSBRK, TCXONC, TCFLSH = 0x5409, 0x540A, 0x540B

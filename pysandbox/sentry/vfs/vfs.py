@@ -216,10 +216,10 @@ class VFS:
             kernel.log("the gofer process died: host files fail with EIO; stopping the sandbox")
             kernel.add_timer(kernel.now() + GOFER_DEATH_GRACE, lambda: _kill_init(kernel))
 
-    def close(self):
-        """Stop the gofer (at the sandbox's end)."""
+    def close(self, wait=True):
+        """Stop the gofer (at the sandbox's end); with `wait`, collect it too."""
         if self.gofer is not None:
-            self.gofer.close()
+            self.gofer.close(wait)
 
     def new_fs_context(self):
         """The FSContext of the sandbox's first task: root and cwd at `/`, umask 022."""
