@@ -256,6 +256,25 @@ print(sorted(n for n in set(sys.modules) - loaded if (getattr(sys.modules[n], "_
     assert (r.returncode, r.stdout) == (0, "[]\n"), r
 
 
+def test_no_module_loaded_after_the_filter_without_host_networking_needs_selectors():
+    # Importing selectors creates an epoll (epoll_create1 is not on the sentry's allowlist); only
+    # --network host's modules, imported before the chroot, may import it (through `socket`).
+    script = """
+import importlib, pkgutil, sys
+import pysandbox.runner, pysandbox.cli, pysandbox.platform.ptrace.platform
+from pysandbox.security.confine import LATE_IMPORTS
+for name in LATE_IMPORTS:
+    importlib.import_module(name)
+import pysandbox.sentry
+for module in pkgutil.walk_packages(pysandbox.sentry.__path__, "pysandbox.sentry."):
+    if not module.name.endswith(".hostinet"):
+        importlib.import_module(module.name)
+print(sorted(n for n in ("selectors", "socket", "pysandbox.sentry.vfs.hostinet") if n in sys.modules))
+"""
+    r = subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, cwd="/", timeout=60)
+    assert (r.returncode, r.stdout) == (0, "[]\n"), r
+
+
 def test_the_serving_gofer_is_confined_too(tmp_path):
     rootfs = tmp_path / "rootfs"
     (rootfs / "bin").mkdir(parents=True)

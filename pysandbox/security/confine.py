@@ -19,10 +19,11 @@ DEFAULT_MODE = os.environ.get("PYSANDBOX_SECCOMP", "kill")
 # mapping, which the filter refuses, so they are loaded before it. Pure-Python modules may still
 # be imported later (reading files is allowed). Found by importing every sentry module. The C
 # modules themselves are named (_json, not json): their Python wrappers cost start-up time
-# and need no executable mapping. selectors is the exception: importing it creates an epoll
-# (to see what the host offers), and `socket` imports it.
+# and need no executable mapping. (`socket` is not one of them: importing it imports selectors,
+# which creates an epoll to see what the host offers; only --network host uses it, and
+# imports it before the chroot.)
 LATE_IMPORTS = ("_json", "select", "fcntl", "termios", "resource", "math", "binascii", "array", "_socket",
-                "selectors", "mmap", "pysandbox.platform.ptrace._loop")
+                "mmap", "pysandbox.platform.ptrace._loop")
 
 
 def _load_c_extensions():

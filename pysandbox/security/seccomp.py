@@ -385,15 +385,26 @@ def denial_line(name, number, keep_going, who="the sentry", rules=""):
             f"pysandbox/security/seccomp.py{rules} does not allow{tail}\n")
 
 
+REPORT_NAMES = 512                  # syscall numbers the C report names (others: syscall_NUMBER)
+
+
+def denial_report(keep_going, who="the sentry", rules=""):
+    """denial_line in the pieces platform/hostcall.c's SIGSYS handler puts together (it runs with
+    the filter on): the text before and after NAME (NUMBER), and the names of syscalls 0 to
+    REPORT_NAMES - 1, NUL-separated (empty where the table has none)."""
+    from pysandbox.sentry.syscalls.linux64 import TABLE
+    before, after = denial_line("{name}", "{number}", keep_going, who, rules).split("{name} ({number})")
+    names = b"\0".join(entry.name.encode() if entry else b""
+                       for entry in map(TABLE.get, range(REPORT_NAMES))) + b"\0"
+    return before.encode(), names, after.encode()
+
+
 def _install_sigsys_handler(log_fd, keep_going, who="the sentry", rules=""):
     """Report a denied host syscall in one line; then end the sandbox, or (debug) fail the call
     (the handler is C, loop.c's psb_report_refused_syscalls: it runs with the filter on)."""
     from pysandbox.platform.ptrace._loop import lib
-    from pysandbox.sentry.syscalls.linux64 import TABLE
-    before, after = denial_line("{name}", "{number}", keep_going, who, rules).split("{name} ({number})")
-    names = b"\0".join(entry.name.encode() if entry else b"" for entry in map(TABLE.get, range(512))) + b"\0"
-    error = lib.psb_report_refused_syscalls(log_fd, before.encode(), names, len(names), 512, after.encode(),
-                                            keep_going)
+    before, names, after = denial_report(keep_going, who, rules)
+    error = lib.psb_report_refused_syscalls(log_fd, before, names, len(names), REPORT_NAMES, after, keep_going)
     if error < 0:
         raise OSError(-error, "sigaction(SIGSYS)")
 

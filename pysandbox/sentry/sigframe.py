@@ -19,11 +19,12 @@ Pure functions: no task and no guest memory here.
 import struct
 from collections import namedtuple
 
+from pysandbox.sentry.signals import SIGINFO_SIZE
+
 MASK64 = (1 << 64) - 1
 RED_ZONE = 128
 FXSAVE_SIZE = 512
 FPSTATE_ALIGN = 64
-SIGINFO_SIZE = 128
 
 UC_FP_XSTATE = 0x1
 UC_SIGCONTEXT_SS = 0x2

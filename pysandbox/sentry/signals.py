@@ -26,7 +26,6 @@ import errno
 import struct
 from collections import namedtuple
 
-from pysandbox.sentry import sigframe
 from pysandbox.sentry.errors import SyscallError
 from pysandbox.sentry.task import RLIMIT_CORE, ThreadGroup
 from pysandbox.sentry.waiter import WaitQueue
@@ -218,7 +217,7 @@ _SIGINFO_UNIONS = {
 }
 _KERNEL_CODE_LAYOUTS = {SIGILL: "fault", SIGFPE: "fault", SIGSEGV: "fault", SIGBUS: "fault",
                         SIGTRAP: "fault", SIGCHLD: "chld", SIGPOLL: "poll", SIGSYS: "sys"}
-SIGINFO_SIZE = sigframe.SIGINFO_SIZE
+SIGINFO_SIZE = 128                      # sizeof(siginfo_t)
 
 
 class SigInfo:
@@ -653,6 +652,7 @@ def termination_status(tg, signo, action):
 def _set_up_handler(t, info, action):
     """Make t enter `action`'s handler (handle_signal); False if its frame couldn't be written,
     in which case SIGSEGV is forced, fatally if it was SIGSEGV's own frame."""
+    from pysandbox.sentry import sigframe   # signal frames: imported once a handler runs
     regs = t.regs
     _restart_with_handler(regs, action)
     try:
@@ -678,6 +678,7 @@ def _set_up_handler(t, info, action):
 
 def _write_frame(t, info, action):
     # x86_64 handlers always return through sa_restorer (glibc sets it); Linux refuses others.
+    from pysandbox.sentry import sigframe   # signal frames: imported once a handler runs
     if not action.flags & SA_RESTORER:
         raise SyscallError(errno.EFAULT)
     top, uses_altstack = _frame_stack_top(t, action)
@@ -697,6 +698,7 @@ def _frame_stack_top(t, action):
     Below the interrupted code's red zone, or at the top of the alternate stack
     for an SA_ONSTACK handler when it is set up and not already in use.
     """
+    from pysandbox.sentry import sigframe   # signal frames: imported once a handler runs
     rsp = t.regs.rsp
     below_red_zone = rsp - sigframe.RED_ZONE
     if action.flags & SA_ONSTACK and altstack_flags(t, below_red_zone) == 0:
@@ -707,6 +709,7 @@ def _frame_stack_top(t, action):
 
 def restore_from_frame(t, saved, fpstate):
     """rt_sigreturn's work: mask, registers, FPU state and alternate stack back from a frame."""
+    from pysandbox.sentry import sigframe   # signal frames: imported once a handler runs
     set_sigmask(t, saved.mask)
     regs = t.regs
     for name, value in saved.regs.items():

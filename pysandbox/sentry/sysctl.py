@@ -61,6 +61,8 @@ IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", 
 IPC_SYSCTL_RANGES = {"kernel.msgmax": (0, (1 << 31) - 1), "kernel.msgmnb": (0, (1 << 31) - 1),
                      "kernel.msgmni": (0, 32768), "kernel.shmmni": (0, 32768), "kernel.shm_rmid_forced": (0, 1),
                      "kernel.shmmax": (0, (1 << 64) - 1), "kernel.shmall": (0, (1 << 64) - 1)}
+SEM_FIELDS, SEMMNI_RANGE = 4, (0, 32768)      # kernel.sem: SEMMSL SEMMNS SEMOPM SEMMNI, C ints
+INT_RANGE = (-(1 << 31), (1 << 31) - 1)
 
 
 def namespace_problem(name, namespaces):
@@ -80,6 +82,8 @@ def namespace_problem(name, namespaces):
 def value_problem(name, value):
     """Why `value` cannot be sysctl `name`'s (a config's linux.sysctl), or None."""
     try:
+        if name == "kernel.sem" and _sem_after_write(KNOWN[name][1], value)[1]:
+            raise SyscallError(errno.EINVAL)
         _normalised(_kind(name), value)
     except SyscallError:
         return f"sysctl {name}={value!r}: not a valid value"
@@ -108,6 +112,33 @@ def _normalised(kind, text):
     return "\t".join(map(str, numbers))
 
 
+def _sem_after_write(current, text):
+    """kernel.sem after a write of `text` (proc_ipc_sem_dointvec), the errno the write fails
+    with (or 0) and how much of `text` it took. The numbers given replace SEMMSL, SEMMNS, SEMOPM
+    and SEMMNI in that order; the write takes what follows the fourth no more. A malformed or
+    out-of-int number ends it with EINVAL, those before kept; a SEMMNI outside 0..32768 is
+    ERANGE and SEMMNI stays as it was."""
+    values = current.split()
+    old_semmni = values[-1]
+    words = text.split()[:SEM_FIELDS]
+    if not words:
+        return current, errno.EINVAL, 0
+    taken = 0
+    for index, word in enumerate(words):
+        try:
+            number = int(word)
+        except ValueError:
+            number = None
+        if number is None or not INT_RANGE[0] <= number <= INT_RANGE[1]:
+            return "\t".join(values), errno.EINVAL, 0
+        values[index] = str(number)
+        taken = text.index(word, taken) + len(word)
+    if not SEMMNI_RANGE[0] <= int(values[-1]) <= SEMMNI_RANGE[1]:
+        values[-1] = old_semmni
+        return "\t".join(values), errno.ERANGE, 0
+    return "\t".join(values), 0, len(text) - len(text[taken:].lstrip())
+
+
 class Sysctls:
     """One sandbox's sysctl values, by dotted name."""
 
@@ -121,7 +152,10 @@ class Sysctls:
         for name, value in settings.items():
             if name not in KNOWN:
                 self.extra.add(name)
-            self._store(name, _normalised(_kind(name), value))
+            if name == "kernel.sem":
+                self._store(name, _sem_after_write(self.values[name], value)[0])
+            else:
+                self._store(name, _normalised(_kind(name), value))
 
     def names(self):
         return sorted(set(KNOWN) | self.extra)
@@ -150,13 +184,22 @@ class Sysctls:
         return KNOWN.get(name, (TEXT, None, True))[2]
 
     def write(self, t, name, text):
-        """A write(2) to /proc/sys/<name> by task `t`."""
+        """A write(2) to /proc/sys/<name> by task `t`: how much of `text` it took (None: all)."""
         if not capable(t, CAP_NET_ADMIN if name.startswith("net.") else CAP_SYS_ADMIN):
             raise SyscallError(errno.EPERM)
+        if name == "kernel.sem":
+            value, error, taken = _sem_after_write(self.get(name, t), text)
+            self._set(t, name, value)
+            if error:
+                raise SyscallError(error)
+            return taken
         value = _normalised(_kind(name), text)
         low, high = IPC_SYSCTL_RANGES.get(name, (None, None))
         if low is not None and not low <= int(value) <= high:
             raise SyscallError(errno.EINVAL)
+        self._set(t, name, value)
+
+    def _set(self, t, name, value):
         own = self._namespace_values(t, name)
         if name in ("kernel.hostname", "kernel.domainname"):
             setattr(utsns.of(t), name.removeprefix("kernel."), value)

@@ -1,10 +1,13 @@
 """System V IPC objects (sysvipc(7)): message queues, semaphore sets and shared memory segments
-(sysv_shm.py), kept per IPC namespace.
+(sysv_shm.py), kept per IPC namespace, with the limits of the namespace's sysctls (kernel.msgmni,
+kernel.sem, ...).
 
-Ids are made as Linux makes them: a slot index handed out cyclically, plus a sequence number
-(times 32768) that grows each time allocation wraps back to a lower slot.
+Ids are made as Linux makes them (ipc/util.c): a slot index handed out cyclically below
+max(1.5 * objects in use, 64), plus a sequence number (times 32768) that grows each time
+allocation wraps back to a lower slot.
 """
 import errno
+from collections import namedtuple
 
 from pysandbox.sentry.credentials import CAP_IPC_OWNER, CAP_SYS_ADMIN, has_capability
 from pysandbox.sentry.errors import SyscallError, WouldBlock
@@ -16,10 +19,13 @@ IPC_PRIVATE = 0
 IPC_CREAT, IPC_EXCL, IPC_NOWAIT = 0o1000, 0o2000, 0o4000
 IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
 READ, WRITE = 0o4, 0o2         # the permission bits ipcperms() checks
-MSGMNB, MSGMNI = 16384, 32000
-SEMMSL, SEMMNI, SEMMNS, SEMOPM, SEMVMX, SEMAEM = 32000, 32000, 1024000000, 500, 32767, 32767
-SEQ_MULTIPLIER = 32768
-MAX_SEQ = (1 << 16) - 1
+IPCMNI = 32768                 # the most objects of a kind, whatever the sysctls say
+SEQ_MULTIPLIER = IPCMNI
+SEQ_LIMIT = (1 << 31) // SEQ_MULTIPLIER - 1    # ipcid_seq_max(): the sequence restarts at 0 there
+MIN_CYCLE = 64                 # ipc_min_cycle: slots below this are handed out before any is reused
+
+# kernel.sem, in its order.
+SemLimits = namedtuple("SemLimits", "semmsl semmns semopm semmni")
 
 
 class Permissions:
@@ -71,11 +77,11 @@ class IpcObject:
 
 
 class MessageQueue(IpcObject):
-    def __init__(self, ipc_id, key, creds, mode, now):
+    def __init__(self, ipc_id, key, creds, mode, now, max_bytes):
         super().__init__(ipc_id, key, creds, mode, now)
         self.messages = []
         self.bytes = 0
-        self.max_bytes = MSGMNB
+        self.max_bytes = max_bytes      # msg_qbytes: kernel.msgmnb when the queue was made
         self.send_time = self.receive_time = 0
         self.last_sender = self.last_receiver = 0
 
@@ -107,14 +113,17 @@ class IpcIds:
         self._seq = 0
 
     def create(self, make, key, limit):
-        """A new object made by make(id), or None when `limit` objects exist already."""
-        if len(self.by_slot) >= limit:
+        """A new object made by make(id), or None when `limit` (the namespace's sysctl, at most
+        IPCMNI) objects exist already."""
+        in_use = len(self.by_slot)
+        if in_use >= min(limit, IPCMNI):
             return None
-        slot = next((s for s in range(self._last_slot + 1, limit) if s not in self.by_slot), None)
+        end = min(max(in_use * 3 // 2, MIN_CYCLE), IPCMNI)
+        slot = next((s for s in range(self._last_slot + 1, end) if s not in self.by_slot), None)
         if slot is None:
-            slot = next(s for s in range(limit) if s not in self.by_slot)
+            slot = next(s for s in range(end) if s not in self.by_slot)
         if slot <= self._last_slot:
-            self._seq = 0 if self._seq >= MAX_SEQ else self._seq + 1
+            self._seq = (self._seq + 1) % SEQ_LIMIT
         self._last_slot = slot
         made = make(self._seq * SEQ_MULTIPLIER + slot)
         self.by_slot[slot] = made
@@ -211,9 +220,19 @@ class IpcNamespace(Namespace):
 
     def setting(self, name):
         """IPC sysctl `name` (kernel.msgmax, kernel.shmmax, ...) of this namespace, as an int."""
-        if self.sysctl_values is None:
-            return self._sysctls.int_value(name)
-        return int(self.sysctl_values[name].split()[0])
+        return int(self._sysctl_text(name).split()[0])
+
+    def sem_limits(self):
+        """kernel.sem of this namespace: SEMMSL, SEMMNS, SEMOPM and SEMMNI."""
+        return SemLimits(*map(int, self._sysctl_text("kernel.sem").split()))
+
+    def _sysctl_text(self, name):
+        if self.sysctl_values is not None:
+            return self.sysctl_values[name]
+        if self._sysctls is not None:
+            return self._sysctls.get(name)
+        from .sysctl import KNOWN                # a test's stand-in kernel without sysctls
+        return KNOWN[name][1]
 
 
 def _initial_namespace(kernel):
@@ -243,6 +262,11 @@ def new_namespace(t):
 def setting(t, name):
     """IPC sysctl `name` (kernel.msgmax, kernel.shmmax, ...) of `t`'s namespace, as an int."""
     return namespace_of(t).setting(name)
+
+
+def sem_limits(t):
+    """kernel.sem of `t`'s namespace (a SemLimits)."""
+    return namespace_of(t).sem_limits()
 
 
 # /proc/sysvipc/{msg,sem,shm}: a header, then a line for each object, as ipc/util.c prints them.

@@ -2,7 +2,8 @@
  * msgmni,sem}: what msgget(2), msgsnd(2), semget(2) and semop(2) refuse beyond them, and what
  * msgctl/semctl IPC_INFO, MSG_INFO and SEM_INFO report. Natively it must run as root in an IPC
  * namespace of its own (unshare --ipc), whose sysctls and ids these are; it prints nothing that
- * differs between runs. */
+ * differs between runs. With the argument "info" it only prints the *_INFO of the limits as
+ * they are. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -113,17 +114,35 @@ static void message_queues(void) {
 
     result("msgctl IPC_RMID the first", msgctl(first, IPC_RMID, NULL));
     write_sysctl("msgmni", "3");
+    int made[3];
     for (int i = 0; i < 3; i++) {
         snprintf(label, sizeof label, "msgget with msgmni 3, %d in use", 1 + i);
-        result(label, msgget(IPC_PRIVATE, 0600));
+        result(label, made[i] = msgget(IPC_PRIVATE, 0600));
     }
-    msgctl(first + 1, IPC_STAT, &stat);
+    msgctl(made[0], IPC_STAT, &stat);
     printf("msg_qbytes of a queue made at msgmnb=1000: %lu\n", (unsigned long)stat.msg_qbytes);
     write_sysctl("msgmni", "0");
     result("msgget with msgmni 0", msgget(IPC_PRIVATE, 0600));
     write_sysctl("msgmni", "32769");
     write_sysctl("msgmni", "32768");
     msg_info("after");
+}
+
+/* Slots are handed out cyclically below max(1.5 * in use, 64), so ids wrap early while few
+ * objects exist; the sequence number (id / 32768) grows at each wrap. */
+static void ids(void) {
+    int made[100];
+    for (int i = 0; i < 100; i++)
+        made[i] = msgget(IPC_PRIVATE, 0600);
+    printf("100 queues: ids %d .. %d\n", made[0], made[99]);
+    for (int i = 0; i < 100; i++)
+        msgctl(made[i], IPC_RMID, NULL);
+    for (int i = 0; i < 3; i++) {
+        made[i] = msgget(IPC_PRIVATE, 0600);
+        printf("after removing them: id %d\n", made[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        msgctl(made[i], IPC_RMID, NULL);
 }
 
 static void semaphores(void) {
@@ -174,9 +193,15 @@ static void semaphores(void) {
     write_sysctl("sem", "32000 1024000000 500 32000");
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 1 && strcmp(argv[1], "info") == 0) {     /* only what the limits are now */
+        msg_info("now");
+        sem_info("now");
+        return 0;
+    }
     message_queues();
+    ids();
     semaphores();
     return 0;
 }

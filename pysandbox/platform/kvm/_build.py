@@ -4,6 +4,11 @@ import os
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PLATFORM = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(PLATFORM))
+# hostcall.c, shared with the ptrace module, is compiled into this one too. Its name is relative
+# to the repository: setup.py builds from there, and compile() below runs there.
+HOSTCALL_SOURCES, HOSTCALL_DEPENDS = ["pysandbox/platform/hostcall.c"], ["pysandbox/platform/hostcall.h"]
 
 ffibuilder = FFI()
 ffibuilder.cdef("""
@@ -14,8 +19,8 @@ struct user_regs_struct {
 };
 int psk_init(int efd, uint64_t lstar, uint64_t faults, uint64_t iret, int signo);
 int psk_vcpu_start(int index, int fd, void *run, void *kstack, uint64_t kstack_va);
-int psk_confine_setup(int log_fd, const char *lines, int line_size, int count, int keep_going, int data,
-                      int status);
+int psk_confine_setup(int log_fd, const char *before, const char *names, int names_size, int name_count,
+                      const char *after, int keep_going, int data, int status);
 int psk_confine(int index, void *code, int count, long test_syscall);
 void psk_set_regs(int index, struct user_regs_struct *regs);
 void psk_set_cr3(int index, uint64_t cr3);
@@ -40,7 +45,8 @@ void psk_unpause_all(void);
 
 with open(os.path.join(HERE, "vcpu.c")) as source:
     ffibuilder.set_source("pysandbox.platform.kvm._vcpu", source.read(), extra_compile_args=["-O2"],
-                          libraries=["pthread"])
+                          libraries=["pthread"], sources=HOSTCALL_SOURCES, depends=HOSTCALL_DEPENDS,
+                          include_dirs=[PLATFORM])
 
 if __name__ == "__main__":
-    ffibuilder.compile(tmpdir=os.path.join(HERE, "..", "..", ".."), verbose=False)
+    ffibuilder.compile(tmpdir=ROOT, verbose=False)

@@ -59,7 +59,6 @@ SYSCALL_STOP_STATUS = ((0x80 | 5) << 8) | 0x7F      # the wait status the sentry
 OTHER_STOP_STATUS = (5 << 8) | 0x7F
 FAULT_FIXED = -1                                    # _stopped(): a page fault answered by the platform
 KICK_SIGNAL = signal.SIGRTMIN + 3
-DENIAL_LINES, DENIAL_LINE_SIZE = 513, 256           # the reports of refused vCPU-thread calls, by number
 
 SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 7, 8, 11
 SI_KERNEL = 0x80
@@ -108,16 +107,6 @@ def host_kind():
     if os.path.exists("/sys/module/kvm_amd"):
         return "SVM"
     return "hardware"
-
-
-def _denial_lines(keep_going):
-    """The report of each refused vCPU-thread syscall, by number, in DENIAL_LINE_SIZE-byte slots
-    (the last slot for any larger number), for vcpu.c's SIGSYS handler."""
-    who, rules = "a KVM vCPU thread", " (vcpu_rules)"
-    lines = [seccomp.denial_line(seccomp.syscall_name(number), number, keep_going, who, rules)
-             for number in range(DENIAL_LINES - 1)]
-    lines.append(seccomp.denial_line("unknown", f"{DENIAL_LINES - 1} or more", keep_going, who, rules))
-    return b"".join(line.encode()[:DENIAL_LINE_SIZE - 1].ljust(DENIAL_LINE_SIZE, b"\0") for line in lines)
 
 
 def _gate(handler):
@@ -237,13 +226,13 @@ class KvmPlatform(Platform):
     def confine_threads(self, mode, log_fd):
         """Each vCPU thread's own seccomp filter (security/seccomp.py: vcpu_rules), stacked on the
         sentry's: vCPUs made later get theirs when they are made. A call the filter refuses is
-        reported by vcpu.c's SIGSYS handler, with the lines made here."""
+        reported by vcpu.c's SIGSYS handler, in seccomp.denial_line's words (platform/hostcall.c)."""
         if mode == "off":
             return
         keep_going = mode == "debug"
-        self._denial_lines = ffi.new("char[]", _denial_lines(keep_going))
         self._log_fd = log_fd
-        err = lib.psk_confine_setup(log_fd, self._denial_lines, DENIAL_LINE_SIZE, DENIAL_LINES, keep_going,
+        before, names, after = seccomp.denial_report(keep_going, "a KVM vCPU thread", " (vcpu_rules)")
+        err = lib.psk_confine_setup(log_fd, before, names, len(names), seccomp.REPORT_NAMES, after, keep_going,
                                     seccomp.VCPU_FILTER_DATA, seccomp.KILLED_STATUS)
         if err < 0:
             raise SandboxError(f"kvm: cannot install the vCPU threads' SIGSYS handler: {os.strerror(-err)}", 125)

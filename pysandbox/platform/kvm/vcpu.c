@@ -4,7 +4,7 @@
  * Python decides everything else (pysandbox/platform/kvm/machine.py). */
 
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE                 /* REG_RAX */
+#define _GNU_SOURCE
 #endif
 #include <errno.h>
 #include <linux/futex.h>
@@ -19,7 +19,6 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include "hostcall.h"

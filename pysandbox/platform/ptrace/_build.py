@@ -4,6 +4,11 @@ import os
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PLATFORM = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(PLATFORM))
+# hostcall.c, shared with the KVM module, is compiled into this one too. Its name is relative
+# to the repository: setup.py builds from there, and compile() below runs there.
+HOSTCALL_SOURCES, HOSTCALL_DEPENDS = ["pysandbox/platform/hostcall.c"], ["pysandbox/platform/hostcall.h"]
 
 ffibuilder = FFI()
 ffibuilder.cdef("""
@@ -44,7 +49,8 @@ int psb_report_refused_syscalls(int log_fd, const char *before, const char *name
 """)
 
 with open(os.path.join(HERE, "loop.c")) as source:
-    ffibuilder.set_source("pysandbox.platform.ptrace._loop", source.read(), extra_compile_args=["-O2"])
+    ffibuilder.set_source("pysandbox.platform.ptrace._loop", source.read(), extra_compile_args=["-O2"],
+                          sources=HOSTCALL_SOURCES, depends=HOSTCALL_DEPENDS, include_dirs=[PLATFORM])
 
 if __name__ == "__main__":
-    ffibuilder.compile(tmpdir=os.path.join(HERE, "..", "..", ".."), verbose=False)
+    ffibuilder.compile(tmpdir=ROOT, verbose=False)

@@ -1,17 +1,19 @@
 """System V message queues: msgget(2), msgsnd(2), msgrcv(2), msgctl(2); checks in the order of
-Linux's ipc/msg.c."""
+Linux's ipc/msg.c, limits from the IPC namespace's kernel.msgmax, kernel.msgmnb and kernel.msgmni."""
 import errno
 import struct
 import time
 
 from ..credentials import CAP_SYS_RESOURCE, capable
 from ..errors import RESTART_ALWAYS, SyscallError
-from ..sysv_ipc import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSGMNB, MSGMNI, READ, WRITE,
-                        Message, MessageQueue, namespace_of, setting, wait)
+from ..sysv_ipc import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, READ, WRITE, Message, MessageQueue,
+                        namespace_of, setting, wait)
 
 MSG_STAT, MSG_INFO, MSG_STAT_ANY = 11, 12, 13
 MSG_NOERROR, MSG_EXCEPT, MSG_COPY = 0o10000, 0o20000, 0o40000
-MSGPOOL = MSGMNI * MSGMNB // 1024
+# <linux/msg.h>'s fixed values, which IPC_INFO reports whatever the sysctls are.
+MSGMNI, MSGMNB = 32000, 16384
+MSGPOOL, MSGMAP, MSGTQL = MSGMNI * MSGMNB // 1024, MSGMNB, MSGMNB
 MSGSSZ, MSGSEG = 16, 0xFFFF
 
 # struct msqid64_ds: ipc64_perm (key, uid, gid, cuid, cgid, mode, seq), stime, rtime, ctime,
@@ -27,14 +29,15 @@ def _queues(t):
 
 def msgget(t, key, msgflg):
     """msgget(2)."""
-    queues = _queues(t)
+    namespace = namespace_of(t)
+    queues = namespace.messages
 
     def create():
-        now = int(time.time())
-        queue = queues.create(lambda ipc_id: MessageQueue(ipc_id, key, t.creds, msgflg, now), key, MSGMNI)
+        now, max_bytes = int(time.time()), namespace.setting("kernel.msgmnb")
+        queue = queues.create(lambda ipc_id: MessageQueue(ipc_id, key, t.creds, msgflg, now, max_bytes), key,
+                              namespace.setting("kernel.msgmni"))
         if queue is None:
             raise SyscallError(errno.ENOSPC)
-        queue.max_bytes = setting(t, "kernel.msgmnb")
         return queue
     return queues.get(t, key, msgflg, create)
 
@@ -124,17 +127,18 @@ def msgctl(t, msqid, cmd, buf):
     """msgctl(2) (x86_64 has no IPC_64 flag: the structures are always the 64-bit ones)."""
     if msqid < 0 or cmd < 0:
         raise SyscallError(errno.EINVAL)
-    queues = _queues(t)
+    namespace = namespace_of(t)
+    queues = namespace.messages
     if cmd in (IPC_INFO, MSG_INFO):
-        max_queue_bytes = setting(t, "kernel.msgmnb")
         if cmd == IPC_INFO:
-            pool, messages, total = MSGPOOL, max_queue_bytes, max_queue_bytes
+            pool, messages, total = MSGPOOL, MSGMAP, MSGTQL
         else:
             pool = len(queues.by_slot)
             messages = sum(len(q.messages) for q in queues.by_slot.values())
             total = sum(q.bytes for q in queues.by_slot.values())
-        t.copy_out(buf, _MSGINFO.pack(pool, messages, setting(t, "kernel.msgmax"), max_queue_bytes, MSGMNI, MSGSSZ,
-                                      total, MSGSEG))
+        t.copy_out(buf, _MSGINFO.pack(pool, messages, namespace.setting("kernel.msgmax"),
+                                      namespace.setting("kernel.msgmnb"), namespace.setting("kernel.msgmni"),
+                                      MSGSSZ, total, MSGSEG))
         return queues.highest_slot
     if cmd in (IPC_STAT, MSG_STAT, MSG_STAT_ANY):
         queue = queues.for_stat(t, msqid, cmd, check_read=cmd != MSG_STAT_ANY)

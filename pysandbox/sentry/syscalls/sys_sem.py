@@ -1,17 +1,21 @@
 """System V semaphores: semget(2), semop(2), semtimedop(2), semctl(2); checks in the order of
-Linux's ipc/sem.c. SEM_UNDO adjustments are kept per process and applied when it exits."""
+Linux's ipc/sem.c, limits from the IPC namespace's kernel.sem. SEM_UNDO adjustments are kept
+per process and applied when it exits."""
 import errno
 import struct
 import time
 
 from ..errors import RESTART_NEVER, SyscallError
-from ..sysv_ipc import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, READ, SEMAEM, SEMMNI, SEMMNS, SEMMSL,
-                        SEMOPM, SEMVMX, WRITE, SemaphoreSet, namespace_of, wait)
+from ..sysv_ipc import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, READ, WRITE, SemaphoreSet,
+                        namespace_of, sem_limits, wait)
 
 GETPID, GETVAL, GETALL, GETNCNT, GETZCNT, SETVAL, SETALL = 11, 12, 13, 14, 15, 16, 17
 SEM_STAT, SEM_INFO, SEM_STAT_ANY = 18, 19, 20
 SEM_UNDO = 0x1000
-SEMUME, SEMUSZ = SEMOPM, 20
+SEMVMX, SEMAEM = 32767, 32767            # the largest value, and the largest SEM_UNDO adjustment
+# <linux/sem.h>'s fixed values, which IPC_INFO reports whatever kernel.sem says.
+SEMMNS, SEMOPM = 1024000000, 500
+SEMMAP, SEMMNU, SEMUME, SEMUSZ = SEMMNS, SEMMNS, SEMOPM, 20
 
 _SEMBUF = struct.Struct("<HhH")                       # sem_num, sem_op, sem_flg
 _TIMESPEC = struct.Struct("<qq")
@@ -26,17 +30,19 @@ def _sets(t):
 
 def semget(t, key, nsems, semflg):
     """semget(2)."""
-    if nsems < 0 or nsems > SEMMSL:
+    limits = sem_limits(t)
+    if nsems < 0 or nsems > limits.semmsl:
         raise SyscallError(errno.EINVAL)
     sets = _sets(t)
 
     def create():
         if nsems == 0:
             raise SyscallError(errno.EINVAL)
-        if sum(len(s.semaphores) for s in sets.by_slot.values()) + nsems > SEMMNS:
+        if _semaphores_in_use(sets) + nsems > limits.semmns:
             raise SyscallError(errno.ENOSPC)
         now = int(time.time())
-        made = sets.create(lambda ipc_id: SemaphoreSet(ipc_id, key, t.creds, semflg, now, nsems), key, SEMMNI)
+        made = sets.create(lambda ipc_id: SemaphoreSet(ipc_id, key, t.creds, semflg, now, nsems), key,
+                           limits.semmni)
         if made is None:
             raise SyscallError(errno.ENOSPC)
         return made
@@ -45,6 +51,10 @@ def semget(t, key, nsems, semflg):
         if nsems > len(found.semaphores):
             raise SyscallError(errno.EINVAL)
     return sets.get(t, key, semflg, create, check_existing)
+
+
+def _semaphores_in_use(sets):
+    return sum(len(each.semaphores) for each in sets.by_slot.values())
 
 
 def _set(t, semid):
@@ -73,7 +83,7 @@ def semtimedop(t, semid, sops, nsops, timeout):
     _stop_waiting(t)
     if nsops < 1 or semid < 0:
         raise SyscallError(errno.EINVAL)
-    if nsops > SEMOPM:
+    if nsops > sem_limits(t).semopm:
         raise SyscallError(errno.E2BIG)
     raw = t.copy_in(sops, nsops * _SEMBUF.size)
     ops = [_SEMBUF.unpack_from(raw, i * _SEMBUF.size) for i in range(nsops)]
@@ -157,11 +167,14 @@ def semctl(t, semid, semnum, cmd, arg):
         raise SyscallError(errno.EINVAL)
     sets = _sets(t)
     if cmd in (IPC_INFO, SEM_INFO):
-        in_use = cmd == SEM_INFO
-        t.copy_out(arg, _SEMINFO.pack(SEMMNS, SEMMNI, SEMMNS, SEMMNS, SEMMSL, SEMOPM, SEMUME,
-                                      len(sets.by_slot) if in_use else SEMUSZ, SEMVMX,
-                                      sum(len(s.semaphores) for s in sets.by_slot.values()) if in_use else SEMAEM))
-        return max(sets.by_slot, default=0)
+        limits = sem_limits(t)
+        if cmd == SEM_INFO:
+            sets_or_size, semaphores_or_adjustment = len(sets.by_slot), _semaphores_in_use(sets)
+        else:
+            sets_or_size, semaphores_or_adjustment = SEMUSZ, SEMAEM
+        t.copy_out(arg, _SEMINFO.pack(SEMMAP, limits.semmni, limits.semmns, SEMMNU, limits.semmsl, limits.semopm,
+                                      SEMUME, sets_or_size, SEMVMX, semaphores_or_adjustment))
+        return sets.highest_slot
     if cmd in (IPC_STAT, SEM_STAT, SEM_STAT_ANY):
         found = sets.for_stat(t, semid, cmd, check_read=cmd != SEM_STAT_ANY)
         t.copy_out(arg, _stat_bytes(found))

@@ -13,7 +13,6 @@ Other netlink protocols are EPROTONOSUPPORT.
 import collections
 import errno
 import ipaddress
-import socket as pysocket
 import struct
 
 from ..errors import SyscallError
@@ -303,6 +302,7 @@ class HostRouteSocket(_NetlinkNames, SocketFile):
     family = AF_NETLINK
 
     def __init__(self, network, t, socket_type, flags):
+        import socket as pysocket            # --network host only: imported with hostinet, before the chroot
         from .hostinet import HostSocket
         SocketFile.__init__(self, socket_type, NETLINK_ROUTE, flags, t.creds)
         self._init_names(t)

@@ -74,10 +74,14 @@ class _SysctlValueFile(ContentFile):
         self.name = name
 
     def write(self, t, data):
+        written = len(data)
         if self.offset == 0:
-            self.sysctls.write(t, self.name, data.decode(errors="surrogateescape"))
-        self.offset += len(data)
-        return len(data)
+            text = data.decode(errors="surrogateescape")
+            taken = self.sysctls.write(t, self.name, text)
+            if taken is not None:                        # kernel.sem takes four numbers, no more
+                written = len(text[:taken].encode(errors="surrogateescape"))
+        self.offset += written
+        return written
 
 
 class ProcSymlink(ProcInode):
