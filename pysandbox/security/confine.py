@@ -1,29 +1,28 @@
 """Confining the sandbox process itself, once the sandbox is set up and before the workload's
 first instruction: the seccomp filter (security/seccomp.py), and what must happen first."""
 import errno
-import importlib
 import os
 import select
 import struct
 import _signal as signal  # the C module: `signal` adds enum's import, ~2 ms of every start
 import sys
 
+from pysandbox import starttrace
 from pysandbox.security import hostproc, imports, seccomp
 from pysandbox.sentry.errors import SandboxError
-from pysandbox import starttrace
 from pysandbox.starttrace import mark
 
 MODES = ("kill", "debug", "off")
 DEFAULT_MODE = os.environ.get("PYSANDBOX_SECCOMP", "kill")
 # C extensions the sentry may import late (on a rare path): loading one needs an executable
 # mapping, which the filter refuses, so they are loaded before it. Pure-Python modules may still
-# be imported later (reading files is allowed). Found by importing every sentry module. The C
-# modules themselves are named (_json, not json): their Python wrappers cost start-up time
-# and need no executable mapping. (`socket` is not one of them: importing it imports selectors,
+# be imported later (reading files is allowed). Found by importing every sentry module
+# (tests/test_security_seccomp.py). The C modules themselves are named (_socket, not socket):
+# their Python wrappers cost start-up time and need no executable mapping. (`socket` is not one of them: importing it imports selectors,
 # which creates an epoll to see what the host offers; only --network host uses it, and
 # imports it before the chroot.)
-LATE_IMPORTS = ("_json", "select", "fcntl", "termios", "resource", "math", "binascii", "array", "_socket",
-                "mmap", "pysandbox.platform.ptrace._loop")
+LATE_IMPORTS = ("select", "fcntl", "termios", "resource", "array", "_socket", "mmap",
+                "pysandbox.platform.ptrace._loop")
 
 
 def _load_c_extensions():
@@ -31,7 +30,7 @@ def _load_c_extensions():
     modules can be found (security/imports.py)."""
     for name in LATE_IMPORTS:
         try:
-            importlib.import_module(name)
+            __import__(name)
         except ImportError:
             pass
 

@@ -9,7 +9,10 @@ the root of a read-only copy of its directory's mount that is attached nowhere: 
 leads nowhere, so the fds reach exactly those trees and nothing else of the host. (C extensions need an
 executable mapping the seccomp filter refuses: confine.LATE_IMPORTS loads them first.)
 """
-import importlib.machinery  # not importlib.abc or .util: their imports cost every start ~20 ms
+# The import system's own classes, which importlib.machinery re-exports: always loaded, and the
+# importlib package would add its imports (warnings) to every start.
+import _frozen_importlib
+import _frozen_importlib_external
 import os
 import struct
 import sys
@@ -94,7 +97,7 @@ class DirectoryFdFinder:
                 except OSError:
                     continue
                 filename = os.path.normpath(os.path.join(directory, candidate[len(relative) + 1:]))
-                spec = importlib.machinery.ModuleSpec(fullname, DirectoryFdLoader(fullname, filename, self),
+                spec = _frozen_importlib.ModuleSpec(fullname, DirectoryFdLoader(fullname, filename, self),
                                                       origin=filename, is_package=is_package)
                 spec.has_location = True
                 if is_package:
@@ -103,7 +106,7 @@ class DirectoryFdFinder:
         return None
 
 
-class DirectoryFdLoader(importlib.machinery.SourceFileLoader):
+class DirectoryFdLoader(_frozen_importlib_external.SourceFileLoader):
     def __init__(self, fullname, path, finder):
         self.name = fullname
         self.path = path

@@ -12,7 +12,7 @@ each entry imports its module on its first call and keeps the function from then
 Call resolve_all() at start-up to import them all at once (before the sentry's own
 seccomp filter, since imports open files).
 """
-import importlib
+import sys
 
 from .linux64 import ARG_TYPES, S32, S64, TABLE, U32, U64
 
@@ -99,7 +99,9 @@ class Entry:
     def resolve(self):
         """Import the handler's module and keep the function as `handler`; return it."""
         module_name, function_name = self.handler_path.rsplit(".", 1)
-        module = importlib.import_module(f"{__package__}.{module_name}")
+        qualified = f"{__package__}.{module_name}"
+        __import__(qualified)          # not importlib.import_module: the importlib package costs start-up
+        module = sys.modules[qualified]
         self.handler = getattr(module, function_name)
         return self.handler
 

@@ -20,7 +20,7 @@ table (LoopbackNetwork.ports), never on the host, so nothing of theirs shows in 
 import collections
 import errno
 import ipaddress
-import random
+import os
 import struct
 
 from ..errors import SyscallError
@@ -93,7 +93,7 @@ class LoopbackNetwork:
 
     def _free_port(self, sock, address, table):
         span = len(EPHEMERAL_PORTS)
-        start = random.randrange(span)
+        start = int.from_bytes(os.urandom(4), "little") % span
         for step in range(span):
             port = EPHEMERAL_PORTS[(start + step) % span]
             if not any(_conflict(sock, address, other) for other in table[port]):

@@ -25,7 +25,6 @@ not look like news to the listener's pollers.
 import collections
 import errno
 import os
-import random
 import stat as st
 import struct
 
@@ -283,7 +282,7 @@ class UnixSocket(SocketFile):
         """An abstract name of five hex digits, from a random start (unix_autobind)."""
         if self.address is not None:
             return
-        start = random.getrandbits(20)
+        start = int.from_bytes(os.urandom(3), "little") & 0xFFFFF
         for step in range(1, (1 << 20) + 1):
             name = UNNAMED + b"\0%05x" % ((start + step) & 0xFFFFF)
             if NAMES.abstract(self.type, name) is None:
