@@ -4,7 +4,7 @@ import errno
 from ..credentials import CAP_SYS_PTRACE, capable
 from ..errors import SyscallError
 from ..mm import PROT_READ, PROT_WRITE
-from .sys_read_write import _read_iovecs
+from .sys_read_write import read_iovecs
 
 
 
@@ -20,10 +20,10 @@ def ids_permit_access(t, target):
 def _transfer(t, pid, local_iov, liovcnt, remote_iov, riovcnt, flags, writing):
     if flags:
         raise SyscallError(errno.EINVAL)
-    local = _read_iovecs(t, local_iov, liovcnt)
+    local = read_iovecs(t, local_iov, liovcnt)
     if sum(length for _, length in local) == 0:
         return 0
-    remote = _read_iovecs(t, remote_iov, riovcnt)
+    remote = read_iovecs(t, remote_iov, riovcnt)
     task = t.kernel.tasks.get(pid) if pid > 0 else None
     if task is None or not task.alive:
         raise SyscallError(errno.ESRCH)

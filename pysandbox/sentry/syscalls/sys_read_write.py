@@ -35,7 +35,7 @@ def _writable(t, fd):
     return file
 
 
-def _read_iovecs(t, iov, iovcnt):
+def read_iovecs(t, iov, iovcnt):
     """[(base, length)] of a struct iovec array."""
     if iovcnt < 0 or iovcnt > UIO_MAXIOV:
         raise SyscallError(errno.EINVAL)
@@ -67,7 +67,7 @@ def _read_vectors(t, file, vectors, consumes=True):
     losing it; otherwise the file is asked for everything, so that EOF, EAGAIN or blocking come
     first and the copy faults only once there is data. `consumes`: reading moves the offset."""
     usable = _accessible_vectors(t, vectors, PROT_WRITE)
-    if usable or not _total(vectors):
+    if usable or not total_length(vectors):
         return usable
     if consumes and _has_data_ready(file):
         raise SyscallError(errno.EFAULT)
@@ -85,12 +85,12 @@ def _write_vectors(t, vectors):
     """The buffers a write takes: up to the first page the guest can't read, EFAULT when that
     is none of them."""
     usable = _accessible_vectors(t, vectors, PROT_READ)
-    if _total(vectors) and not usable:
+    if total_length(vectors) and not usable:
         raise SyscallError(errno.EFAULT)
     return usable
 
 
-def _scatter(t, vectors, data):
+def scatter_vectors(t, vectors, data):
     """Copy `data` out across the buffers of `vectors`."""
     position = 0
     for base, length in vectors:
@@ -102,7 +102,7 @@ def _scatter(t, vectors, data):
     return len(data)
 
 
-def _gather(t, vectors):
+def gather_vectors(t, vectors):
     chunks = []
     total = 0
     for base, length in vectors:
@@ -113,7 +113,7 @@ def _gather(t, vectors):
     return b"".join(chunks)
 
 
-def _total(vectors):
+def total_length(vectors):
     return min(sum(length for _, length in vectors), MAX_RW_COUNT)
 
 
@@ -167,7 +167,7 @@ def _read_direct_vectors(t, file, vectors, offset):
 def read(t, fd, buf, count):
     """read(2)."""
     file = _readable(t, fd)
-    count = _total(_read_vectors(t, file, [(buf, count)]))
+    count = total_length(_read_vectors(t, file, [(buf, count)]))
     if count >= DIRECT_READ_MIN:
         copied = _read_direct(t, file, buf, count, getattr(file, "offset", 0))
         if copied is not None:
@@ -212,7 +212,7 @@ def write(t, fd, buf, count):
     vectors = _write_vectors(t, [(buf, count)])
     written = _write_staged(t, file, vectors)
     if written is None:
-        written = _write(t, file, _gather(t, vectors))
+        written = _write(t, file, gather_vectors(t, vectors))
     return _wrote(file, written)
 
 
@@ -240,7 +240,7 @@ def pread64(t, fd, buf, count, offset):
     if offset < 0:
         raise SyscallError(errno.EINVAL)
     file = _readable(t, fd)
-    count = _total(_read_vectors(t, file, [(buf, count)], consumes=False))
+    count = total_length(_read_vectors(t, file, [(buf, count)], consumes=False))
     copied = _read_direct(t, file, buf, count, offset)
     if copied is not None:
         return _accessed(file, copied)
@@ -257,7 +257,7 @@ def pwrite64(t, fd, buf, count, offset):
     vectors = _write_vectors(t, [(buf, count)])
     written = _write_staged(t, file, vectors, offset)
     if written is None:
-        written = _positioned_write(file, offset, _gather(t, vectors))
+        written = _positioned_write(file, offset, gather_vectors(t, vectors))
     return _wrote(file, written)
 
 
@@ -271,18 +271,18 @@ def _positioned_write(file, offset, data):
 def readv(t, fd, iov, iovcnt):
     """readv(2)."""
     file = _readable(t, fd)
-    vectors = _read_vectors(t, file, _read_iovecs(t, iov, iovcnt))
+    vectors = _read_vectors(t, file, read_iovecs(t, iov, iovcnt))
     copied = _read_direct_vectors(t, file, vectors, getattr(file, "offset", 0))
     if copied is not None:
         file.offset += copied
         return _accessed(file, copied)
-    return _accessed(file, _scatter(t, vectors, file.read(t, _total(vectors))))
+    return _accessed(file, scatter_vectors(t, vectors, file.read(t, total_length(vectors))))
 
 
 def writev(t, fd, iov, iovcnt):
     """writev(2): the buffers are written as one write, so pipe writes stay atomic."""
     file = _writable(t, fd)
-    return _wrote(file, _write(t, file, _gather(t, _write_vectors(t, _read_iovecs(t, iov, iovcnt)))))
+    return _wrote(file, _write(t, file, gather_vectors(t, _write_vectors(t, read_iovecs(t, iov, iovcnt)))))
 
 
 def preadv(t, fd, iov, iovcnt, pos_l, pos_h):
@@ -305,15 +305,15 @@ def preadv2(t, fd, iov, iovcnt, pos_l, pos_h, flags):
     if offset < -1 or flags & ~RWF_SUPPORTED:
         raise SyscallError(errno.EOPNOTSUPP if flags & ~RWF_SUPPORTED else errno.EINVAL)
     file = _readable(t, fd)
-    vectors = _read_vectors(t, file, _read_iovecs(t, iov, iovcnt), consumes=offset == -1)
+    vectors = _read_vectors(t, file, read_iovecs(t, iov, iovcnt), consumes=offset == -1)
     copied = _read_direct_vectors(t, file, vectors, getattr(file, "offset", 0) if offset == -1 else offset)
     if copied is not None:
         if offset == -1:
             file.offset += copied
         return _accessed(file, copied)
-    count = _total(vectors)
+    count = total_length(vectors)
     data = file.read(t, count) if offset == -1 else file.pread(offset, count)
-    return _accessed(file, _scatter(t, vectors, data))
+    return _accessed(file, scatter_vectors(t, vectors, data))
 
 
 def pwritev2(t, fd, iov, iovcnt, pos_l, pos_h, flags):
@@ -322,7 +322,7 @@ def pwritev2(t, fd, iov, iovcnt, pos_l, pos_h, flags):
     if offset < -1 or flags & ~RWF_SUPPORTED:
         raise SyscallError(errno.EOPNOTSUPP if flags & ~RWF_SUPPORTED else errno.EINVAL)
     file = _writable(t, fd)
-    data = _gather(t, _write_vectors(t, _read_iovecs(t, iov, iovcnt)))
+    data = gather_vectors(t, _write_vectors(t, read_iovecs(t, iov, iovcnt)))
     return _wrote(file, file.write(t, data) if offset == -1 else _positioned_write(file, offset, data))
 
 

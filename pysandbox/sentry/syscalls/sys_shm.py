@@ -8,7 +8,7 @@ import time
 from ..credentials import CAP_IPC_LOCK, capable
 from ..errors import SyscallError
 from ..mm import MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE
-from ..sysv_ipc import IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, READ, WRITE, namespace_of, setting
+from ..sysv_ipc import IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, IPCMNI, READ, WRITE, namespace_of, setting
 from ..sysv_shm import (SHM_DEST, SHM_LOCKED, SHMLBA, SHMMIN, Attachment, SharedMemorySegment, refresh,
                         settle)
 from ..task import RLIMIT_MEMLOCK
@@ -18,7 +18,7 @@ SHM_HUGETLB, SHM_NORESERVE = 0o4000, 0o10000
 SHM_RDONLY, SHM_RND, SHM_REMAP, SHM_EXEC = 0o10000, 0o20000, 0o40000, 0o100000
 SHM_LOCK, SHM_UNLOCK = 11, 12
 SHM_STAT, SHM_INFO, SHM_STAT_ANY = 13, 14, 15
-IPCMNI = 32768
+
 EXECUTE = 0o1
 NO_ID = 0xFFFFFFFF                  # (uid_t)-1: not a valid owner for IPC_SET
 USER_ADDRESS_END = 0x7FFFFFFFF000

@@ -21,7 +21,7 @@ from ..vfs.socket import (AF_UNIX, MSG_CMSG_CLOEXEC, MSG_CMSG_COMPAT, MSG_CTRUNC
 from ..vfs.inet import AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, no_socketpair, packet_socket, socket_constructor
 from ..vfs.netlink import new_netlink_socket
 from ..vfs.unix import new_socket, new_socketpair
-from .sys_read_write import MAX_RW_COUNT, MAX_WRITE_CHUNK, UIO_MAXIOV, _gather, _read_iovecs, _scatter, _total
+from .sys_read_write import MAX_RW_COUNT, MAX_WRITE_CHUNK, UIO_MAXIOV, gather_vectors, read_iovecs, scatter_vectors, total_length
 from .sys_time import NSEC_PER_SEC, _copy_in_timespec_ns, _timespec_bytes
 
 AF_MAX = 46
@@ -279,7 +279,7 @@ def _copy_in_msghdr(t, msg):
         raise SyscallError(errno.EINVAL)
     if iovlen > UIO_MAXIOV:
         raise SyscallError(errno.EMSGSIZE)
-    return name, min(namelen, SOCKADDR_STORAGE_SIZE), _read_iovecs(t, iov, iovlen), control, controllen
+    return name, min(namelen, SOCKADDR_STORAGE_SIZE), read_iovecs(t, iov, iovlen), control, controllen
 
 
 def _send_message(t, sock, msg, flags):
@@ -287,16 +287,16 @@ def _send_message(t, sock, msg, flags):
     address = _copy_in_address(t, name, namelen) if namelen else None
     control = _copy_in_control(t, sock, control_address, control_length)
     try:
-        return sock.send(t, _gather(t, vectors), flags | sock.default_flags(), address, control)
+        return sock.send(t, gather_vectors(t, vectors), flags | sock.default_flags(), address, control)
     finally:
         control.release()
 
 
 def _receive_message(t, sock, msg, flags):
     name, _, vectors, control_address, control_length = _copy_in_msghdr(t, msg)
-    received = sock.receive(t, _total(vectors), flags | sock.default_flags())
+    received = sock.receive(t, total_length(vectors), flags | sock.default_flags())
     try:
-        _scatter(t, vectors, received.data)
+        scatter_vectors(t, vectors, received.data)
     except SyscallError:
         _close_all(received.files)
         raise
