@@ -134,7 +134,8 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
     _raise_fd_limit()
     host_cgroup = HostCgroup.create(pids_limit, memory_limit)
     sandbox_process = fork_pid_namespace_init(FORWARDED_SIGNALS, user_namespace=True,
-                                              log=lambda line: _log_once(log_path, line))
+                                              log=lambda line: _log_once(log_path, line),
+                                              offer_net=network == "none")
     if sandbox_process:
         log_fd = _open_outer_log(log_path)
         confine_outer_process(sandbox_process, seccomp or DEFAULT_SECCOMP_MODE, log_fd, host_cgroup, cpu=cpu)

@@ -132,3 +132,38 @@ def test_the_sys_cpu_tree_made_on_first_use_is_the_one_made_at_once():
     assert lazy.stat().nlink == made_at_once.stat().nlink == 2 + 3 + 1      # cpu0-2 and smt
     assert _tree(lazy) == _tree(made_at_once)
     assert lazy.mtime_ns == mtime
+
+
+_OFFER_SCRIPT = """
+import os, sys
+from pysandbox.security import confine
+print("host", os.readlink("/proc/self/ns/net"), flush=True)
+if sys.argv[1] == "offer":
+    confine.OFFER_WAIT_MS = 30000        # however loaded the machine, the child waits for it here
+pid = confine.fork_pid_namespace_init((), offer_net=True)
+if pid:
+    if sys.argv[1] == "offer":
+        confine.offer_net_namespace()
+    print("outer", os.readlink("/proc/self/ns/net"), flush=True)
+    _, status = os.waitpid(pid, 0)
+    print("status", os.waitstatus_to_exitcode(status))
+else:
+    made = confine.isolate_sandbox_process("none")
+    print("sandbox", os.readlink("/proc/self/ns/net") if made & confine.CLONE_NEWNET else "none", flush=True)
+    os._exit(0)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="namespaces need root")
+@pytest.mark.parametrize("outer", ["offer", "silent"])
+def test_the_network_namespace_comes_from_the_outer_process_or_is_made_alone(outer):
+    # "silent": the outer made none (too late, or refused), and the sandbox process makes its own.
+    result = subprocess.run([PYTHON, "-c", _OFFER_SCRIPT, outer], env=TEST_ENV, capture_output=True, text=True,
+                            timeout=60, cwd="/")
+    assert result.returncode == 0, result.stderr
+    seen = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert seen["status"] == "0" and seen["sandbox"] not in ("none", seen["host"]), seen
+    if outer == "offer":
+        assert seen["sandbox"] == seen["outer"], seen
+    else:
+        assert seen["outer"] == seen["host"], seen
