@@ -112,12 +112,29 @@ class Entry:
         return f"<syscall {self.nr} {self.name}>"
 
 
-SYSCALLS = {nr: Entry(nr, syscall) for nr, syscall in sorted(TABLE.items())}
+_entries = {}                   # nr -> Entry, made on first lookup: a start calls ~30 of the ~370
 
 
 def lookup(nr):
     """The entry for syscall number nr, or None when x86_64 Linux has no such syscall."""
-    return SYSCALLS.get(nr)
+    entry = _entries.get(nr)
+    if entry is None:
+        syscall = TABLE.get(nr)
+        if syscall is None:
+            return None
+        entry = _entries[nr] = Entry(nr, syscall)
+    return entry
+
+
+def all_entries():
+    """{nr: Entry} of the whole table, by number (the entries lookup returns)."""
+    return {nr: lookup(nr) for nr in sorted(TABLE)}
+
+
+def __getattr__(name):
+    if name == "SYSCALLS":                  # what the table's readers (coverage, tests) iterate
+        return all_entries()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def decode_args(entry, raw_args):
@@ -129,7 +146,7 @@ def decode_args(entry, raw_args):
 def resolve_all():
     """Resolve every handler now; return {handler_path: error} for those that failed."""
     failures = {}
-    for entry in SYSCALLS.values():
+    for entry in all_entries().values():
         if entry.handler_path is None:
             continue
         try:
@@ -141,4 +158,4 @@ def resolve_all():
 
 def rows():
     """(number, name, level, note) for every syscall, by number."""
-    return [(entry.nr, entry.name, entry.level, entry.note) for entry in SYSCALLS.values()]
+    return [(entry.nr, entry.name, entry.level, entry.note) for entry in all_entries().values()]
