@@ -531,3 +531,28 @@ def test_extended_attributes_of_host_files_are_the_hosts(direct, tree):
     assert sys_xattr.setxattr(t, t.cstr("/etc/hosts"), name, t.alloc(b"v"), 1, 0) == 0
     assert os.getxattr(tree / "etc" / "hosts", "user.test") == b"v"
     assert errno_of(sys_xattr.getxattr, t, t.cstr("/etc/hosts"), t.cstr(""), buf, 64) == errno.ERANGE
+
+
+def test_the_weak_containers_drop_what_dies_and_keep_what_lives():
+    import gc
+    from pysandbox.sentry.weakrefs import WeakKeyMap, WeakOrderedSet
+
+    class Thing:
+        pass
+
+    kept, dropped, third = Thing(), Thing(), Thing()
+    members = WeakOrderedSet()
+    for thing in (kept, dropped, third, kept):
+        members.add(thing)
+    mapping = WeakKeyMap()
+    mapping[kept], mapping[dropped] = "kept", "dropped"
+    assert list(members) == [kept, dropped, third] and len(members) == 3 and dropped in members
+    del dropped
+    gc.collect()
+    assert list(members) == [kept, third] and mapping.get(kept) == "kept" and len(mapping._entries) == 1
+    members.discard(third)
+    assert list(members) == [kept] and third not in members and bool(members)
+    newcomer = Thing()                          # may reuse a dead one's id: still not a member
+    assert newcomer not in members and mapping.get(newcomer, "none") == "none"
+    with pytest.raises(TypeError):
+        mapping[1] = "ints can't be referenced weakly"

@@ -5,9 +5,9 @@ import _signal as signal  # the C module: `signal` adds enum's import, ~2 ms of 
 import _socket  # the C module: `socket` would add ~3 ms of enum set-up to every start
 import select
 import struct
-import weakref
 
 from pysandbox.sentry.errors import SandboxError, SyscallError
+from pysandbox.sentry.weakrefs import WeakOrderedSet
 from pysandbox.sentry.vfs.stat import DirEntry, StatResult
 
 from . import protocol as p
@@ -22,7 +22,7 @@ class GoferClient:
 
     # The gofers of this process not closed yet: a process that builds VFSes of its own and
     # drops them (the tests) ends their gofers with close_all().
-    running = weakref.WeakSet()
+    running = WeakOrderedSet()
 
     def __init__(self, roots, hand_over=False, reply_timeout=REPLY_TIMEOUT, started=None):
         """Fork the gofer for `roots`, or take over `started`, a gofer/start.py StartedGofer

@@ -5,11 +5,11 @@ The VmaSet is the truth (it decides what the guest may touch and what
 """
 import errno
 import itertools
-import weakref
 
 from pysandbox.platform.ptrace.stub import GUEST_ADDRESS_LIMIT
 from pysandbox.sentry.errors import SyscallError
 from pysandbox.sentry.vma import PAGE_SIZE, Vma, VmaSet, page_round_down, page_round_up
+from pysandbox.sentry.weakrefs import WeakOrderedSet
 
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 PROT_MASK = PROT_READ | PROT_WRITE | PROT_EXEC
@@ -38,7 +38,7 @@ MMAP_BASE = STACK_TOP - 0x8000000          # 8 MiB stack + a gap, like Linux's m
 _shared_ids = itertools.count(1)
 # Address spaces that copied files through mappings of their own (platform/ptrace's windows),
 # told by forget_file() when such a file is closed.
-_SPACES_WITH_FILE_WINDOWS = weakref.WeakSet()
+_SPACES_WITH_FILE_WINDOWS = WeakOrderedSet()
 
 
 def forget_file(file):

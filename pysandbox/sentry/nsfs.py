@@ -2,9 +2,9 @@
 holds apart from its mount namespace (UTS and IPC; see utsns.py and sysv_ipc.py; mount
 namespaces are vfs/mountns.py's)."""
 import os
-import weakref
 
 from .vfs.inode import Dentry
+from .weakrefs import WeakKeyMap
 
 # The nsfs inode numbers of Linux's initial namespaces (PROC_UTS_INIT_INO, PROC_IPC_INIT_INO).
 INITIAL_UTS_INO, INITIAL_IPC_INO = 0xEFFFFFFE, 0xEFFFFFFF
@@ -69,7 +69,7 @@ class InitialNamespaces:
 
     def __init__(self, make):
         self._make = make
-        self._by_kernel = weakref.WeakKeyDictionary()
+        self._by_kernel = WeakKeyMap()
 
     def of(self, kernel):
         try:

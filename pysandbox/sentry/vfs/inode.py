@@ -4,9 +4,9 @@ import errno
 import itertools
 import stat as st
 import time
-import weakref
 
 from ..errors import SyscallError
+from ..weakrefs import ref
 from .stat import NAME_MAX, PATH_MAX, DirEntry, dirent_type  # noqa: F401 (NAME_MAX, PATH_MAX, DirEntry: the VFS's)
 
 _S_IFMT, _S_IFDIR, _S_IFLNK, _S_IFREG = st.S_IFMT(0o170000), st.S_IFDIR, st.S_IFLNK, st.S_IFREG
@@ -135,8 +135,8 @@ class Dentry:
                 return mounted
         children = self._children
         if children is not None:
-            ref = children.get(name)
-            child = ref() if ref is not None else None
+            found = children.get(name)
+            child = found() if found is not None else None
             if child is not None:
                 self._recent.append(child)
                 return child
@@ -152,18 +152,18 @@ class Dentry:
         children = self._children
         if children is None:
             children = self._children = {}
-        parent_ref = weakref.ref(self)
+        parent_ref = ref(self)
 
-        def gone(ref):
+        def gone(dead):
             parent = parent_ref()
-            if parent is not None and parent._children.get(name) is ref:
+            if parent is not None and parent._children.get(name) is dead:
                 del parent._children[name]
 
-        children[name] = weakref.ref(child, gone)
+        children[name] = ref(child, gone)
 
     def cached_child(self, name):
-        ref = self._children.get(name) if self._children is not None else None
-        return ref() if ref is not None else None
+        found = self._children.get(name) if self._children is not None else None
+        return found() if found is not None else None
 
     def forget(self, name):
         """Drop the cached child `name` after it was removed or replaced."""

@@ -9,7 +9,6 @@ import errno
 import itertools
 import os
 import stat as st
-import weakref
 
 from ..errors import SyscallError, host_errors
 from ..mm import forget_file
@@ -247,6 +246,7 @@ class MemFile(MemInode):
         if self._memfd is None:
             with host_errors():
                 fd = os.memfd_create("pysandbox-tmpfs", os.MFD_CLOEXEC)
+                import weakref           # finalize: only for files that get a memfd
                 weakref.finalize(self, os.close, fd)
                 os.ftruncate(fd, self.size)
                 if self._small:

@@ -14,12 +14,12 @@ also refused as a bind source.
 """
 import itertools
 import os
-import weakref
 
 from . import fsnotify
 from .inode import Dentry
 from .mount import Mount
 from ..errors import SyscallError
+from ..weakrefs import WeakOrderedSet
 
 FIRST_NAMESPACE_INODE = 4026531841
 FIRST_MOUNT_ID = 20
@@ -44,27 +44,6 @@ def mount_of(dentry, default=None):
     return dentry.vfsmount
 
 
-class _WeakOrderedSet:
-    """A set that keeps insertion order and does not keep its members alive."""
-
-    def __init__(self):
-        self._refs = {}
-
-    def add(self, item):
-        key = id(item)
-        if key not in self._refs:
-            self._refs[key] = weakref.ref(item, lambda _, key=key: self._refs.pop(key, None))
-
-    def discard(self, item):
-        self._refs.pop(id(item), None)
-
-    def __iter__(self):
-        return iter([item for item in (ref() for ref in list(self._refs.values())) if item is not None])
-
-    def __bool__(self):
-        return any(True for _ in self)
-
-
 class PeerGroup:
     """Mounts that propagate mounts and unmounts to each other (mountinfo's shared:N), and
     the mounts that receive them without sending any back (master:N)."""
@@ -72,8 +51,8 @@ class PeerGroup:
     def __init__(self, group_id):
         self.id = group_id
         # Weak: a namespace no task uses any more goes, and its mounts with it.
-        self.members = _WeakOrderedSet()
-        self.slaves = _WeakOrderedSet()
+        self.members = WeakOrderedSet()
+        self.slaves = WeakOrderedSet()
 
 
 class MountIds:
@@ -83,7 +62,7 @@ class MountIds:
         self.mount_ids = itertools.count(FIRST_MOUNT_ID)
         self.group_ids = itertools.count(1)
         self.namespace_inodes = itertools.count(FIRST_NAMESPACE_INODE)
-        self.namespaces = _WeakOrderedSet()  # the namespaces alive, for the last-unmount check
+        self.namespaces = WeakOrderedSet()  # the namespaces alive, for the last-unmount check
 
     def new_group(self):
         return PeerGroup(next(self.group_ids))
