@@ -554,5 +554,6 @@ def test_the_weak_containers_drop_what_dies_and_keep_what_lives():
     assert list(members) == [kept] and third not in members and bool(members)
     newcomer = Thing()                          # may reuse a dead one's id: still not a member
     assert newcomer not in members and mapping.get(newcomer, "none") == "none"
-    with pytest.raises(TypeError):
-        mapping[1] = "ints can't be referenced weakly"
+    for attempt in (lambda: mapping.__setitem__(1, "ints can't be referenced weakly"), lambda: mapping.get(1)):
+        with pytest.raises(TypeError):
+            attempt()

@@ -7,11 +7,11 @@ WaitQueue (`task.parked`), or gone. Handlers run to completion inside the loop.
 import collections
 import errno
 import gc
-import heapq
 import itertools
 import os
 import sys
 import time
+from _heapq import heappop, heappush  # the C functions; heapq.py adds nothing used here
 
 from pysandbox.platform import Exited, Fault, Interrupted, Syscall
 from pysandbox.sentry import signals
@@ -72,7 +72,7 @@ class Kernel:
 
     def add_timer(self, deadline, callback):
         entry = [deadline, next(self._timer_seq), callback, True]
-        heapq.heappush(self._timers, entry)
+        heappush(self._timers, entry)
         return entry
 
     @staticmethod
@@ -87,7 +87,7 @@ class Kernel:
         now = time.monotonic()
         due = []
         while self._timers and (not self._timers[0][3] or self._timers[0][0] <= now):
-            entry = heapq.heappop(self._timers)
+            entry = heappop(self._timers)
             if entry[3]:
                 due.append(entry)
         for entry in due:
@@ -97,7 +97,7 @@ class Kernel:
 
     def _next_timeout(self):
         while self._timers and not self._timers[0][3]:
-            heapq.heappop(self._timers)
+            heappop(self._timers)
         if not self._timers:
             return None
         return max(0.0, self._timers[0][0] - time.monotonic())

@@ -10,7 +10,6 @@ import errno
 
 from . import version
 from .credentials import CAP_LAST_CAP, CAP_NET_ADMIN, CAP_SYS_ADMIN, capable
-from . import utsns
 from .errors import SyscallError
 
 INT, INTS, TEXT = "int", "ints", "text"
@@ -164,6 +163,7 @@ class Sysctls:
         """The value task `t` reads (its UTS and IPC namespaces' own; the sandbox's first ones'
         without a task)."""
         if name in ("kernel.hostname", "kernel.domainname"):
+            from . import utsns              # the UTS namespaces: made on first use
             names = self.kernel if t is None else utsns.of(t)
             return names.hostname if name == "kernel.hostname" else names.domainname
         own = self._namespace_values(t, name)
@@ -202,6 +202,7 @@ class Sysctls:
     def _set(self, t, name, value):
         own = self._namespace_values(t, name)
         if name in ("kernel.hostname", "kernel.domainname"):
+            from . import utsns
             setattr(utsns.of(t), name.removeprefix("kernel."), value)
         elif own is not None:
             own[name] = value

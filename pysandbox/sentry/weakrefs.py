@@ -43,7 +43,10 @@ class WeakKeyMap:
 
     def get(self, key, default=None):
         entry = self._entries.get(id(key))
-        return entry[1] if entry is not None and entry[0]() is key else default
+        if entry is not None and entry[0]() is key:
+            return entry[1]
+        ref(key)                    # TypeError, as WeakKeyDictionary's, for a key that can't be
+        return default
 
     def __setitem__(self, key, value):
         ident = id(key)

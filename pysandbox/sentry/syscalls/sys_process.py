@@ -4,13 +4,11 @@ import os
 import stat
 import struct
 
-from pysandbox.sentry import loader, posix_timers, signals, utsns
+from pysandbox.sentry import loader, signals
 from pysandbox.sentry.errors import KEEP_REGS, RESTART_SYS, SyscallError, WouldBlock
 from pysandbox.sentry.credentials import CAP_SYS_ADMIN, capable
 from pysandbox.sentry.mm import PROT_WRITE, MemoryManager
-from pysandbox.sentry.nsfs import new_inode_number
 from pysandbox.sentry.sched import HOST_CPUS
-from pysandbox.sentry.syscalls.sys_time import seconds_to_ns, timeval_bytes
 from pysandbox.sentry.vfs import mountns
 from pysandbox.sentry.vfs.mount import MS_NOSUID
 from pysandbox.sentry.task import RLIMIT_NOFILE, RLIMIT_NPROC, Task, ThreadGroup
@@ -235,7 +233,11 @@ def _check_new_namespaces(t, flags):
 
 def _child_namespaces(t, flags):
     """The UTS and IPC namespaces of a child of `t`: its parent's, or new ones."""
-    uts = utsns.of(t).copy(new_inode_number(t)) if flags & CLONE_NEWUTS else getattr(t, "uts_ns", None)
+    uts = getattr(t, "uts_ns", None)
+    if flags & CLONE_NEWUTS:
+        from pysandbox.sentry import utsns          # namespaces: off the start-up path
+        from pysandbox.sentry.nsfs import new_inode_number
+        uts = utsns.of(t).copy(new_inode_number(t))
     ipc = getattr(t, "ipc_ns", None)
     if flags & CLONE_NEWIPC:
         from pysandbox.sentry import sysv_ipc     # off the start-up path
@@ -335,7 +337,7 @@ def _join_process_namespaces(t, pidfd, flags):
         raise SyscallError(errno.EINVAL)
     if flags & CLONE_NEWTIME and len([task for task in t.tg.tasks if task.alive]) > 1:
         raise SyscallError(errno.EUSERS)
-    from pysandbox.sentry import sysv_ipc
+    from pysandbox.sentry import sysv_ipc, utsns
     joined = {CLONE_NEWNS: target.fs.mntns, CLONE_NEWUTS: utsns.of(target),
               CLONE_NEWIPC: sysv_ipc.namespace_of(target)}
     for kind, namespace in joined.items():
@@ -448,7 +450,9 @@ def install_image(t, context, mm, result, path, envp):
     tg.exe = os.fsdecode(result.exe_path)
     tg.exe_file = result.exe_file
     tg.argv, tg.envp, tg.auxv = result.argv, envp, result.auxv
-    posix_timers.delete_all(tg)
+    if tg.posix_timers:
+        from pysandbox.sentry import posix_timers    # only a process that made timers has them
+        posix_timers.delete_all(tg)
     t.comm = os.path.basename(os.fsdecode(path))[:15]
     regs = context.regs
     for field in ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11",
@@ -529,6 +533,7 @@ def _wait(t, idtype, ident, options, report):
 def _child_rusage(child):
     """struct rusage of a waited-for child: its CPU time and that of the children it reaped
     (RUSAGE_BOTH); the sandbox counts nothing else."""
+    from pysandbox.sentry.syscalls.sys_time import seconds_to_ns, timeval_bytes
     user, system = child.cpu_times()
     user, system = seconds_to_ns(user + child.cutime), seconds_to_ns(system + child.cstime)
     return (timeval_bytes(user) + timeval_bytes(system)).ljust(RUSAGE_SIZE, b"\0")
