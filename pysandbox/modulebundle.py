@@ -57,12 +57,15 @@ class BundleFinder:
         return None
 
     def exec_module(self, module):
-        offset, length = self.index[module.__spec__.name][4:]
-        exec(marshal.loads(self.data[offset:offset + length]), module.__dict__)
+        exec(self.get_code(module.__spec__.name), module.__dict__)
 
     def get_code(self, fullname):
-        offset, length = self.index[fullname][4:]
-        return marshal.loads(self.data[offset:offset + length])
+        origin, _is_package, _mtime_ns, _size, offset, length = self.index[fullname]
+        try:
+            return marshal.loads(self.data[offset:offset + length])
+        except (EOFError, ValueError, TypeError):     # a damaged bundle: the source still says it
+            with open(origin, "rb") as source:
+                return compile(source.read(), origin, "exec", dont_inherit=True)
 
     def is_package(self, fullname):
         return self.index[fullname][1]
@@ -107,11 +110,13 @@ def open_bundle(path):
         data.close()
         return None
     index_end = HEADER_SIZE + int.from_bytes(data[HEADER_SIZE - 8:HEADER_SIZE], "little")
+    code_size = len(data) - index_end
     try:
         index = marshal.loads(data[HEADER_SIZE:index_end])
-    except (EOFError, ValueError, TypeError):
-        index = None
-    if not isinstance(index, dict):
+        valid = isinstance(index, dict) and all(entry[4] + entry[5] <= code_size for entry in index.values())
+    except (EOFError, ValueError, TypeError, IndexError):
+        valid = False
+    if not valid:                       # not an index, or a file cut short
         data.close()
         return None
     return BundleFinder(index, memoryview(data)[index_end:])

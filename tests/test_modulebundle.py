@@ -80,6 +80,24 @@ def test_a_foreign_or_broken_bundle_is_ignored(tmp_path, content):
     assert modulebundle.open_bundle(str(tmp_path / "missing.bundle")) is None
 
 
+def test_a_damaged_module_in_the_bundle_is_compiled_from_its_source(package):
+    finder, _source = package
+    offset, length = finder.index["bundled_pkg.leaf"][4:]
+    damaged = bytearray(finder.data)
+    damaged[offset:offset + length] = b"\xff" * length
+    finder.data = memoryview(bytes(damaged))
+    leaf = importlib.import_module("bundled_pkg.leaf")
+    assert leaf.VALUE == "from the bundle" and leaf.__spec__.loader is finder
+
+
+def test_a_bundle_cut_short_is_ignored(package, tmp_path):
+    finder, _source = package
+    whole = (tmp_path / "modules.bundle").read_bytes()
+    cut = tmp_path / "cut.bundle"
+    cut.write_bytes(whole[:-10])
+    assert modulebundle.open_bundle(str(cut)) is None
+
+
 def test_the_bundle_names_the_sentry_and_the_standard_library_it_uses(tmp_path):
     # Built in a process of its own (it imports every module of the package), as install.sh does.
     path = tmp_path / "modules.bundle"
