@@ -355,6 +355,10 @@ class HostSocket(SocketFile):
     def bytes_available(self):
         return self._int_ioctl(SIOCINQ)
 
+    def bytes_unsent(self):
+        """SIOCOUTQ: what the host still holds to send (TCP: not yet acknowledged), for /proc/net."""
+        return self._int_ioctl(SIOCOUTQ)
+
     def _int_ioctl(self, request):
         value = ctypes.c_int(0)
         _host_call(_libc.ioctl(self.host_fd, request, ctypes.byref(value)))

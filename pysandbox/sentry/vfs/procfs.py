@@ -143,6 +143,7 @@ class ProcFS:
             b"self": lambda: ProcSymlink(lambda t: b"%d" % t.tg.tgid),
             b"thread-self": lambda: ProcSymlink(lambda t: b"%d/task/%d" % (t.tg.tgid, t.tid)),
             b"mounts": lambda: ProcSymlink(lambda t: b"self/mounts"),
+            b"net": lambda: ProcSymlink(lambda t: b"self/net"),
             b"cpuinfo": lambda: ProcFile(cpuinfo),
             b"meminfo": lambda: ProcFile(meminfo),
             b"stat": lambda: ProcFile(self._system_stat),
@@ -176,17 +177,18 @@ class ProcFS:
                 children[head.encode()] = lambda name=name: SysctlFile(sysctls, name)
         return children
 
-    def _process_children(self, tg):
+    def _process_children(self, tg, thread=None):
+        """The entries of /proc/<pid>, or of /proc/<pid>/task/<tid> as `thread` sees them."""
         def leader():
-            task = tg.leader
-            if task is None:
+            task = tg.leader if thread is None else thread
+            if task is None or task not in tg.tasks:
                 raise SyscallError(errno.ESRCH)
             return task
 
         def file(generate, mode=0o444):
             return lambda: ProcFile(lambda t: generate(leader()), tg, mode)
 
-        return {
+        children = {
             b"exe": lambda: ProcSymlink(lambda t: os.fsencode(tg.exe), tg),
             b"cwd": lambda: ProcSymlink(lambda t: leader().fs.cwd.path(leader().fs.root), tg),
             b"root": lambda: ProcSymlink(lambda t: b"/", tg),
@@ -202,7 +204,21 @@ class ProcFS:
             b"mounts": file(lambda task: self.vfs.render_mounts(task)),
             b"mountinfo": file(lambda task: self.vfs.render_mounts(task, info=True)),
             b"ns": lambda: ProcDir(lambda: _namespace_children(leader, tg), tg),
+            b"net": lambda: ProcDir(self._net_children, tg),
         }
+        if thread is None:
+            children[b"task"] = lambda: ProcDir(lambda: self._task_children(tg), tg)
+        return children
+
+    def _task_children(self, tg):
+        """/proc/<pid>/task: a directory per thread."""
+        return {b"%d" % task.tid: lambda task=task: ProcDir(lambda: self._process_children(tg, task), tg)
+                for task in list(tg.tasks)}
+
+    def _net_children(self):
+        """/proc/<pid>/net: the sandbox's one network (procnet.py, imported when first read)."""
+        from .procnet import net_children
+        return net_children(self.kernel)
 
     @staticmethod
     def _fd_children(task, tg):
