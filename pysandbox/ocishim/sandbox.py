@@ -80,6 +80,9 @@ class SandboxProcess:
         self.log.fileno()                    # the log file open before the chroot
         # Before the chroot: host sockets use ctypes, a C extension, which can't be loaded after it.
         network = new_network("host") if self.network == "host" else None
+        problem = network.apply_sysctls(self.spec.sysctl) if network is not None else None
+        if problem:
+            self.log.warning(problem)
         chroot_sentry()                      # from here on, host files only through the fds it holds
         self.kernel = Kernel(self.platform, self.vfs, hostname=self.spec.hostname or self.container.id[:12],
                              strace=self._strace_writer(), log=self.log.warning, protect_init=True)

@@ -44,7 +44,9 @@ KNOWN = {
     "net.ipv4.ip_forward": (INT, "0", True),
     "net.ipv4.ip_local_port_range": (INTS, "32768\t60999", True),
     "net.ipv4.ip_unprivileged_port_start": (INT, "1024", True),
-    "net.ipv4.ping_group_range": (INTS, "1\t0", True),
+    # Not Linux's "1 0" (nobody) but what Docker configures for a container, and what runsc,
+    # which never checks the range, behaves as: every group may make ping sockets (vfs/icmp.py).
+    "net.ipv4.ping_group_range": (INTS, "0\t2147483647", True),
     "net.ipv4.tcp_syncookies": (INT, "1", True),
     "net.ipv4.tcp_keepalive_time": (INT, "7200", True),
     "net.ipv4.tcp_fin_timeout": (INT, "60", True),
@@ -61,6 +63,7 @@ IPC_SYSCTL_RANGES = {"kernel.msgmax": (0, (1 << 31) - 1), "kernel.msgmnb": (0, (
                      "kernel.msgmni": (0, 32768), "kernel.shmmni": (0, 32768), "kernel.shm_rmid_forced": (0, 1),
                      "kernel.shmmax": (0, (1 << 64) - 1), "kernel.shmall": (0, (1 << 64) - 1)}
 SEM_FIELDS, SEMMNI_RANGE = 4, (0, 32768)      # kernel.sem: SEMMSL SEMMNS SEMOPM SEMMNI, C ints
+GID_RANGE = (0, (1 << 32) - 2)                 # ping_group_range's bounds: a valid gid_t
 INT_RANGE = (-(1 << 31), (1 << 31) - 1)
 
 
@@ -83,6 +86,8 @@ def value_problem(name, value):
     try:
         if name == "kernel.sem" and _sem_after_write(KNOWN[name][1], value)[1]:
             raise SyscallError(errno.EINVAL)
+        if name == "net.ipv4.ping_group_range":
+            _ping_group_range_after_write(KNOWN[name][1], value)
         _normalised(_kind(name), value)
     except SyscallError:
         return f"sysctl {name}={value!r}: not a valid value"
@@ -138,6 +143,25 @@ def _sem_after_write(current, text):
     return "\t".join(values), 0, len(text) - len(text[taken:].lstrip())
 
 
+def _ping_group_range_after_write(current, text):
+    """net.ipv4.ping_group_range after a write (ipv4_ping_group_range): the numbers given replace
+    low then high (none: no change); one outside a gid_t is EINVAL; high below low means nobody
+    ("1 0")."""
+    values = current.split()
+    words = text.split()[:2]
+    for index, word in enumerate(words):
+        try:
+            number = int(word)
+        except ValueError:
+            raise SyscallError(errno.EINVAL) from None
+        if not GID_RANGE[0] <= number <= GID_RANGE[1]:
+            raise SyscallError(errno.EINVAL)
+        values[index] = str(number)
+    if int(values[1]) < int(values[0]):
+        values = ["1", "0"]
+    return "\t".join(values)
+
+
 class Sysctls:
     """One sandbox's sysctl values, by dotted name."""
 
@@ -153,6 +177,8 @@ class Sysctls:
                 self.extra.add(name)
             if name == "kernel.sem":
                 self._store(name, _sem_after_write(self.values[name], value)[0])
+            elif name == "net.ipv4.ping_group_range":
+                self._store(name, _ping_group_range_after_write(self.values[name], value))
             else:
                 self._store(name, _normalised(_kind(name), value))
 
@@ -193,6 +219,9 @@ class Sysctls:
             if error:
                 raise SyscallError(error)
             return taken
+        if name == "net.ipv4.ping_group_range":
+            self._set(t, name, _ping_group_range_after_write(self.get(name, t), text))
+            return None
         value = _normalised(_kind(name), text)
         low, high = IPC_SYSCTL_RANGES.get(name, (None, None))
         if low is not None and not low <= int(value) <= high:

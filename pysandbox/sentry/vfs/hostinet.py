@@ -133,6 +133,24 @@ class HostNetwork:
         self.epoll.close()
 
     @staticmethod
+    def apply_sysctls(settings):
+        """The sysctls of an OCI config that the host namespace itself must hold for host sockets
+        to behave as configured, written there as runc writes them (before the chroot): only
+        net.ipv4.ping_group_range, which the host checks against the sentry's gid when it makes
+        a ping socket (the sentry checks the workload's groups itself). A config may set net.*
+        only for a container with a network namespace of its own, so the host's is never
+        touched. Returns the error message of a write that failed, or None."""
+        value = settings.get("net.ipv4.ping_group_range")
+        if value is None:
+            return None
+        try:
+            with open("/proc/sys/net/ipv4/ping_group_range", "w") as sysctl:
+                sysctl.write(value)
+        except OSError as error:
+            return f"net.ipv4.ping_group_range of the host network namespace: {error.strerror}"
+        return None
+
+    @staticmethod
     def interface_ioctl(t, sock, cmd, arg):
         """SIOCGIF*: the host namespace's interfaces, read through the socket's host fd."""
         if cmd == SIOCGIFCONF:

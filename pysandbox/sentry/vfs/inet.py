@@ -7,11 +7,14 @@ The network is chosen per sandbox (`do --network`, the OCI config):
 * none: a LoopbackNetwork (netstack.py): TCP and UDP over 127.0.0.0/8 and ::1 between the
   sandbox's own tasks, inside the sentry; nothing reaches the host.
 
-As in a container without CAP_NET_RAW (gVisor without --net-raw), raw and packet sockets
-are refused with EPERM.
+ICMP: ping sockets (SOCK_DGRAM, IPPROTO_ICMP/IPPROTO_ICMPV6) for groups in
+net.ipv4.ping_group_range in both modes; raw ICMP sockets for a task with CAP_NET_RAW on the
+loopback stack only (icmp.py). Other raw sockets, and packet sockets, are EPERM, as in gVisor
+without --net-raw.
 """
 import errno
 
+from ..credentials import CAP_NET_RAW, capable
 from ..errors import SyscallError
 from .socket import SOCK_DGRAM, SOCK_RAW, SOCK_STREAM
 
@@ -41,21 +44,29 @@ def network_of(kernel):
     return network
 
 
-def _check_protocol(family, socket_type, protocol):
+def _check_protocol(t, family, socket_type, protocol):
     """inet_create()'s checks: EINVAL past IPPROTO_MAX, ESOCKTNOSUPPORT for a type inet lacks,
-    EPROTONOSUPPORT for a protocol the type does not carry."""
+    EPROTONOSUPPORT for a protocol the type does not carry, EPERM for a raw socket without
+    CAP_NET_RAW, EACCES for a ping socket outside ping_group_range (icmp.py)."""
     if not 0 <= protocol < IPPROTO_MAX:
         raise SyscallError(errno.EINVAL)
-    if socket_type in (SOCK_RAW, SOCK_PACKET):
+    ping = IPPROTO_ICMP if family == AF_INET else IPPROTO_ICMPV6
+    if socket_type == SOCK_RAW:
+        if protocol == IPPROTO_IP:
+            raise SyscallError(errno.EPROTONOSUPPORT)
+        if not capable(t, CAP_NET_RAW) or protocol != ping or network_of(t.kernel).mode != "none":
+            raise SyscallError(errno.EPERM)         # raw ICMP on the loopback stack only (docs/NETWORK.md)
+    elif socket_type == SOCK_PACKET:
         raise SyscallError(errno.EPERM)
-    if socket_type == SOCK_STREAM:
+    elif socket_type == SOCK_STREAM:
         if protocol not in (IPPROTO_IP, IPPROTO_TCP):
             raise SyscallError(errno.EPROTONOSUPPORT)
     elif socket_type == SOCK_DGRAM:
-        ping = IPPROTO_ICMP if family == AF_INET else IPPROTO_ICMPV6
         if protocol == ping:
-            raise SyscallError(errno.EACCES)          # ping sockets: no group in ping_group_range
-        if protocol not in (IPPROTO_IP, IPPROTO_UDP):
+            from .icmp import ping_allowed
+            if not ping_allowed(t):
+                raise SyscallError(errno.EACCES)
+        elif protocol not in (IPPROTO_IP, IPPROTO_UDP):
             raise SyscallError(errno.EPROTONOSUPPORT)
     else:
         raise SyscallError(errno.ESOCKTNOSUPPORT)
@@ -64,7 +75,7 @@ def _check_protocol(family, socket_type, protocol):
 def socket_constructor(family):
     """socket(2) for `family`: (t, type, protocol, flags) -> SocketFile."""
     def new_socket(t, socket_type, protocol, flags):
-        _check_protocol(family, socket_type, protocol)
+        _check_protocol(t, family, socket_type, protocol)
         network = network_of(t.kernel)
         protocol = protocol or (IPPROTO_TCP if socket_type == SOCK_STREAM else IPPROTO_UDP)
         return network.new_socket(t, family, socket_type, protocol, flags)

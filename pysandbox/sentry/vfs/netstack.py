@@ -68,6 +68,9 @@ class LoopbackNetwork:
     def new_socket(self, t, family, socket_type, protocol, flags):
         if socket_type == SOCK_STREAM:
             return LoopbackStream(self, family, flags, t.creds)
+        if protocol not in (IPPROTO_TCP, IPPROTO_UDP):
+            from .icmp import new_icmp_socket
+            return new_icmp_socket(t, self, family, socket_type, protocol, flags)
         return LoopbackDatagram(self, family, flags, t.creds)
 
     def close(self):
