@@ -64,16 +64,30 @@ def test_the_early_gofer_ends_up_confined_like_the_sentry(busybox_rootfs):
         outer.wait()
 
 
+def _processes_naming(token):
+    """Host pids whose command line holds `token` (the gofer, a fork of the sandbox process, keeps
+    the command line of `pysandbox do`)."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if token in cmdline.read():
+                    found.add(pid)
+        except OSError:
+            pass
+    return found
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's pid namespace needs root")
 def test_the_gofer_left_to_exit_at_the_end_is_gone_when_do_returns(busybox_rootfs):
     # The sentry (pid 1 of its pid namespace) closes the gofer's socket and exits without
     # collecting it: the namespace's end must, before the outer process reports the status.
-    before = {pid for pid in os.listdir("/proc") if pid.isdigit() and _comm(pid) == "pysandbox-gofer"}
-    for _ in range(5):
-        result = run_sandbox(["/bin/sh", "-c", "exit 3"], rootfs=busybox_rootfs, flags=["--gofer-mode", "directfs"])
+    for run in range(5):
+        token = f"gofer-end-{os.getpid()}-{run}"
+        result = run_sandbox(["/bin/sh", "-c", "exit 3", token], rootfs=busybox_rootfs,
+                             flags=["--gofer-mode", "directfs"])
         assert result.status == 3, result.err
-        left = {pid for pid in os.listdir("/proc") if pid.isdigit() and _comm(pid) == "pysandbox-gofer"} - before
-        assert left == set()
+        assert _processes_naming(token.encode()) == set()
 
 
 def test_an_early_gofer_for_other_roots_is_ended_and_collected(tmp_path):

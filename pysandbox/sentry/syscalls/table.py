@@ -25,16 +25,18 @@ _DECODE_EXPRESSIONS = {
 }
 
 
-_decoders, _register_decoders = {}, {}     # by signature (functools.cache would cost start-up its import)
+# By the registers' decodings (read, write and many more share (S32, U64, U64)): each is
+# generated once, and a start makes ~10 (functools.cache would cost start-up its import).
+_decoders, _register_decoders = {}, {}
 
 
 def _decoder(arg_types):
     """A function mapping the six raw registers to the decoded arguments, generated once per signature."""
-    if arg_types not in _decoders:
-        values = "".join(_DECODE_EXPRESSIONS[ARG_TYPES[arg_type]].format(i=i) + ", "
-                         for i, arg_type in enumerate(arg_types))
-        _decoders[arg_types] = eval(f"lambda r: ({values})")  # the source is built only from the constants above
-    return _decoders[arg_types]
+    kinds = tuple(ARG_TYPES[arg_type] for arg_type in arg_types)
+    if kinds not in _decoders:
+        values = "".join(_DECODE_EXPRESSIONS[kind].format(i=i) + ", " for i, kind in enumerate(kinds))
+        _decoders[kinds] = eval(f"lambda r: ({values})")  # the source is built only from the constants above
+    return _decoders[kinds]
 
 
 _REGISTERS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
@@ -42,11 +44,12 @@ _REGISTERS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
 
 def _register_decoder(arg_types):
     """Like _decoder, but reading just the registers the signature uses from the register struct."""
-    if arg_types not in _register_decoders:
-        values = "".join(_DECODE_EXPRESSIONS[ARG_TYPES[arg_type]].replace("r[{i}]", "regs." + _REGISTERS[i])
-                         .format() + ", " for i, arg_type in enumerate(arg_types))
-        _register_decoders[arg_types] = eval(f"lambda regs: ({values})")  # built only from the constants above
-    return _register_decoders[arg_types]
+    kinds = tuple(ARG_TYPES[arg_type] for arg_type in arg_types)
+    if kinds not in _register_decoders:
+        values = "".join(_DECODE_EXPRESSIONS[kind].replace("r[{i}]", "regs." + _REGISTERS[i]).format() + ", "
+                         for i, kind in enumerate(kinds))
+        _register_decoders[kinds] = eval(f"lambda regs: ({values})")  # built only from the constants above
+    return _register_decoders[kinds]
 
 
 def _parse_signature(spec):
