@@ -6,8 +6,8 @@ import sys
 import termios
 
 from pysandbox.security.confine import DEFAULT_MODE as DEFAULT_SECCOMP_MODE, confine_sentry, isolate_sandbox_process
-from pysandbox.security.confine import (chroot_sentry, confine_outer_process, end_outer_process, finish_sandbox_process,
-                                        fork_pid_namespace_init, wait_for_sandbox_process)
+from pysandbox.security.confine import (chroot_sentry, confine_outer_process, end_outer_process,
+                                        finish_sandbox_process, fork_pid_namespace_init, wait_for_sandbox_process)
 from pysandbox.security.limits import HostCgroup, protect_sentry_from_oom_killer
 from pysandbox.sentry.errors import SandboxError, SyscallError
 from pysandbox.starttrace import mark
@@ -193,10 +193,10 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
     overlay = rootfs is None if overlay is None else overlay
     # The sentry's modules are imported here, in the sandbox process, which `pysandbox do` forks
     # before they are (fork_pid_namespace_init): forking the bigger process, and the child's
-    # copies on write of every page their objects touch, cost ~5 ms on these VMs. new_process's
-    # too: after the chroot, imports take the slower fd-based finder. The gofer is forked first,
-    # from the small process this still is, and imports the few modules it needs and opens the
-    # roots on another CPU while this one imports the sentry and starts its platform.
+    # copies on write of every page their objects touch, cost ~5 ms on these VMs. The gofer is
+    # forked first, from the small process this still is, and imports the few modules it needs
+    # and opens the roots on another CPU while this one imports the sentry and starts its
+    # platform.
     gofer = _start_gofer(rootfs, overlay, mounts, gofer_mode, cpu)
     mark("sandbox: gofer forked")
     try:

@@ -18,9 +18,9 @@ DEFAULT_MODE = os.environ.get("PYSANDBOX_SECCOMP", "kill")
 # mapping, which the filter refuses, so they are loaded before it. Pure-Python modules may still
 # be imported later (reading files is allowed). Found by importing every sentry module
 # (tests/test_security_seccomp.py). The C modules themselves are named (_socket, not socket):
-# their Python wrappers cost start-up time and need no executable mapping. (`socket` is not one of them: importing it imports selectors,
-# which creates an epoll to see what the host offers; only --network host uses it, and
-# imports it before the chroot.)
+# their Python wrappers cost start-up time and need no executable mapping. (`socket` is not
+# one of them: importing it imports selectors, which creates an epoll to see what the host
+# offers; only --network host uses it, and imports it before the chroot.)
 LATE_IMPORTS = ("select", "fcntl", "termios", "resource", "array", "_socket", "mmap",
                 "pysandbox.platform.ptrace._loop")
 
