@@ -116,9 +116,9 @@ class _NetNamespaceOffer:
     """A new network namespace made by the outer process for the sandbox process, on the other CPU
     while the sandbox process makes its other namespaces (making one costs ~0.7 ms of kernel work
     on these VMs). The outer (offer_net_namespace) makes it, enters it itself (it has no use for
-    a network) and says so through a pipe; the sandbox process (take) enters it with setns if
-    the outer has said so by then, and otherwise makes its own. In each process `fd` is its end
-    of the pipe, or None."""
+    a network) and says so through a pipe; the sandbox process (_enter_offered_net_namespace)
+    enters it with setns if the outer says so within OFFER_WAIT_MS, and otherwise makes its own.
+    In each process `fd` is its end of the pipe, or None."""
 
     def __init__(self):
         self.fd = None
