@@ -43,7 +43,7 @@ _SPACES_WITH_FILE_WINDOWS = WeakOrderedSet()
 
 def forget_file(file):
     """An open file was closed: address spaces drop what they mapped of it to copy from it."""
-    for space in list(_SPACES_WITH_FILE_WINDOWS):
+    for space in _SPACES_WITH_FILE_WINDOWS:          # (iterates over a snapshot)
         space.drop_file_windows(file)
 
 

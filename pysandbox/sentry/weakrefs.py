@@ -26,13 +26,16 @@ class WeakOrderedSet:
         return found is not None and found() is item
 
     def __iter__(self):
+        if not self._refs:
+            return iter(())
         return iter([item for item in (found() for found in list(self._refs.values())) if item is not None])
 
+    # A member's entry goes as the member does: what is left are live members.
     def __len__(self):
-        return sum(1 for _ in self)
+        return len(self._refs)
 
     def __bool__(self):
-        return any(True for _ in self)
+        return bool(self._refs)
 
 
 class WeakKeyMap:
