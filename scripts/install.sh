@@ -30,13 +30,16 @@ fail() {
 #   redis-server redis-tools nginx-light wrk curl iproute2
 #                       networking tests and bench/net.py: servers in the sandbox, load from the host
 #   iputils-ping        ping over ICMP ping sockets (tests/test_ping.py)
+#   uidmap              newuidmap/newgidmap: rootless OCI containers mapping id ranges (tests/test_oci_rootless.py)
 #   libpython3.11-testsuite stress-ng   conformance suites (pysandbox conformance)
 #   runc                native runs under a generated seccomp profile (tests/test_coverage_profile.py)
 #   docker.io containerd  Docker with pysandbox as a runtime (tests/test_docker.py, bench/docker.py;
 #                       scripts/start-docker.sh starts dockerd); runc is its reference runtime
+#   numactl             NUMA policy through libnuma: numactl, migratepages (tests/test_numa.py)
 PACKAGES=(busybox-static gcc libc6-dev python3 python3-dev python3-venv python3-pip strace sqlite3
           runsc bash coreutils util-linux procps libpython3.11-testsuite stress-ng runc docker.io containerd
-          redis-server redis-tools nginx-light wrk curl iproute2 postgresql libseccomp2 iputils-ping)
+          redis-server redis-tools nginx-light wrk curl iproute2 postgresql libseccomp2 iputils-ping uidmap
+          numactl)
 
 if [ "$(id -u)" -ne 0 ]; then
     fail "run me as root (apt-get install needs it): sudo bash scripts/install.sh"

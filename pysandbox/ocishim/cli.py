@@ -63,7 +63,7 @@ def rootless_mode(word):
 
 
 # The global flags, before the verb: [(flag names, argparse options)] (a "default" of None for
-# --root is state.DEFAULT_ROOT, read when parsing).
+# --root is state.default_root(), read when parsing).
 GLOBAL_FLAGS = [
     (("--root",), {"default": None, "help": "where container state lives"}),
     (("--log",), {"help": "log file (default: stderr)"}),
@@ -71,7 +71,8 @@ GLOBAL_FLAGS = [
     (("--debug",), _SWITCH),
     (("--systemd-cgroup",), dict(_SWITCH, help="accepted for compatibility")),
     (("--rootless",), {"dest": "rootless_cgroups", "type": rootless_mode, "default": "auto",
-                       "help": "true, false or auto: accepted for compatibility"}),
+                       "help": "true, false or auto (default): skip cgroups that can't be made, as runc's "
+                               "rootless mode; auto: when not root, or root of a user namespace"}),
     (("--criu",), {"help": "accepted for compatibility"}),
     (("--platform",), {"default": "ptrace", "choices": ("ptrace", "kvm")}),
     (("--strace",), dict(_SWITCH, help="log the workload's syscalls")),
@@ -89,8 +90,9 @@ VALUE_FLAGS = {name for names, options in GLOBAL_FLAGS if "action" not in option
 
 
 def _global_flags():
-    from pysandbox.ocishim.state import DEFAULT_ROOT
-    return [(names, dict(options, default=DEFAULT_ROOT) if names == ("--root",) else options)
+    from pysandbox.ocishim.state import default_root
+    root = default_root()
+    return [(names, dict(options, default=root) if names == ("--root",) else options)
             for names, options in GLOBAL_FLAGS]
 
 

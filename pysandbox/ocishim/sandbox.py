@@ -20,6 +20,7 @@ import termios
 import threading
 
 from pysandbox.ocishim import control
+from pysandbox.ocishim.rootless import check_process_ids
 from pysandbox.ocishim.spec import parse_process, parse_resources
 from pysandbox.sentry import signals
 from pysandbox.sentry.errors import SandboxError
@@ -256,6 +257,7 @@ class SandboxProcess:
         if not self.started:
             raise SandboxError("cannot exec in a container that has not been started", 1)
         process = parse_process(message["process"], "process")
+        check_process_ids(self.spec, process, "process")
         host_fds = tuple(fds[:3]) if len(fds) >= 3 else (fds[0],) * 3 if fds else ()
         task = _start_process(self.kernel, self.vfs, process, host_fds=host_fds)
         self.exec_watchers[task.tg.tgid] = conn

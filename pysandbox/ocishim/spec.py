@@ -19,7 +19,9 @@ DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 # The namespaces the sandbox process can be given on the host (unshare(2) flags).
 HOST_NAMESPACES = {"network": 0x40000000, "uts": 0x04000000, "ipc": 0x08000000,
                    "mount": 0x00020000, "cgroup": 0x02000000}
-# The sentry itself provides these to the workload: its pids and users are always its own.
+# The sentry itself provides these to the workload: its pids and users are always its own. A
+# "user" namespace also gives the sandbox process a host user namespace with linux.uidMappings and
+# gidMappings (ocishim/rootless.py), which is how an unprivileged caller gets one.
 SENTRY_NAMESPACES = {"pid", "user", "time"}
 
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
@@ -63,6 +65,19 @@ class Mount:
 
 
 @dataclass
+class IdMapping:
+    """One line of a user namespace's uid_map or gid_map (user_namespaces(7))."""
+    container_id: int
+    host_id: int
+    size: int
+
+    def host_of(self, container_id):
+        """The host id `container_id` maps to through this line, or None."""
+        offset = container_id - self.container_id
+        return self.host_id + offset if 0 <= offset < self.size else None
+
+
+@dataclass
 class Hook:
     path: str
     args: list
@@ -81,6 +96,9 @@ class ContainerSpec:
     domainname: str = None
     mounts: list = field(default_factory=list)
     namespaces: list = field(default_factory=list)     # (unshare flag, path or None)
+    user_namespace: bool = False                        # linux.namespaces has a (fresh) user namespace
+    uid_mappings: list = None                           # [IdMapping] of linux.uidMappings; None: absent
+    gid_mappings: list = None
     masked_paths: list = field(default_factory=list)
     readonly_paths: list = field(default_factory=list)
     sysctl: dict = field(default_factory=dict)
@@ -272,6 +290,7 @@ def _parse_linux(linux, spec):
         _check_type(ns, dict, f"linux.namespaces[{i}]")
         kind, path = ns.get("type"), ns.get("path") or None
         if kind in SENTRY_NAMESPACES:
+            spec.user_namespace = spec.user_namespace or kind == "user"
             if path:
                 raise SpecError(f"linux.namespaces: joining an existing {kind} namespace ({path}) is not "
                                 f"supported: the sandbox's {kind}s are the sentry's own")
@@ -281,6 +300,8 @@ def _parse_linux(linux, spec):
         if path is not None and not os.path.exists(path):
             raise SpecError(f"linux.namespaces: {kind} namespace path {path} does not exist")
         spec.namespaces.append((kind, path))
+    spec.uid_mappings = _parse_id_mappings(linux, "uidMappings")
+    spec.gid_mappings = _parse_id_mappings(linux, "gidMappings")
     spec.masked_paths = [p for p in _optional(linux, "maskedPaths", list, "linux", []) if isinstance(p, str)]
     spec.readonly_paths = [p for p in _optional(linux, "readonlyPaths", list, "linux", []) if isinstance(p, str)]
     sysctl = _optional(linux, "sysctl", dict, "linux", {})
@@ -304,6 +325,21 @@ def _parse_linux(linux, spec):
         _check_type(device, dict, f"linux.devices[{i}]")
         if device.get("type") not in ("c", "b", "u", "p"):
             raise SpecError(f"linux.devices[{i}]: type must be c, b, u or p")
+
+
+def _parse_id_mappings(linux, key):
+    items = _optional(linux, key, list, "linux")
+    if items is None:
+        return None
+    mappings = []
+    for i, item in enumerate(items):
+        where = f"linux.{key}[{i}]"
+        _check_type(item, dict, where)
+        mapping = IdMapping(*(_id(item.get(name), f"{where}.{name}") for name in ("containerID", "hostID", "size")))
+        if mapping.size == 0:
+            raise SpecError(f"{where}.size must be at least 1")
+        mappings.append(mapping)
+    return mappings
 
 
 def _is_host_namespace(kind, path):
@@ -331,9 +367,13 @@ def parse_resources(resources):
 
 
 def default_spec(args=("sh",), rootless=False):
-    """The config.json `spec` writes: runc's defaults, for a rootfs in ./rootfs."""
-    namespaces = ["pid", "network", "ipc", "uts", "mount"] + (["user"] if rootless else [])
-    return {
+    """The config.json `spec` writes: runc's defaults, for a rootfs in ./rootfs. `rootless` (runc's
+    `spec --rootless`): a user namespace mapping root to the caller's ids, the host's network (an
+    unprivileged user has no way to connect a new one), and no devpts gid the mapping lacks."""
+    namespaces = ["pid", "network", "ipc", "uts", "mount"]
+    if rootless:
+        namespaces = [name for name in namespaces if name != "network"] + ["user"]
+    spec = {
         "ociVersion": "1.0.2",
         "process": {
             "terminal": True, "user": {"uid": 0, "gid": 0}, "args": list(args),
@@ -366,6 +406,12 @@ def default_spec(args=("sh",), rootless=False):
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
         },
     }
+    if rootless:
+        spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
+        spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": os.getegid(), "size": 1}]
+        devpts = next(mount for mount in spec["mounts"] if mount["type"] == "devpts")
+        devpts["options"].remove("gid=5")
+    return spec
 
 
 def _id(value, where):

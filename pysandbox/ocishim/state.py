@@ -16,6 +16,7 @@ import re
 from pysandbox.sentry.errors import SandboxError
 
 DEFAULT_ROOT = "/run/pysandbox"
+XDG_ROOT_NAME = "pysandbox"          # the default root under $XDG_RUNTIME_DIR, as runc's is "runc"
 OCI_VERSION = "1.0.2"
 VALID_ID = re.compile(r"^[\w+\-.]+$")
 RUNTIME_MARK = "pysandbox"        # in state.json: a --root shared with runc holds its containers too
@@ -31,6 +32,39 @@ def check_id(container_id):
     if not container_id or not VALID_ID.match(container_id) or container_id in (".", ".."):
         raise ContainerError(f"invalid container id {container_id!r}: use letters, digits, _ + - and .")
     return container_id
+
+
+def running_in_user_namespace():
+    """Whether this process is in a user namespace other than the host's first one."""
+    try:
+        with open("/proc/self/uid_map") as uid_map:
+            return uid_map.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
+def default_root():
+    """The --root used when none is given, as runc decides its own: $XDG_RUNTIME_DIR/pysandbox
+    when XDG_RUNTIME_DIR is set and the caller is unprivileged (or root of a user namespace, other
+    than USER=root), DEFAULT_ROOT otherwise."""
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime_dir and (os.geteuid() != 0 or (os.environ.get("USER") != "root" and running_in_user_namespace())):
+        return os.path.join(runtime_dir, XDG_ROOT_NAME)
+    return DEFAULT_ROOT
+
+
+def make_root(root):
+    """Create --root if it is missing. Directly under $XDG_RUNTIME_DIR it is 0700 with the sticky
+    bit (which keeps the XDG cleanup away), as runc makes its own; elsewhere 0711."""
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    private = bool(runtime_dir) and os.path.dirname(os.path.abspath(root)) == os.path.abspath(runtime_dir)
+    try:
+        os.makedirs(root, mode=0o700 if private else 0o711, exist_ok=True)
+        if private:
+            os.chmod(root, 0o1700)
+    except OSError as error:
+        hint = " (not root: set XDG_RUNTIME_DIR or give --root)" if os.geteuid() != 0 and root == DEFAULT_ROOT else ""
+        raise ContainerError(f"--root {root}: {error.strerror.lower()}{hint}") from None
 
 
 def now_rfc3339():
@@ -94,10 +128,7 @@ class Container:
     def new(cls, root, container_id, bundle, rootfs, annotations):
         """Claim the id (an existing one is refused) and write the first state."""
         container = cls(root, check_id(container_id))
-        try:
-            os.makedirs(root, mode=0o711, exist_ok=True)
-        except OSError as error:
-            raise ContainerError(f"--root {root}: {error.strerror.lower()}") from None
+        make_root(root)
         try:
             os.mkdir(container.dir, 0o711)
         except FileExistsError:

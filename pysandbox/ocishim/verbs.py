@@ -23,8 +23,10 @@ def run(args, log):
 
 # -- create, start, run -----------------------------------------------------------------------------------
 def create(args, log, foreground=False):
+    from pysandbox.ocishim.rootless import check_spec, hand_over_state
     from pysandbox.ocishim.spec import SpecError, load_bundle
     spec = load_bundle(args.bundle)
+    check_spec(spec)
     terminal = spec.process.terminal
     if terminal and not args.console_socket and not foreground:
         raise SpecError("process.terminal is true in config.json: --console-socket is required")
@@ -35,6 +37,8 @@ def create(args, log, foreground=False):
     container = Container.new(args.root, args.id, spec.bundle, spec.root_path, spec.annotations)
     pid = 0
     try:
+        if spec.user_namespace:
+            hand_over_state(container, spec)
         container.data["hooks"] = {kind: [vars(h) for h in spec.hooks[kind]]
                                    for kind in ("startContainer", "poststart", "poststop")}
         container.save()
@@ -132,9 +136,13 @@ def _sandbox_main(container, spec, args, log, console_socket, ready):
     log.reopen_after_fork()
     os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    from pysandbox.ocishim.rootless import CgroupRules, enter_user_namespace
+    cgroup_rules = CgroupRules(args.rootless_cgroups, args.systemd_cgroup)     # decided by the caller's ids
+    if spec.user_namespace:                  # first: the others then belong to it
+        enter_user_namespace(spec)
     enter_namespaces(spec.namespaces)
     ready.say("ok")
-    host_cgroup, sandbox_process = _fork_sandbox_process(spec, ready, args.systemd_cgroup, args.preserve_fds)
+    host_cgroup, sandbox_process = _fork_sandbox_process(spec, ready, args, cgroup_rules)
     if sandbox_process:
         return _wait_for_sandbox_process(container, sandbox_process, host_cgroup, log)
     host_fds = (0, 1, 2) + tuple(range(3, 3 + args.preserve_fds))
@@ -167,8 +175,9 @@ def _sandbox_main(container, spec, args, log, console_socket, ready):
     return status
 
 
-def _fork_sandbox_process(spec, ready, systemd_cgroup, preserve_fds):
-    """The container's cgroup (this process joins it, the sandbox process inherits it), then the
+def _fork_sandbox_process(spec, ready, args, cgroup_rules):
+    """The container's cgroup (this process joins it, the sandbox process inherits it; skipped as
+    runc's rootless mode skips it, ocishim/rootless.py), then the
     sandbox process, forked as pid 1 of a host pid namespace of its own (security/confine.py).
     Returns (cgroup, the child's pid) here, (cgroup, 0) in the child, (cgroup, None) when there is
     no pid namespace (not root) and this process goes on as the sandbox process."""
@@ -182,7 +191,8 @@ def _fork_sandbox_process(spec, ready, systemd_cgroup, preserve_fds):
         except OSError:
             pass
     host_cgroup = HostCgroup.create(spec.pids_limit, spec.memory_limit, path=spec.cgroups_path, cpu=spec.cpu,
-                                    systemd=systemd_cgroup)
+                                    systemd=args.systemd_cgroup)
+    cgroup_rules.check(spec, host_cgroup)
     pid = fork_pid_namespace_init(FORWARDED_SIGNALS)
     if pid:
         os.close(ready.fd)                    # the sandbox process says how far it got
@@ -193,7 +203,7 @@ def _fork_sandbox_process(spec, ready, systemd_cgroup, preserve_fds):
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.close(null)
-        os.closerange(3, 3 + preserve_fds)
+        os.closerange(3, 3 + args.preserve_fds)
     elif pid == 0:
         os.setsid()                           # its own session, for the console it may open
         enter_private_mount_namespace()
