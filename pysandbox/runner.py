@@ -209,6 +209,7 @@ def _run_sandbox(argv, *, cpu, protect_sentry, host_cgroup, platform_name, rootf
         mark("sandbox: platform started")
         vfs = VFS.for_rootfs(rootfs or "/", overlay=overlay, mounts=mounts, gofer_mode=gofer_mode, gofer=gofer)
         mark("sandbox: rootfs ready")
+        _free_gofer_cpus(vfs, gofer)
     finally:
         if gofer is not None:
             gofer.abandon()                 # a no-op once the VFS took it over
@@ -278,6 +279,20 @@ def _start_gofer(rootfs, overlay, mounts, gofer_mode, cpu):
         return None
     others = set(range(os.cpu_count() or 1)) - {cpu} if cpu is not None else None
     return start_gofer([(os.fsencode(rootfs or "/"), overlay)], True, others)
+
+
+def _free_gofer_cpus(vfs, gofer):
+    """The early gofer has handed the roots over: let it run on any CPU from now on. (It widens
+    its own CPUs as it starts too, but that may come before this process moved it, which would
+    then leave it on the other CPUs alone.) Only while it is the VFS's and alive: an ended one's
+    pid may be another process's."""
+    client = vfs.gofer
+    if gofer is None or client is None or client.pid != gofer.pid or client.dead:
+        return
+    try:
+        os.sched_setaffinity(gofer.pid, range(os.cpu_count() or 1))
+    except OSError:
+        pass
 
 
 def close_sandbox(kernel, platform, vfs):
