@@ -39,7 +39,7 @@ fail() {
 PACKAGES=(busybox-static gcc libc6-dev python3 python3-dev python3-venv python3-pip strace sqlite3
           runsc bash coreutils util-linux procps libpython3.11-testsuite stress-ng runc docker.io containerd
           redis-server redis-tools nginx-light wrk curl iproute2 postgresql libseccomp2 iputils-ping uidmap
-          numactl)
+          numactl gdb)
 
 if [ "$(id -u)" -ne 0 ]; then
     fail "run me as root (apt-get install needs it): sudo bash scripts/install.sh"

@@ -271,6 +271,11 @@ class Kernel:
 
     def _dispatch_inline(self, task):
         """Run the syscall `task` stopped at; True when it completed and the task may resume."""
+        if task.ptrace is not None:                  # traced by the workload: syscall-enter-stop
+            from pysandbox.sentry import ptrace
+            verdict = ptrace.syscall_entry(task)
+            if verdict is not None:
+                return verdict
         if task.seccomp is not None:
             verdict = task.seccomp.check(task)       # the workload's own filters (seccomp_guest.py)
             if verdict is not None:
@@ -422,6 +427,8 @@ class Kernel:
             self.make_runnable(task)
         elif not task.context.stopped:
             task.context.interrupt()
+        elif task in self._woken:
+            pass          # its woken syscall completes first; the signal is taken when it returns
         elif not task.tg.stopped:
             self.make_runnable(task)
 
@@ -433,6 +440,9 @@ class Kernel:
             self.exit_thread_group(tg, wait_status=(code & 0xFF) << 8)
             return
         self._release_task(task, exit_context=True)
+        if task.ptrace is not None:                  # its tracer waits for the thread's exit too
+            from pysandbox.sentry import ptrace
+            ptrace.thread_exited(task, (code & 0xFF) << 8)
 
     def exit_thread_group(self, tg, wait_status):
         """The whole process exits with `wait_status` (as wait(2) reports it)."""
@@ -457,6 +467,9 @@ class Kernel:
             tasks[0].context.kill_process()
         for task in tasks:
             self._release_task(task, exit_context=False)
+            if task.ptrace is not None and task is not tg.leader:
+                from pysandbox.sentry import ptrace
+                ptrace.thread_exited(task, wait_status)
         self._become_zombie(tg)
 
     def _release_task(self, task, exit_context):
@@ -504,6 +517,9 @@ class Kernel:
                     signals.send_signal(child, signals.SigInfo.user(thread.pdeathsig, task))
 
     def _become_zombie(self, tg):
+        if tg.tracees:                               # it traced tasks with ptrace(2): they go free
+            from pysandbox.sentry import ptrace
+            ptrace.tracer_exited(tg)
         reaper = self._new_reaper(tg)
         for child in list(tg.children):
             self._reparent(child, reaper)
@@ -518,7 +534,12 @@ class Kernel:
     def _notify_parent(self, tg):
         """`tg` is a zombie now (do_notify_parent): its exit signal goes to the parent, whose
         wait(2) wakes up; a parent that ignores SIGCHLD or set SA_NOCLDWAIT reaps it at once,
-        and only SIG_IGN suppresses the signal."""
+        and only SIG_IGN suppresses the signal. A tracer other than the parent is told first."""
+        leader = tg.leader
+        if leader is not None and leader.ptrace is not None:
+            from pysandbox.sentry import ptrace
+            if ptrace.exit_reported_to_tracer(tg):
+                return
         parent = tg.parent
         if parent is None:
             if self.on_orphan_exit is not None:
@@ -527,13 +548,15 @@ class Kernel:
         action = parent.sighand[signals.SIGCHLD]
         ignored = action.handler == signals.SIG_IGN
         reaps_automatically = tg.exit_signal == signals.SIGCHLD and (ignored or action.flags & signals.SA_NOCLDWAIT)
+        # The wait(2) under way is woken before the signal comes: it returns the child, as in Linux,
+        # rather than being interrupted by the SIGCHLD (its re-run waits for the next round).
+        parent.child_events.notify()
         if tg.exit_signal and not (reaps_automatically and ignored):
             info = signals.SigInfo.child(tg, self._cld_code(tg.wait_status), tg.wait_status)
             info.signo = tg.exit_signal
             signals.send_signal(parent, info)
         if reaps_automatically:
             self._reap(tg)
-        parent.child_events.notify()
 
     @staticmethod
     def _cld_code(status):
@@ -601,6 +624,10 @@ class Kernel:
             parent.child_events.notify()
 
     def group_continue(self, tg):
+        for task in tg.tasks:
+            if task.ptrace is not None:              # a tracee left listening traps again
+                from pysandbox.sentry import ptrace
+                ptrace.group_continued(task)
         if not tg.stopped:
             return
         tg.stopped = False

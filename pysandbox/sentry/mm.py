@@ -510,7 +510,7 @@ class MemoryManager:
 
 def _mergeable(a, b):
     """Whether Linux would keep neighbours `a` and `b` as one mapping: same kind of memory, same
-    protection, and for a file the next offset."""
+    protection and NUMA policy, and for a file the next offset."""
     return (a.end == b.start and a.prot == b.prot and a.shared == b.shared and a.name == b.name
-            and a.file is b.file and a.anon_shared_id == b.anon_shared_id
+            and a.file is b.file and a.anon_shared_id == b.anon_shared_id and a.policy == b.policy
             and (a.file is None or b.offset == a.offset + a.length))

@@ -524,6 +524,8 @@ def _ignored_when_sent(tg, thread, info):
     receivers = _live_tasks(tg) if thread is None else [thread]
     if any(task.sigmask & sigbit(signo) for task in receivers):
         return False
+    if (thread or tg.leader).ptrace is not None and signo != SIGKILL:
+        return False                      # a tracer sees even ignored signals (sig_ignored)
     handler = tg.sighand[signo].handler
     # A pid namespace's init gets only the signals it handles, and SIGKILL/SIGSTOP from outside.
     if _is_init(tg) and handler == SIG_DFL and not (info.forced and sigbit(signo) & UNBLOCKABLE):
@@ -606,8 +608,16 @@ def deliver_pending_signals(t):
     SA_RESTART ran first). Returns True if a handler frame was set up.
     """
     ran_handler = False
-    while has_deliverable_signal(t):
-        info = dequeue_signal(t, t.sigmask)
+    while True:
+        if t.ptrace is not None:         # traced: ptrace-stops come first, the tracer picks signals
+            from pysandbox.sentry import ptrace
+            info = ptrace.next_signal(t)
+            if info is ptrace.STOPPED:
+                return ran_handler
+        elif has_deliverable_signal(t):
+            info = dequeue_signal(t, t.sigmask)
+        else:
+            break
         if info is None:                 # only a dropped timer signal was pending
             break
         if t.kernel.strace:
@@ -636,6 +646,13 @@ def _take_default_action(t, info):
         return False
     if _is_init(t.tg) and not sigbit(signo) & UNBLOCKABLE and not info.forced:
         return False
+    if t.ptrace is not None:             # traced: the tracer sees the stop, or the exit coming
+        from pysandbox.sentry import ptrace
+        if action is Action.STOP:
+            ptrace.group_stop(t, signo)
+            return True
+        if ptrace.exit_with_event(t, termination_status(t.tg, signo, action)):
+            return True
     if action is Action.STOP:
         t.kernel.group_stop(t.tg, signo)
         return True

@@ -65,6 +65,7 @@ class ThreadGroup:
         self.exit_signal = 17                # SIGCHLD
         self.forked_by = None                # the parent's thread that created it (PR_SET_PDEATHSIG)
         self.subreaper = False               # PR_SET_CHILD_SUBREAPER
+        self.cgroup = None                   # None: the cgroup hierarchy's root (cgroupns.py)
         self.did_exec = False                # its parent may no longer change its process group
         self.exiting = False
         self.zombie = False
@@ -87,6 +88,7 @@ class ThreadGroup:
         self.posix_timers = {}               # timer id -> posix_timers.PosixTimer (timer_create)
         self.next_posix_timer_id = 0
         self.sem_undo = {}                   # (SemaphoreSet, index) -> SEM_UNDO adjustment, applied at exit
+        self.tracees = []                    # Tasks its threads trace with ptrace(2) (sentry/ptrace.py)
 
     @property
     def leader(self):
@@ -134,6 +136,8 @@ class Task:
         self.fs = fs
         self.creds = creds
         self.uts_ns = self.ipc_ns = None     # None: the sandbox's first ones (utsns.py, sysv_ipc.py)
+        self.time_ns = self.time_ns_for_children = None   # None: the first one (timens.py)
+        self.cgroup_ns = None                # None: the sandbox's first one (cgroupns.py)
         self.sysvsem_undo = None             # CLONE_SYSVSEM: a token shared by the tasks that share undo lists
         from pysandbox.sentry import signals
         self.sigmask = 0
@@ -147,6 +151,7 @@ class Task:
         self.pdeathsig = 0                   # signal to get when the parent thread exits (prctl)
         self.personality = 0                 # personality(2)'s execution domain and flags
         self.seccomp = None                  # seccomp_guest.SeccompState: the workload's own filters
+        self.ptrace = None                   # ptrace.Tracee while a task of the sandbox traces it
         self.sched = SchedParams()           # policy, priorities and nice value (sys_sched)
         self.alive = True
         self.parked = None                   # the WouldBlock this task waits on

@@ -37,10 +37,11 @@ _VMA_FIELDS = (
     "anon_shared_id",  # identifies a shared anonymous region, else None
     "file_size",       # the file's size when it was mapped (pages past it give SIGBUS)
     "locked",          # mlock(2)ed (VM_LOCKED): counted against RLIMIT_MEMLOCK, not inherited by fork
+    "policy",          # mbind(2)'s NUMA policy (sys_numa.MemPolicy), None for the default
 )
 
 
-class Vma(namedtuple("Vma", _VMA_FIELDS, defaults=(False, None, 0, "", None, 0, False))):
+class Vma(namedtuple("Vma", _VMA_FIELDS, defaults=(False, None, 0, "", None, 0, False, None))):
     """One mapping, covering [start, end). Immutable: `replace` makes a changed copy."""
     __slots__ = ()
 
@@ -148,9 +149,9 @@ class VmaSet:
         self.update(start, end, prot=prot)
 
     def update(self, start: int, end: int, **changes) -> None:
-        """Change attributes (prot, locked) of every mapped page in [start, end), splitting entries
-        at the edges; an entry that has them already stays whole, as Linux's mprotect_fixup leaves
-        such a VMA."""
+        """Change attributes (prot, locked, policy) of every mapped page in [start, end), splitting
+        entries at the edges; an entry that has them already stays whole, as Linux's mprotect_fixup
+        leaves such a VMA."""
         _check_page_range(start, end)
         first, last = self._span(start, end)
         pieces = []

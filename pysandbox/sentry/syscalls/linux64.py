@@ -100,7 +100,14 @@ _MQUEUE = "POSIX message queues, one IPC namespace per sandbox, with the mqueue 
 _MQ_NOTIFY = ("SIGEV_SIGNAL, SIGEV_NONE and glibc's SIGEV_THREAD (over the loopback network's netlink); "
               "SIGEV_THREAD with --network host gives ENOSYS.")
 _KEYS = "The kernel keyring is not implemented: ENOSYS."
-_NUMA = "NUMA policy is not implemented: ENOSYS."
+_NUMA = "One memory node, node 0, as Linux 6.1 on a one-node machine (sys_numa.py)."
+_NUMA_SHARED = ("One memory node, node 0; the policy of a shared memory object (shmem, SysV shm) is kept "
+                "per mapping, not per object.")
+_NUMA_MBIND = _NUMA_SHARED + " MPOL_MF_STRICT never gives EIO (every page is on node 0)."
+_NUMA_MOVE_PAGES = ("One memory node: every mapped page reports node 0, also one never touched (Linux: "
+                    "-EFAULT for such an anonymous page, -ENOENT for a file page not in memory).")
+_PROCESS_MADVISE = ("Advice COLD, PAGEOUT and WILLNEED (Linux 6.1's set) change nothing here; CAP_SYS_NICE "
+                    "only for another process's memory, as Linux 6.13+.")
 _MOUNT_API = ("The new mount API (fsopen, fsmount, open_tree, listmount...) is not supported: ENOSYS; "
               "mount(2) and umount2(2) work.")
 _ADMIN = "Host administration is never allowed in the sandbox: ENOSYS."
@@ -110,7 +117,6 @@ _TIMERFD = "timerfd is not implemented yet: ENOSYS."
 _SCHED = "Scheduling policies are not implemented: ENOSYS."
 _ITIMERS = "CPU-time timers follow the host's accounting of the stubs, in clock ticks."
 _SCHED_KEPT = "Kept per thread with Linux's permission rules; the host schedules the stubs as it sees fit."
-_PIDFD = "Not implemented yet (pidfd_open, pidfd_send_signal and pidfd_getfd are): ENOSYS."
 _LANDLOCK = "Landlock is not supported: ENOSYS."
 _LSM = "LSM attributes are not supported: ENOSYS."
 _SET_ID = "Follows the man page's permission rules (CAP_SETUID/CAP_SETGID) and capabilities(7)'s transitions."
@@ -205,7 +211,7 @@ TABLE = {
     55: Syscall("getsockopt", "sys_socket.getsockopt", PARTIAL, _UNIX_OPTIONS,
                 "sockfd:fd level:int optname:int optval:ptr optlen:ptr"),
     56: Syscall("clone", "sys_process.clone", PARTIAL,
-                "CLONE_NEWNS, CLONE_NEWUTS and CLONE_NEWIPC make namespaces; user, pid, net, cgroup: EPERM. "
+                "CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC and CLONE_NEWCGROUP make namespaces; user, pid, net: EPERM. "
                 "CLONE_PIDFD (with CLONE_THREAD a thread pidfd, as Linux 6.9+).",
                 "flags:flags_clone stack:ptr parent_tid:ptr child_tid:ptr tls:ptr"),
     57: Syscall("fork", "sys_process.fork", FULL, ""),
@@ -262,7 +268,10 @@ TABLE = {
                 "info:ptr"),
     100: Syscall("times", "sys_time.times", PARTIAL,
                  "CPU times are per process as the kernel accounts them.", "buf:ptr"),
-    101: Syscall("ptrace", None, UNIMPLEMENTED, "Tracing inside the sandbox is not implemented: ENOSYS.",
+    101: Syscall("ptrace", "sys_ptrace.ptrace", PARTIAL,
+                 "Tracer and tracee are sandbox tasks (docs/PTRACE.md): attach/seize/traceme, memory, registers, "
+                 "siginfo, syscall, signal, group and event stops, LISTEN; no hardware breakpoints, "
+                 "seccomp or vfork-done events.",
                  "request:long pid:pid addr:ptr data:ptr"),
     102: Syscall("getuid", "sys_identity.getuid", FULL, ""),
     103: Syscall("syslog", None, UNIMPLEMENTED, "The kernel log is not exposed: ENOSYS.",
@@ -445,10 +454,10 @@ TABLE = {
     234: Syscall("tgkill", "sys_signal.tgkill", FULL, "", "tgid:pid tid:pid sig:sig"),
     235: Syscall("utimes", "sys_file.utimes", FULL, "", "filename:path times:ptr"),
     236: Syscall("vserver", None, UNIMPLEMENTED, _NOT_IN_LINUX),
-    237: Syscall("mbind", None, UNIMPLEMENTED, _NUMA,
+    237: Syscall("mbind", "sys_numa.mbind", PARTIAL, _NUMA_MBIND,
                  "addr:ptr len:size mode:ulong nodemask:ptr maxnode:ulong flags:flags"),
-    238: Syscall("set_mempolicy", None, UNIMPLEMENTED, _NUMA, "mode:int nodemask:ptr maxnode:ulong"),
-    239: Syscall("get_mempolicy", None, UNIMPLEMENTED, _NUMA,
+    238: Syscall("set_mempolicy", "sys_numa.set_mempolicy", FULL, _NUMA, "mode:int nodemask:ptr maxnode:ulong"),
+    239: Syscall("get_mempolicy", "sys_numa.get_mempolicy", PARTIAL, _NUMA_SHARED,
                  "mode:ptr nodemask:ptr maxnode:ulong addr:ptr flags:ulong"),
     240: Syscall("mq_open", "sys_mqueue.mq_open", FULL, _MQUEUE, "name:str oflag:flags_open mode:mode attr:ptr"),
     241: Syscall("mq_unlink", "sys_mqueue.mq_unlink", FULL, _MQUEUE, "name:str"),
@@ -475,7 +484,7 @@ TABLE = {
     254: Syscall("inotify_add_watch", "sys_inotify.inotify_add_watch", PARTIAL, _INOTIFY,
                  "fd:fd pathname:path mask:flags"),
     255: Syscall("inotify_rm_watch", "sys_inotify.inotify_rm_watch", PARTIAL, _INOTIFY, "fd:fd wd:int"),
-    256: Syscall("migrate_pages", None, UNIMPLEMENTED, _NUMA,
+    256: Syscall("migrate_pages", "sys_numa.migrate_pages", FULL, _NUMA,
                  "pid:pid maxnode:ulong old_nodes:ptr new_nodes:ptr"),
     257: Syscall("openat", "sys_file.openat", FULL, "",
                  "dirfd:fd pathname:path flags:flags_open mode:mode"),
@@ -501,8 +510,8 @@ TABLE = {
     271: Syscall("ppoll", "sys_poll.ppoll", FULL, "",
                  "fds:ptr nfds:uint tmo_p:ptr sigmask:ptr sigsetsize:size"),
     272: Syscall("unshare", "sys_process.unshare", PARTIAL,
-                 "CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM; "
-                 "user, pid, net, cgroup and time namespaces give EPERM.",
+                 "CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP, CLONE_NEWTIME (for the children), "
+                 "CLONE_FS, CLONE_FILES, CLONE_SYSVSEM; user, pid and net namespaces give EPERM.",
                  "flags:flags_clone"),
     273: Syscall("set_robust_list", "sys_process.set_robust_list", FULL, "", "head:ptr length:size"),
     274: Syscall("get_robust_list", "sys_process.get_robust_list", FULL, "",
@@ -514,7 +523,7 @@ TABLE = {
                  "fd:fd offset:long nbytes:long flags:flags"),
     278: Syscall("vmsplice", "sys_splice.vmsplice", PARTIAL, "The pages are copied, never gifted or shared.",
                  "fd:fd iov:ptr nr_segs:ulong flags:flags"),
-    279: Syscall("move_pages", None, UNIMPLEMENTED, _NUMA,
+    279: Syscall("move_pages", "sys_numa.move_pages", PARTIAL, _NUMA_MOVE_PAGES,
                  "pid:pid count:ulong pages:ptr nodes:ptr status:ptr flags:flags"),
     280: Syscall("utimensat", "sys_file.utimensat", FULL, "", "dirfd:fd pathname:path times:ptr flags:flags"),
     281: Syscall("epoll_pwait", "sys_epoll.epoll_pwait", FULL, "",
@@ -569,8 +578,8 @@ TABLE = {
     307: Syscall("sendmmsg", "sys_socket.sendmmsg", PARTIAL, _UNIX_BATCH,
                  "sockfd:fd msgvec:ptr vlen:uint flags:flags"),
     308: Syscall("setns", "sys_process.setns", PARTIAL,
-                 "Mount, UTS and IPC namespace files (/proc/PID/ns/mnt, uts, ipc), and pidfds; the one user, pid, "
-                 "net, cgroup and time namespace has no file.",
+                 "Mount, UTS, IPC, cgroup and time namespace files (/proc/PID/ns/mnt, uts, ipc, cgroup, time, "
+                 "time_for_children), and pidfds; the one user, pid and net namespace has no file.",
                  "fd:fd nstype:flags"),
     309: Syscall("getcpu", "sys_sched.getcpu", FULL, "", "cpu:ptr node:ptr tcache:ptr"),
     310: Syscall("process_vm_readv", "sys_process_vm.process_vm_readv", FULL, "",
@@ -643,15 +652,15 @@ TABLE = {
     434: Syscall("pidfd_open", "sys_pidfd.pidfd_open", FULL, "PIDFD_NONBLOCK and PIDFD_THREAD (Linux 6.9+); ioctl PIDFD_GET_INFO.",
                  "pid:pid flags:flags"),
     435: Syscall("clone3", "sys_process.clone3", PARTIAL,
-                 "set_tid gives EINVAL; CLONE_NEWNS, CLONE_NEWUTS and CLONE_NEWIPC make namespaces, the other "
-                 "CLONE_NEW* flags give EPERM; CLONE_PIDFD fills the pidfd field.",
+                 "set_tid gives EINVAL; CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP and CLONE_NEWTIME "
+                 "make namespaces, user, pid and net give EPERM; CLONE_PIDFD fills the pidfd field.",
                  "uargs:ptr size:size"),
     436: Syscall("close_range", "sys_file.close_range", FULL, "", "first:uint last:uint flags:flags"),
     437: Syscall("openat2", "sys_file.openat2", FULL, "", "dirfd:fd pathname:path how:ptr size:size"),
     438: Syscall("pidfd_getfd", "sys_pidfd.pidfd_getfd", FULL, "", "pidfd:fd targetfd:fd flags:flags"),
     439: Syscall("faccessat2", "sys_file.faccessat2", FULL, "",
                  "dirfd:fd pathname:path mode:int flags:flags"),
-    440: Syscall("process_madvise", None, UNIMPLEMENTED, _PIDFD,
+    440: Syscall("process_madvise", "sys_process_madvise.process_madvise", FULL, _PROCESS_MADVISE,
                  "pidfd:fd iovec:ptr vlen:size advice:int flags:flags"),
     441: Syscall("epoll_pwait2", "sys_epoll.epoll_pwait2", FULL, "",
                  "epfd:fd events:ptr maxevents:int timeout:ptr sigmask:ptr sigsetsize:size"),
@@ -664,10 +673,12 @@ TABLE = {
                  "ruleset_fd:fd rule_type:int rule_attr:ptr flags:flags"),
     446: Syscall("landlock_restrict_self", None, UNIMPLEMENTED, _LANDLOCK, "ruleset_fd:fd flags:flags"),
     447: Syscall("memfd_secret", None, UNIMPLEMENTED, "Not supported: ENOSYS.", "flags:flags"),
-    448: Syscall("process_mrelease", None, UNIMPLEMENTED, _PIDFD, "pidfd:fd flags:flags"),
+    448: Syscall("process_mrelease", "sys_process_madvise.process_mrelease", FULL,
+                 "The sentry frees a dying process's memory as it dies: 0 for one that is exiting.",
+                 "pidfd:fd flags:flags"),
     449: Syscall("futex_waitv", None, UNIMPLEMENTED, "Not implemented yet: ENOSYS.",
                  "waiters:ptr nr_futexes:uint flags:flags timeout:ptr clockid:clockid"),
-    450: Syscall("set_mempolicy_home_node", None, UNIMPLEMENTED, _NUMA,
+    450: Syscall("set_mempolicy_home_node", "sys_numa.set_mempolicy_home_node", FULL, _NUMA,
                  "start:ptr len:ulong home_node:ulong flags:ulong"),
     451: Syscall("cachestat", None, UNIMPLEMENTED, "Page cache state is not exposed: ENOSYS.",
                  "fd:fd cstat_range:ptr cstat:ptr flags:flags"),

@@ -18,7 +18,7 @@ from ..sysctl import UTS_NAME_MAX
 from ..version import MACHINE as UTS_MACHINE, RELEASE as UTS_RELEASE, SYSNAME as UTS_SYSNAME
 from ..version import VERSION as UTS_VERSION
 from .sys_personality import machine_for
-from .sys_time import NSEC_PER_SEC, sandbox_monotonic_ns
+from .sys_time import CLOCK_BOOTTIME, NSEC_PER_SEC, clock_now_ns
 
 UTS_FIELD_SIZE = UTS_NAME_MAX + 1    # __NEW_UTS_LEN + 1
 
@@ -267,7 +267,7 @@ _TOTAL_RAM, _FREE_RAM = _host_memory()
 
 def sysinfo(t, info):
     """sysinfo(2)."""
-    uptime = -(-sandbox_monotonic_ns(t.kernel) // NSEC_PER_SEC)    # Linux rounds up
+    uptime = -(-clock_now_ns(t, CLOCK_BOOTTIME) // NSEC_PER_SEC)    # Linux rounds up
     procs = min(len(t.kernel.tasks), 0xFFFF)
     t.copy_out(info, _SYSINFO.pack(uptime, 0, 0, 0, _TOTAL_RAM, _FREE_RAM, 0, 0, 0, 0, procs, 0, 0, 0, 1))
     return 0

@@ -30,7 +30,7 @@ WNOHANG, WUNTRACED, WSTOPPED, WEXITED, WCONTINUED, WNOWAIT = 1, 2, 2, 4, 8, 0x01
 WNOTHREAD, WALL, WCLONE = 0x20000000, 0x40000000, 0x80000000
 P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
 RUSAGE_SIZE = 144
-CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 5, 6
+CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_TRAPPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 4, 5, 6
 
 AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW = 0x1000, 0x100
 AT_FDCWD = -100
@@ -48,7 +48,7 @@ def _check_clone_flags(flags):
     if flags & CLONE_THREAD and flags & (CLONE_PARENT | CLONE_NEWPID | CLONE_NEWUSER):
         raise SyscallError(errno.EINVAL)
     if flags & CLONE_NAMESPACES & ~NAMESPACES_MADE:
-        raise SyscallError(errno.EPERM)  # user, pid, net and cgroup namespaces: not yet
+        raise SyscallError(errno.EPERM)  # user, pid and net namespaces: not yet
     if flags & CLONE_PIDFD and flags & CLONE_DETACHED:
         raise SyscallError(errno.EINVAL)
 
@@ -103,6 +103,7 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal, p
                          t.tg.pgid, t.tg.sid)
         tg.exe, tg.argv, tg.envp = t.tg.exe, t.tg.argv, t.tg.envp
         tg.exit_signal = exit_signal
+        tg.cgroup = t.tg.cgroup
         tg.forked_by = t.tg.forked_by if flags & CLONE_PARENT else t
         if parent is not None:
             parent.children.append(tg)
@@ -113,7 +114,15 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal, p
     child.comm = t.comm
     child.sigmask = t.sigmask
     child.sched = t.sched.inherited()
+    child.mempolicy = getattr(t, "mempolicy", None)        # set_mempolicy(2)'s, see sys_numa
     child.uts_ns, child.ipc_ns = _child_namespaces(t, flags)
+    child.cgroup_ns = _child_cgroup_namespace(t, flags)
+    if flags & CLONE_NEWTIME or t.time_ns_for_children is not t.time_ns:
+        from pysandbox.sentry import timens         # namespaces: off the start-up path
+        child.time_ns, child.time_ns_for_children = timens.child_namespaces(
+            t, flags, bool(flags & CLONE_NEWTIME), bool(flags & CLONE_VM))
+    else:
+        child.time_ns = child.time_ns_for_children = t.time_ns
     child.personality = t.personality
     child.seccomp = t.seccomp
     if flags & CLONE_SYSVSEM:
@@ -127,6 +136,9 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal, p
     if flags & CLONE_SETTLS:
         regs.fs_base = tls
     kernel.add_task(child)
+    if t.ptrace is not None:                 # a tracee's child may be traced from birth
+        from pysandbox.sentry import ptrace
+        ptrace.forked(t, child, flags, exit_signal)
 
     if flags & CLONE_PIDFD:                   # after the child's memory and fd table were copied
         from pysandbox.sentry.vfs.pidfd import PIDFD_THREAD, PidFile   # off the start-up path
@@ -196,7 +208,7 @@ def clone3(t, uargs, size):
     raw = raw[:_CLONE_ARGS.size].ljust(_CLONE_ARGS.size, b"\0")
     (flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
      set_tid, set_tid_size, cgroup) = _CLONE_ARGS.unpack(raw)
-    if exit_signal > 64 or flags & CSIGNAL or set_tid_size or flags & CLONE_DETACHED:
+    if exit_signal > 64 or flags & CSIGNAL & ~CLONE_NEWTIME or set_tid_size or flags & CLONE_DETACHED:
         raise SyscallError(errno.EINVAL)
     if (stack == 0) != (stack_size == 0):
         raise SyscallError(errno.EINVAL)
@@ -217,9 +229,10 @@ def vfork(t):
 
 
 # -- namespaces ----------------------------------------------------------------------
-CLONE_NEWTIME = 0x80
-NAMESPACES_MADE = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC
-_SETNS_KINDS = {b"uts": CLONE_NEWUTS, b"ipc": CLONE_NEWIPC}     # else a mount namespace
+CLONE_NEWTIME = 0x80             # clone3(2) and unshare(2) only: clone(2) has the exit signal there
+NAMESPACES_MADE = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWTIME
+_SETNS_KINDS = {b"uts": CLONE_NEWUTS, b"ipc": CLONE_NEWIPC, b"cgroup": CLONE_NEWCGROUP,
+                b"time": CLONE_NEWTIME}                          # else a mount namespace
 
 
 def _check_new_namespaces(t, flags):
@@ -245,6 +258,13 @@ def _child_namespaces(t, flags):
     return uts, ipc
 
 
+def _child_cgroup_namespace(t, flags):
+    if flags & CLONE_NEWCGROUP:
+        from pysandbox.sentry import cgroupns       # off the start-up path
+        return cgroupns.new_namespace(t)
+    return t.cgroup_ns
+
+
 def _leave_ipc_namespace(t):
     """A task moving to another IPC namespace lets go of its SEM_UNDO list first (exit_sem)."""
     if t.tg.sem_undo:
@@ -257,8 +277,9 @@ UNSHARE_FLAGS = (CLONE_THREAD | CLONE_FS | CLONE_NEWNS | CLONE_SIGHAND | CLONE_V
 
 
 def unshare(t, flags):
-    """Unshare implements Linux syscall unshare(2). Of the namespaces, mount, UTS and IPC ones
-    are made (the others answer EPERM, as clone(2) does for them)."""
+    """Unshare implements Linux syscall unshare(2). Of the namespaces, mount, UTS, IPC, cgroup
+    and time ones are made (the others answer EPERM, as clone(2) does for them). A new time
+    namespace is for the caller's children (time_for_children), not for the caller."""
     if flags & ~UNSHARE_FLAGS:
         raise SyscallError(errno.EINVAL)
     if flags & CLONE_NEWUSER:
@@ -284,12 +305,17 @@ def unshare(t, flags):
     if flags & CLONE_NEWIPC:
         _leave_ipc_namespace(t)
     t.uts_ns, t.ipc_ns = _child_namespaces(t, flags)
+    t.cgroup_ns = _child_cgroup_namespace(t, flags)
+    if flags & CLONE_NEWTIME:
+        from pysandbox.sentry import timens         # off the start-up path
+        timens.unshare(t)
     return 0
 
 
 def setns(t, fd, nstype):
-    """Setns implements Linux syscall setns(2): a mount, UTS or IPC namespace file
-    (/proc/PID/ns/mnt, uts, ipc), or a pidfd and the kinds of its process's namespaces to join."""
+    """Setns implements Linux syscall setns(2): a mount, UTS, IPC, cgroup or time namespace file
+    (/proc/PID/ns/mnt, uts, ipc, cgroup, time), or a pidfd and the kinds of its process's
+    namespaces to join."""
     from pysandbox.sentry.vfs.pidfd import PidFile
     file = t.fds.get(fd)
     if isinstance(file, PidFile):
@@ -298,6 +324,8 @@ def setns(t, fd, nstype):
     kind = _SETNS_KINDS.get(getattr(namespace, "kind", None), CLONE_NEWNS)
     if namespace is None or nstype not in (0, kind):
         raise SyscallError(errno.EINVAL)
+    if kind == CLONE_NEWTIME:
+        _check_time_setns(t)              # timens_install() checks this before the capability
     if not capable(t, CAP_SYS_ADMIN):
         raise SyscallError(errno.EPERM)
     if kind == CLONE_NEWNS and _fs_users(t) > 1:
@@ -312,14 +340,19 @@ def _enter(t, kind, namespace):
     elif kind == CLONE_NEWIPC:
         _leave_ipc_namespace(t)
         t.ipc_ns = namespace
+    elif kind == CLONE_NEWCGROUP:
+        t.cgroup_ns = namespace
+    elif kind == CLONE_NEWTIME:
+        namespace.frozen = True
+        t.time_ns = t.time_ns_for_children = namespace
     else:
         mountns.enter(t.fs, namespace)
 
 
 def _join_process_namespaces(t, pidfd, flags):
     """setns(2) with a pidfd (Linux 5.8+): join the namespaces of the kinds in `flags` that its
-    process is in, all or none. The sandbox has one user, pid, net, cgroup and time namespace,
-    which the caller is in already: joining one's own user namespace is EINVAL, as on Linux, and
+    process is in, all or none. The sandbox has one user, pid and net namespace, which the
+    caller is in already: joining one's own user namespace is EINVAL, as on Linux, and
     joining the others changes nothing."""
     if not flags or flags & ~(CLONE_NAMESPACES | CLONE_NEWTIME):
         raise SyscallError(errno.EINVAL)
@@ -335,15 +368,22 @@ def _join_process_namespaces(t, pidfd, flags):
         raise SyscallError(errno.EPERM)
     if flags & CLONE_NEWNS and _fs_users(t) > 1:
         raise SyscallError(errno.EINVAL)
-    if flags & CLONE_NEWTIME and len([task for task in t.tg.tasks if task.alive]) > 1:
-        raise SyscallError(errno.EUSERS)
-    from pysandbox.sentry import sysv_ipc, utsns
+    if flags & CLONE_NEWTIME:
+        _check_time_setns(t)
+    from pysandbox.sentry import cgroupns, sysv_ipc, timens, utsns
     joined = {CLONE_NEWNS: target.fs.mntns, CLONE_NEWUTS: utsns.of(target),
-              CLONE_NEWIPC: sysv_ipc.namespace_of(target)}
+              CLONE_NEWIPC: sysv_ipc.namespace_of(target), CLONE_NEWCGROUP: cgroupns.of(target),
+              CLONE_NEWTIME: timens.of(target)}
     for kind, namespace in joined.items():
         if flags & kind:
             _enter(t, kind, namespace)
     return 0
+
+
+def _check_time_setns(t):
+    """timens_install(): a process with other threads, or sharing its memory, can't move (EUSERS)."""
+    if len([task for task in t.tg.tasks if task.alive]) > 1 or t.mm.users > 1:
+        raise SyscallError(errno.EUSERS)
 
 
 def _fs_users(t):
@@ -399,11 +439,18 @@ def _exec(t, path, argv, envp):
         new_creds.append(old.exec_transition(*_set_ids(t, exe_file)))
         return new_creds[-1], new_creds[-1].secure_after_exec(old)
     context, mm, result = load_new_image(t, path, argv, envp, creds=creds_for)
+    former_tid = t.tid
     _discard_old_image(t)
     install_image(t, context, mm, result, path, envp)
     t.personality = personality_after_exec(t.personality, t.creds, new_creds[-1])
+    if t.time_ns_for_children is not t.time_ns:   # a process enters its children's time namespace
+        from pysandbox.sentry import timens         # at exec (Linux 6.0)
+        timens.enter_after_exec(t)
     t.creds = new_creds[-1]
     t.tg.did_exec = True
+    if t.ptrace is not None:
+        from pysandbox.sentry import ptrace
+        ptrace.execed(t, former_tid)
     return KEEP_REGS
 
 
@@ -466,12 +513,20 @@ def install_image(t, context, mm, result, path, envp):
 # -- exit ------------------------------------------------------------------------------
 def exit(t, status):
     """exit(2): ends the calling thread."""
+    if t.ptrace is not None:                 # PTRACE_O_TRACEEXIT: the tracer sees it first
+        from pysandbox.sentry import ptrace
+        if ptrace.exit_with_event(t, (status & 0xFF) << 8, lambda: t.kernel.exit_task(t, status)):
+            return KEEP_REGS
     t.kernel.exit_task(t, status)
     return KEEP_REGS
 
 
 def exit_group(t, status):
     """exit_group(2)."""
+    if t.ptrace is not None:
+        from pysandbox.sentry import ptrace
+        if ptrace.exit_with_event(t, (status & 0xFF) << 8):
+            return KEEP_REGS
     t.kernel.exit_thread_group(t.tg, wait_status=(status & 0xFF) << 8)
     return KEEP_REGS
 
@@ -493,12 +548,20 @@ def _selects(t, child, idtype, ident, options):
 
 
 def _find_waitable(t, idtype, ident, options):
-    """(child, kind) for the first child with something to report, or raise ECHILD."""
+    """(child, kind) for the first child with something to report, or raise ECHILD. Tasks its
+    threads trace come first (kind "traced": a ptrace-stop, or an exit the parent hears of later)."""
     candidates = [c for c in t.tg.children if _selects(t, c, idtype, ident, options)]
-    if not candidates:
+    tracees = ()
+    if t.tg.tracees:
+        from pysandbox.sentry import ptrace
+        tracees = ptrace.waitable_tracees(t, idtype, ident, options)
+        for tracee in tracees:
+            if ptrace.has_report(tracee, options):
+                return tracee, "traced"
+    if not candidates and not tracees:
         raise SyscallError(errno.ECHILD)
     for child in candidates:
-        if child.zombie and not child.reaped and options & WEXITED:
+        if child.zombie and not child.reaped and options & WEXITED and child.leader.ptrace is None:
             return child, "exited"
         if child.stopped and not child.stop_reported and options & WSTOPPED:
             return child, "stopped"
@@ -513,6 +576,9 @@ def _wait(t, idtype, ident, options, report):
         if options & WNOHANG:
             return None
         raise WouldBlock(t.tg.child_events, restart=RESTART_SYS)
+    if kind == "traced":
+        from pysandbox.sentry import ptrace
+        return ptrace.report_to_tracer(child, options, report)
     consume = not options & WNOWAIT
     if kind == "exited":
         status = child.wait_status
@@ -599,6 +665,8 @@ def waitid(t, idtype, ident, infop, options, rusage):
                 code, value = (CLD_DUMPED if status & 0x80 else CLD_KILLED), status & 0x7F
         elif kind == "stopped":
             code, value = CLD_STOPPED, child.stop_signal
+        elif kind == "trapped":                      # a ptrace-stop: the whole stop code
+            code, value = CLD_TRAPPED, status >> 8
         else:
             code, value = CLD_CONTINUED, signals.SIGCONT
         if infop:

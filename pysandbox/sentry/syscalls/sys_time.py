@@ -111,6 +111,9 @@ def clock_now_ns(t, clockid):
     if clockid in _REALTIME_CLOCKS:
         return time_ns()
     if clockid in _MONOTONIC_CLOCKS:
+        namespace = getattr(t, "time_ns", None)   # a time namespace's offset (timens.py)
+        if namespace is not None:
+            return sandbox_monotonic_ns(t.kernel) + namespace.offset_ns(clockid)
         return sandbox_monotonic_ns(t.kernel)
     if clockid in (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID):
         return seconds_to_ns(sum(t.tg.cpu_times()))

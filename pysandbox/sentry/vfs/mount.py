@@ -10,7 +10,7 @@ import os
 from collections import namedtuple
 
 from ..errors import SandboxError
-from .memfs import MemDir, MemFile, TmpFS
+from .memfs import TmpFS
 
 # mount(2) flags.
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_SYNCHRONOUS, MS_REMOUNT = 1, 2, 4, 8, 16, 32
@@ -169,15 +169,11 @@ def tmpfs_root(data):
     return root
 
 
-def cgroup_root():
-    """A minimal cgroup v2 root: the files that report no limits."""
-    root = MemDir(0o555)
-    for name, text in ((b"cgroup.controllers", b"cpu memory pids\n"), (b"cgroup.procs", b""),
-                       (b"cgroup.subtree_control", b""), (b"cpu.max", b"max 100000\n"),
-                       (b"memory.max", b"max\n"), (b"memory.current", b"0\n"), (b"pids.max", b"max\n"),
-                       (b"pids.current", b"0\n")):
-        root.add(name, MemFile(0o444 if name != b"cgroup.procs" else 0o644, data=text))
-    return root
+def cgroup_root(vfs, task=None):
+    """What a cgroup or cgroup2 mount shows: the sandbox's one cgroup v2 hierarchy, from the
+    mounting task's cgroup namespace root (cgroupns.py)."""
+    from ..cgroupns import mount_root      # only a sandbox with a cgroup mount builds the tree
+    return mount_root(vfs, task)
 
 
 def check_destination(destination):

@@ -3,6 +3,7 @@ import errno
 import itertools
 import os
 import stat as st
+import struct
 import time
 
 from ..errors import SyscallError
@@ -197,13 +198,18 @@ class ProcFS:
             b"personality": file(lambda task: f"{task.personality:08x}\n", 0o400),
             b"cmdline": file(lambda task: b"".join(_as_bytes(arg) + b"\0" for arg in tg.argv)),
             b"environ": file(lambda task: b"".join(_as_bytes(var) + b"\0" for var in tg.envp), 0o400),
+            b"auxv": file(lambda task: b"".join(struct.pack("<QQ", *pair) for pair in getattr(tg, "auxv", ())),
+                          0o400),
             b"comm": file(lambda task: (task.comm or os.path.basename(tg.exe))[:15] + "\n", 0o644),
             b"maps": file(lambda task: task.mm.render_maps()),
+            b"mem": lambda: _process_memory(leader, tg),
             b"status": file(lambda task: process_status(task, tg)),
-            b"stat": file(lambda task: process_stat(task, tg, self.kernel)),
+            b"stat": lambda: ProcFile(lambda t: process_stat(leader(), tg, self.kernel, _boot_offset(t)), tg),
             b"mounts": file(lambda task: self.vfs.render_mounts(task)),
             b"mountinfo": file(lambda task: self.vfs.render_mounts(task, info=True)),
             b"ns": lambda: ProcDir(lambda: _namespace_children(leader, tg), tg),
+            b"timens_offsets": lambda: _timens_offsets(leader, tg),
+            b"cgroup": lambda: ProcFile(lambda t: _cgroup_line(t, leader()), tg),
             b"net": lambda: ProcDir(self._net_children, tg),
         }
         if thread is None:
@@ -248,15 +254,16 @@ class ProcFS:
         cpus = HOST_CPUS
         lines = ["cpu  0 0 0 0 0 0 0 0 0 0"]
         lines += [f"cpu{n} 0 0 0 0 0 0 0 0 0 0" for n in range(cpus)]
-        boot = int(time.time() - (time.monotonic() - t.kernel.boot_time))
+        boot = int(time.time() - (time.monotonic() - t.kernel.boot_time) - _boot_offset(t))   # timens too
         lines += ["intr 0", "ctxt 0", f"btime {boot}", f"processes {len(t.kernel.thread_groups)}",
                   "procs_running 1", "procs_blocked 0"]
         return "\n".join(lines) + "\n"
 
     @staticmethod
     def _uptime(t):
-        up = time.monotonic() - t.kernel.boot_time
-        return f"{up:.2f} {up * HOST_CPUS:.2f}\n"
+        idle = time.monotonic() - t.kernel.boot_time
+        up = idle + _boot_offset(t)              # the reader's time namespace shifts uptime, not idle time
+        return f"{up:.2f} {idle * HOST_CPUS:.2f}\n"
 
     @staticmethod
     def _loadavg(t):
@@ -265,13 +272,33 @@ class ProcFS:
 
 def _namespace_children(leader, tg):
     """/proc/<pid>/ns: `mnt` reads as mnt:[inode] and opens the namespace, for setns(2); so do
-    `uts` and `ipc`."""
-    from .. import sysv_ipc, utsns
+    `uts`, `ipc`, `cgroup`, `time` and `time_for_children`."""
+    from .. import cgroupns, sysv_ipc, timens, utsns
 
     def link(namespace_of):
         return lambda: ProcSymlink(lambda t: namespace_of(leader()).link_target(), tg,
                                    jump=lambda t: namespace_of(leader()).ns_file_dentry())
-    return {b"mnt": link(lambda task: task.fs.mntns), b"uts": link(utsns.of), b"ipc": link(sysv_ipc.namespace_of)}
+    return {b"mnt": link(lambda task: task.fs.mntns), b"uts": link(utsns.of), b"ipc": link(sysv_ipc.namespace_of),
+            b"cgroup": link(cgroupns.of), b"time": link(timens.of), b"time_for_children": link(timens.for_children)}
+
+
+def _boot_offset(reader):
+    """CLOCK_BOOTTIME's offset in the reader's time namespace, in seconds (timens.py)."""
+    namespace = getattr(reader, "time_ns", None)     # test stand-ins have none
+    if namespace is None:
+        return 0.0
+    from ..timens import CLOCK_BOOTTIME
+    return namespace.offset_ns(CLOCK_BOOTTIME) / 1e9
+
+
+def _timens_offsets(leader, tg):
+    from ..timens import OffsetsInode       # time namespaces: off the start-up path
+    return OffsetsInode(leader, tg)
+
+
+def _cgroup_line(reader, task):
+    from ..cgroupns import render_proc_cgroup
+    return render_proc_cgroup(reader, task)
 
 
 def _sysvipc_children():
@@ -306,14 +333,22 @@ def meminfo(t):
                    else f"{name + ':':<16}{value:>8}\n" for name, value in rows)
 
 
+def _process_memory(task_of, tg):
+    from .procmem import ProcessMemory       # debuggers only: off the start-up path
+    return ProcessMemory(task_of, tg)
+
+
 def process_status(task, tg):
     from .. import seccomp_guest           # off the start-up path
     creds = task.creds
     parent = tg.parent.tgid if tg.parent is not None else 0
     state = "T (stopped)" if tg.stopped else "S (sleeping)"
+    tracing = getattr(task, "ptrace", None)      # ptrace.Tracee while a task of the sandbox traces it
+    if tracing is not None and tracing.stop is not None:
+        state = "t (tracing stop)"
     return (f"Name:\t{(task.comm or os.path.basename(tg.exe))[:15]}\nUmask:\t{task.fs.umask:04o}\n"
             f"State:\t{state}\nTgid:\t{tg.tgid}\nNgid:\t0\nPid:\t{tg.tgid}\nPPid:\t{parent}\n"
-            f"TracerPid:\t0\n"
+            f"TracerPid:\t{tracing.tracer.tid if tracing is not None else 0}\n"
             f"Uid:\t{creds.uid}\t{creds.euid}\t{creds.suid}\t{creds.fsuid}\n"
             f"Gid:\t{creds.gid}\t{creds.egid}\t{creds.sgid}\t{creds.fsgid}\n"
             f"FDSize:\t64\nGroups:\t{' '.join(map(str, creds.groups))}\n"
@@ -332,13 +367,14 @@ def _handler_mask(tg, wanted):
     return sum(1 << (signo - 1) for signo, action in enumerate(tg.sighand) if signo and wanted(action.handler))
 
 
-def process_stat(task, tg, kernel):
-    """/proc/<pid>/stat: the 52 fields of proc(5), those the sandbox does not track as 0."""
+def process_stat(task, tg, kernel, boot_offset=0.0):
+    """/proc/<pid>/stat: the 52 fields of proc(5), those the sandbox does not track as 0;
+    starttime as the reader's time namespace counts boot time (`boot_offset` seconds)."""
     parent = tg.parent.tgid if tg.parent is not None else 0
     comm = (task.comm or os.path.basename(tg.exe))[:15]
     state = "T" if tg.stopped else "S"
     ticks = os.sysconf("SC_CLK_TCK")
-    start = int((tg.start_time - kernel.boot_time) * ticks) if kernel is not None else 0
+    start = int((tg.start_time - kernel.boot_time + boot_offset) * ticks) if kernel is not None else 0
     pty = controlling_terminal(tg) if kernel is not None else None
     tty_nr, tpgid = (new_encode_dev(pty.rdev), pty.foreground or -1) if pty is not None else (0, -1)
     user, system = tg.cpu_times()

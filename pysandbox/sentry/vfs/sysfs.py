@@ -5,11 +5,14 @@ The CPUs are the sandbox's virtual ones (sched.HOST_CPUS of them), described as
 /proc/cpuinfo describes them: one package, one core per CPU, no SMT, and the same cache
 sizes. Nothing of the host's own topology shows through.
 """
+import os
+
 from ..sched import HOST_CPUS
 from .memfs import MemDir, MemFile
 
 _DIRECTORIES = (b"fs", b"fs/cgroup", b"kernel", b"kernel/mm", b"class", b"class/net", b"bus", b"block",
-                b"module", b"devices", b"devices/system", b"devices/system/cpu", b"firmware")
+                b"module", b"devices", b"devices/system", b"devices/system/cpu", b"devices/system/node",
+                b"firmware")
 # Linux's NR_CPUS - 1 on common distribution kernels; never below the last CPU.
 _KERNEL_MAX = 255
 # (level, type, size in KiB, ways, shared by every CPU): cpuinfo's "cache size" is the L3.
@@ -50,6 +53,9 @@ def sysfs_root(cpus=HOST_CPUS):
             parent = parent.lookup(part)
         if path == b"devices/system/cpu":
             parent.add(name, FilledOnFirstUse(lambda directory: _fill_cpu_dir(directory, cpus), 0o755,
+                                              fs=parent.fs))
+        elif path == b"devices/system/node":
+            parent.add(name, FilledOnFirstUse(lambda directory: _fill_node_dir(directory, cpus), 0o755,
                                               fs=parent.fs))
         else:
             parent.mkdir(name, 0o755, 0, 0)
@@ -98,6 +104,23 @@ def _fill_cpu_dir(directory, cpus):
             _files(cpu_dir, {"online": 1}, mode=0o644)
         _fill_topology(cpu_dir.mkdir(b"topology", 0o755, 0, 0), cpu, everyone)
         _fill_caches(cpu_dir.mkdir(b"cache", 0o755, 0, 0), cpu, everyone)
+
+
+def _fill_node_dir(directory, cpus):
+    """/sys/devices/system/node: one memory node, node 0, with every CPU and all the memory
+    (what set_mempolicy(2) and friends say too: sys_numa.py)."""
+    _files(directory, {"online": 0, "possible": 0, "has_cpu": 0, "has_memory": 0, "has_normal_memory": 0})
+    node = directory.mkdir(b"node0", 0o755, 0, 0)
+    everyone = range(cpus)
+    page = os.sysconf("SC_PAGE_SIZE")
+    total_kb = os.sysconf("SC_PHYS_PAGES") * page // 1024
+    free_kb = os.sysconf("SC_AVPHYS_PAGES") * page // 1024
+    meminfo = "".join(f"Node 0 {name + ':':<16}{value:>8} kB\n" for name, value in
+                      (("MemTotal", total_kb), ("MemFree", free_kb), ("MemUsed", total_kb - free_kb)))
+    _files(node, {"cpulist": cpu_list(everyone), "cpumap": cpu_mask(everyone, cpus), "distance": 10})
+    node.add(b"meminfo", MemFile(0o444, data=meminfo.encode()))
+    for cpu in everyone:
+        node.symlink(b"cpu%d" % cpu, b"../../cpu/cpu%d" % cpu, 0, 0)
 
 
 def _fill_topology(directory, cpu, everyone):

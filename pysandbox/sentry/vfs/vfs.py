@@ -147,7 +147,7 @@ class VFS:
         if fstype == "sysfs":
             return sysfs_root()
         if fstype in ("cgroup", "cgroup2"):
-            return cgroup_root()
+            return cgroup_root(self, task)
         if fstype == "devpts":
             return devpts_root(data)
         if fstype == "mqueue":
