@@ -46,11 +46,7 @@ def one_start(runner, program):
 
 
 def medians(runs):
-    labels = []
-    for points in runs:
-        for label in sorted(points, key=points.get):
-            if label not in labels:
-                labels.append(label)
+    labels = dict.fromkeys(label for points in runs for label in sorted(points, key=points.get))
     table = {label: statistics.median(p[label] for p in runs if label in p) for label in labels}
     return dict(sorted(table.items(), key=lambda item: item[1]))
 

@@ -19,9 +19,10 @@ it off.
 import marshal
 import os
 import sys
+from _frozen_importlib import ModuleSpec       # the import system's own, as importlib.machinery's
+from _frozen_importlib_external import MAGIC_NUMBER
 
 FILE_MAGIC = b"PSBMODS1"
-MAGIC_NUMBER = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 BUNDLE_PATH = os.path.join(PACKAGE_DIR, "__pycache__", f"modules.{sys.implementation.cache_tag}.bundle")
 HEADER_SIZE = len(FILE_MAGIC) + len(MAGIC_NUMBER) + 8
@@ -79,8 +80,7 @@ class BundleFinder:
             return None
 
 
-finder = None
-ModuleSpec = sys.modules["_frozen_importlib"].ModuleSpec
+finder = None                           # the installed BundleFinder
 
 
 def install():

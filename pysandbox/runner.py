@@ -127,7 +127,7 @@ def run_program(argv, *, platform_name="ptrace", rootfs=None, cwd="/", env=None,
     pids_limit (tasks) and memory_limit (bytes) bound the whole sandbox (security/limits.py).
     As root (without root: in a user namespace of its own), the sandbox runs in a child process,
     pid 1 of a new host pid namespace; this process, confined as the outer process, passes
-    signals on to it and returns its exit status (security/confine.py)."""
+    signals on to it and exits with its exit status, never returning (end_outer_process)."""
     settings = dict(locals())
     mark("outer: run_program")
     cpu = _pin_cpu(pin)
@@ -286,13 +286,10 @@ def _free_gofer_cpus(vfs, gofer):
     its own CPUs as it starts too, but that may come before this process moved it, which would
     then leave it on the other CPUs alone.) Only while it is the VFS's and alive: an ended one's
     pid may be another process's."""
+    from pysandbox.gofer.start import allow_every_cpu
     client = vfs.gofer
-    if gofer is None or client is None or client.pid != gofer.pid or client.dead:
-        return
-    try:
-        os.sched_setaffinity(gofer.pid, range(os.cpu_count() or 1))
-    except OSError:
-        pass
+    if gofer is not None and client is not None and client.pid == gofer.pid and not client.dead:
+        allow_every_cpu(gofer.pid)
 
 
 def close_sandbox(kernel, platform, vfs):

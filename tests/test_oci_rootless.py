@@ -10,9 +10,8 @@ import tempfile
 
 import pytest
 
-from helpers import collect_strays, descendants, format_procs, no_traceback, proc_status, wait_until, Result
+from helpers import PYTHON, collect_strays, descendants, format_procs, no_traceback, proc_status, wait_until, Result
 from pysandbox.security.hostproc import children_of
-from helpers import PYTHON
 from test_security_rootless import AS_NOBODY, NO_USER_NAMESPACES, NOBODY, nobody_python, nobody_rootfs  # noqa: F401
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),

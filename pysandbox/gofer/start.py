@@ -61,7 +61,7 @@ def fork_gofer(roots, hand_over=False, cpus=None):
         try:
             ours.close()
             if cpus:
-                _allow_every_cpu()
+                allow_every_cpu()
             # Imported by the child: the sentry's modules may not be imported yet. Its seccomp
             # report names syscalls from the table, after its chroot (security/seccomp.py).
             from pysandbox.sentry.syscalls import linux64  # noqa: F401
@@ -78,9 +78,10 @@ def fork_gofer(roots, hand_over=False, cpus=None):
     return pid, ours
 
 
-def _allow_every_cpu():
+def allow_every_cpu(pid=0):
+    """Let process `pid` (0: this one) run on any CPU, if the host lets it."""
     try:
-        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+        os.sched_setaffinity(pid, range(os.cpu_count() or 1))
     except OSError:
         pass
 

@@ -14,7 +14,6 @@ from pysandbox.ocishim.spec import SpecError
 from pysandbox.ocishim.state import running_in_user_namespace
 from pysandbox.sentry.errors import SandboxError
 
-CLONE_NEWUSER = 0x10000000
 MAPPING_TOOLS = {"uid": "newuidmap", "gid": "newgidmap"}
 
 
@@ -30,8 +29,8 @@ def check_spec(spec):
         if spec.uid_mappings or spec.gid_mappings:
             raise SpecError("linux.uidMappings/gidMappings are given, but linux.namespaces has no user namespace")
         return
-    process = spec.process
-    for kind, mappings in (("uid", spec.uid_mappings), ("gid", spec.gid_mappings)):
+    by_kind = {"uid": spec.uid_mappings, "gid": spec.gid_mappings}
+    for kind, mappings in by_kind.items():
         if not mappings:
             raise SpecError(f"user namespaces enabled, but no {kind} mappings found (linux.{kind}Mappings)")
         if host_id(mappings, 0) is None:
@@ -46,12 +45,11 @@ def check_spec(spec):
         if not maps_only(mappings, own) and not _installed(MAPPING_TOOLS[kind]):
             raise SpecError(f"linux.{kind}Mappings maps more than this user's own {kind} {own}: that needs "
                             f"{MAPPING_TOOLS[kind]} (Debian's uidmap package), which is not installed")
-    check_process_ids(spec, process, "process")
+    check_process_ids(spec, spec.process, "process")
     for index, mount in enumerate(spec.mounts):
         for option in mount.options:
             name, _, value = option.partition("=")
-            mappings = {"uid": spec.uid_mappings, "gid": spec.gid_mappings}.get(name)
-            if mappings is not None and value.isdigit() and host_id(mappings, int(value)) is None:
+            if name in by_kind and value.isdigit() and host_id(by_kind[name], int(value)) is None:
                 raise SpecError(f"mounts[{index}] ({mount.destination}): cannot specify {option} mount option "
                                 f"for a container whose user namespace doesn't map it")
 
@@ -77,7 +75,7 @@ def _installed(tool):
 
 def host_id(mappings, container_id):
     """The host id `container_id` maps to, or None."""
-    for mapping in mappings or ():
+    for mapping in mappings:
         mapped = mapping.host_of(container_id)
         if mapped is not None:
             return mapped
@@ -96,13 +94,14 @@ def enter_user_namespace(spec):
     is written from a helper left in the caller's namespace, as runc's parent writes them: by
     root directly, by anyone else through newuidmap/newgidmap (setuid root, checking
     /etc/subuid and /etc/subgid). SandboxError if the host refuses."""
+    from pysandbox.security.confine import CLONE_NEWUSER
     from pysandbox.security.seccomp import libc
     privileged = os.geteuid() == 0
     own = {"uid": os.geteuid(), "gid": os.getegid()}
     maps = {"gid": spec.gid_mappings, "uid": spec.uid_mappings}
     by_self = {kind for kind, mappings in maps.items() if not privileged and maps_only(mappings, own[kind])}
-    helper = _MappingHelper([(kind, maps[kind], not privileged) for kind in maps if kind not in by_self]) \
-        if len(by_self) < len(maps) else None
+    plans = [(kind, maps[kind]) for kind in maps if kind not in by_self]
+    helper = _MappingHelper(plans, with_tool=not privileged) if plans else None
     if libc.unshare(CLONE_NEWUSER) != 0:
         error = libc.errno
         if helper is not None:
@@ -156,7 +155,7 @@ class _MappingHelper:
     by newuidmap/newgidmap PID ID HOST SIZE...; the first failure's message goes back through a
     pipe."""
 
-    def __init__(self, plans):
+    def __init__(self, plans, with_tool):
         import subprocess
         go_read, self._go = os.pipe2(os.O_CLOEXEC)
         self._result, result_write = os.pipe2(os.O_CLOEXEC)
@@ -170,7 +169,7 @@ class _MappingHelper:
         status = 1
         try:
             if os.read(go_read, 1) == b"g":
-                for kind, mappings, with_tool in plans:
+                for kind, mappings in plans:
                     if not with_tool:
                         _write_map(parent, f"{kind}_map", _map_text(mappings))
                         continue

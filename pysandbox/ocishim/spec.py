@@ -97,8 +97,8 @@ class ContainerSpec:
     mounts: list = field(default_factory=list)
     namespaces: list = field(default_factory=list)     # (unshare flag, path or None)
     user_namespace: bool = False                        # linux.namespaces has a (fresh) user namespace
-    uid_mappings: list = None                           # [IdMapping] of linux.uidMappings; None: absent
-    gid_mappings: list = None
+    uid_mappings: list = field(default_factory=list)    # [IdMapping] of linux.uidMappings
+    gid_mappings: list = field(default_factory=list)
     masked_paths: list = field(default_factory=list)
     readonly_paths: list = field(default_factory=list)
     sysctl: dict = field(default_factory=dict)
@@ -290,7 +290,8 @@ def _parse_linux(linux, spec):
         _check_type(ns, dict, f"linux.namespaces[{i}]")
         kind, path = ns.get("type"), ns.get("path") or None
         if kind in SENTRY_NAMESPACES:
-            spec.user_namespace = spec.user_namespace or kind == "user"
+            if kind == "user":
+                spec.user_namespace = True
             if path:
                 raise SpecError(f"linux.namespaces: joining an existing {kind} namespace ({path}) is not "
                                 f"supported: the sandbox's {kind}s are the sentry's own")
@@ -328,11 +329,8 @@ def _parse_linux(linux, spec):
 
 
 def _parse_id_mappings(linux, key):
-    items = _optional(linux, key, list, "linux")
-    if items is None:
-        return None
     mappings = []
-    for i, item in enumerate(items):
+    for i, item in enumerate(_optional(linux, key, list, "linux", [])):
         where = f"linux.{key}[{i}]"
         _check_type(item, dict, where)
         mapping = IdMapping(*(_id(item.get(name), f"{where}.{name}") for name in ("containerID", "hostID", "size")))

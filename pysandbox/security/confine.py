@@ -7,10 +7,9 @@ import struct
 import _signal as signal  # the C module: `signal` adds enum's import, ~2 ms of every start
 import sys
 
-from pysandbox import starttrace
 from pysandbox.security import hostproc, imports, seccomp
 from pysandbox.sentry.errors import SandboxError
-from pysandbox.starttrace import mark
+from pysandbox.starttrace import mark, profiled
 
 MODES = ("kill", "debug", "off")
 DEFAULT_MODE = os.environ.get("PYSANDBOX_SECCOMP", "kill")
@@ -335,7 +334,7 @@ def finish_sandbox_process(body):
     """Run body() in the forked sandbox process and end the process with the exit status it
     returns, errors told the way the CLI tells them (it never returns to the caller's caller)."""
     try:
-        status = starttrace.profiled(body)
+        status = profiled(body)
     except SandboxError as error:
         print(f"pysandbox: {error}", file=sys.stderr)
         status = error.exit_status

@@ -128,8 +128,7 @@ class DirectoryFdLoader(_frozen_importlib_external.SourceFileLoader):
             return source.read()
 
     def path_stats(self, path):
-        fd, relative = self._where(path)
-        attrs = os.stat(relative, dir_fd=fd)
+        attrs = self.finder.stat(path)
         return {"mtime": attrs.st_mtime, "size": attrs.st_size}
 
 

@@ -11,9 +11,9 @@ every missing entry shows up in one run.
 import errno
 import os
 import struct
+from collections import namedtuple
 
 from pysandbox import starttrace
-from collections import namedtuple
 
 AUDIT_ARCH_X86_64 = 0xC000003E
 X32_SYSCALL_BIT = 0x40000000

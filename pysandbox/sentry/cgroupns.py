@@ -24,7 +24,6 @@ from .vfs.procfs import ProcInode
 from .weakrefs import WeakKeyMap
 
 INITIAL_CGROUP_INO = 0xEFFFFFFB     # PROC_CGROUP_INIT_INO
-ROOT = b"/"
 # The interface files a cgroup shows, reporting no limits.
 _INTERFACE_FILES = ((b"cgroup.controllers", b"cpu memory pids\n"), (b"cgroup.subtree_control", b""),
                     (b"cpu.max", b"max 100000\n"), (b"memory.max", b"max\n"), (b"memory.current", b"0\n"),
@@ -54,7 +53,7 @@ class Cgroup(MemDir):
         """The live processes in this cgroup, by tgid."""
         kernel = self.hierarchy.vfs().kernel     # None until the first task runs
         groups = kernel.thread_groups.items() if kernel is not None else ()
-        return sorted(tgid for tgid, tg in groups if not tg.zombie and (getattr(tg, "cgroup", None) or self.hierarchy.root) is self)
+        return sorted(tgid for tgid, tg in groups if not tg.zombie and (tg.cgroup or self.hierarchy.root) is self)
 
     def sub_cgroups(self):
         return [child for child in self.children.values() if isinstance(child, Cgroup)]
@@ -151,12 +150,6 @@ def hierarchy(vfs):
     return found
 
 
-def mount_root(vfs, task=None):
-    """The directory a cgroup mount shows: the mounting task's namespace root, or at set-up
-    (no task) the hierarchy's root."""
-    return of(task).root if task is not None else hierarchy(vfs).root
-
-
 class CgroupNamespace(Namespace):
     kind = b"cgroup"
 
@@ -175,7 +168,7 @@ def of(t):
 
 def cgroup_of(t):
     """The cgroup task `t`'s process is in."""
-    return getattr(t.tg, "cgroup", None) or hierarchy(t.kernel.vfs).root
+    return t.tg.cgroup or hierarchy(t.kernel.vfs).root
 
 
 def new_namespace(t):

@@ -467,7 +467,7 @@ class Kernel:
             tasks[0].context.kill_process()
         for task in tasks:
             self._release_task(task, exit_context=False)
-            if task.ptrace is not None and task is not tg.leader:
+            if task.ptrace is not None:              # the leader is reported with its process
                 from pysandbox.sentry import ptrace
                 ptrace.thread_exited(task, wait_status)
         self._become_zombie(tg)

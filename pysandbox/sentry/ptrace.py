@@ -20,8 +20,7 @@ import errno
 
 from pysandbox.sentry import signals
 from pysandbox.sentry.errors import RESTART_SYS
-
-MASK64 = (1 << 64) - 1
+from pysandbox.sentry.signals import CLD_TRAPPED, MASK64
 
 PTRACE_TRACEME, PTRACE_PEEKTEXT, PTRACE_PEEKDATA, PTRACE_PEEKUSER = 0, 1, 2, 3
 PTRACE_POKETEXT, PTRACE_POKEDATA, PTRACE_POKEUSER, PTRACE_CONT, PTRACE_KILL = 4, 5, 6, 7, 8
@@ -45,7 +44,6 @@ _EVENT_OPTION = {PTRACE_EVENT_FORK: PTRACE_O_TRACEFORK, PTRACE_EVENT_VFORK: PTRA
                  PTRACE_EVENT_EXIT: PTRACE_O_TRACEEXIT}
 
 PTRACE_SYSCALL_INFO_NONE, PTRACE_SYSCALL_INFO_ENTRY, PTRACE_SYSCALL_INFO_EXIT = 0, 1, 2
-CLD_TRAPPED = 4
 
 # Kinds of ptrace-stop (man 2 ptrace, "Stopped states").
 SIGNAL_DELIVERY, GROUP, EVENT, SYSCALL_ENTRY, SYSCALL_EXIT = "signal", "group", "event", "entry", "exit"
@@ -72,11 +70,12 @@ STOPPED = object()          # next_signal: the task entered a ptrace-stop
 
 
 class Stop:
-    """One ptrace-stop: what wait(2) tells the tracer ((code << 8) | 0x7f) and GETSIGINFO shows."""
-    __slots__ = ("kind", "code", "siginfo", "reported")
+    """One ptrace-stop: what wait(2) tells the tracer ((code << 8) | 0x7f) and GETSIGINFO shows;
+    an event stop's `message` becomes what PTRACE_GETEVENTMSG reads once the task stops there."""
+    __slots__ = ("kind", "code", "siginfo", "reported", "message")
 
-    def __init__(self, kind, code, siginfo=None):
-        self.kind, self.code, self.siginfo, self.reported = kind, code, siginfo, False
+    def __init__(self, kind, code, siginfo=None, message=None):
+        self.kind, self.code, self.siginfo, self.reported, self.message = kind, code, siginfo, False, message
 
     @property
     def wait_status(self):
@@ -109,6 +108,8 @@ class Tracee:
         """Park the task in `stop` and tell its tracer: wait(2) and a SIGCHLD (CLD_TRAPPED, or
         CLD_STOPPED for a group-stop)."""
         task = self.task
+        if stop.message is not None:
+            self.event_msg = stop.message
         if stop.siginfo is None and stop.kind != GROUP:
             stop.siginfo = signals.SigInfo(signals.SIGTRAP, stop.code, pid=task.tid, uid=task.creds.uid)
         self.stop = stop
@@ -128,21 +129,17 @@ class Tracee:
     def queue_event(self, event, message):
         """A PTRACE_EVENT stop before the task next returns to user mode, if the option asks."""
         if self.options & _EVENT_OPTION.get(event, 0):
-            self.pending.append(lambda: self._set_event_msg(message))
-            self.pending.append(Stop(EVENT, signals.SIGTRAP | (event << 8)))
+            self.pending.append(Stop(EVENT, signals.SIGTRAP | (event << 8), message=message))
             self.task.interrupted = True
             return True
         return False
-
-    def _set_event_msg(self, message):
-        self.event_msg = message
 
     def syscall_stop_code(self):
         return signals.SIGTRAP | (0x80 if self.options & PTRACE_O_TRACESYSGOOD else 0)
 
     # -- resuming ---------------------------------------------------------------------------------
     def resume_from_stop(self, request, signo):
-        """PTRACE_CONT/SYSCALL/SINGLESTEP/DETACH: leave the ptrace-stop; `signo` is the signal the
+        """PTRACE_CONT/SYSCALL/SINGLESTEP: leave the ptrace-stop; `signo` is the signal the
         tracer chose (delivered from a signal-delivery-stop, sent from a syscall stop)."""
         task, stop = self.task, self.stop
         self.stop = None
@@ -161,11 +158,7 @@ class Tracee:
             signals.send_signal(task, signals.SigInfo.kernel(signo))
         if stop.kind == SYSCALL_ENTRY:
             self.entry_resumed = True
-            _run_syscall_soon(task)
-        else:
-            task.parked = None
-            task.interrupted = True
-            task.kernel.make_runnable(task)
+        _leave_stop(task, stop)
 
 
 def _chosen_signal(original, signo, tracer):
@@ -173,6 +166,16 @@ def _chosen_signal(original, signo, tracer):
     if original is not None and signo == original.signo:
         return original
     return signals.SigInfo(signo, signals.SI_USER, pid=tracer.tg.tgid, uid=tracer.creds.uid)
+
+
+def _leave_stop(task, stop):
+    """The task runs on from `stop`: the syscall it stopped at the entry of runs first."""
+    if stop.kind == SYSCALL_ENTRY:
+        _run_syscall_soon(task)
+        return
+    task.parked = None
+    task.interrupted = True
+    task.kernel.make_runnable(task)
 
 
 def _run_syscall_soon(task):
@@ -263,13 +266,6 @@ def group_stop(task, signo):
     state.enter_stop(Stop(GROUP, code, siginfo))
 
 
-def listen(task):
-    """PTRACE_LISTEN: a seized tracee at a PTRACE_EVENT_STOP stays stopped, and traps again
-    (PTRACE_EVENT_STOP, SIGTRAP) when its group-stop ends."""
-    state = task.ptrace
-    state.listening = True
-
-
 def group_continued(task):
     """SIGCONT reached the process of a listening tracee: it traps again for its tracer."""
     state = task.ptrace
@@ -285,11 +281,10 @@ def exit_with_event(task, wait_status, finish=None):
     state = task.ptrace
     if not state.options & PTRACE_O_TRACEEXIT:
         return False
-    state.event_msg = wait_status
     state.in_syscall = False
     state.pending.clear()
     state.pending.append(finish or (lambda: task.kernel.exit_thread_group(task.tg, wait_status=wait_status)))
-    state.enter_stop(Stop(EVENT, signals.SIGTRAP | (PTRACE_EVENT_EXIT << 8)))
+    state.enter_stop(Stop(EVENT, signals.SIGTRAP | (PTRACE_EVENT_EXIT << 8), message=wait_status))
     return True
 
 
@@ -378,12 +373,7 @@ def detach(task, signo=0):
         return
     if stop.kind == SIGNAL_DELIVERY and signo:
         task.pending.enqueue(_chosen_signal(stop.siginfo, signo, state.tracer))
-    if stop.kind == SYSCALL_ENTRY:
-        _run_syscall_soon(task)
-        return
-    task.parked = None
-    task.interrupted = True
-    task.kernel.make_runnable(task)
+    _leave_stop(task, stop)
 
 
 def exit_reported_to_tracer(tg):

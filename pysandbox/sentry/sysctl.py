@@ -84,10 +84,8 @@ def namespace_problem(name, namespaces):
 def value_problem(name, value):
     """Why `value` cannot be sysctl `name`'s (a config's linux.sysctl), or None."""
     try:
-        if name == "kernel.sem" and _sem_after_write(KNOWN[name][1], value)[1]:
+        if name in _PARTIAL_WRITES and _PARTIAL_WRITES[name](KNOWN[name][1], value)[1]:
             raise SyscallError(errno.EINVAL)
-        if name == "net.ipv4.ping_group_range":
-            _ping_group_range_after_write(KNOWN[name][1], value)
         _normalised(_kind(name), value)
     except SyscallError:
         return f"sysctl {name}={value!r}: not a valid value"
@@ -144,9 +142,9 @@ def _sem_after_write(current, text):
 
 
 def _ping_group_range_after_write(current, text):
-    """net.ipv4.ping_group_range after a write (ipv4_ping_group_range): the numbers given replace
-    low then high (none: no change); one outside a gid_t is EINVAL; high below low means nobody
-    ("1 0")."""
+    """net.ipv4.ping_group_range after a write (ipv4_ping_group_range), as _sem_after_write: the
+    numbers given replace low then high (none: no change); one outside a gid_t is EINVAL; high
+    below low means nobody ("1 0")."""
     values = current.split()
     words = text.split()[:2]
     for index, word in enumerate(words):
@@ -159,7 +157,12 @@ def _ping_group_range_after_write(current, text):
         values[index] = str(number)
     if int(values[1]) < int(values[0]):
         values = ["1", "0"]
-    return "\t".join(values)
+    return "\t".join(values), 0, None
+
+
+# The sysctls a write may set part of: name -> f(current, text) giving (value, errno or 0, chars taken
+# or None for all).
+_PARTIAL_WRITES = {"kernel.sem": _sem_after_write, "net.ipv4.ping_group_range": _ping_group_range_after_write}
 
 
 class Sysctls:
@@ -175,10 +178,8 @@ class Sysctls:
         for name, value in settings.items():
             if name not in KNOWN:
                 self.extra.add(name)
-            if name == "kernel.sem":
-                self._store(name, _sem_after_write(self.values[name], value)[0])
-            elif name == "net.ipv4.ping_group_range":
-                self._store(name, _ping_group_range_after_write(self.values[name], value))
+            if name in _PARTIAL_WRITES:
+                self._store(name, _PARTIAL_WRITES[name](self.values[name], value)[0])
             else:
                 self._store(name, _normalised(_kind(name), value))
 
@@ -213,15 +214,12 @@ class Sysctls:
         """A write(2) to /proc/sys/<name> by task `t`: how much of `text` it took (None: all)."""
         if not capable(t, CAP_NET_ADMIN if name.startswith("net.") else CAP_SYS_ADMIN):
             raise SyscallError(errno.EPERM)
-        if name == "kernel.sem":
-            value, error, taken = _sem_after_write(self.get(name, t), text)
+        if name in _PARTIAL_WRITES:
+            value, error, taken = _PARTIAL_WRITES[name](self.get(name, t), text)
             self._set(t, name, value)
             if error:
                 raise SyscallError(error)
             return taken
-        if name == "net.ipv4.ping_group_range":
-            self._set(t, name, _ping_group_range_after_write(self.get(name, t), text))
-            return None
         value = _normalised(_kind(name), text)
         low, high = IPC_SYSCTL_RANGES.get(name, (None, None))
         if low is not None and not low <= int(value) <= high:

@@ -20,16 +20,17 @@ from .errors import SyscallError
 from .vfs.file import ContentFile
 from .vfs.procfs import ProcInode
 from .nsfs import InitialNamespaces, Namespace, new_inode_number
+from .syscalls.sys_time import (CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE,
+                                CLOCK_MONOTONIC_RAW, NSEC_PER_SEC, sandbox_monotonic_ns)
 
 INITIAL_TIME_INO = 0xEFFFFFFA     # PROC_TIME_INIT_INO
-CLOCK_MONOTONIC, CLOCK_BOOTTIME = 1, 7
-NSEC_PER_SEC = 1_000_000_000
 KTIME_SEC_MAX = (1 << 63) // NSEC_PER_SEC - 1
 _CLOCK_NAMES = {b"monotonic": CLOCK_MONOTONIC, b"1": CLOCK_MONOTONIC, b"boottime": CLOCK_BOOTTIME,
                 b"7": CLOCK_BOOTTIME}
 # Which offset a clock id reads with: the MONOTONIC family, then the BOOTTIME one.
-_OFFSET_OF_CLOCK = {1: CLOCK_MONOTONIC, 4: CLOCK_MONOTONIC, 6: CLOCK_MONOTONIC, 7: CLOCK_BOOTTIME,
-                    9: CLOCK_BOOTTIME}
+_OFFSET_OF_CLOCK = {CLOCK_MONOTONIC: CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW: CLOCK_MONOTONIC,
+                    CLOCK_MONOTONIC_COARSE: CLOCK_MONOTONIC, CLOCK_BOOTTIME: CLOCK_BOOTTIME,
+                    CLOCK_BOOTTIME_ALARM: CLOCK_BOOTTIME}
 _MAX_OFFSETS = 2                  # one write sets at most two clocks, as Linux reads them
 # sscanf("%9s %lld %lu"): up to nine non-blank characters, then two numbers after optional blanks.
 _OFFSET_LINE = re.compile(rb"[ \t\v\f\r]*([^ \t\v\f\r]{1,9}+)[ \t\v\f\r]*([+-]?\d+)[ \t\v\f\r]*(\+?\d+)")
@@ -57,7 +58,6 @@ class TimeNamespace(Namespace):
     def set_offsets(self, t, offsets):
         """Store parsed offsets [(clock, ns)], as proc_timens_set_offset(): ERANGE for an offset
         that would take the clock below 0 or past KTIME_SEC_MAX / 2, then EACCES once entered."""
-        from .syscalls.sys_time import sandbox_monotonic_ns
         now_ns = sandbox_monotonic_ns(t.kernel)
         for _, offset in offsets:
             seconds = offset // NSEC_PER_SEC
@@ -88,16 +88,19 @@ def for_children(t):
 def unshare(t):
     """unshare(CLONE_NEWTIME): a namespace with the offsets of the one children would have
     entered, for the caller's children; the caller stays where it is."""
-    t.time_ns_for_children = TimeNamespace(new_inode_number(t), for_children(t).offsets)
+    t.time_ns_for_children = _new_for_children(t)
 
 
-def child_namespaces(t, flags, new_namespace, shares_memory):
+def _new_for_children(t):
+    """A new namespace starting from the offsets of the one `t`'s children would enter."""
+    return TimeNamespace(new_inode_number(t), for_children(t).offsets)
+
+
+def child_namespaces(t, new_namespace, shares_memory):
     """(time_ns, time_ns_for_children) of a child of `t`: clone3(CLONE_NEWTIME) makes a new one
     first; a child with its own memory enters the one for children, a CLONE_VM one stays in
     its parent's (it shares the parent's clocks page on Linux)."""
-    children = t.time_ns_for_children
-    if new_namespace:
-        children = TimeNamespace(new_inode_number(t), for_children(t).offsets)
+    children = _new_for_children(t) if new_namespace else t.time_ns_for_children
     if shares_memory:
         return t.time_ns, children
     if children is not None:
@@ -105,11 +108,11 @@ def child_namespaces(t, flags, new_namespace, shares_memory):
     return children, children
 
 
-def enter_after_exec(t):
-    """execve: a process enters its namespace for children (Linux 6.0, timens_on_fork at exec)."""
-    if t.time_ns_for_children is not None and t.time_ns_for_children is not t.time_ns:
-        t.time_ns = t.time_ns_for_children
-        t.time_ns.frozen = True
+def enter(t, namespace):
+    """`t` reads its clocks in `namespace` and its children start there: setns(2), or execve into
+    the namespace for children (Linux 6.0, timens_on_fork at exec). Its offsets are fixed from now."""
+    namespace.frozen = True
+    t.time_ns = t.time_ns_for_children = namespace
 
 
 def parse_offsets(data):

@@ -186,7 +186,7 @@ def get_mempolicy(t, mode, nmask, maxnode, addr, flags):
                 if not vma.prot & PROT_READ:
                     raise SyscallError(errno.EFAULT)
                 value = 0
-            elif policy is not None and policy is task_policy(t) and policy.mode == MPOL_INTERLEAVE:
+            elif policy is not None and policy.mode == MPOL_INTERLEAVE:   # the thread's own policy
                 value = 0                    # the next node of the interleave: always node 0
             else:
                 raise SyscallError(errno.EINVAL)
@@ -241,24 +241,23 @@ def set_mempolicy_home_node(t, start, length, home_node, flags):
     end = _range_end(start, length)
     if end == start:
         return 0
-    result = -errno.ENOENT                   # no mapping in the range has a policy
+    homed = False
     for vma in t.mm.vmas.overlapping(start, end):
         policy = vma.policy
         if policy is None:
             continue
         if policy.mode not in (MPOL_BIND, MPOL_PREFERRED_MANY):
-            result = -errno.EOPNOTSUPP       # those before it keep their new home node
-            break
-        homed = policy._replace(home_node=home_node)
-        t.mm.vmas.update(max(start, vma.start), min(end, vma.end), policy=homed)
-        result = 0
-    if result < 0:
-        raise SyscallError(-result)
+            raise SyscallError(errno.EOPNOTSUPP)     # those before it keep their new home node
+        t.mm.vmas.update(max(start, vma.start), min(end, vma.end), policy=policy._replace(home_node=home_node))
+        homed = True
+    if not homed:
+        raise SyscallError(errno.ENOENT)         # no mapping in the range has a policy
     return 0
 
 
 def _find_target(t, pid):
-    """The thread `pid` names (0: the caller), a zombie's leader included: ESRCH for none."""
+    """The thread `pid` names (0: the caller), a zombie's leader included: ESRCH for none, EPERM
+    without ptrace read access to it."""
     if pid == 0:
         return t
     task = t.kernel.tasks.get(pid) if pid > 0 else None
@@ -267,6 +266,8 @@ def _find_target(t, pid):
         task = tg.leader if tg is not None and not tg.reaped else None
         if task is None:
             raise SyscallError(errno.ESRCH)
+    if not ptrace_may_access(t, task):       # its own process always may
+        raise SyscallError(errno.EPERM)
     return task
 
 
@@ -274,8 +275,6 @@ def _target_mm(t, pid):
     """The memory of process `pid` for move_pages: ESRCH for no such thread, EPERM without
     ptrace read access, EINVAL for a zombie, which has no memory left."""
     task = _find_target(t, pid)
-    if task is not t and not ptrace_may_access(t, task):
-        raise SyscallError(errno.EPERM)
     if not task.alive:
         raise SyscallError(errno.EINVAL)
     return task.mm
@@ -287,8 +286,6 @@ def migrate_pages(t, pid, maxnode, old_nodes, new_nodes):
     read_nodemask(t, old_nodes, maxnode)
     new = read_nodemask(t, new_nodes, maxnode)
     task = _find_target(t, pid)
-    if task is not t and not ptrace_may_access(t, task):
-        raise SyscallError(errno.EPERM)
     if new & ~ONLINE_NODES and not capable(t, CAP_SYS_NICE):
         raise SyscallError(errno.EPERM)
     if not new & ONLINE_NODES or not task.alive:

@@ -120,7 +120,7 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal, p
     if flags & CLONE_NEWTIME or t.time_ns_for_children is not t.time_ns:
         from pysandbox.sentry import timens         # namespaces: off the start-up path
         child.time_ns, child.time_ns_for_children = timens.child_namespaces(
-            t, flags, bool(flags & CLONE_NEWTIME), bool(flags & CLONE_VM))
+            t, bool(flags & CLONE_NEWTIME), bool(flags & CLONE_VM))
     else:
         child.time_ns = child.time_ns_for_children = t.time_ns
     child.personality = t.personality
@@ -343,8 +343,8 @@ def _enter(t, kind, namespace):
     elif kind == CLONE_NEWCGROUP:
         t.cgroup_ns = namespace
     elif kind == CLONE_NEWTIME:
-        namespace.frozen = True
-        t.time_ns = t.time_ns_for_children = namespace
+        from pysandbox.sentry import timens
+        timens.enter(t, namespace)
     else:
         mountns.enter(t.fs, namespace)
 
@@ -445,7 +445,7 @@ def _exec(t, path, argv, envp):
     t.personality = personality_after_exec(t.personality, t.creds, new_creds[-1])
     if t.time_ns_for_children is not t.time_ns:   # a process enters its children's time namespace
         from pysandbox.sentry import timens         # at exec (Linux 6.0)
-        timens.enter_after_exec(t)
+        timens.enter(t, t.time_ns_for_children)
     t.creds = new_creds[-1]
     t.tg.did_exec = True
     if t.ptrace is not None:
@@ -473,6 +473,9 @@ def _discard_old_image(t):
     for other in list(tg.tasks):
         if other is not t and other.alive:
             kernel._release_task(other, exit_context=False)
+            if other.ptrace is not None:     # a tracer sees them exit with status 0 (ptrace(2), execve)
+                from pysandbox.sentry import ptrace
+                ptrace.thread_exited(other, 0)
     tg.tasks[:] = [t]
     tg.settle_cpu_time()
     t.context.kill_process()

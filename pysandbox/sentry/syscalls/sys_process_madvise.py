@@ -6,7 +6,7 @@ from pysandbox.sentry.credentials import CAP_SYS_NICE, capable
 from pysandbox.sentry.errors import SyscallError
 from pysandbox.sentry.syscalls.sys_pidfd import pidfd_of, ptrace_may_access
 from pysandbox.sentry.syscalls.sys_read_write import read_iovecs
-from pysandbox.sentry.vma import PAGE_SIZE, page_round_up
+from pysandbox.sentry.vma import page_round_up
 
 MADV_WILLNEED, MADV_COLD, MADV_PAGEOUT = 3, 20, 21
 # Linux 6.1's advice for another process: none that destroys data.
@@ -56,9 +56,8 @@ def process_madvise(t, pidfd, iovec, vlen, advice, flags):
 
 
 def _advise(mm, addr, length, advice):
-    """madvise(2) of one range of `mm`: COLD and PAGEOUT refuse locked memory."""
-    if addr % PAGE_SIZE:
-        raise SyscallError(errno.EINVAL)
+    """madvise(2) of one range of `mm`: COLD and PAGEOUT refuse locked memory (EINVAL, as
+    mm.madvise refuses a misaligned or wrapping range)."""
     if advice in (MADV_COLD, MADV_PAGEOUT):
         if any(vma.locked for vma in mm.vmas.overlapping(addr, addr + page_round_up(length))):
             raise SyscallError(errno.EINVAL)

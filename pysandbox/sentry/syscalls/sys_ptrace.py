@@ -9,18 +9,19 @@ import struct
 from pysandbox.sentry import ptrace as tracing
 from pysandbox.sentry import signals
 from pysandbox.sentry.errors import SyscallError
-from pysandbox.sentry.ptrace import (PTRACE_ATTACH, PTRACE_CONT, PTRACE_DETACH, PTRACE_GET_SYSCALL_INFO,
-                                     PTRACE_GETEVENTMSG, PTRACE_GETFPREGS, PTRACE_GETREGS, PTRACE_GETREGSET,
-                                     PTRACE_GETSIGINFO, PTRACE_GETSIGMASK, PTRACE_INTERRUPT, PTRACE_KILL,
-                                     PTRACE_LISTEN, PTRACE_O_MASK, PTRACE_PEEKDATA, PTRACE_PEEKTEXT,
-                                     PTRACE_EVENT_STOP,
-                                     PTRACE_PEEKUSER, PTRACE_POKEDATA, PTRACE_POKETEXT, PTRACE_POKEUSER,
-                                     PTRACE_SEIZE, PTRACE_SETFPREGS, PTRACE_SETOPTIONS, PTRACE_SETREGS,
-                                     PTRACE_SETREGSET, PTRACE_SETSIGINFO, PTRACE_SETSIGMASK, PTRACE_SINGLESTEP,
-                                     PTRACE_SYSCALL, PTRACE_TRACEME, REGISTERS, TASK_SIZE_MAX, USER_REGS_SIZE)
+from pysandbox.sentry.ptrace import (MASK64, PTRACE_ATTACH, PTRACE_CONT, PTRACE_DETACH, PTRACE_EVENT_STOP,
+                                     PTRACE_GET_SYSCALL_INFO, PTRACE_GETEVENTMSG, PTRACE_GETFPREGS,
+                                     PTRACE_GETREGS, PTRACE_GETREGSET, PTRACE_GETSIGINFO, PTRACE_GETSIGMASK,
+                                     PTRACE_INTERRUPT, PTRACE_KILL, PTRACE_LISTEN, PTRACE_O_MASK,
+                                     PTRACE_PEEKDATA, PTRACE_PEEKTEXT, PTRACE_PEEKUSER, PTRACE_POKEDATA,
+                                     PTRACE_POKETEXT, PTRACE_POKEUSER, PTRACE_SEIZE, PTRACE_SETFPREGS,
+                                     PTRACE_SETOPTIONS, PTRACE_SETREGS, PTRACE_SETREGSET, PTRACE_SETSIGINFO,
+                                     PTRACE_SETSIGMASK, PTRACE_SINGLESTEP, PTRACE_SYSCALL,
+                                     PTRACE_SYSCALL_INFO_ENTRY, PTRACE_SYSCALL_INFO_EXIT,
+                                     PTRACE_SYSCALL_INFO_NONE, PTRACE_TRACEME, REGISTERS, SYSCALL_ENTRY,
+                                     SYSCALL_EXIT, TASK_SIZE_MAX, USER_REGS_SIZE)
 from pysandbox.sentry.syscalls.sys_pidfd import ptrace_may_access
 
-MASK64 = (1 << 64) - 1
 NT_PRSTATUS, NT_PRFPREG, NT_X86_XSTATE = 1, 2, 0x202
 FXSAVE_SIZE = 512
 SIZEOF_USER = 928                   # struct user on x86_64
@@ -29,7 +30,6 @@ AUDIT_ARCH_X86_64 = 0xC000003E
 MAX_ERRNO = 4095
 _IOVEC = struct.Struct("<QQ")
 _SYSCALL_INFO_HEADER = struct.Struct("<B3xIQQ")
-_RESUMING = (PTRACE_CONT, PTRACE_SYSCALL, PTRACE_SINGLESTEP)
 # eflags bits a tracer may change (FLAG_MASK in arch/x86/kernel/ptrace.c)
 _TRACER_EFLAGS = signals.RESTORABLE_EFLAGS
 
@@ -129,12 +129,12 @@ def _poke_user(t, target, addr, data):
 def _put_register(regs, name, value):
     """putreg(): selectors must be user ones (and stay what the sandbox gave), bases user
     addresses, and eflags keeps its system bits."""
-    if name in _SELECTORS_STRICT and value & 3 != 3 or name in _SELECTORS_LAX and value and value & 3 != 3:
-        raise SyscallError(errno.EIO)
+    if name in _SELECTORS_STRICT or name in _SELECTORS_LAX:
+        if value & 3 != 3 and (value or name in _SELECTORS_STRICT):
+            raise SyscallError(errno.EIO)
+        return
     if name in ("fs_base", "gs_base") and value >= TASK_SIZE_MAX:
         raise SyscallError(errno.EIO)
-    if name in _SELECTORS_STRICT or name in _SELECTORS_LAX:
-        return
     if name == "eflags":
         value = (regs.eflags & ~_TRACER_EFLAGS) | (value & _TRACER_EFLAGS)
     setattr(regs, name, value)
@@ -166,7 +166,7 @@ def _unpack_registers(regs, raw):
 
 
 def _get_regs(t, target, addr, data):
-    t.copy_out(data, _pack_registers(target))
+    t.copy_out(data, _regset(target, NT_PRSTATUS))
     return 0
 
 
@@ -176,7 +176,7 @@ def _set_regs(t, target, addr, data):
 
 
 def _get_fpregs(t, target, addr, data):
-    t.copy_out(data, bytes(target.context.get_fpstate()[:FXSAVE_SIZE]))
+    t.copy_out(data, _regset(target, NT_PRFPREG))
     return 0
 
 
@@ -276,8 +276,6 @@ def _set_sigmask(t, target, size, data):
 def _get_syscall_info(t, target, size, data):
     """PTRACE_GET_SYSCALL_INFO: at a syscall stop, its number and arguments or its result.
     Copies at most `size` bytes; returns the size of the whole answer."""
-    from pysandbox.sentry.ptrace import (PTRACE_SYSCALL_INFO_ENTRY, PTRACE_SYSCALL_INFO_EXIT,
-                                         PTRACE_SYSCALL_INFO_NONE, SYSCALL_ENTRY, SYSCALL_EXIT)
     regs = target.regs
     kind = target.ptrace.stop.kind
     op = {SYSCALL_ENTRY: PTRACE_SYSCALL_INFO_ENTRY, SYSCALL_EXIT: PTRACE_SYSCALL_INFO_EXIT}.get(
@@ -331,12 +329,13 @@ def _interrupt(t, target, addr, data):
 
 
 def _listen(t, target, addr, data):
-    """PTRACE_LISTEN: only for a seized tracee stopped at PTRACE_EVENT_STOP."""
+    """PTRACE_LISTEN: only for a seized tracee stopped at PTRACE_EVENT_STOP, which stays stopped
+    and traps again (PTRACE_EVENT_STOP, SIGTRAP) when its group-stop ends (ptrace.group_continued)."""
     state = target.ptrace
     siginfo = state.stop.siginfo
     if not state.seized or siginfo is None or siginfo.code >> 8 != PTRACE_EVENT_STOP:
         raise SyscallError(errno.EIO)
-    tracing.listen(target)
+    state.listening = True
     return 0
 
 

@@ -2,7 +2,7 @@
 
 The kernel's dispatch is
 
-    entry = SYSCALLS.get(nr)            # or lookup(nr); None: ENOSYS
+    entry = lookup(nr)                  # None: ENOSYS
     if entry is None or entry.handler is None: ...ENOSYS...
     result = entry.handler(t, *entry.decode(raw_args))
 
@@ -30,9 +30,9 @@ _DECODE_EXPRESSIONS = {
 _decoders, _register_decoders = {}, {}
 
 
-def _decoder(arg_types):
-    """A function mapping the six raw registers to the decoded arguments, generated once per signature."""
-    kinds = tuple(ARG_TYPES[arg_type] for arg_type in arg_types)
+def _decoder(kinds):
+    """A function mapping the six raw registers to the decoded arguments, generated once per tuple
+    of decodings (Entry._kinds)."""
     if kinds not in _decoders:
         values = "".join(_DECODE_EXPRESSIONS[kind].format(i=i) + ", " for i, kind in enumerate(kinds))
         _decoders[kinds] = eval(f"lambda r: ({values})")  # the source is built only from the constants above
@@ -42,9 +42,8 @@ def _decoder(arg_types):
 _REGISTERS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
 
 
-def _register_decoder(arg_types):
+def _register_decoder(kinds):
     """Like _decoder, but reading just the registers the signature uses from the register struct."""
-    kinds = tuple(ARG_TYPES[arg_type] for arg_type in arg_types)
     if kinds not in _register_decoders:
         values = "".join(_DECODE_EXPRESSIONS[kind].replace("r[{i}]", "regs." + _REGISTERS[i]).format() + ", "
                          for i, kind in enumerate(kinds))
@@ -87,16 +86,17 @@ class Entry:
             self._args = _parse_signature(self._spec)
         return self._args
 
-    def _signature(self):
-        return tuple(arg_type for _, arg_type in self.args)
+    def _kinds(self):
+        """How each argument's register decodes (S32, U32, S64, U64)."""
+        return tuple(ARG_TYPES[arg_type] for _, arg_type in self.args)
 
     # Decoders are generated on first use, keeping start-up short.
     def _make_decoder(self, raw_args):
-        self.decode = _decoder(self._signature())
+        self.decode = _decoder(self._kinds())
         return self.decode(raw_args)
 
     def _make_register_decoder(self, regs):
-        self.decode_regs = _register_decoder(self._signature())
+        self.decode_regs = _register_decoder(self._kinds())
         return self.decode_regs(regs)
 
     def resolve(self):

@@ -74,13 +74,6 @@ def with_checksum(message, value, offset=2):
     return message[:offset] + struct.pack("!H", value) + message[offset + 2:]
 
 
-def ping_allowed(t):
-    """ping_init_sock(): whether the caller's egid or one of its groups is in ping_group_range."""
-    low, high = (int(word) for word in t.kernel.sysctls.get("net.ipv4.ping_group_range").split())
-    creds = t.creds
-    return any(low <= gid <= high for gid in (creds.egid, *creds.groups))
-
-
 def new_icmp_socket(t, network, family, socket_type, protocol, flags):
     stack = IcmpStack.of(network)
     if socket_type == SOCK_RAW:
@@ -137,7 +130,7 @@ class IcmpStack:
             packet = message
         for sock in list(self.raw_sockets):
             if sock.takes(source, destination, message):
-                sock.deliver(packet, (source, 0), destination)
+                sock.deliver(packet, (source, 0))
         self._receive(source, destination, message)
 
     def ipv4_header(self, source, destination, length, fragment=0):
@@ -169,12 +162,12 @@ class IcmpStack:
         elif kind == reply:
             for sock in reversed(self.echo_ids.get(echo_id, ())):       # the newest first, as ping_lookup
                 if sock.family == family and sock.takes_reply(destination):
-                    sock.deliver(message, (source, 0), destination)
+                    sock.deliver(message, (source, 0))
                     break
 
 
 class _IcmpSocket(LoopbackDatagram):
-    """What ping and raw ICMP sockets share: a datagram queue, names, connect and the IP options."""
+    """What ping and raw ICMP sockets share: a datagram queue, names, the route and the IP options."""
 
     def __init__(self, stack, family, socket_type, protocol, flags, creds):
         LoopbackDatagram.__init__(self, stack.network, family, flags, creds)
@@ -203,14 +196,6 @@ class _IcmpSocket(LoopbackDatagram):
     @property
     def reuse(self):
         return bool(self.switches[SO_REUSEADDR])
-
-    def connect(self, t, raw):
-        if len(raw) >= 2 and struct.unpack_from("<H", raw)[0] == AF_UNSPEC:
-            self.remote = None
-            return
-        address, _ = self._destination(raw)
-        self.autobind_for(address)
-        self.remote = (address, 0)
 
     def _destination(self, raw):
         """ip4_datagram_connect's and the sendmsg's checks, then the route (ENETUNREACH)."""
@@ -246,7 +231,7 @@ class _IcmpSocket(LoopbackDatagram):
             return self.local[0]
         return LOOPBACK_V4 if destination.version == 4 else LOOPBACK_V6
 
-    def deliver(self, data, source, destination):
+    def deliver(self, data, source):
         if self.queued_bytes + len(data) > self.receive_buffer or self.shutdown_mask & 1:
             return
         self.queue.append((data, source))

@@ -47,7 +47,7 @@ def network_of(kernel):
 def _check_protocol(t, family, socket_type, protocol):
     """inet_create()'s checks: EINVAL past IPPROTO_MAX, ESOCKTNOSUPPORT for a type inet lacks,
     EPROTONOSUPPORT for a protocol the type does not carry, EPERM for a raw socket without
-    CAP_NET_RAW, EACCES for a ping socket outside ping_group_range (icmp.py)."""
+    CAP_NET_RAW, EACCES for a ping socket outside ping_group_range."""
     if not 0 <= protocol < IPPROTO_MAX:
         raise SyscallError(errno.EINVAL)
     ping = IPPROTO_ICMP if family == AF_INET else IPPROTO_ICMPV6
@@ -63,13 +63,20 @@ def _check_protocol(t, family, socket_type, protocol):
             raise SyscallError(errno.EPROTONOSUPPORT)
     elif socket_type == SOCK_DGRAM:
         if protocol == ping:
-            from .icmp import ping_allowed
-            if not ping_allowed(t):
+            if not _ping_allowed(t):
                 raise SyscallError(errno.EACCES)
         elif protocol not in (IPPROTO_IP, IPPROTO_UDP):
             raise SyscallError(errno.EPROTONOSUPPORT)
     else:
         raise SyscallError(errno.ESOCKTNOSUPPORT)
+
+
+def _ping_allowed(t):
+    """ping_init_sock(): whether the caller's egid or one of its groups is in ping_group_range
+    (here, not in icmp.py: host mode makes ping sockets without the loopback stack)."""
+    low, high = (int(word) for word in t.kernel.sysctls.get("net.ipv4.ping_group_range").split())
+    creds = t.creds
+    return any(low <= gid <= high for gid in (creds.egid, *creds.groups))
 
 
 def socket_constructor(family):

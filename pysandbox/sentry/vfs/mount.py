@@ -171,9 +171,9 @@ def tmpfs_root(data):
 
 def cgroup_root(vfs, task=None):
     """What a cgroup or cgroup2 mount shows: the sandbox's one cgroup v2 hierarchy, from the
-    mounting task's cgroup namespace root (cgroupns.py)."""
-    from ..cgroupns import mount_root      # only a sandbox with a cgroup mount builds the tree
-    return mount_root(vfs, task)
+    mounting task's cgroup namespace root, or at set-up (no task) from its root (cgroupns.py)."""
+    from .. import cgroupns      # only a sandbox with a cgroup mount builds the tree
+    return cgroupns.of(task).root if task is not None else cgroupns.hierarchy(vfs).root
 
 
 def check_destination(destination):

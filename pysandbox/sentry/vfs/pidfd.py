@@ -22,7 +22,7 @@ PIDFS_IOCTL_MAGIC, PIDFD_GET_INFO_NR = 0xFF, 11
 PIDFD_INFO_PID, PIDFD_INFO_CREDS, PIDFD_INFO_CGROUPID, PIDFD_INFO_EXIT, PIDFD_INFO_COREDUMP = 1, 2, 4, 8, 16
 PIDFD_INFO_SIZE_VER0 = 64
 _PIDFD_INFO = struct.Struct("<QQ11IiII")     # mask, cgroupid, pid tgid ppid and 8 ids, exit_code, coredump
-ROOT_CGROUP_ID = 1                          # the sandbox has no cgroup v2 hierarchy: its root
+ROOT_CGROUP_ID = 1                          # the root of the sandbox's cgroup tree, for every process
 _pidfs_inode_numbers = itertools.count(1000)
 
 

@@ -210,7 +210,7 @@ class ProcFS:
             b"ns": lambda: ProcDir(lambda: _namespace_children(leader, tg), tg),
             b"timens_offsets": lambda: _timens_offsets(leader, tg),
             b"cgroup": lambda: ProcFile(lambda t: _cgroup_line(t, leader()), tg),
-            b"net": lambda: ProcDir(self._net_children, tg),
+            b"net": lambda: ProcDir(_net_children, tg),
         }
         if thread is None:
             children[b"task"] = lambda: ProcDir(lambda: self._task_children(tg), tg)
@@ -220,11 +220,6 @@ class ProcFS:
         """/proc/<pid>/task: a directory per thread."""
         return {b"%d" % task.tid: lambda task=task: ProcDir(lambda: self._process_children(tg, task), tg)
                 for task in list(tg.tasks)}
-
-    def _net_children(self):
-        """/proc/<pid>/net: the sandbox's one network (procnet.py, imported when first read)."""
-        from .procnet import net_children
-        return net_children(self.kernel)
 
     @staticmethod
     def _fd_children(task, tg):
@@ -289,6 +284,12 @@ def _boot_offset(reader):
         return 0.0
     from ..timens import CLOCK_BOOTTIME
     return namespace.offset_ns(CLOCK_BOOTTIME) / 1e9
+
+
+def _net_children():
+    """/proc/<pid>/net: the sandbox's one network (procnet.py, imported when first read)."""
+    from .procnet import net_children
+    return net_children()
 
 
 def _timens_offsets(leader, tg):

@@ -16,7 +16,6 @@ Formats follow Linux 6.1 (net/ipv4/tcp_ipv4.c, udp.c, net/ipv6/*, net/unix/af_un
 net/core/net-procfs.c): fixed-width hex addresses in the byte order the kernel stores them,
 lines of tcp padded to 149 columns and of udp to 127. Kernel pointers print as zeros.
 """
-import ipaddress
 import struct
 
 from ..errors import SyscallError
@@ -113,7 +112,7 @@ _SNMP_CONSTANTS = {("Ip", "Forwarding"): 2, ("Ip", "DefaultTTL"): 64, ("Tcp", "R
 _HOST_FILES = ("dev", "if_inet6", "route", "ipv6_route", "arp", "snmp", "netstat")
 
 
-def net_children(kernel):
+def net_children():
     """The entries of a net directory: name -> factory of its ProcFile."""
     from .procfs import ProcFile
 
@@ -205,10 +204,10 @@ class _InetRow:
         self.state, self.tx_queue, self.rx_queue = state, tx_queue, rx_queue
 
 
-def _inet_rows(kernel, protocol, family):
-    """(socket, _InetRow) of each socket of `family` and `protocol` that Linux would list."""
+def _inet_rows(sockets, protocol, family):
+    """(socket, _InetRow) of each of `sockets` of `family` and `protocol` that Linux would list."""
     rows = []
-    for sock in sandbox_sockets(kernel):
+    for sock in sockets:
         if sock.family != family or sock.protocol != protocol or sock.type not in (SOCK_STREAM, SOCK_DGRAM):
             continue
         row = _host_row(sock) if hasattr(sock, "host_fd") else _loopback_row(sock)
@@ -218,7 +217,7 @@ def _inet_rows(kernel, protocol, family):
 
 
 def _inet_table(kernel, protocol, family):
-    rows = _inet_rows(kernel, protocol, family)
+    rows = _inet_rows(sandbox_sockets(kernel), protocol, family)
     if protocol == IPPROTO_TCP:
         rows.sort(key=lambda item: item[1].state != TCP_LISTEN)      # the listening hash comes first
         header = _padded(TCP_HEADER, TCP_WIDTH) if family == AF_INET else TCP6_HEADER + "\n"
@@ -255,6 +254,11 @@ def _udp_line(sock, row, family):
     return _padded(line, UDP_WIDTH) if family == AF_INET else line + "\n"
 
 
+def _unspecified(family):
+    """The wildcard address (0.0.0.0 or ::), packed."""
+    return bytes(16 if family == AF_INET6 else 4)
+
+
 def _packed(family, address):
     """An ipaddress value as the socket's family stores it (IPv4 in an AF_INET6 socket: mapped)."""
     if family == AF_INET6 and address.version == 4:
@@ -267,10 +271,9 @@ def _loopback_row(sock):
     that neither listens nor is connected)."""
     if sock.local is None:
         return None
-    any_address = ipaddress.ip_address("::" if sock.family == AF_INET6 else "0.0.0.0")
     address, port = sock.source_address() if sock.remote is not None else sock.local
     local = (_packed(sock.family, address), port)
-    remote = (_packed(sock.family, sock.remote[0]), sock.remote[1]) if sock.remote else (any_address.packed, 0)
+    remote = (_packed(sock.family, sock.remote[0]), sock.remote[1]) if sock.remote else (_unspecified(sock.family), 0)
     if sock.protocol == IPPROTO_UDP:
         state = TCP_ESTABLISHED if sock.remote is not None else TCP_CLOSE
         return _InetRow(local, remote, state, 0, sock.queued_bytes)
@@ -290,12 +293,13 @@ def _host_row(sock):
     """A host socket: its names from the host, its state from TCP_INFO."""
     from .netstack import parse_address
     try:
-        local = parse_address(sock.family, sock.socket_name(), for_bind=True)
+        address, port = parse_address(sock.family, sock.socket_name(), for_bind=True)
+        local = (address.packed, port)
         try:
-            remote = parse_address(sock.family, sock.peer_name(), for_bind=False)
+            address, port = parse_address(sock.family, sock.peer_name(), for_bind=False)
+            remote = (address.packed, port)
         except SyscallError:                                # not connected
-            remote = (ipaddress.ip_address("::" if sock.family == AF_INET6 else "0.0.0.0"), 0)
-        local, remote = (local[0].packed, local[1]), (remote[0].packed, remote[1])
+            remote = (_unspecified(sock.family), 0)
         if sock.protocol == IPPROTO_UDP:
             if local[1] == 0:
                 return None
@@ -343,24 +347,25 @@ def _unix_name(address):
 
 
 # -- counts and counters ----------------------------------------------------------------------------------
-def _in_use(kernel, protocol, family):
+def _in_use(sockets, protocol, family):
     """Sockets of a protocol that /proc/net/{tcp,udp}[6] lists."""
-    return len(_inet_rows(kernel, protocol, family))
+    return len(_inet_rows(sockets, protocol, family))
 
 
 def _sockstat(kernel):
     sockets = sandbox_sockets(kernel)
     tcp_alloc = sum(1 for sock in sockets if getattr(sock, "protocol", None) == IPPROTO_TCP
                     and sock.family in (AF_INET, AF_INET6))
-    tcp = _in_use(kernel, IPPROTO_TCP, AF_INET)
-    udp = _in_use(kernel, IPPROTO_UDP, AF_INET)
+    tcp = _in_use(sockets, IPPROTO_TCP, AF_INET)
+    udp = _in_use(sockets, IPPROTO_UDP, AF_INET)
     return (f"sockets: used {len(sockets)}\nTCP: inuse {tcp} orphan 0 tw 0 alloc {tcp_alloc} mem 0\n"
             f"UDP: inuse {udp} mem 0\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n")
 
 
 def _sockstat6(kernel):
-    return (f"TCP6: inuse {_in_use(kernel, IPPROTO_TCP, AF_INET6)}\n"
-            f"UDP6: inuse {_in_use(kernel, IPPROTO_UDP, AF_INET6)}\n"
+    sockets = sandbox_sockets(kernel)
+    return (f"TCP6: inuse {_in_use(sockets, IPPROTO_TCP, AF_INET6)}\n"
+            f"UDP6: inuse {_in_use(sockets, IPPROTO_UDP, AF_INET6)}\n"
             "UDPLITE6: inuse 0\nRAW6: inuse 0\nFRAG6: inuse 0 memory 0\n")
 
 
@@ -370,8 +375,9 @@ def _dev(kernel):
 
 
 def _snmp(kernel):
+    sockets = sandbox_sockets(kernel)
     established = sum(row.state in (TCP_ESTABLISHED, TCP_CLOSE_WAIT)
-                      for family in (AF_INET, AF_INET6) for _, row in _inet_rows(kernel, IPPROTO_TCP, family))
+                      for family in (AF_INET, AF_INET6) for _, row in _inet_rows(sockets, IPPROTO_TCP, family))
     values = dict(_SNMP_CONSTANTS)
     values[("Tcp", "CurrEstab")] = established
     return _counter_groups(_SNMP, values)
