@@ -193,7 +193,7 @@ class Kernel:
         context = task.context
         tid = context.tid
         while True:
-            timeout = self._next_timeout()
+            timeout = self._next_timeout() if self._timers else None
             # A timer already due (a timer storm) fires only once the task ran on to its next
             # stop, or for a slice, and the code a signal handler returns to runs before it does:
             # guest code and timers take turns, as user code runs between timer interrupts natively.
@@ -204,12 +204,13 @@ class Kernel:
             number = context.regs.orig_rax if timer_due else 0       # read only when a timer waits
             if not self._dispatch_inline(task):
                 return []
-            if task.interrupted or not self._alone() or task.context is not context:
+            # (_alone() and signals.has_deliverable_signal(), written out: this runs per syscall)
+            if task.interrupted or self._runnable or self._woken or task.context is not context:
                 self.make_runnable(task)                      # (execve gives it a new context)
                 return []
             # Signals are delivered here, before timers fire: one that is only dropped (a timer's,
             # from before the timer was set again) must not cost the task its turn.
-            if signals.has_deliverable_signal(task):
+            if (task.pending.signals | task.tg.pending.signals) & ~task.sigmask:
                 if not self._deliver_signals(task):
                     return []
                 if not self._alone():                        # delivery may have woken another task
@@ -282,7 +283,7 @@ class Kernel:
                 return verdict
         regs = task.context.regs
         number = regs.orig_rax
-        entry = table.lookup(number)
+        entry = table.entries.get(number) or table.lookup(number)
         if entry is None or entry.handler is None:
             self._report_unimplemented(task, number, entry)
             regs.rax = (-errno.ENOSYS) & MASK64

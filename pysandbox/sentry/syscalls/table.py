@@ -115,17 +115,17 @@ class Entry:
         return f"<syscall {self.nr} {self.name}>"
 
 
-_entries = {}                   # nr -> Entry, made on first lookup: a start calls ~30 of the ~370
+entries = {}                    # nr -> Entry, made on first lookup: a start calls ~30 of the ~370
 
 
 def lookup(nr):
     """The entry for syscall number nr, or None when x86_64 Linux has no such syscall."""
-    entry = _entries.get(nr)
+    entry = entries.get(nr)
     if entry is None:
         syscall = TABLE.get(nr)
         if syscall is None:
             return None
-        entry = _entries[nr] = Entry(nr, syscall)
+        entry = entries[nr] = Entry(nr, syscall)
     return entry
 
 
