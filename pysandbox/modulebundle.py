@@ -84,9 +84,10 @@ finder = None                           # the installed BundleFinder
 
 
 def install():
-    """Serve imports from the bundle, if there is one for this interpreter."""
+    """Serve imports from the bundle, if there is one for this interpreter (and it runs without
+    -O: the bundle's code keeps its asserts and docstrings, as plain .pyc files do)."""
     global finder
-    if finder is not None or os.environ.get("PYSANDBOX_MODULE_BUNDLE") == "off":
+    if finder is not None or sys.flags.optimize or os.environ.get("PYSANDBOX_MODULE_BUNDLE") == "off":
         return
     finder = open_bundle(BUNDLE_PATH)
     if finder is not None:

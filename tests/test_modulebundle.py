@@ -114,6 +114,12 @@ def test_the_bundle_names_the_sentry_and_the_standard_library_it_uses(tmp_path):
     assert finder.get_code("pysandbox.sentry.kernel") == expected
 
 
+def test_an_optimizing_interpreter_leaves_imports_as_they_were():
+    check = "import pysandbox.modulebundle as m, pysandbox.sentry.kernel as k; print(m.finder is None)"
+    out = subprocess.run([sys.executable, "-O", "-c", check], capture_output=True, text=True, timeout=60, cwd="/")
+    assert out.stdout.split() == ["True"], out
+
+
 def test_off_in_the_environment_leaves_imports_as_they_were():
     check = ("import sys, pysandbox.modulebundle as m, pysandbox.sentry.kernel as k; "
              "print(m.finder is None, type(k.__spec__.loader).__name__)")
