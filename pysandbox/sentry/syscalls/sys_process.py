@@ -194,6 +194,7 @@ def clone(t, flags, stack, parent_tid, child_tid, tls):
 
 _CLONE_ARGS = struct.Struct("<QQQQQQQQQQQ")
 CLONE_ARGS_SIZE_VER0 = 64
+CLONE_ARGS_SIZE_VER2 = 88        # with the cgroup field
 
 
 def clone3(t, uargs, size):
@@ -214,8 +215,18 @@ def clone3(t, uargs, size):
         raise SyscallError(errno.EINVAL)
     if flags & CLONE_PIDFD and flags & CLONE_PARENT_SETTID and pidfd == parent_tid:
         raise SyscallError(errno.EINVAL)
+    target_cgroup = None
+    if flags & CLONE_INTO_CGROUP:
+        if cgroup > 0x7FFFFFFF or size < CLONE_ARGS_SIZE_VER2:
+            raise SyscallError(errno.EINVAL)
+        from pysandbox.sentry import cgroupns       # off the start-up path
+        _check_clone_flags(flags)
+        target_cgroup = cgroupns.clone_target(t, cgroup, into_thread_group=not flags & CLONE_THREAD)
     top = stack + stack_size if stack else 0
-    return _finish_vfork_wait(t, do_clone(t, flags, top, parent_tid, child_tid, tls, exit_signal, pidfd))
+    tid = do_clone(t, flags & ~CLONE_INTO_CGROUP, top, parent_tid, child_tid, tls, exit_signal, pidfd)
+    if target_cgroup is not None and not flags & CLONE_THREAD:     # a thread is already there
+        cgroupns.place(t.kernel.thread_groups[tid], target_cgroup)
+    return _finish_vfork_wait(t, tid)
 
 
 def fork(t):

@@ -22,7 +22,6 @@ PIDFS_IOCTL_MAGIC, PIDFD_GET_INFO_NR = 0xFF, 11
 PIDFD_INFO_PID, PIDFD_INFO_CREDS, PIDFD_INFO_CGROUPID, PIDFD_INFO_EXIT, PIDFD_INFO_COREDUMP = 1, 2, 4, 8, 16
 PIDFD_INFO_SIZE_VER0 = 64
 _PIDFD_INFO = struct.Struct("<QQ11IiII")     # mask, cgroupid, pid tgid ppid and 8 ids, exit_code, coredump
-ROOT_CGROUP_ID = 1                          # the root of the sandbox's cgroup tree, for every process
 _pidfs_inode_numbers = itertools.count(1000)
 
 
@@ -94,6 +93,7 @@ class PidFile(File):
     def info(self, wanted):
         """struct pidfd_info for PIDFD_GET_INFO: ids and credentials while the process is
         there (a zombie too), only its exit status (PIDFD_INFO_EXIT) once it was reaped."""
+        from ..cgroupns import cgroup_id     # the cgroup tree: off the start-up path
         mask = PIDFD_INFO_CGROUPID
         if wanted & PIDFD_INFO_COREDUMP:
             mask |= PIDFD_INFO_COREDUMP                # no core dumps in the sandbox
@@ -101,10 +101,10 @@ class PidFile(File):
         if self.gone:
             if not wanted & PIDFD_INFO_EXIT or self.thread is not None or not tg.reaped:
                 raise SyscallError(errno.ESRCH)
-            return _PIDFD_INFO.pack(mask | PIDFD_INFO_EXIT, ROOT_CGROUP_ID, *[0] * 11, tg.wait_status, 0, 0)
+            return _PIDFD_INFO.pack(mask | PIDFD_INFO_EXIT, cgroup_id(tg), *[0] * 11, tg.wait_status, 0, 0)
         task = self.thread or tg.leader
         creds = task.creds
         ppid = tg.parent.tgid if tg.parent is not None else 0
-        return _PIDFD_INFO.pack(mask | PIDFD_INFO_PID | PIDFD_INFO_CREDS, ROOT_CGROUP_ID,
+        return _PIDFD_INFO.pack(mask | PIDFD_INFO_PID | PIDFD_INFO_CREDS, cgroup_id(tg),
                                 task.tid, tg.tgid, ppid, creds.uid, creds.gid, creds.euid, creds.egid,
                                 creds.suid, creds.sgid, creds.fsuid, creds.fsgid, 0, 0, 0)
