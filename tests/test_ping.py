@@ -208,3 +208,83 @@ def test_docker_ping_socket_as_runc_gives_it(docker, docker_images, sysctl):  # 
     assert (sandboxed.status, sandboxed.out, sandboxed.err) == (native.status, native.out, native.err), \
         (native, sandboxed)
     assert ("socket: errno 13" in sandboxed.err) == bool(sysctl), sandboxed
+
+
+# Raw and ping sockets of each family open, then /proc/net's tables of them. The slot column is
+# a hash salted per network namespace natively, and the order of lines follows it: both are
+# left out (lines sorted); inodes become the socket's role, picked echo ids the word "picked".
+PROC_NET_ICMP = r'''
+import os, socket
+roles = {}
+
+def keep(role, sock):
+    roles[str(os.fstat(sock.fileno()).st_ino)] = role
+    return sock
+
+raw4 = keep("raw4", socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
+raw4.connect(("127.0.0.1", 0))
+raw4_bound = keep("raw4_bound", socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
+raw4_bound.bind(("127.0.0.2", 0))
+socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()          # gone: not listed
+raw6 = keep("raw6", socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6))
+ping4 = keep("ping4", socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP))
+ping4.bind(("127.0.0.1", 4242))
+ping4_connected = keep("ping4_connected", socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP))
+ping4_connected.connect(("127.0.0.1", 0))
+picked = "%04X" % ping4_connected.getsockname()[1]
+ping4_unbound = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)   # not listed
+ping6 = keep("ping6", socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_ICMPV6))
+ping6.bind(("::1", 4343))
+print("names:", raw4.getsockname(), raw4_bound.getsockname(), raw6.getsockname()[:2],
+      ping4_connected.getsockname()[0], ping4_unbound.getsockname(), ping6.getsockname()[:2])
+
+for name in ("raw", "raw6", "icmp", "icmp6"):
+    header, *lines = open("/proc/net/" + name).read().splitlines(True)
+    print(name, repr(header))
+    rows = []
+    for line in lines:
+        f = line.split()
+        # f[0] is the hash slot; f[11], the pointer, is the kernel's business.
+        local = f[1].replace(":" + picked, ":picked")
+        rows.append(" ".join([local, f[2], f[3], f[4], f[5], f[6], f[7], f[8], roles.get(f[9], "other"),
+                              f[10], f[12], "padded" if len(line) == 128 else "unpadded",
+                              "slot width %d" % line.index(":")]))
+    print("\n".join(sorted(rows)))
+for name in ("sockstat", "sockstat6"):
+    print(name, [line for line in open("/proc/net/" + name) if line.startswith("RAW")])
+raw6.close(); raw4.close()
+print("after close", [line for line in open("/proc/net/sockstat") if line.startswith("RAW")],
+      [line for line in open("/proc/net/sockstat6") if line.startswith("RAW6")])
+'''
+
+
+def test_proc_net_lists_raw_and_ping_sockets_as_linux():
+    """/proc/net/raw, raw6, icmp and icmp6 list the open raw ICMP sockets and the bound ping
+    sockets field by field as Linux does (icmp padded to 127 columns, raw's 4-wide slot), and
+    sockstat's RAW and RAW6 count the raw ones."""
+    native = native_lo_only([PYTHON3, "-c", PROC_NET_ICMP])
+    assert native.status == 0, native
+    sandboxed = run_sandbox([PYTHON3, "-c", PROC_NET_ICMP])
+    assert_same(native, sandboxed)
+    out = sandboxed.out
+    assert "0100007F:0001 0100007F:0000 01 00000000:00000000 00:00000000 00000000 0 0 raw4 2 0" in out, out
+    assert "0200007F:0001 00000000:0000 07" in out and "0100007F:1092 00000000:0000 07" in out, out
+    assert "0100007F:picked 0100007F:0000 01" in out and ":003A 00000000000000000000000000000000:0000 07" in out
+    assert "00000000000000000000000001000000:10F7" in out and "ping4 2 0 padded slot width 5" in out, out
+    assert "raw4 2 0 unpadded slot width 4" in out and "names: ('127.0.0.1', 1) ('127.0.0.2', 1) ('::', 58)" in out
+    assert "sockstat ['RAW: inuse 2\\n']" in out and "sockstat6 ['RAW6: inuse 1\\n']" in out, out
+    assert "after close ['RAW: inuse 1\\n'] ['RAW6: inuse 0\\n']" in out, out
+
+
+def test_proc_net_ping_slots_follow_the_echo_id():
+    """The sandbox's slot column: bucket order, a ping socket's id mod 64, raw's hash_32(protocol)."""
+    program = ("import socket\nkeep = []\nfor port in (4160, 4097, 4100):\n"
+               "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)\n"
+               "    s.bind(('127.0.0.1', port)); keep.append(s)\n"
+               "keep.append(socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))\n"
+               "for name in ('icmp', 'raw'):\n"
+               "    print([(line.split()[0], line.split()[1]) for line in open('/proc/net/' + name)][1:])\n")
+    sandboxed = run_sandbox([PYTHON3, "-c", program])
+    assert sandboxed.status == 0, sandboxed
+    assert sandboxed.out == ("[('0:', '0100007F:1040'), ('1:', '0100007F:1001'), ('4:', '0100007F:1004')]\n"
+                             "[('97:', '00000000:0001')]\n"), sandboxed

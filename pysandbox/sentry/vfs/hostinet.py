@@ -27,7 +27,7 @@ from .file import (POLLERR, POLLHUP, POLLIN, POLLOUT, POLLPRI, POLLRDBAND, POLLR
                    POLLWRBAND, POLLWRNORM, host_fd_ready, on_broken_pipe)
 from .socket import (MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, NO_CONTROL,
                      SO_PEERCRED, SO_RCVTIMEO_NEW, SO_RCVTIMEO_OLD, SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD,
-                     SOCK_STREAM, SOL_SOCKET, Received, SocketFile, check_bind_port)
+                     SOCK_STREAM, SOL_SOCKET, TIMESTAMP_OPTIONS, Received, SocketFile, check_bind_port)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 for _name in ("bind", "connect", "listen", "accept4", "getsockname", "getpeername", "shutdown",
@@ -283,7 +283,7 @@ class HostSocket(SocketFile):
             self._wait_for_all(t, size, timeout)
         while True:
             try:
-                if self.type == SOCK_STREAM:
+                if self.type == SOCK_STREAM and not self.timestamps:     # no control messages to take
                     data = self.host.recv(size, host_flags)
                     received = Received(data)
                 else:
@@ -350,6 +350,8 @@ class HostSocket(SocketFile):
             _host_call(_libc.setsockopt(self.host_fd, level, name, ctypes.c_void_p(8), length))
             raise
         _host_call(_libc.setsockopt(self.host_fd, level, name, value, length))
+        if level == SOL_SOCKET and name in TIMESTAMP_OPTIONS:
+            self.timestamps = name if any(value[:4]) else 0      # the host stamps; receive asks it
         self._state_changed()
         return None
 

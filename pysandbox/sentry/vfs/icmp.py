@@ -24,13 +24,12 @@ import ipaddress
 import itertools
 import os
 import struct
-import time
 
 from ..errors import SyscallError
 from .inet import AF_INET, AF_INET6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IP
 from .netstack import (ANY_V4, ANY_V6, IPPROTO_IPV6, IPV6_V6ONLY, LOOPBACK_V4, LOOPBACK_V6, LoopbackDatagram,
                        SIN6_LEN_RFC2133, format_address, parse_address)
-from .socket import AF_UNSPEC, MSG_OOB, MSG_PEEK, SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW, SOL_SOCKET
+from .socket import AF_UNSPEC, MSG_OOB, SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW
 
 SOL_RAW = 255
 ICMP_FILTER = 1                      # SOL_RAW, IPv4 raw ICMP sockets
@@ -50,8 +49,6 @@ DEFAULT_TTL = 64
 MAX_MESSAGE = 0xFFFF
 ECHO_IDS = range(1, 0x10000)
 ICMP6_FILTER_SIZE = 32
-SO_TIMESTAMP, SO_TIMESTAMPNS = 29, 35             # the _OLD values: 64-bit timeval/timespec
-_TIMESTAMP = struct.Struct("<qq")
 _INT = struct.Struct("<i")
 
 
@@ -93,7 +90,7 @@ class IcmpStack:
 
     @classmethod
     def of(cls, network):
-        stack = getattr(network, "icmp", None)
+        stack = network.icmp
         if stack is None:
             stack = network.icmp = cls(network)
         return stack
@@ -176,26 +173,19 @@ class _IcmpSocket(LoopbackDatagram):
         self.protocol = protocol
         self.options[IPPROTO_IPV6][IPV6_2292HOPLIMIT] = 0
         self.switches[SO_REUSEADDR] = 1            # INET_PROTOSW_REUSE: ids and raw sockets are shared
-        self.arrivals = collections.deque()         # when each queued message came, for timestamps
-        self.timestamps = 0                         # SO_TIMESTAMP or SO_TIMESTAMPNS, once set
-
-    def getsockopt(self, t, level, name, length):
-        if level == SOL_SOCKET and name in (SO_TIMESTAMP, SO_TIMESTAMPNS):
-            return _INT.pack(int(self.timestamps == name))
-        return super().getsockopt(t, level, name, length)
-
-    def setsockopt(self, t, level, name, option):
-        if level == SOL_SOCKET and name in (SO_TIMESTAMP, SO_TIMESTAMPNS):
-            if option.integer():
-                self.timestamps = name
-            elif self.timestamps == name:
-                self.timestamps = 0
-            return
-        super().setsockopt(t, level, name, option)
 
     @property
     def reuse(self):
         return bool(self.switches[SO_REUSEADDR])
+
+    def name_address(self):
+        """The local address getsockname(2) and /proc/net report: the bound one, else once
+        connected the route's source (ip4_datagram_connect sets inet_rcv_saddr), else the wildcard."""
+        if self.local is not None and self.local[0] not in (ANY_V4, ANY_V6):
+            return self.local[0]
+        if self.remote is not None:
+            return self._source_for(self.remote[0])
+        return ANY_V6 if self.family == AF_INET6 else ANY_V4
 
     def _destination(self, raw):
         """ip4_datagram_connect's and the sendmsg's checks, then the route (ENETUNREACH)."""
@@ -231,27 +221,10 @@ class _IcmpSocket(LoopbackDatagram):
             return self.local[0]
         return LOOPBACK_V4 if destination.version == 4 else LOOPBACK_V6
 
-    def deliver(self, data, source):
-        if self.queued_bytes + len(data) > self.receive_buffer or self.shutdown_mask & 1:
-            return
-        self.queue.append((data, source))
-        self.arrivals.append(time.time_ns())
-        self.queued_bytes += len(data)
-        self.wait_queue.notify()
-
     def receive(self, t, size, flags):
         """The next message, with the control messages its options ask for: a timestamp
-        (SO_TIMESTAMP, SO_TIMESTAMPNS), the hop limit or TTL (IPV6_RECVHOPLIMIT, IP_RECVTTL)."""
-        arrival = self.arrivals[0] if self.arrivals else None
+        (LoopbackDatagram's), the hop limit or TTL (IPV6_RECVHOPLIMIT, IP_RECVTTL)."""
         received = LoopbackDatagram.receive(self, t, size, flags)
-        if arrival is not None and not flags & MSG_PEEK:
-            self.arrivals.popleft()
-        if arrival is not None and self.timestamps:
-            seconds, nanoseconds = divmod(arrival, 10 ** 9)
-            if self.timestamps == SO_TIMESTAMPNS:
-                received.messages.append((SOL_SOCKET, SO_TIMESTAMPNS, _TIMESTAMP.pack(seconds, nanoseconds)))
-            else:
-                received.messages.append((SOL_SOCKET, SO_TIMESTAMP, _TIMESTAMP.pack(seconds, nanoseconds // 1000)))
         if self.family == AF_INET6 and (self.options[IPPROTO_IPV6][IPV6_RECVHOPLIMIT]
                                         or self.options[IPPROTO_IPV6][IPV6_2292HOPLIMIT]):
             kind = IPV6_HOPLIMIT if self.options[IPPROTO_IPV6][IPV6_RECVHOPLIMIT] else IPV6_2292HOPLIMIT
@@ -281,9 +254,7 @@ class PingSocket(_IcmpSocket):
             self.stack.bind(self, ANY_V6 if self.family == AF_INET6 else ANY_V4, 0)
 
     def socket_name(self):
-        if self.local is None:
-            return format_address(self.family, ANY_V6 if self.family == AF_INET6 else ANY_V4, 0)
-        return format_address(self.family, *self.local)
+        return format_address(self.family, self.name_address(), self.local[1] if self.local is not None else 0)
 
     def send(self, t, data, flags, address=None, control=None):
         """ping_v4_sendmsg()/ping_v6_sendmsg(): an echo request, its id replaced by ours."""
@@ -337,8 +308,8 @@ class RawIcmpSocket(_IcmpSocket):
         pass
 
     def socket_name(self):
-        address = self.local[0] if self.local is not None else (ANY_V6 if self.family == AF_INET6 else ANY_V4)
-        return format_address(self.family, address, 0)
+        """inet_getname(): a raw socket's port is its protocol."""
+        return format_address(self.family, self.name_address(), self.protocol)
 
     def send(self, t, data, flags, address=None, control=None):
         """raw_sendmsg()/rawv6_sendmsg()."""
@@ -411,6 +382,7 @@ class RawIcmpSocket(_IcmpSocket):
         if self in self.stack.raw_sockets:
             self.stack.raw_sockets.remove(self)
         self.queue.clear()
+        self.arrivals.clear()
 
     # -- options ---------------------------------------------------------------------------
     def getsockopt(self, t, level, name, length):

@@ -22,6 +22,7 @@ import errno
 import ipaddress
 import os
 import struct
+import time
 
 from ..errors import SyscallError
 from .file import POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRBAND, POLLWRNORM
@@ -64,6 +65,7 @@ class LoopbackNetwork:
 
     def __init__(self):
         self.ports = {IPPROTO_TCP: collections.defaultdict(list), IPPROTO_UDP: collections.defaultdict(list)}
+        self.icmp = None                  # icmp.IcmpStack, made with the first ICMP socket
 
     def new_socket(self, t, family, socket_type, protocol, flags):
         if socket_type == SOCK_STREAM:
@@ -432,6 +434,7 @@ class LoopbackDatagram(_InetNames, SocketFile):
         SocketFile.__init__(self, SOCK_DGRAM, IPPROTO_UDP, flags, creds)
         self._init_inet(network, family, IPPROTO_UDP)
         self.queue = collections.deque()            # (data, sender (address, port))
+        self.arrivals = collections.deque()         # when each queued datagram came: time.time_ns()
         self.queued_bytes = 0
 
     @property
@@ -479,6 +482,7 @@ class LoopbackDatagram(_InetNames, SocketFile):
         if self.queued_bytes + len(data) > self.receive_buffer or self.shutdown_mask & RCV_SHUTDOWN:
             return                                   # a full receiver drops the datagram
         self.queue.append((data, source))
+        self.arrivals.append(time.time_ns())
         self.queued_bytes += len(data)
         self.wait_queue.notify()
 
@@ -492,10 +496,16 @@ class LoopbackDatagram(_InetNames, SocketFile):
                 return Received(b"")
             self.wait(t, timeout, self.wait_queue)
         data, source = self.queue[0]
+        arrival = self.arrivals[0]
         if not flags & MSG_PEEK:
             self.queue.popleft()
+            self.arrivals.popleft()
             self.queued_bytes -= len(data)
-        return Received.datagram(data, size, flags, format_address(self.family, *source))
+        received = Received.datagram(data, size, flags, format_address(self.family, *source))
+        timestamp = self.timestamp_message(arrival)
+        if timestamp is not None:
+            received.messages.append(timestamp)
+        return received
 
     def poll_events(self):
         events = POLLOUT | POLLWRNORM | POLLWRBAND
@@ -511,6 +521,7 @@ class LoopbackDatagram(_InetNames, SocketFile):
     def release(self):
         self.network.unbind(self)
         self.queue.clear()
+        self.arrivals.clear()
 
     def ioctl(self, t, cmd, arg):
         if cmd in _INTERFACE_IOCTLS:

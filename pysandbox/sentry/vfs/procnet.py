@@ -1,7 +1,7 @@
 """/proc/net (a link to self/net) and /proc/PID/net: the sandbox's network as Linux prints it.
 
 The sandbox has one network, so every task's net directory shows the same thing. Socket
-tables (tcp, tcp6, udp, udp6, unix, raw, raw6, sockstat, sockstat6, packet) are rendered from
+tables (tcp, tcp6, udp, udp6, unix, raw, raw6, icmp, icmp6, sockstat, sockstat6, packet) are rendered from
 the sentry's own sockets, in every network mode, as gVisor does: one line per socket of the
 sandbox, with the inode number its /proc/PID/fd link shows, and nothing of other host
 processes. The interface files (dev, if_inet6, route, ipv6_route, arp, snmp, netstat) are:
@@ -19,8 +19,8 @@ lines of tcp padded to 149 columns and of udp to 127. Kernel pointers print as z
 import struct
 
 from ..errors import SyscallError
-from .inet import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, network_of
-from .socket import AF_UNIX, SOCK_DGRAM, SOCK_STREAM, SocketFile
+from .inet import AF_INET, AF_INET6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, network_of
+from .socket import AF_UNIX, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SocketFile
 from .unix import ESTABLISHED, LISTEN, UnixSocket
 
 # TCP states as include/net/tcp_states.h numbers them.
@@ -39,6 +39,10 @@ UDP_HEADER = ("   sl  local_address rem_address   st tx_queue rx_queue tr tm->wh
 UDP6_HEADER = TCP6_HEADER + " ref pointer drops"
 RAW_HEADER = UDP_HEADER[1:]
 TCP_WIDTH, UDP_WIDTH = 149, 127
+# Hash tables the raw and ping tables are listed in (bucket order): raw_hashinfo has 2**8
+# buckets hashed by protocol, ping_table 64 by echo id; the namespace's hash mix taken as 0.
+RAW_HASH_BITS, PING_HASH_MASK = 8, 63
+GOLDEN_RATIO_32 = 0x61C88647
 UNIX_HEADER = "Num       RefCount Protocol Flags    Type St Inode Path\n"
 PACKET_HEADER = "sk               RefCnt Type Proto  Iface R Rmem   User   Inode\n"
 ROUTE_HEADER = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT"
@@ -122,7 +126,9 @@ def net_children():
         "snmp": _snmp, "netstat": lambda k: _counter_groups(_NETSTAT, {}),
         "tcp": lambda k: _inet_table(k, IPPROTO_TCP, AF_INET), "tcp6": lambda k: _inet_table(k, IPPROTO_TCP, AF_INET6),
         "udp": lambda k: _inet_table(k, IPPROTO_UDP, AF_INET), "udp6": lambda k: _inet_table(k, IPPROTO_UDP, AF_INET6),
-        "raw": lambda k: RAW_HEADER + "\n", "raw6": lambda k: UDP6_HEADER + "\n",
+        "raw": lambda k: _icmp_table(k, SOCK_RAW, AF_INET), "raw6": lambda k: _icmp_table(k, SOCK_RAW, AF_INET6),
+        "icmp": lambda k: _icmp_table(k, SOCK_DGRAM, AF_INET),
+        "icmp6": lambda k: _icmp_table(k, SOCK_DGRAM, AF_INET6),
         "unix": _unix_table, "sockstat": _sockstat, "sockstat6": _sockstat6,
         "packet": lambda k: PACKET_HEADER, "psched": lambda k: PSCHED,
     }
@@ -317,6 +323,68 @@ def _host_row(sock):
         return None
 
 
+# -- raw, raw6, icmp, icmp6 --------------------------------------------------------------------------------
+def _icmp_rows(sockets, socket_type, family):
+    """(bucket, socket, _InetRow) of the raw ICMP sockets (every one: they are hashed when made)
+    or the bound ping sockets of `family`, in Linux's order: by bucket, the newest first in one."""
+    rows = []
+    for sock in reversed(sockets):
+        if (sock.family != family or sock.type != socket_type
+                or getattr(sock, "protocol", None) not in (IPPROTO_ICMP, IPPROTO_ICMPV6)):
+            continue
+        row = _icmp_row(sock)
+        if row is not None:
+            bucket = _hash_32(row.local[1], RAW_HASH_BITS) if socket_type == SOCK_RAW else row.local[1] & PING_HASH_MASK
+            rows.append((bucket, sock, row))
+    rows.sort(key=lambda item: item[0])
+    return rows
+
+
+def _hash_32(value, bits):
+    """include/linux/hash.h's hash_32()."""
+    return (value * GOLDEN_RATIO_32 & 0xFFFFFFFF) >> (32 - bits)
+
+
+def _icmp_row(sock):
+    """A raw socket's local port is its protocol, a ping socket's its echo id (0: not bound,
+    not listed); the state is TCP_ESTABLISHED once connected."""
+    from .netstack import parse_address
+    try:
+        address, port = parse_address(sock.family, sock.socket_name(), for_bind=True)
+        try:
+            remote = parse_address(sock.family, sock.peer_name(), for_bind=False)
+            remote, state = (remote[0].packed, 0), TCP_ESTABLISHED
+        except SyscallError:
+            remote, state = (_unspecified(sock.family), 0), TCP_CLOSE
+    except (SyscallError, OSError):                         # closed under us: not listed
+        return None
+    if sock.type == SOCK_RAW:
+        port = sock.protocol
+    elif port == 0:
+        return None
+    queued = sock.bytes_available() if hasattr(sock, "host_fd") else getattr(sock, "queued_bytes", 0)
+    return _InetRow((address.packed, port), remote, state, 0, queued)
+
+
+def _icmp_table(kernel, socket_type, family):
+    """raw_seq_show() (a 4-wide slot, lines unpadded), ping_v4_seq_show() (padded to 127) and
+    ip6_dgram_sock_seq_show() for raw6 and icmp6."""
+    rows = _icmp_rows(sandbox_sockets(kernel), socket_type, family)
+    if family == AF_INET6:
+        header, slot, width = UDP6_HEADER + "\n", 5, None
+    elif socket_type == SOCK_RAW:
+        header, slot, width = RAW_HEADER + "\n", 4, None
+    else:
+        header, slot, width = _padded(RAW_HEADER, UDP_WIDTH), 5, UDP_WIDTH
+    lines = []
+    for bucket, sock, row in rows:
+        line = (f"{bucket:{slot}d}: {_endpoint(row.local)} {_endpoint(row.remote)} {row.state:02X} "
+                f"{row.tx_queue:08X}:{row.rx_queue:08X} 00:00000000 00000000 {_uid(sock):5d} {0:8d} {_inode(sock)} "
+                f"2 {NULL_POINTER} 0")
+        lines.append(_padded(line, width) if width else line + "\n")
+    return header + "".join(lines)
+
+
 # -- unix ---------------------------------------------------------------------------------------------------
 def _unix_table(kernel):
     lines = [UNIX_HEADER]
@@ -352,6 +420,10 @@ def _in_use(sockets, protocol, family):
     return len(_inet_rows(sockets, protocol, family))
 
 
+def _raw_in_use(sockets, family):
+    return len(_icmp_rows(sockets, SOCK_RAW, family))
+
+
 def _sockstat(kernel):
     sockets = sandbox_sockets(kernel)
     tcp_alloc = sum(1 for sock in sockets if getattr(sock, "protocol", None) == IPPROTO_TCP
@@ -359,14 +431,15 @@ def _sockstat(kernel):
     tcp = _in_use(sockets, IPPROTO_TCP, AF_INET)
     udp = _in_use(sockets, IPPROTO_UDP, AF_INET)
     return (f"sockets: used {len(sockets)}\nTCP: inuse {tcp} orphan 0 tw 0 alloc {tcp_alloc} mem 0\n"
-            f"UDP: inuse {udp} mem 0\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n")
+            f"UDP: inuse {udp} mem 0\nUDPLITE: inuse 0\nRAW: inuse {_raw_in_use(sockets, AF_INET)}\n"
+            "FRAG: inuse 0 memory 0\n")
 
 
 def _sockstat6(kernel):
     sockets = sandbox_sockets(kernel)
     return (f"TCP6: inuse {_in_use(sockets, IPPROTO_TCP, AF_INET6)}\n"
             f"UDP6: inuse {_in_use(sockets, IPPROTO_UDP, AF_INET6)}\n"
-            "UDPLITE6: inuse 0\nRAW6: inuse 0\nFRAG6: inuse 0 memory 0\n")
+            f"UDPLITE6: inuse 0\nRAW6: inuse {_raw_in_use(sockets, AF_INET6)}\nFRAG6: inuse 0 memory 0\n")
 
 
 def _dev(kernel):

@@ -42,6 +42,8 @@ SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE, SO_OOBINLINE, SO_NO_CHECK, SO_PRIORITY = 7, 
 SO_LINGER, SO_BSDCOMPAT, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED = 13, 14, 15, 16, 17
 SO_RCVLOWAT, SO_SNDLOWAT, SO_RCVTIMEO_OLD, SO_SNDTIMEO_OLD = 18, 19, 20, 21
 SO_PEERNAME, SO_ACCEPTCONN, SO_SNDBUFFORCE, SO_RCVBUFFORCE, SO_PASSSEC = 28, 30, 32, 33, 34
+SO_TIMESTAMP_OLD, SO_TIMESTAMPNS_OLD, SO_TIMESTAMP_NEW, SO_TIMESTAMPNS_NEW = 29, 35, 63, 64
+SO_TIMESTAMP, SO_TIMESTAMPNS = SO_TIMESTAMP_OLD, SO_TIMESTAMPNS_OLD      # what x86-64's libc calls them
 SO_PROTOCOL, SO_DOMAIN = 38, 39
 SO_RCVTIMEO_NEW, SO_SNDTIMEO_NEW = 66, 67
 SCM_RIGHTS, SCM_CREDENTIALS = 1, 2
@@ -61,6 +63,7 @@ _SWITCHES = (SO_DEBUG, SO_REUSEADDR, SO_DONTROUTE, SO_BROADCAST, SO_KEEPALIVE, S
              SO_NO_CHECK, SO_PASSSEC)
 _RECEIVE_TIMEOUTS = (SO_RCVTIMEO_OLD, SO_RCVTIMEO_NEW)
 _SEND_TIMEOUTS = (SO_SNDTIMEO_OLD, SO_SNDTIMEO_NEW)
+TIMESTAMP_OPTIONS = (SO_TIMESTAMP_OLD, SO_TIMESTAMPNS_OLD, SO_TIMESTAMP_NEW, SO_TIMESTAMPNS_NEW)
 
 _INT = struct.Struct("<i")
 _LINGER = struct.Struct("<ii")
@@ -174,6 +177,7 @@ class SocketFile(File):
         self.linger_time = 0                            # jiffies, kept while lingering is off
         self.priority = 0
         self.switches = dict.fromkeys(_SWITCHES, 0)
+        self.timestamps = 0                             # the SO_TIMESTAMP* option set, if one is
 
     # -- calls a family implements --------------------------------------------------------
     def bind(self, t, address):
@@ -277,6 +281,8 @@ class SocketFile(File):
             return UCRED.pack(*(self.peer_credentials() or (0, -1, -1)))
         if name == SO_PEERNAME:
             return self._peer_name_option(length)
+        if name in TIMESTAMP_OPTIONS:
+            return _INT.pack(int(self.timestamps == name))
         option = _INTEGER_OPTIONS.get(name)
         if option is None:
             raise SyscallError(errno.ENOPROTOOPT)
@@ -325,6 +331,8 @@ class SocketFile(File):
                 raise SyscallError(errno.EOPNOTSUPP)  # only inet sockets share ports
         elif name == SO_BSDCOMPAT:
             pass
+        elif name in TIMESTAMP_OPTIONS:
+            self.timestamps = name if value else 0   # sock_set_timestamp(): off turns every kind off
         else:
             raise SyscallError(errno.ENOPROTOOPT)   # unknown, or read-only (SO_TYPE, SO_ERROR...)
 
@@ -340,6 +348,17 @@ class SocketFile(File):
     def set_send_buffer(self, request, floor):
         self.send_buffer = _doubled(request, floor)
         self.wait_queue.notify()                     # writers may have room now
+
+    def timestamp_message(self, arrival_ns):
+        """The SCM_TIMESTAMP* control message (socket(7)) for data that arrived at `arrival_ns`
+        (time.time_ns()), or None when no timestamp option is on. 64-bit: the _OLD and _NEW
+        kinds share the layout (seconds, then microseconds or nanoseconds)."""
+        if not self.timestamps:
+            return None
+        seconds, nanoseconds = divmod(arrival_ns, 10 ** 9)
+        if self.timestamps in (SO_TIMESTAMP_OLD, SO_TIMESTAMP_NEW):
+            nanoseconds //= 1000
+        return (SOL_SOCKET, self.timestamps, _TIMEVAL.pack(seconds, nanoseconds))
 
     def _set_linger(self, raw):
         onoff, seconds = _LINGER.unpack(raw)

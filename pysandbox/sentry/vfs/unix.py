@@ -27,6 +27,7 @@ import errno
 import os
 import stat as st
 import struct
+import time
 
 from ..errors import SyscallError
 from ..waiter import WaitQueue
@@ -91,7 +92,7 @@ def _datagram_truesize(length):
 class Segment:
     """Bytes one send queued at a receiver, with the files and credentials that came along."""
 
-    __slots__ = ("sender", "data", "consumed", "truesize", "files", "credentials")
+    __slots__ = ("sender", "data", "consumed", "truesize", "files", "credentials", "arrival")
 
     def __init__(self, sender, data, truesize, files, credentials):
         self.sender = sender
@@ -100,6 +101,7 @@ class Segment:
         self.truesize = truesize
         self.files = files                 # references this segment holds
         self.credentials = credentials     # (pid, uid, gid) or None
+        self.arrival = time.time_ns()      # for SO_TIMESTAMP*
         sender.write_allocation += truesize
 
     @property
@@ -584,8 +586,10 @@ class UnixSocket(SocketFile):
             self.receive_queue.popleft()
             segment.free()
             self._wake_blocked_writers()
-        return Received.datagram(segment.data, size, flags, segment.sender.address, files,
-                                 self._reported_credentials(segment))
+        received = Received.datagram(segment.data, size, flags, segment.sender.address, files,
+                                     self._reported_credentials(segment))
+        self._add_timestamp(received, segment)
+        return received
 
     def _receive_stream(self, t, size, flags):
         """unix_stream_read_generic(): bytes across segments, at least SO_RCVLOWAT of them
@@ -652,8 +656,17 @@ class UnixSocket(SocketFile):
         credentials = None
         if self.pass_credentials:
             credentials = self._reported_credentials(first) if first else (0, 0, 0)
-        return Received(b"".join(pieces), address=first.sender.address if first else None, files=files,
-                        credentials=credentials)
+        received = Received(b"".join(pieces), address=first.sender.address if first else None, files=files,
+                            credentials=credentials)
+        # TCP stamps a read with the arrival of its last segment; unix streams never stamp.
+        if plan and self.family != AF_UNIX:
+            self._add_timestamp(received, plan[-1][0])
+        return received
+
+    def _add_timestamp(self, received, segment):
+        timestamp = self.timestamp_message(segment.arrival)
+        if timestamp is not None:
+            received.messages.append(timestamp)
 
     def _reported_credentials(self, segment):
         """SCM_CREDENTIALS as a receiver with SO_PASSCRED sees them: unknown ids are overflow ids."""
