@@ -22,6 +22,15 @@ def _needs(path):
         pytest.skip(f"{path} is not installed on this host (scripts/install.sh installs it)")
 
 
+def _same_as_native(program):
+    """Run `program` natively (it must succeed) and in the sandbox: the same output and status."""
+    native = run_native([program])
+    assert native.status == 0, native
+    sandboxed = run_sandbox([program])
+    assert_same(native, sandboxed, os.path.basename(program))
+    return sandboxed
+
+
 def test_ptrace_program_matches_native(build):
     """TRACEME + raise(SIGSTOP), PEEK/POKE of memory and user area, GETREGS/SETREGS/REGSET,
     GETFPREGS, GETSIGINFO, syscall stops (counting, changing orig_rax, skipping with -1,
@@ -29,12 +38,20 @@ def test_ptrace_program_matches_native(build):
     the tracer, signals the tracer suppresses, changes or rewrites (SETSIGINFO), group-stops,
     single-stepping, /proc/PID/mem, TracerPid, ATTACH/SEIZE/INTERRUPT/DETACH/KILL, EXITKILL,
     and the errnos of misuse."""
-    program = build("ptrace_basic")
-    native = run_native([program])
-    assert native.status == 0, native
-    sandboxed = run_sandbox([program])
-    assert_same(native, sandboxed, "ptrace_basic")
+    sandboxed = _same_as_native(build("ptrace_basic"))
     assert "stopped sig 5 event 4 (exec, former pid 1)" in sandboxed.out
+
+
+def test_vfork_done_and_seccomp_events_match_native(build):
+    """PTRACE_EVENT_VFORK_DONE after a vfork child's exit and exec (message: its pid, with and
+    without PTRACE_O_TRACEVFORK, none without the option), and PTRACE_EVENT_SECCOMP for a filter's
+    SECCOMP_RET_TRACE: its data in GETEVENTMSG and GET_SYSCALL_INFO, the call run, changed
+    (re-checked by the filter), or skipped; its place between syscall-enter and exit stops; ENOSYS
+    without PTRACE_O_TRACESECCOMP or without a tracer."""
+    sandboxed = _same_as_native(build("ptrace_events"))
+    assert "event 5 (vfork done, same pid as the vfork event: 1" in sandboxed.out
+    assert "seccomp stop: data 0x42, nr 110, rax -38" in sandboxed.out
+    assert "getsid, changed to getegid (the filter's ERRNO): errno 13" in sandboxed.out
 
 
 def _strace_here_and_native(args, status=0):
@@ -58,6 +75,16 @@ def test_strace_follows_a_shell():
                                                  "sh", "-c", "echo hi"])
     assert_same(native, sandboxed, "strace of sh -c 'echo hi'")
     assert 'write(1, "hi\\n", 3)' in sandboxed.err
+
+
+def test_strace_seccomp_bpf_follows_a_shell():
+    """strace --seccomp-bpf: its filter returns SECCOMP_RET_TRACE for the traced calls and it
+    waits for PTRACE_EVENT_SECCOMP stops instead of stopping at every syscall."""
+    native, sandboxed = _strace_here_and_native(["-f", "--seccomp-bpf", "-qq", "-e", "trace=write,exit_group",
+                                                 "sh", "-c", "echo hi"])
+    assert_same(native, sandboxed, "strace --seccomp-bpf of sh -c 'echo hi'")
+    assert 'write(1, "hi\\n", 3)' in sandboxed.err
+    assert "seccomp" not in sandboxed.err            # no "seccomp filter is unavailable" warning
 
 
 def test_strace_decodes_file_calls_of_one_process():

@@ -13,6 +13,8 @@ Where the kernel calls in (only for traced tasks):
   exit_with_event(t, ws)  exit_group(2), or a fatal signal, with PTRACE_O_TRACEEXIT.
   forked(t, child, flags) clone(2): PTRACE_EVENT_FORK/VFORK/CLONE and the child's auto-attach.
   execed(t, former_tid)   execve(2): PTRACE_EVENT_EXEC or the legacy SIGTRAP.
+  vfork_done(t, child)    the vfork child execed or exited: PTRACE_EVENT_VFORK_DONE.
+  seccomp_trace(t, data)  a workload filter returned SECCOMP_RET_TRACE: PTRACE_EVENT_SECCOMP.
   exit_reported_to_tracer(tg), tracer_exited(tg), waitable_tracees(...)   wait(2) and exits.
 """
 import collections
@@ -38,15 +40,19 @@ PTRACE_O_EXITKILL, PTRACE_O_SUSPEND_SECCOMP = 0x100000, 0x200000
 PTRACE_O_MASK = 0xFF | PTRACE_O_EXITKILL | PTRACE_O_SUSPEND_SECCOMP
 
 PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK, PTRACE_EVENT_CLONE, PTRACE_EVENT_EXEC = 1, 2, 3, 4
-PTRACE_EVENT_VFORK_DONE, PTRACE_EVENT_EXIT, PTRACE_EVENT_STOP = 5, 6, 128
+PTRACE_EVENT_VFORK_DONE, PTRACE_EVENT_EXIT, PTRACE_EVENT_SECCOMP, PTRACE_EVENT_STOP = 5, 6, 7, 128
 _EVENT_OPTION = {PTRACE_EVENT_FORK: PTRACE_O_TRACEFORK, PTRACE_EVENT_VFORK: PTRACE_O_TRACEVFORK,
                  PTRACE_EVENT_CLONE: PTRACE_O_TRACECLONE, PTRACE_EVENT_EXEC: PTRACE_O_TRACEEXEC,
-                 PTRACE_EVENT_EXIT: PTRACE_O_TRACEEXIT}
+                 PTRACE_EVENT_VFORK_DONE: PTRACE_O_TRACEVFORKDONE, PTRACE_EVENT_EXIT: PTRACE_O_TRACEEXIT}
 
 PTRACE_SYSCALL_INFO_NONE, PTRACE_SYSCALL_INFO_ENTRY, PTRACE_SYSCALL_INFO_EXIT = 0, 1, 2
+PTRACE_SYSCALL_INFO_SECCOMP = 3
 
-# Kinds of ptrace-stop (man 2 ptrace, "Stopped states").
+# Kinds of ptrace-stop (man 2 ptrace, "Stopped states"). SECCOMP is PTRACE_EVENT_SECCOMP: an
+# event stop at syscall entry, after which the call runs (as the tracer may have changed it).
 SIGNAL_DELIVERY, GROUP, EVENT, SYSCALL_ENTRY, SYSCALL_EXIT = "signal", "group", "event", "entry", "exit"
+SECCOMP = "seccomp"
+_AT_SYSCALL_ENTRY = (SYSCALL_ENTRY, SECCOMP)
 
 # The fields of struct user_regs_struct, in their order (PEEKUSER offsets are 8 * index).
 REGISTERS = ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx",
@@ -102,6 +108,7 @@ class Tracee:
         self.exit_status = 0                 # the wait(2) status the tracer gets then
         self.listening = False               # PTRACE_LISTEN: stays in its group-stop until SIGCONT
         self.stepping = False                # PTRACE_SINGLESTEP set the trap flag (hidden from reads)
+        self.seccomp_seen = False            # its tracer saw this call at PTRACE_EVENT_SECCOMP
 
     # -- stopping ---------------------------------------------------------------------------------
     def enter_stop(self, stop):
@@ -156,7 +163,7 @@ class Tracee:
             self.injected = _chosen_signal(stop.siginfo, signo, self.tracer) if signo else None
         elif stop.kind in (SYSCALL_ENTRY, SYSCALL_EXIT) and signo:
             signals.send_signal(task, signals.SigInfo.kernel(signo))
-        if stop.kind == SYSCALL_ENTRY:
+        if stop.kind in _AT_SYSCALL_ENTRY:
             self.entry_resumed = True
         _leave_stop(task, stop)
 
@@ -170,7 +177,7 @@ def _chosen_signal(original, signo, tracer):
 
 def _leave_stop(task, stop):
     """The task runs on from `stop`: the syscall it stopped at the entry of runs first."""
-    if stop.kind == SYSCALL_ENTRY:
+    if stop.kind in _AT_SYSCALL_ENTRY:
         _run_syscall_soon(task)
         return
     task.parked = None
@@ -200,6 +207,7 @@ def syscall_entry(task):
     if state.entry_resumed:
         state.entry_resumed = False
         return True if regs.orig_rax == MASK64 else None
+    state.seccomp_seen = False
     state.in_syscall = True
     task.interrupted = True                  # exit work: stops before it returns to user mode
     if state.interrupt:
@@ -320,6 +328,31 @@ def execed(task, former_tid):
     if not state.seized:
         signals.send_signal(task, signals.SigInfo(signals.SIGTRAP, signals.SI_USER, pid=task.tg.tgid,
                                                   uid=task.creds.uid))
+
+
+def vfork_done(task, child_tid):
+    """The child of vfork(2) (or clone(2) with CLONE_VFORK) by `task` execed or exited: with
+    PTRACE_O_TRACEVFORKDONE, `task` stops before the call returns; the message is the child's pid."""
+    task.ptrace.queue_event(PTRACE_EVENT_VFORK_DONE, child_tid)
+
+
+NOT_ASKED = object()     # seccomp_trace: the tracer did not ask for PTRACE_EVENT_SECCOMP
+
+
+def seccomp_trace(task, data):
+    """A filter of `task` returned SECCOMP_RET_TRACE | data. With PTRACE_O_TRACESECCOMP the task
+    stops at PTRACE_EVENT_SECCOMP (the message is `data`, rax -ENOSYS) and False is returned; the
+    call, as the tracer left orig_rax, then goes through the filters again, where RET_TRACE lets
+    it run (None). NOT_ASKED without the option: the caller answers ENOSYS, as Linux."""
+    state = task.ptrace
+    if state.seccomp_seen:
+        return None
+    if not state.options & PTRACE_O_TRACESECCOMP:
+        return NOT_ASKED
+    state.seccomp_seen = True
+    task.context.regs.rax = -errno.ENOSYS & MASK64
+    state.enter_stop(Stop(SECCOMP, signals.SIGTRAP | (PTRACE_EVENT_SECCOMP << 8), message=data))
+    return False
 
 
 # -- a debugger's access to memory -----------------------------------------------------------------------

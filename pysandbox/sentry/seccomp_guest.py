@@ -467,9 +467,14 @@ class SeccompState:
             listener = self.matching_filter(regs).listener
             if listener is not None:
                 return listener.notify_and_wait(t)
+        if action == SECCOMP_RET_TRACE and t.ptrace is not None:
+            from pysandbox.sentry import ptrace
+            verdict = ptrace.seccomp_trace(t, data)       # PTRACE_EVENT_SECCOMP
+            if verdict is not ptrace.NOT_ASKED:
+                return verdict
         if action in (SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF):
-            # No tracer can attach inside the sandbox, and a filter whose listener is closed (or
-            # never had one) has nobody to ask: Linux answers both ENOSYS.
+            # No tracer asked for PTRACE_EVENT_SECCOMP, or the filter's listener is closed (or it
+            # never had one): nobody to ask, and Linux answers both ENOSYS.
             return _skip(t, -errno.ENOSYS)
         # KILL_THREAD, KILL_PROCESS and unknown actions.
         if action == SECCOMP_RET_KILL_THREAD and _other_live_threads(t):

@@ -20,6 +20,7 @@
 #include <elf.h>
 #include <linux/audit.h>
 #include <linux/ptrace.h>
+#include "ptrace_check.h"
 
 /* Print the errno `call` leaves behind (0 when it succeeds). */
 #define SHOW_ERRNO(what, call) \
@@ -30,14 +31,6 @@
     } while (0)
 
 static volatile long word = 0x1122334455667788L;
-
-static void say(const char *fmt, long value)
-{
-    char buf[160];
-    int n = snprintf(buf, sizeof buf, fmt, value);
-    if (write(1, buf, n) != n)
-        _exit(99);
-}
 
 /* The value of a "Name:" line of /proc/PID/status, e.g. status_field(pid, "State:"). */
 static const char *status_field(pid_t pid, const char *name, char *value, size_t size)
@@ -60,39 +53,6 @@ static const char *status_field(pid_t pid, const char *name, char *value, size_t
         }
     fclose(f);
     return value;
-}
-
-static void section(const char *name)
-{
-    printf("== %s\n", name);
-    fflush(stdout);
-}
-
-static int must_wait(pid_t pid, int options)
-{
-    int status;
-    pid_t got;
-    do
-        got = waitpid(pid, &status, options);
-    while (got < 0 && errno == EINTR);
-    if (got < 0) {
-        perror("waitpid");
-        exit(1);
-    }
-    return status;
-}
-
-static const char *describe(int status, char *buf, size_t size)
-{
-    if (WIFEXITED(status))
-        snprintf(buf, size, "exited %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(buf, size, "killed by %d", WTERMSIG(status));
-    else if (WIFSTOPPED(status))
-        snprintf(buf, size, "stopped sig %d event %d", WSTOPSIG(status) & 0x7f, status >> 16);
-    else
-        snprintf(buf, size, "other %#x", status);
-    return buf;
 }
 
 static void show_status(const char *who, int status)
@@ -317,13 +277,9 @@ static void events(const char *self)
     int live = 2;
     while (live > 0) {
         int status;
-        pid_t who = waitpid(-1, &status, __WALL);
-        if (who < 0) {
-            if (errno == EINTR)
-                continue;
-            perror("waitpid");
+        pid_t who = wait_any(&status);
+        if (who < 0)
             break;
-        }
         if (grandchild == 0 && who != pid)
             grandchild = who;            /* its first stop may come before the fork event */
         char *log = who == pid ? child_log : grandchild_log;

@@ -270,8 +270,8 @@ TABLE = {
                  "CPU times are per process as the kernel accounts them.", "buf:ptr"),
     101: Syscall("ptrace", "sys_ptrace.ptrace", PARTIAL,
                  "Tracer and tracee are sandbox tasks (docs/PTRACE.md): attach/seize/traceme, memory, registers, "
-                 "siginfo, syscall, signal, group and event stops, LISTEN; no hardware breakpoints, "
-                 "seccomp or vfork-done events.",
+                 "siginfo, syscall, signal, group and event stops (vfork-done and seccomp too), LISTEN; "
+                 "no hardware breakpoints or PTRACE_O_SUSPEND_SECCOMP.",
                  "request:long pid:pid addr:ptr data:ptr"),
     102: Syscall("getuid", "sys_identity.getuid", FULL, ""),
     103: Syscall("syslog", None, UNIMPLEMENTED, "The kernel log is not exposed: ENOSYS.",

@@ -18,8 +18,9 @@ from pysandbox.sentry.ptrace import (MASK64, PTRACE_ATTACH, PTRACE_CONT, PTRACE_
                                      PTRACE_SETOPTIONS, PTRACE_SETREGS, PTRACE_SETREGSET, PTRACE_SETSIGINFO,
                                      PTRACE_SETSIGMASK, PTRACE_SINGLESTEP, PTRACE_SYSCALL,
                                      PTRACE_SYSCALL_INFO_ENTRY, PTRACE_SYSCALL_INFO_EXIT,
-                                     PTRACE_SYSCALL_INFO_NONE, PTRACE_TRACEME, REGISTERS, SYSCALL_ENTRY,
-                                     SYSCALL_EXIT, TASK_SIZE_MAX, USER_REGS_SIZE)
+                                     PTRACE_SYSCALL_INFO_NONE, PTRACE_SYSCALL_INFO_SECCOMP, PTRACE_TRACEME,
+                                     REGISTERS, SECCOMP, SYSCALL_ENTRY, SYSCALL_EXIT, TASK_SIZE_MAX,
+                                     USER_REGS_SIZE)
 from pysandbox.sentry.syscalls.sys_pidfd import ptrace_may_access
 
 NT_PRSTATUS, NT_PRFPREG, NT_X86_XSTATE = 1, 2, 0x202
@@ -274,15 +275,18 @@ def _set_sigmask(t, target, size, data):
 
 
 def _get_syscall_info(t, target, size, data):
-    """PTRACE_GET_SYSCALL_INFO: at a syscall stop, its number and arguments or its result.
-    Copies at most `size` bytes; returns the size of the whole answer."""
+    """PTRACE_GET_SYSCALL_INFO: at a syscall stop, its number and arguments or its result (at
+    PTRACE_EVENT_SECCOMP, the number, arguments and the filter's data). Copies at most `size`
+    bytes; returns the size of the whole answer."""
     regs = target.regs
-    kind = target.ptrace.stop.kind
-    op = {SYSCALL_ENTRY: PTRACE_SYSCALL_INFO_ENTRY, SYSCALL_EXIT: PTRACE_SYSCALL_INFO_EXIT}.get(
-        kind, PTRACE_SYSCALL_INFO_NONE)
+    state = target.ptrace
+    op = {SYSCALL_ENTRY: PTRACE_SYSCALL_INFO_ENTRY, SYSCALL_EXIT: PTRACE_SYSCALL_INFO_EXIT,
+          SECCOMP: PTRACE_SYSCALL_INFO_SECCOMP}.get(state.stop.kind, PTRACE_SYSCALL_INFO_NONE)
     info = _SYSCALL_INFO_HEADER.pack(op, AUDIT_ARCH_X86_64, regs.rip, regs.rsp)
-    if op == PTRACE_SYSCALL_INFO_ENTRY:
+    if op in (PTRACE_SYSCALL_INFO_ENTRY, PTRACE_SYSCALL_INFO_SECCOMP):
         info += struct.pack("<7Q", regs.orig_rax, regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9)
+        if op == PTRACE_SYSCALL_INFO_SECCOMP:
+            info += struct.pack("<I", state.event_msg & 0xFFFFFFFF)
     elif op == PTRACE_SYSCALL_INFO_EXIT:
         value = regs.rax
         is_error = value >= (-MAX_ERRNO) & MASK64
