@@ -56,6 +56,8 @@ class FakeTask(GuestMemory):
         self.tg = tg
         self.syscall_state = {}
         self.personality = 0
+        self.time_ns = None
+        self.mempolicy = None
         kernel.tasks[tid] = self
         kernel.thread_groups.setdefault(self.tg.tgid, self.tg)
 

@@ -23,7 +23,9 @@ MAP_SYNC, MAP_FIXED_NOREPLACE, MAP_UNINITIALIZED = 0x80000, 0x100000, 0x4000000
 MAP_32BIT = 0x40
 PROT_SEM = 0x8
 MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
-MADV_DONTNEED, MADV_FREE = 4, 8
+MADV_DONTNEED, MADV_FREE, MADV_COLD, MADV_PAGEOUT = 4, 8, 20, 21
+# Advice Linux refuses for mlock()ed memory (can_madv_lru_vma: locked pages stay resident).
+MADV_NOT_FOR_LOCKED = {MADV_DONTNEED, MADV_FREE, MADV_COLD, MADV_PAGEOUT}
 SIGBUS, SIGSEGV, BUS_ADRERR = 7, 11, 2
 SEGV_MAPERR, SEGV_ACCERR = 1, 2
 
@@ -423,7 +425,8 @@ class MemoryManager:
 
     def madvise(self, addr, length, advice):
         """madvise(2): MADV_DONTNEED and MADV_FREE drop pages, other advice changes nothing here.
-        As in Linux, the mapped parts of a range with holes are acted on before ENOMEM."""
+        As in Linux, the mapped parts of a range with holes are acted on before ENOMEM, and the
+        mappings before one that refuses the advice (EINVAL) are acted on before it."""
         if addr % PAGE_SIZE:
             raise SyscallError(errno.EINVAL)
         end = addr + page_round_up(length)
@@ -432,6 +435,8 @@ class MemoryManager:
         if end == addr:
             return
         for vma in self.vmas.overlapping(addr, end):
+            if advice in MADV_NOT_FOR_LOCKED and vma.locked:
+                raise SyscallError(errno.EINVAL)
             if advice == MADV_FREE and (vma.shared or vma.file is not None):
                 raise SyscallError(errno.EINVAL)       # only private anonymous memory can be freed
             if advice in (MADV_DONTNEED, MADV_FREE):

@@ -138,6 +138,7 @@ class Task:
         self.uts_ns = self.ipc_ns = None     # None: the sandbox's first ones (utsns.py, sysv_ipc.py)
         self.time_ns = self.time_ns_for_children = None   # None: the first one (timens.py)
         self.cgroup_ns = None                # None: the sandbox's first one (cgroupns.py)
+        self.mempolicy = None                # None: the default policy, local allocation (sys_numa.py)
         self.sysvsem_undo = None             # CLONE_SYSVSEM: a token shared by the tasks that share undo lists
         from pysandbox.sentry import signals
         self.sigmask = 0

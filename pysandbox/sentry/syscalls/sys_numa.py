@@ -42,7 +42,7 @@ class MemPolicy(namedtuple("MemPolicy", "mode flags nodes user_nodes home_node")
 
 def task_policy(t):
     """The calling thread's policy: None is the default (local allocation)."""
-    return getattr(t, "mempolicy", None)
+    return t.mempolicy
 
 
 def _sanitize_mode(mode):

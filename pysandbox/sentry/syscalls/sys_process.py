@@ -114,7 +114,7 @@ def do_clone(t, flags, stack, parent_tid_ptr, child_tid_ptr, tls, exit_signal, p
     child.comm = t.comm
     child.sigmask = t.sigmask
     child.sched = t.sched.inherited()
-    child.mempolicy = getattr(t, "mempolicy", None)        # set_mempolicy(2)'s, see sys_numa
+    child.mempolicy = t.mempolicy        # set_mempolicy(2)'s, see sys_numa
     child.uts_ns, child.ipc_ns = _child_namespaces(t, flags)
     child.cgroup_ns = _child_cgroup_namespace(t, flags)
     if flags & CLONE_NEWTIME or t.time_ns_for_children is not t.time_ns:
@@ -166,6 +166,9 @@ def _finish_vfork_wait(t, tid):
     if child is not None and child.vfork_parent is t:
         t.syscall_state["vfork_tid"] = tid
         raise WouldBlock(child.tg.vfork_done, interruptible=False)
+    if child is not None and t.ptrace is not None:     # PTRACE_O_TRACEVFORKDONE
+        from pysandbox.sentry import ptrace
+        ptrace.vfork_done(t, tid)
     return tid
 
 

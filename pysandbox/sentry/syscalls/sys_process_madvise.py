@@ -6,7 +6,6 @@ from pysandbox.sentry.credentials import CAP_SYS_NICE, capable
 from pysandbox.sentry.errors import SyscallError
 from pysandbox.sentry.syscalls.sys_pidfd import pidfd_of, ptrace_may_access
 from pysandbox.sentry.syscalls.sys_read_write import read_iovecs
-from pysandbox.sentry.vma import page_round_up
 
 MADV_WILLNEED, MADV_COLD, MADV_PAGEOUT = 3, 20, 21
 # Linux 6.1's advice for another process: none that destroys data.
@@ -46,22 +45,13 @@ def process_madvise(t, pidfd, iovec, vlen, advice, flags):
     advised = 0
     for base, length in ranges:
         try:
-            _advise(target.mm, base, length, advice)
+            target.mm.madvise(base, length, advice)
         except SyscallError:
             if advised:
                 return advised
             raise
         advised += length
     return advised
-
-
-def _advise(mm, addr, length, advice):
-    """madvise(2) of one range of `mm`: COLD and PAGEOUT refuse locked memory (EINVAL, as
-    mm.madvise refuses a misaligned or wrapping range)."""
-    if advice in (MADV_COLD, MADV_PAGEOUT):
-        if any(vma.locked for vma in mm.vmas.overlapping(addr, addr + page_round_up(length))):
-            raise SyscallError(errno.EINVAL)
-    mm.madvise(addr, length, advice)
 
 
 def process_mrelease(t, pidfd, flags):

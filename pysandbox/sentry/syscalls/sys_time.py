@@ -111,9 +111,8 @@ def clock_now_ns(t, clockid):
     if clockid in _REALTIME_CLOCKS:
         return time_ns()
     if clockid in _MONOTONIC_CLOCKS:
-        namespace = getattr(t, "time_ns", None)   # a time namespace's offset (timens.py)
-        if namespace is not None:
-            return sandbox_monotonic_ns(t.kernel) + namespace.offset_ns(clockid)
+        if t.time_ns is not None:               # a time namespace's offset (timens.py)
+            return sandbox_monotonic_ns(t.kernel) + t.time_ns.offset_ns(clockid)
         return sandbox_monotonic_ns(t.kernel)
     if clockid in (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID):
         return seconds_to_ns(sum(t.tg.cpu_times()))

@@ -249,16 +249,20 @@ class ProcFS:
         cpus = HOST_CPUS
         lines = ["cpu  0 0 0 0 0 0 0 0 0 0"]
         lines += [f"cpu{n} 0 0 0 0 0 0 0 0 0 0" for n in range(cpus)]
-        boot = int(time.time() - (time.monotonic() - t.kernel.boot_time) - _boot_offset(t))   # timens too
+        from ..syscalls.sys_time import CLOCK_BOOTTIME, NSEC_PER_SEC, clock_now_ns
+        boot = (time.time_ns() - clock_now_ns(t, CLOCK_BOOTTIME)) // NSEC_PER_SEC    # timens too
         lines += ["intr 0", "ctxt 0", f"btime {boot}", f"processes {len(t.kernel.thread_groups)}",
                   "procs_running 1", "procs_blocked 0"]
         return "\n".join(lines) + "\n"
 
     @staticmethod
     def _uptime(t):
-        idle = time.monotonic() - t.kernel.boot_time
-        up = idle + _boot_offset(t)              # the reader's time namespace shifts uptime, not idle time
-        return f"{up:.2f} {idle * HOST_CPUS:.2f}\n"
+        """CLOCK_BOOTTIME as the reader sees it, and the idle time of all CPUs, which the
+        reader's time namespace does not shift. Linux truncates both to hundredths."""
+        from ..syscalls.sys_time import CLOCK_BOOTTIME, clock_now_ns, sandbox_monotonic_ns
+        up = clock_now_ns(t, CLOCK_BOOTTIME) // 10_000_000
+        idle = sandbox_monotonic_ns(t.kernel) * HOST_CPUS // 10_000_000
+        return f"{up // 100}.{up % 100:02} {idle // 100}.{idle % 100:02}\n"
 
     @staticmethod
     def _loadavg(t):
@@ -275,6 +279,12 @@ def _namespace_children(leader, tg):
                                    jump=lambda t: namespace_of(leader()).ns_file_dentry())
     return {b"mnt": link(lambda task: task.fs.mntns), b"uts": link(utsns.of), b"ipc": link(sysv_ipc.namespace_of),
             b"cgroup": link(cgroupns.of), b"time": link(timens.of), b"time_for_children": link(timens.for_children)}
+
+
+def _uptime_at(when, kernel):
+    """CLOCK_BOOTTIME (before time namespaces) at host monotonic time `when`, in seconds."""
+    from ..syscalls.sys_time import NSEC_PER_SEC, UPTIME_AT_BOOT_NS
+    return when - kernel.boot_time + UPTIME_AT_BOOT_NS / NSEC_PER_SEC
 
 
 def _boot_offset(reader):
@@ -375,7 +385,7 @@ def process_stat(task, tg, kernel, boot_offset=0.0):
     comm = (task.comm or os.path.basename(tg.exe))[:15]
     state = "T" if tg.stopped else "S"
     ticks = os.sysconf("SC_CLK_TCK")
-    start = int((tg.start_time - kernel.boot_time + boot_offset) * ticks) if kernel is not None else 0
+    start = int((_uptime_at(tg.start_time, kernel) + boot_offset) * ticks) if kernel is not None else 0
     pty = controlling_terminal(tg) if kernel is not None else None
     tty_nr, tpgid = (new_encode_dev(pty.rdev), pty.foreground or -1) if pty is not None else (0, -1)
     user, system = tg.cpu_times()
