@@ -23,7 +23,7 @@ MAP_SYNC, MAP_FIXED_NOREPLACE, MAP_UNINITIALIZED = 0x80000, 0x100000, 0x4000000
 MAP_32BIT = 0x40
 PROT_SEM = 0x8
 MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
-MADV_DONTNEED, MADV_FREE, MADV_COLD, MADV_PAGEOUT = 4, 8, 20, 21
+MADV_DONTNEED, MADV_FREE, MADV_COLD, MADV_PAGEOUT, MADV_DONTNEED_LOCKED = 4, 8, 20, 21, 24
 # Advice Linux refuses for mlock()ed memory (can_madv_lru_vma: locked pages stay resident).
 MADV_NOT_FOR_LOCKED = {MADV_DONTNEED, MADV_FREE, MADV_COLD, MADV_PAGEOUT}
 SIGBUS, SIGSEGV, BUS_ADRERR = 7, 11, 2
@@ -424,7 +424,8 @@ class MemoryManager:
         return new_addr
 
     def madvise(self, addr, length, advice):
-        """madvise(2): MADV_DONTNEED and MADV_FREE drop pages, other advice changes nothing here.
+        """madvise(2): MADV_DONTNEED, MADV_FREE and MADV_DONTNEED_LOCKED (which locked mappings
+        allow) drop pages, other advice changes nothing here.
         As in Linux, the mapped parts of a range with holes are acted on before ENOMEM, and the
         mappings before one that refuses the advice (EINVAL) are acted on before it."""
         if addr % PAGE_SIZE:
@@ -439,7 +440,7 @@ class MemoryManager:
                 raise SyscallError(errno.EINVAL)
             if advice == MADV_FREE and (vma.shared or vma.file is not None):
                 raise SyscallError(errno.EINVAL)       # only private anonymous memory can be freed
-            if advice in (MADV_DONTNEED, MADV_FREE):
+            if advice in (MADV_DONTNEED, MADV_FREE, MADV_DONTNEED_LOCKED):
                 self._drop_pages(vma.slice(max(vma.start, addr), min(vma.end, end)))
         if not self.vmas.is_fully_mapped(addr, end):
             raise SyscallError(errno.ENOMEM)

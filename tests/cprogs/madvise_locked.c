@@ -13,6 +13,9 @@
 #ifndef MLOCK_ONFAULT
 #define MLOCK_ONFAULT 1
 #endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
 
 static void show(const char *what, long r)
 {
@@ -52,6 +55,12 @@ int main(void)
         return 1;
     }
     show("MADV_PAGEOUT of a page locked on fault", madvise(q, page, MADV_PAGEOUT));
+    memset(q, 1, page);
+    show("MADV_DONTNEED_LOCKED of a locked page", madvise(q, page, MADV_DONTNEED_LOCKED));
+    printf("  locked page dropped: %s\n", q[0] == 0 ? "yes" : "no");
+    memset(q, 1, 2 * page);
+    show("MADV_DONTNEED_LOCKED of locked and unlocked", madvise(q, 2 * page, MADV_DONTNEED_LOCKED));
+    printf("  both dropped: %s\n", q[0] == 0 && q[page] == 0 ? "yes" : "no");
     munlock(q, page);
     show("MADV_PAGEOUT after munlock", madvise(q, page, MADV_PAGEOUT));
 

@@ -21,7 +21,7 @@ MAP_LEGACY_FLAGS = (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_D
                     | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_32BIT | MAP_ABOVE4G | MAP_HUGE_2MB
                     | MAP_HUGE_1GB)
 MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
-MADV_KNOWN = {0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 100, 101}
+MADV_KNOWN = {0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 100, 101}
 
 
 def brk(t, addr):
@@ -80,7 +80,8 @@ def mremap(t, old_address, old_size, new_size, flags, new_address):
 
 
 def madvise(t, addr, length, advice):
-    """madvise(2): MADV_DONTNEED and MADV_FREE drop pages; other advice is accepted and ignored."""
+    """madvise(2): MADV_DONTNEED, MADV_FREE and MADV_DONTNEED_LOCKED drop pages; other advice is
+    accepted and ignored."""
     if advice not in MADV_KNOWN:
         raise SyscallError(errno.EINVAL)
     t.mm.madvise(addr, length, advice)
