@@ -20,7 +20,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import Baseline, Pysandbox  # noqa: E402
 
-PREFIX = "pysandbox-start-trace "
+from pysandbox import starttrace  # noqa: E402
+
+PREFIX = starttrace.PREFIX.decode() + " "
 END = "(command ended)"
 
 

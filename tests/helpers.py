@@ -390,3 +390,10 @@ def proc_status(pid):
     """/proc/PID/status as {field: value}."""
     with open(f"/proc/{pid}/status") as status:
         return dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)
+
+
+def attach_strace(pid, trace):
+    """strace attached to running process `pid`, writing to file `trace`; returns once it traces."""
+    tracer = subprocess.Popen(["strace", "-qq", "-o", trace, "-p", str(pid)], stderr=subprocess.PIPE)
+    wait_until(lambda: os.path.exists(trace) and proc_status(pid)["TracerPid"] == str(tracer.pid))
+    return tracer

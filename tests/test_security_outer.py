@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from helpers import PYTHON, TEST_ENV, proc_status, run_native, run_sandbox, wait_until
+from helpers import PYTHON, TEST_ENV, attach_strace, proc_status, run_native, run_sandbox, wait_until
 from oci_fixtures import *  # noqa: F401,F403
 from pysandbox.security import seccomp
 from pysandbox.security.hostproc import children_of
@@ -71,8 +71,7 @@ def test_only_allowed_calls_after_the_filter(busybox_rootfs, tmp_path):
     try:
         assert outer.stdout.readline() == b"ready\n"
         _confined(outer.pid)
-        tracer = subprocess.Popen(["strace", "-qq", "-o", trace, "-p", str(outer.pid)], stderr=subprocess.PIPE)
-        wait_until(lambda: proc_status(outer.pid)["TracerPid"] == str(tracer.pid))
+        tracer = attach_strace(outer.pid, trace)
         outer.send_signal(signal.SIGUSR1)
         out, err = outer.communicate(timeout=30)
         tracer.wait(timeout=30)

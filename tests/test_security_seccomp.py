@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from helpers import PYTHON, TEST_ENV, descendants, run_native, run_sandbox, wait_until
+from helpers import PYTHON, TEST_ENV, attach_strace, descendants, run_native, run_sandbox, wait_until
 from pysandbox.security import seccomp
 from pysandbox.security.hostproc import children_of
 
@@ -170,8 +170,7 @@ def test_the_sentry_in_its_pid_namespace_makes_only_allowed_host_syscalls(argv, 
             return None
         sentry = wait_until(confined_sentry)
         trace = go + ".trace"
-        tracer = subprocess.Popen(["strace", "-qq", "-o", trace, "-p", str(sentry)], stderr=subprocess.PIPE)
-        wait_until(lambda: os.path.exists(trace) and _traced_by(sentry) == tracer.pid)
+        tracer = attach_strace(sentry, trace)
         open(go, "w").close()                  # outside the sandbox's overlay: the host's file
         out, err = outer.communicate(timeout=120)
         tracer.wait(timeout=30)
@@ -184,11 +183,6 @@ def test_the_sentry_in_its_pid_namespace_makes_only_allowed_host_syscalls(argv, 
     native = run_native(argv)
     assert (outer.returncode, out) == (native.status, native.out), err
     _assert_only_allowed_calls(calls)
-
-
-def _traced_by(pid):
-    with open(f"/proc/{pid}/status") as status:
-        return int(next(line for line in status if line.startswith("TracerPid:")).split()[1])
 
 
 def test_a_forbidden_host_syscall_kills_the_sandbox_with_one_clear_line():

@@ -103,8 +103,12 @@ class GoferClient:
                 os.waitid(os.P_PIDFD, self.pidfd, os.WEXITED)
         except ChildProcessError:
             pass
-        os.close(self.pidfd)
-        self.pidfd = None
+        self._forget_pidfd()
+
+    def _forget_pidfd(self):
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
     def close(self, wait=True):
         """End the gofer (it exits when its socket closes) and, with `wait`, collect it."""
@@ -113,9 +117,8 @@ class GoferClient:
         self.sock.close()
         if wait:
             self.reap()
-        elif self.pidfd is not None:
-            os.close(self.pidfd)
-            self.pidfd = None
+        else:
+            self._forget_pidfd()
 
     @classmethod
     def close_all(cls):
