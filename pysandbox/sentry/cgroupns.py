@@ -90,7 +90,7 @@ class Cgroup(MemDir):
         """cgroup_migrate_vet_dst(): EBUSY for a cgroup whose controllers are enabled for its
         children, processes there would compete with them (cgroup v2's "no internal
         processes" rule), unless it could still become a threaded subtree's root."""
-        if not self.can_be_thread_root() and self.subtree_control:
+        if self.subtree_control and not self.can_be_thread_root():     # the cheap test first
             raise SyscallError(errno.EBUSY)
 
     def sub_cgroups(self):

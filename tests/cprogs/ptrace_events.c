@@ -37,9 +37,7 @@ static void vfork_child(const char *self)
     if (pid == 0)
         _exit(7);
     vforked = pid;
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    int status = must_wait(pid, 0);
     say("child: vfork child exit status %ld\n", WEXITSTATUS(status));
     raise(SIGSTOP);                      /* round 2: TRACEVFORKDONE only; the child execs */
     pid = vfork();
@@ -48,16 +46,14 @@ static void vfork_child(const char *self)
         _exit(98);
     }
     vforked = pid;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    status = must_wait(pid, 0);
     say("child: exec'd vfork child exit status %ld\n", WEXITSTATUS(status));
     raise(SIGSTOP);                      /* round 3: no options; a plain vfork */
     pid = vfork();
     if (pid == 0)
         _exit(9);
     vforked = pid;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    status = must_wait(pid, 0);
     say("child: untraced vfork child exit status %ld\n", WEXITSTATUS(status));
     raise(SIGSTOP);
     exit(5);
@@ -203,9 +199,7 @@ static void seccomp_child(void)
         r = syscall(SYS_getppid);
         _exit(r < 0 ? errno : 0);
     }
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    int status = must_wait(pid, 0);
     say("child: untraced child's getppid errno %ld\n", WEXITSTATUS(status));
     exit(6);
 }

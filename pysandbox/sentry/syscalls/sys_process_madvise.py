@@ -4,10 +4,11 @@ import errno
 
 from pysandbox.sentry.credentials import CAP_SYS_NICE, capable
 from pysandbox.sentry.errors import SyscallError
+from pysandbox.sentry.mm import MADV_COLD, MADV_PAGEOUT
 from pysandbox.sentry.syscalls.sys_pidfd import pidfd_of, ptrace_may_access
 from pysandbox.sentry.syscalls.sys_read_write import read_iovecs
 
-MADV_WILLNEED, MADV_COLD, MADV_PAGEOUT = 3, 20, 21
+MADV_WILLNEED = 3
 # Linux 6.1's advice for another process: none that destroys data.
 PROCESS_MADVISE_ADVICE = {MADV_WILLNEED, MADV_COLD, MADV_PAGEOUT}
 

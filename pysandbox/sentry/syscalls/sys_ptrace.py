@@ -274,14 +274,17 @@ def _set_sigmask(t, target, size, data):
     return 0
 
 
+_SYSCALL_INFO_OP = {SYSCALL_ENTRY: PTRACE_SYSCALL_INFO_ENTRY, SYSCALL_EXIT: PTRACE_SYSCALL_INFO_EXIT,
+                    SECCOMP: PTRACE_SYSCALL_INFO_SECCOMP}       # the op of each kind of syscall stop
+
+
 def _get_syscall_info(t, target, size, data):
     """PTRACE_GET_SYSCALL_INFO: at a syscall stop, its number and arguments or its result (at
     PTRACE_EVENT_SECCOMP, the number, arguments and the filter's data). Copies at most `size`
     bytes; returns the size of the whole answer."""
     regs = target.regs
     state = target.ptrace
-    op = {SYSCALL_ENTRY: PTRACE_SYSCALL_INFO_ENTRY, SYSCALL_EXIT: PTRACE_SYSCALL_INFO_EXIT,
-          SECCOMP: PTRACE_SYSCALL_INFO_SECCOMP}.get(state.stop.kind, PTRACE_SYSCALL_INFO_NONE)
+    op = _SYSCALL_INFO_OP.get(state.stop.kind, PTRACE_SYSCALL_INFO_NONE)
     info = _SYSCALL_INFO_HEADER.pack(op, AUDIT_ARCH_X86_64, regs.rip, regs.rsp)
     if op in (PTRACE_SYSCALL_INFO_ENTRY, PTRACE_SYSCALL_INFO_SECCOMP):
         info += struct.pack("<7Q", regs.orig_rax, regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9)

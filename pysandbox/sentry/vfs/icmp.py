@@ -381,8 +381,7 @@ class RawIcmpSocket(_IcmpSocket):
     def release(self):
         if self in self.stack.raw_sockets:
             self.stack.raw_sockets.remove(self)
-        self.queue.clear()
-        self.arrivals.clear()
+        super().release()
 
     # -- options ---------------------------------------------------------------------------
     def getsockopt(self, t, level, name, length):

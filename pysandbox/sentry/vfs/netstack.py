@@ -433,8 +433,7 @@ class LoopbackDatagram(_InetNames, SocketFile):
     def __init__(self, network, family, flags, creds):
         SocketFile.__init__(self, SOCK_DGRAM, IPPROTO_UDP, flags, creds)
         self._init_inet(network, family, IPPROTO_UDP)
-        self.queue = collections.deque()            # (data, sender (address, port))
-        self.arrivals = collections.deque()         # when each queued datagram came: time.time_ns()
+        self.queue = collections.deque()            # (data, sender (address, port), arrival: time.time_ns())
         self.queued_bytes = 0
 
     @property
@@ -481,8 +480,7 @@ class LoopbackDatagram(_InetNames, SocketFile):
     def deliver(self, data, source):
         if self.queued_bytes + len(data) > self.receive_buffer or self.shutdown_mask & RCV_SHUTDOWN:
             return                                   # a full receiver drops the datagram
-        self.queue.append((data, source))
-        self.arrivals.append(time.time_ns())
+        self.queue.append((data, source, time.time_ns()))
         self.queued_bytes += len(data)
         self.wait_queue.notify()
 
@@ -495,16 +493,12 @@ class LoopbackDatagram(_InetNames, SocketFile):
             if self.shutdown_mask & RCV_SHUTDOWN:
                 return Received(b"")
             self.wait(t, timeout, self.wait_queue)
-        data, source = self.queue[0]
-        arrival = self.arrivals[0]
+        data, source, arrival = self.queue[0]
         if not flags & MSG_PEEK:
             self.queue.popleft()
-            self.arrivals.popleft()
             self.queued_bytes -= len(data)
         received = Received.datagram(data, size, flags, format_address(self.family, *source))
-        timestamp = self.timestamp_message(arrival)
-        if timestamp is not None:
-            received.messages.append(timestamp)
+        self.add_timestamp(received, arrival)
         return received
 
     def poll_events(self):
@@ -521,7 +515,6 @@ class LoopbackDatagram(_InetNames, SocketFile):
     def release(self):
         self.network.unbind(self)
         self.queue.clear()
-        self.arrivals.clear()
 
     def ioctl(self, t, cmd, arg):
         if cmd in _INTERFACE_IOCTLS:

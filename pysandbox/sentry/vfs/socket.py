@@ -349,16 +349,16 @@ class SocketFile(File):
         self.send_buffer = _doubled(request, floor)
         self.wait_queue.notify()                     # writers may have room now
 
-    def timestamp_message(self, arrival_ns):
-        """The SCM_TIMESTAMP* control message (socket(7)) for data that arrived at `arrival_ns`
-        (time.time_ns()), or None when no timestamp option is on. 64-bit: the _OLD and _NEW
+    def add_timestamp(self, received, arrival_ns):
+        """Add to `received` the SCM_TIMESTAMP* control message (socket(7)) for data that arrived
+        at `arrival_ns` (time.time_ns()), when a timestamp option is on. 64-bit: the _OLD and _NEW
         kinds share the layout (seconds, then microseconds or nanoseconds)."""
         if not self.timestamps:
-            return None
+            return
         seconds, nanoseconds = divmod(arrival_ns, 10 ** 9)
         if self.timestamps in (SO_TIMESTAMP_OLD, SO_TIMESTAMP_NEW):
             nanoseconds //= 1000
-        return (SOL_SOCKET, self.timestamps, _TIMEVAL.pack(seconds, nanoseconds))
+        received.messages.append((SOL_SOCKET, self.timestamps, _TIMEVAL.pack(seconds, nanoseconds)))
 
     def _set_linger(self, raw):
         onoff, seconds = _LINGER.unpack(raw)

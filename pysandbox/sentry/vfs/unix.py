@@ -588,7 +588,7 @@ class UnixSocket(SocketFile):
             self._wake_blocked_writers()
         received = Received.datagram(segment.data, size, flags, segment.sender.address, files,
                                      self._reported_credentials(segment))
-        self._add_timestamp(received, segment)
+        self.add_timestamp(received, segment.arrival)
         return received
 
     def _receive_stream(self, t, size, flags):
@@ -660,13 +660,8 @@ class UnixSocket(SocketFile):
                             credentials=credentials)
         # TCP stamps a read with the arrival of its last segment; unix streams never stamp.
         if plan and self.family != AF_UNIX:
-            self._add_timestamp(received, plan[-1][0])
+            self.add_timestamp(received, plan[-1][0].arrival)
         return received
-
-    def _add_timestamp(self, received, segment):
-        timestamp = self.timestamp_message(segment.arrival)
-        if timestamp is not None:
-            received.messages.append(timestamp)
 
     def _reported_credentials(self, segment):
         """SCM_CREDENTIALS as a receiver with SO_PASSCRED sees them: unknown ids are overflow ids."""
